@@ -1,0 +1,88 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { Role, notFound } from '@mdm/contracts/core';
+import { Database } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { ServiceRuntime } from '@mdm/platform/http';
+
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'tenant'; tokenId: string; tenantId: string; role: Role };
+
+const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+/** 256 random bits: a token cannot be guessed, so a plain SHA-256 is the right hash to store. */
+const newToken = () => `mdm_${randomBytes(32).toString('base64url')}`;
+const tokenStream = (tokenId: string) => `token-${tokenId}`;
+
+/** Tenant tokens: random, stored only as hashes, revocable at once; and the operator token. */
+@Injectable()
+export class Tokens {
+  readonly operatorToken: string;
+
+  constructor(
+    @Inject(Database) private readonly db: Database,
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(ServiceRuntime) runtime: ServiceRuntime,
+  ) {
+    const configured = (runtime.config as { MDM_OPERATOR_TOKEN?: string }).MDM_OPERATOR_TOKEN;
+    if (!configured && runtime.config.NODE_ENV === 'production') {
+      throw new Error('MDM_OPERATOR_TOKEN must be set in production');
+    }
+    this.operatorToken = configured ?? newToken();
+    if (!configured) {
+      runtime.logger.warn({ operatorToken: this.operatorToken }, 'MDM_OPERATOR_TOKEN unset: generated a development operator token');
+    }
+  }
+
+  async resolve(token: string): Promise<Principal | undefined> {
+    if (sameSecret(token, this.operatorToken)) return { kind: 'operator' };
+    const [row] = await this.db.query<{ token_id: string; tenant_id: string; role: Role }>(
+      'select token_id, tenant_id, role from access_tokens where token_hash = $1 and revoked_at is null',
+      [hash(token)],
+    );
+    return row && { kind: 'tenant', tokenId: row.token_id, tenantId: row.tenant_id, role: row.role };
+  }
+
+  async issue(tenantId: string, role: Role, actor: string): Promise<{ tokenId: string; token: string; role: Role }> {
+    const tokenId = randomUUID();
+    const token = newToken();
+    const tokenHash = hash(token);
+    await this.db.transaction(async (sql) => {
+      const { envelopes } = await this.store.append(
+        tokenStream(tokenId),
+        [{ type: 'TokenIssued', data: { tokenId, tenantId, role, tokenHash } }],
+        { expectedVersion: 0, tenantId, actor },
+        sql,
+      );
+      await sql.query(
+        'insert into access_tokens (token_id, tenant_id, role, token_hash, created_at) values ($1, $2, $3, $4, $5)',
+        [tokenId, tenantId, role, tokenHash, envelopes[0].recordedAt],
+      );
+    });
+    return { tokenId, token, role };
+  }
+
+  /** Revoking a token of another tenant, or one already revoked, is a 404. */
+  async revoke(tenantId: string, tokenId: string, actor: string): Promise<void> {
+    await this.db.transaction(async (sql) => {
+      const [row] = await sql.query<{ token_id: string }>(
+        'select token_id from access_tokens where token_id = $1 and tenant_id = $2 and revoked_at is null for update',
+        [tokenId, tenantId],
+      );
+      if (!row) throw notFound('token');
+      const { envelopes } = await this.store.append(
+        tokenStream(tokenId),
+        [{ type: 'TokenRevoked', data: { tokenId } }],
+        { expectedVersion: 1, tenantId, actor },
+        sql,
+      );
+      await sql.query('update access_tokens set revoked_at = $2 where token_id = $1', [tokenId, envelopes[0].recordedAt]);
+    });
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

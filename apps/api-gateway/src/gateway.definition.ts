@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { serviceUrl } from '@mdm/platform/config';
+import { ServiceDefinition } from '@mdm/platform/http';
+import { accessEvents } from './access/access.events';
+import { GatewaySchema1764200000100 } from './gateway.schema';
+
+export const gatewayConfig = {
+  /** The platform operator's token; outside production a random one is made and printed when unset. */
+  MDM_OPERATOR_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
+  AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
+};
+
+export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
+  name: 'api-gateway',
+  portVariable: 'GATEWAY_PORT',
+  defaultPort: 3000,
+  schema: 'gateway',
+  migrations: [GatewaySchema1764200000100],
+  events: accessEvents,
+  produces: [],
+  config: gatewayConfig,
+};

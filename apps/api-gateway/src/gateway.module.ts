@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { ServiceRuntime } from '@mdm/platform/http';
+import { Access } from './access/access';
+import { Tokens } from './access/tokens';
+import { AuditLog } from './audit';
+import { gatewayConfig } from './gateway.definition';
+import { buildRouteTable } from './routes';
+import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controller';
+import { z } from 'zod';
+
+type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
+
+@Module({
+  controllers: [DispatcherController],
+  providers: [
+    Tokens,
+    Access,
+    AuditLog,
+    {
+      provide: ROUTE_TABLE,
+      inject: [ServiceRuntime, Tokens, AuditLog],
+      useFactory: (runtime: ServiceRuntime, tokens: Tokens, audit: AuditLog) => {
+        const config = runtime.config as unknown as GatewayConfig;
+        return buildRouteTable({ runtime, tokens, audit, serviceUrls: { authority: config.AUTHORITY_URL } });
+      },
+    },
+  ],
+  exports: [Tokens],
+})
+export class GatewayModule {}

@@ -1,0 +1,62 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { HttpOperation, errorBodySchema } from '@mdm/contracts/core';
+
+extendZodWithOpenApi(z);
+
+const errorResponses = {
+  400: 'VALIDATION_FAILED: malformed JSON, unknown fields, wrong types',
+  401: 'no or bad token',
+  403: 'role too weak',
+  404: "unknown id, or another tenant's",
+  409: 'conflict with the current state (VERSION_CONFLICT, ...)',
+  413: 'PAYLOAD_TOO_LARGE: body over 1 MiB',
+  422: 'refused by a rule (the R-codes)',
+};
+
+let cached: { count: number; document: unknown } | undefined;
+
+/** The OpenAPI document, generated from the same operation records the gateway routes by. */
+export function openApiDocument(operations: HttpOperation[]): unknown {
+  if (cached?.count === operations.length) return cached.document;
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  for (const op of operations) {
+    const success = op.response
+      ? { description: 'success', content: { 'application/json': { schema: op.response } } }
+      : { description: 'success' };
+    registry.registerPath({
+      operationId: op.id,
+      method: op.method.toLowerCase() as 'get',
+      path: op.path.replace(/:(\w+)/g, '{$1}'),
+      summary: op.summary,
+      description: describeAccess(op.access),
+      security: op.access === 'public' ? [] : [{ bearer: [] }],
+      request: {
+        ...(op.params && { params: op.params }),
+        ...(op.query && { query: op.query }),
+        ...(op.body && { body: { content: { 'application/json': { schema: op.body } } } }),
+      },
+      responses: {
+        [op.successStatus]: success,
+        ...Object.fromEntries(
+          Object.entries(errorResponses).map(([status, description]) => [
+            status,
+            { description, content: { 'application/json': { schema: errorBodySchema } } },
+          ]),
+        ),
+      },
+    });
+  }
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: { title: 'MDM authority platform', version: '1' },
+  });
+  cached = { count: operations.length, document };
+  return document;
+}
+
+function describeAccess(access: HttpOperation['access']): string {
+  if (typeof access === 'string') return `Access: ${access}.`;
+  return `Roles: ${access.join(', ')}.`;
+}

@@ -1,0 +1,64 @@
+import { All, Controller, Inject, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DomainError } from '@mdm/contracts/core';
+import { ServiceRuntime, parseOrThrow, toErrorResponse } from '@mdm/platform/http';
+import { Access, actorOf } from '../access/access';
+import { Principal } from '../access/tokens';
+import { AuditLog } from '../audit';
+import { Answer, RouteTable } from './route-table';
+
+export const ROUTE_TABLE = Symbol('ROUTE_TABLE');
+
+/**
+ * The single entry of every API call: find the operation, authenticate, authorise (404 across
+ * tenants), validate what the gateway answers itself, run it, and audit admin commands with
+ * their outcome.
+ */
+@Controller()
+export class DispatcherController {
+  constructor(
+    @Inject(ROUTE_TABLE) private readonly routes: RouteTable,
+    @Inject(Access) private readonly access: Access,
+    @Inject(AuditLog) private readonly audit: AuditLog,
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+  ) {}
+
+  @All('api/*path')
+  async dispatch(@Req() req: Request, @Res() res: Response): Promise<void> {
+    let principal: Principal | undefined;
+    let answer: Answer;
+    const found = this.routes.match(req.method, req.path);
+    try {
+      if (!found) throw new DomainError(404, 'NOT_FOUND', `no ${req.method} ${req.path}`);
+      const { route, params } = found;
+      principal = await this.access.authenticate(req);
+      this.access.authorize(principal, route.operation.access, params.tenantId);
+      const { operation } = route;
+      answer = await route.handle({
+        req,
+        params,
+        principal,
+        body: operation.body ? parseOrThrow(operation.body, req.body ?? {}, 'body') : undefined,
+        query: operation.query ? parseOrThrow(operation.query, req.query, 'query') : req.query,
+      });
+    } catch (err) {
+      const { status, body } = toErrorResponse(err, this.runtime.logger);
+      answer = { status, body };
+    }
+    if (found?.route.operation.audited) await this.recordAudit(found.route.operation.id, req, principal, answer);
+    if (answer.body === undefined) res.status(answer.status).end();
+    else res.status(answer.status).json(answer.body);
+  }
+
+  /** Only calls that reached their own tenant are audited there: a probe of another tenant leaves no trace in it. */
+  private async recordAudit(action: string, req: Request, principal: Principal | undefined, answer: Answer) {
+    const tenantId =
+      principal?.kind === 'tenant' ? principal.tenantId : (answer.body as { tenantId?: string } | undefined)?.tenantId;
+    const inOwnTenant = principal?.kind === 'tenant' ? req.path.includes(`/tenants/${principal.tenantId}`) : true;
+    if (!tenantId || !inOwnTenant) return;
+    const code = (answer.body as { code?: string } | undefined)?.code;
+    await this.audit
+      .record({ tenantId, actor: actorOf(principal), action, target: req.path, status: answer.status, code })
+      .catch((err) => this.runtime.logger.error({ err }, 'audit write failed'));
+  }
+}

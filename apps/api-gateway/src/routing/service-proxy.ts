@@ -1,0 +1,34 @@
+import { DomainError } from '@mdm/contracts/core';
+import { Headers } from '@mdm/platform/http';
+import { currentContext } from '@mdm/platform/logging';
+import { actorOf } from '../access/access';
+import { Answer, CallContext } from './route-table';
+
+/**
+ * Forwards a call to the service that owns it, with the caller's identity and correlation id.
+ * The service validates and answers in the API's format; the gateway passes the answer through.
+ */
+export async function forward(baseUrl: string, ctx: CallContext): Promise<Answer> {
+  const { req, principal, body } = ctx;
+  const headers: Record<string, string> = {
+    [Headers.correlationId]: currentContext().correlationId ?? '',
+    [Headers.actor]: actorOf(principal),
+  };
+  if (principal?.kind === 'tenant') headers[Headers.tenantId] = principal.tenantId;
+  const hasBody = req.method !== 'GET' && req.method !== 'DELETE';
+  if (hasBody) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(new URL(req.originalUrl, baseUrl), {
+      method: req.method,
+      headers,
+      body: hasBody ? JSON.stringify(body ?? {}) : undefined,
+    });
+  } catch (err) {
+    throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, {
+      cause: (err as Error).message,
+    });
+  }
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}

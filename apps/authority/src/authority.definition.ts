@@ -1,0 +1,13 @@
+import { authorityEvents } from '@mdm/contracts/authority';
+import { Topics } from '@mdm/contracts/core';
+import { ServiceDefinition } from '@mdm/platform/http';
+
+export const authorityService: ServiceDefinition = {
+  name: 'authority',
+  portVariable: 'AUTHORITY_PORT',
+  defaultPort: 3101,
+  schema: 'authority',
+  migrations: [],
+  events: authorityEvents,
+  produces: [Topics.authorityEvents],
+};

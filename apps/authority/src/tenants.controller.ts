@@ -1,0 +1,91 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { z } from 'zod';
+import {
+  authorityParams,
+  grantConsentBody,
+  registerTenantBody,
+  setAuthorityBody,
+  setCoManagementBody,
+  tenantParams,
+  uploadApnsCertificateBody,
+} from '@mdm/contracts/authority';
+import {
+  createTenant,
+  grantConsent,
+  setAuthority,
+  setCoManagement,
+  uploadApnsCertificate,
+  assertExists,
+} from '@mdm/authority/domain';
+import { PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { Actor } from './actor.decorator';
+import { TenantsService, toAuthorityState } from './tenants.service';
+
+type TenantParams = z.infer<typeof tenantParams>;
+
+@Controller()
+export class TenantsController {
+  constructor(
+    @Inject(TenantsService) private readonly tenants: TenantsService,
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+  ) {}
+
+  /** R1: a tenant starts with authority unknown. The gateway chooses the id so that a retry is idempotent. */
+  @Post('internal/tenants')
+  @HttpCode(201)
+  async register(@Body(new ZodPipe(registerTenantBody)) body: z.infer<typeof registerTenantBody>, @Actor() actor: string) {
+    return toAuthorityState(await this.tenants.execute(body.tenantId, actor, (state) => createTenant(state, body)));
+  }
+
+  @Get('api/v1/tenants/:tenantId/authority')
+  async get(@Param(new PathPipe(tenantParams)) { tenantId }: TenantParams) {
+    const snapshot = await this.tenants.load(tenantId);
+    assertExists(snapshot.state);
+    return toAuthorityState(snapshot);
+  }
+
+  @Put('api/v1/tenants/:tenantId/authority')
+  async setAuthority(
+    @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
+    @Body(new ZodPipe(setAuthorityBody)) body: z.infer<typeof setAuthorityBody>,
+    @Actor() actor: string,
+  ) {
+    const pinned = body.expectedVersion !== undefined;
+    return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setAuthority(s, v, body), pinned));
+  }
+
+  @Put('api/v1/tenants/:tenantId/co-management')
+  async setCoManagement(
+    @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
+    @Body(new ZodPipe(setCoManagementBody)) body: z.infer<typeof setCoManagementBody>,
+    @Actor() actor: string,
+  ) {
+    const pinned = body.expectedVersion !== undefined;
+    return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setCoManagement(s, v, body), pinned));
+  }
+
+  @Post('api/v1/tenants/:tenantId/consents')
+  @HttpCode(201)
+  async grantConsent(
+    @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
+    @Body(new ZodPipe(grantConsentBody)) { kind }: z.infer<typeof grantConsentBody>,
+    @Actor() actor: string,
+  ) {
+    const { state } = await this.tenants.execute(tenantId, actor, (s) => grantConsent(s, { kind, actor }));
+    const consent = state.consents[kind]!;
+    return { kind, grantedAt: consent.grantedAt, grantedBy: consent.grantedBy };
+  }
+
+  @Put('api/v1/tenants/:tenantId/authorities/:authority/apns-certificate')
+  async uploadApnsCertificate(
+    @Param(new PathPipe(authorityParams)) { tenantId, authority }: z.infer<typeof authorityParams>,
+    @Body(new ZodPipe(uploadApnsCertificateBody)) { certificatePem }: z.infer<typeof uploadApnsCertificateBody>,
+    @Actor() actor: string,
+  ) {
+    const { state } = await this.tenants.execute(tenantId, actor, (s) =>
+      uploadApnsCertificate(s, { authority, certificatePem, now: this.runtime.clock.now() }),
+    );
+    const { serial, subject, notAfter } = state.apnsCertificates[authority]!;
+    return { serial, subject, notAfter };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './tenant';
+export * from './apns-certificate';
+export * from './configuration';

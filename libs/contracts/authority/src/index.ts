@@ -1,0 +1,3 @@
+export * from './vocabulary';
+export * from './events';
+export * from './http';

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { EventEnvelope } from './envelope';
+
+/** Raises an older payload by one schema version. */
+export type Upcaster = (data: unknown) => unknown;
+
+export interface EventDefinition<TType extends string = string, TSchema extends z.ZodTypeAny = z.ZodTypeAny> {
+  readonly type: TType;
+  /** Current schema version: what producers write. */
+  readonly schemaVersion: number;
+  /** Topic the event is published to; undefined keeps it inside its service. */
+  readonly topic?: string;
+  readonly data: TSchema;
+  /** upcasters[v] turns a version-v payload into version v+1. */
+  readonly upcasters: Readonly<Record<number, Upcaster>>;
+}
+
+export function defineEvent<TType extends string, TSchema extends z.ZodTypeAny>(def: {
+  type: TType;
+  schemaVersion?: number;
+  topic?: string;
+  data: TSchema;
+  upcasters?: Record<number, Upcaster>;
+}): EventDefinition<TType, TSchema> {
+  return { schemaVersion: 1, upcasters: {}, ...def };
+}
+
+export type EventData<D> = D extends EventDefinition<string, infer S> ? z.infer<S> : never;
+
+/** A typed event as the domain produces it, before the store wraps it in an envelope. */
+export interface DomainEvent<TType extends string = string, TData = unknown> {
+  type: TType;
+  data: TData;
+}
+
+export type DomainEventOf<D> = D extends EventDefinition<infer T, infer S> ? DomainEvent<T, z.infer<S>> : never;
+
+export type TypedEnvelope<D> = D extends EventDefinition<infer T, infer S> ? EventEnvelope<z.infer<S>, T> : never;

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+export type Role = 'admin' | 'helpdesk' | 'reader' | 'enroller';
+export const ROLES: readonly Role[] = ['admin', 'helpdesk', 'reader', 'enroller'];
+
+/**
+ * One call of the public HTTP contract (API.md). The owning service serves it, the gateway
+ * routes and authorises it, and the OpenAPI document is generated from the same record.
+ */
+export interface HttpOperation {
+  id: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Express-style path, e.g. /api/v1/tenants/:tenantId/authority */
+  path: string;
+  /** Who may call it: tenant roles, 'operator', 'public' or 'device'. */
+  access: readonly Role[] | 'operator' | 'public' | 'device';
+  summary: string;
+  body?: z.ZodTypeAny;
+  params?: z.AnyZodObject;
+  query?: z.AnyZodObject;
+  response?: z.ZodTypeAny;
+  successStatus: number;
+  /** Admin commands are written to the audit log. */
+  audited: boolean;
+}
+
+export const READ_ROLES: readonly Role[] = ['admin', 'helpdesk', 'reader'];
+export const ADMIN_ONLY: readonly Role[] = ['admin'];
+
+export const errorBodySchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+
+export const isoDateTime = z.string().datetime();
+export const uuid = z.string().uuid();

@@ -1,0 +1,104 @@
+import { INestApplication, LoggerService, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { json } from 'express';
+import { ConfigError } from '@mdm/platform/config';
+import { InboxEventTransport } from '@mdm/platform/inbox';
+import { Logger } from '@mdm/platform/logging';
+import { ApiExceptionFilter, bodyErrorHandler } from './errors';
+import { ConsumerHandle, PlatformModule } from './platform.module';
+import { requestContext } from './request-context';
+import { ServiceDefinition, ServiceRuntime } from './service-runtime';
+
+/** Request bodies above this size are refused with 413 PAYLOAD_TOO_LARGE (API.md). */
+export const BODY_LIMIT = '1mb';
+
+export interface RunningService {
+  app: INestApplication;
+  runtime: ServiceRuntime;
+  url: string;
+  close(): Promise<void>;
+}
+
+export type ModuleFactory = (runtime: ServiceRuntime) => Type<unknown> | ReturnType<typeof PlatformModule.forRuntime>;
+
+function nestLogger(logger: Logger): LoggerService {
+  const log = logger.child({ component: 'nest' });
+  return {
+    log: (message, context) => log.debug({ context }, String(message)),
+    error: (message, trace, context) => log.error({ context, trace }, String(message)),
+    warn: (message, context) => log.warn({ context }, String(message)),
+    debug: (message, context) => log.debug({ context }, String(message)),
+    verbose: (message, context) => log.trace({ context }, String(message)),
+  };
+}
+
+/**
+ * Starts one service: migrations, topics, outbox relay, HTTP with the platform's error format,
+ * body limit, request context, /health and /metrics, and the event consumer when it has one.
+ */
+export async function startService(
+  definition: ServiceDefinition,
+  appModule: ModuleFactory,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningService> {
+  const runtime = new ServiceRuntime(definition, env);
+  await runtime.start();
+  const { logger } = runtime;
+  const app = await NestFactory.create(
+    { module: class ServiceRoot {}, imports: [PlatformModule.forRuntime(runtime), appModule(runtime)] },
+    { bodyParser: false, logger: nestLogger(logger), abortOnError: false },
+  );
+  app.use(requestContext(logger, runtime.metrics));
+  app.use(json({ limit: BODY_LIMIT }));
+  app.use(bodyErrorHandler(logger));
+  app.useGlobalFilters(new ApiExceptionFilter(logger));
+  if (definition.consumes) {
+    const { groupId, topics, mode } = definition.consumes;
+    const transport = new InboxEventTransport({
+      kafka: runtime.kafka,
+      db: runtime.db,
+      groupId,
+      topics: topics.map((t) => t.topic),
+      registry: runtime.registry,
+      logger: logger.child({ component: 'inbox', groupId }),
+      mode,
+    });
+    app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+    app.get(ConsumerHandle).consumer = transport.inbox;
+  }
+  await app.listen(runtime.config.port, runtime.config.HOST);
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  logger.info({ url, schema: runtime.config.schema }, `${definition.name} listening`);
+  let closed = false;
+  return {
+    app,
+    runtime,
+    url,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await runtime.stop();
+    },
+  };
+}
+
+/** The `main.ts` of every service: start, log a clear line on bad config, stop cleanly on signals. */
+export async function runServiceMain(definition: ServiceDefinition, appModule: ModuleFactory): Promise<void> {
+  let service: RunningService;
+  try {
+    service = await startService(definition, appModule);
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else process.stderr.write(`${definition.name} failed to start: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  }
+  const stop = async (signal: string) => {
+    service.runtime.logger.info({ signal }, 'stopping');
+    await service.close().catch((err) => service.runtime.logger.error({ err }, 'error while stopping'));
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,66 @@
+import { Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { Database } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { InboxConsumer } from '@mdm/platform/inbox';
+import { Metrics } from './metrics';
+import { ServiceRuntime } from './service-runtime';
+
+/** Where the running consumer (if any) is found, for /health and /metrics. */
+export class ConsumerHandle {
+  consumer: InboxConsumer | undefined;
+  get lag(): number {
+    return this.consumer?.lag ?? 0;
+  }
+}
+
+@Controller()
+class OperationsController {
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(ConsumerHandle) private readonly consumer: ConsumerHandle,
+  ) {}
+
+  @Get('health')
+  async health(@Res() res: Response) {
+    const report = await this.runtime.health(this.consumer.lag);
+    res.status(report.status === 'ok' ? 200 : 503).json(report);
+  }
+
+  @Get('metrics')
+  async metrics(@Res() res: Response) {
+    const { metrics, relay } = this.runtime;
+    metrics.outboxPending.set(await relay.pending());
+    metrics.consumerLag.set(this.consumer.lag);
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  }
+
+  /** Called by the gateway after it moved the shared test clock: adopt the new time, run due sweeps. */
+  @Post('internal/clock/sync')
+  @HttpCode(200)
+  async syncClock() {
+    await this.runtime.testClock?.sync();
+    await this.runtime.runSweeps();
+    return { now: this.runtime.clock.now().toISOString() };
+  }
+}
+
+/** Makes the runtime's parts injectable and serves /health, /metrics and the clock hook. */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRuntime(runtime: ServiceRuntime): DynamicModule {
+    return {
+      module: PlatformModule,
+      controllers: [OperationsController],
+      providers: [
+        { provide: ServiceRuntime, useValue: runtime },
+        { provide: Database, useValue: runtime.db },
+        { provide: EventStore, useValue: runtime.store },
+        { provide: Metrics, useValue: runtime.metrics },
+        ConsumerHandle,
+      ],
+      exports: [ServiceRuntime, Database, EventStore, Metrics, ConsumerHandle],
+    };
+  }
+}

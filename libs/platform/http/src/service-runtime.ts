@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { EventDefinition, EventRegistry, TopicSpec, deadLetterTopic } from '@mdm/contracts/core';
+import { Clock, SharedTestClock, systemClock } from '@mdm/platform/clock';
+import { CommonConfig, commonConfigShape, loadConfig, port } from '@mdm/platform/config';
+import { Database, MigrationClass } from '@mdm/platform/database';
+import { EventStore, EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
+import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
+import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
+import { Logger, createLogger } from '@mdm/platform/logging';
+import { OutboxRelay } from '@mdm/platform/outbox';
+import { Metrics } from './metrics';
+
+/** What makes one service of the system: its name, its data, the events it speaks and the topics it uses. */
+export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  /** Environment variable holding the HTTP port, and its default. */
+  portVariable: string;
+  defaultPort: number;
+  /** The Postgres schema the service owns (DB_SCHEMA overrides it, e.g. for tests). */
+  schema: string;
+  migrations: MigrationClass[];
+  events: readonly EventDefinition[];
+  produces: readonly TopicSpec[];
+  consumes?: { groupId: string; topics: readonly TopicSpec[]; mode?: 'message' | 'batch' };
+  /** Settings of this service beyond the common ones. */
+  config?: S;
+}
+
+export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig & z.infer<z.ZodObject<S>> & { port: number; schema: string };
+
+/** Time-driven rules a service runs when the clock moves (and periodically). */
+export type Sweep = (now: Date) => Promise<void>;
+
+/** The live platform parts of one service process, created before Nest so that bad config fails fast. */
+export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
+  readonly config: ServiceConfig<S>;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly registry: EventRegistry;
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly store: EventStore;
+  readonly kafka: Kafka;
+  readonly producer: Producer;
+  readonly relay: OutboxRelay;
+  private readonly sweeps: { name: string; run: Sweep }[] = [];
+  private kafkaHealthy: { at: number; ok: boolean } | undefined;
+
+  constructor(
+    readonly definition: ServiceDefinition<S>,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const shape = {
+      ...commonConfigShape,
+      ...(definition.config ?? {}),
+      [definition.portVariable]: port(definition.defaultPort),
+      DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default(definition.schema),
+    };
+    const parsed = loadConfig(definition.name, shape, env) as Record<string, unknown>;
+    this.config = { ...parsed, port: parsed[definition.portVariable], schema: parsed.DB_SCHEMA } as ServiceConfig<S>;
+    this.logger = createLogger(definition.name, this.config.LOG_LEVEL);
+    this.metrics = new Metrics(definition.name);
+    this.registry = new EventRegistry(definition.events);
+    this.db = new Database({
+      url: this.config.DATABASE_URL,
+      schema: this.config.schema,
+      migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...definition.migrations],
+      applicationName: definition.name,
+    });
+    this.clock = this.config.MDM_TEST_CLOCK ? new SharedTestClock(this.db) : systemClock;
+    const outboxChannel = `${this.config.schema}_outbox`;
+    this.store = new EventStore(this.db, { registry: this.registry, clock: this.clock, outboxChannel });
+    this.kafka = createKafka({ clientId: definition.name, brokers: this.config.KAFKA_BROKERS, logger: this.logger });
+    this.producer = createReliableProducer(this.kafka);
+    this.relay = new OutboxRelay({
+      clientConfig: this.db.clientConfig(),
+      schema: this.config.schema,
+      channel: outboxChannel,
+      producer: this.producer,
+      logger: this.logger.child({ component: 'outbox' }),
+      onPublished: (n) => this.metrics.outboxPublished.inc(n),
+    });
+  }
+
+  get testClock(): SharedTestClock | undefined {
+    return this.clock instanceof SharedTestClock ? this.clock : undefined;
+  }
+
+  /** Every topic the service writes or reads, and its dead-letter topic. */
+  topics(): TopicSpec[] {
+    const { produces, consumes } = this.definition;
+    return [...produces, ...(consumes ? [...consumes.topics, deadLetterTopic(consumes.groupId)] : [])];
+  }
+
+  addSweep(name: string, run: Sweep): void {
+    this.sweeps.push({ name, run });
+  }
+
+  /** Runs the due sweeps at the current time (after the test clock moved, or on a timer). */
+  async runSweeps(): Promise<void> {
+    const now = this.clock.now();
+    for (const sweep of this.sweeps) {
+      this.logger.debug({ sweep: sweep.name }, 'running sweep');
+      await sweep.run(now);
+    }
+  }
+
+  async start(): Promise<void> {
+    const applied = await this.db.migrate();
+    if (applied.length) this.logger.info({ migrations: applied }, 'migrations applied');
+    await this.testClock?.sync();
+    await ensureTopics(this.kafka, this.topics());
+    await this.producer.connect();
+    this.relay.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.relay.stop();
+    await this.producer.disconnect().catch(() => undefined);
+    await this.db.close();
+  }
+
+  async health(consumerLag: number): Promise<{ status: 'ok' | 'degraded'; checks: Record<string, string | number> }> {
+    const postgres = await this.db
+      .query('select 1')
+      .then(() => 'ok')
+      .catch(() => 'down');
+    const kafka = (await this.kafkaUp()) ? 'ok' : 'down';
+    const status = postgres === 'ok' && kafka === 'ok' ? 'ok' : 'degraded';
+    return { status, checks: { postgres, kafka, consumerLag } };
+  }
+
+  /** Kafka reachability, probed at most every 5 s: /health is polled often. */
+  private async kafkaUp(): Promise<boolean> {
+    if (this.kafkaHealthy && Date.now() - this.kafkaHealthy.at < 5000) return this.kafkaHealthy.ok;
+    const ok = await kafkaReachable(this.kafka);
+    this.kafkaHealthy = { at: Date.now(), ok };
+    return ok;
+  }
+}

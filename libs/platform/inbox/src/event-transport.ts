@@ -1,0 +1,60 @@
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { lastValueFrom } from 'rxjs';
+import { EventEnvelope } from '@mdm/contracts/core';
+import { Sql } from '@mdm/platform/database';
+import { Delivery, EventHandler, InboxConsumer, InboxConsumerOptions } from './inbox-consumer';
+
+/** What an `@EventPattern` handler receives beside the event: the inbox transaction to write in. */
+export class InboxContext {
+  constructor(
+    readonly sql: Sql,
+    readonly delivery: Delivery,
+  ) {}
+}
+
+/**
+ * A Nest transport over the inbox consumer: handlers are declared with `@EventPattern('<event type>')`
+ * and run inside the transaction that records the event in the inbox. Events no handler
+ * declares are recorded and skipped. Kafka carries events only: no request-reply.
+ */
+export class InboxEventTransport extends Server implements CustomTransportStrategy {
+  private consumer: InboxConsumer | undefined;
+
+  constructor(private readonly consumerOptions: Omit<InboxConsumerOptions, 'handle' | 'handleBatch'>) {
+    super();
+  }
+
+  get inbox(): InboxConsumer | undefined {
+    return this.consumer;
+  }
+
+  async listen(callback: (err?: unknown) => void): Promise<void> {
+    try {
+      this.consumer = new InboxConsumer({ ...this.consumerOptions, handle: this.dispatch });
+      await this.consumer.start();
+      callback();
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  on(): never {
+    throw new Error('InboxEventTransport has no transport events to subscribe to');
+  }
+
+  unwrap<T>(): T {
+    return this.consumer as T;
+  }
+
+  private readonly dispatch: EventHandler = async (event: EventEnvelope, sql: Sql, delivery: Delivery) => {
+    const handler = this.getHandlerByPattern(event.type);
+    if (!handler) return;
+    await lastValueFrom(this.transformToObservable(await handler(event, new InboxContext(sql, delivery))), {
+      defaultValue: undefined,
+    });
+  };
+}

@@ -1,0 +1,228 @@
+import { EventContractError, EventEnvelope, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
+import { Sql } from '@mdm/platform/database';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
+import { Logger, runWithContext } from '@mdm/platform/logging';
+
+export interface Delivery {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export type EventHandler = (event: EventEnvelope, sql: Sql, delivery: Delivery) => Promise<void>;
+export type BatchHandler = (events: { event: EventEnvelope; delivery: Delivery }[], sql: Sql) => Promise<void>;
+
+export interface InboxConsumerOptions {
+  kafka: Kafka;
+  db: { transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> };
+  /** Also the inbox's consumer name and the dead-letter topic's suffix. */
+  groupId: string;
+  topics: string[];
+  registry: EventRegistry;
+  logger: Logger;
+  handle: EventHandler;
+  /**
+   * 'batch': one transaction per Kafka batch (high-volume consumers); a batch that fails is
+   * replayed message by message so that one bad event cannot hold back the others.
+   */
+  mode?: 'message' | 'batch';
+  handleBatch?: BatchHandler;
+  maxAttempts?: number;
+  retryBackoffMs?: number;
+  partitionsConsumedConcurrently?: number;
+  fromBeginning?: boolean;
+}
+
+interface Decoded {
+  message: KafkaMessage;
+  delivery: Delivery;
+  event?: EventEnvelope;
+  error?: EventContractError;
+}
+
+/**
+ * An idempotent consumer: the event id goes into the inbox in the same transaction as the
+ * handler's writes, so a redelivery is a no-op; offsets are committed only after that transaction.
+ * Events that cannot be decoded, or keep failing after bounded retries, go to the group's
+ * dead-letter topic with the reason, and the partition moves on.
+ */
+export class InboxConsumer {
+  private consumer: Consumer | undefined;
+  private dlqProducer: Producer | undefined;
+  private readonly lagByPartition = new Map<string, number>();
+  readonly deadLetterTopic: string;
+
+  constructor(private readonly options: InboxConsumerOptions) {
+    this.deadLetterTopic = deadLetterTopic(options.groupId).topic;
+  }
+
+  /** Messages behind the newest offset, summed over the partitions this member consumes. */
+  get lag(): number {
+    let total = 0;
+    for (const v of this.lagByPartition.values()) total += v;
+    return total;
+  }
+
+  /** Resolves once the consumer has joined its group and been given partitions. */
+  async start(): Promise<void> {
+    const { kafka, groupId, topics } = this.options;
+    this.dlqProducer = createReliableProducer(kafka);
+    await this.dlqProducer.connect();
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: 45_000,
+      heartbeatInterval: 3_000,
+      rebalanceTimeout: 60_000,
+      allowAutoTopicCreation: false,
+      retry: { retries: 5 },
+    });
+    this.consumer = consumer;
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    await joined;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    await this.dlqProducer?.disconnect();
+    this.consumer = undefined;
+    this.dlqProducer = undefined;
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const decoded = batch.messages.map((message) => this.decode(batch.topic, batch.partition, message));
+
+    if (this.options.mode === 'batch' && (await this.tryBatch(decoded))) {
+      for (const d of decoded) resolveOffset(d.message.offset);
+    } else {
+      for (const d of decoded) {
+        if (!isRunning() || isStale()) break;
+        await this.processOne(d, heartbeat);
+        resolveOffset(d.message.offset);
+      }
+    }
+    const last = Number(batch.lastOffset());
+    this.lagByPartition.set(`${batch.topic}:${batch.partition}`, Math.max(0, Number(batch.highWatermark) - last - 1));
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+
+  private decode(topic: string, partition: number, message: KafkaMessage): Decoded {
+    const delivery = { topic, partition, offset: message.offset };
+    try {
+      return { message, delivery, event: this.options.registry.decode(message.value) };
+    } catch (err) {
+      if (err instanceof EventContractError) return { message, delivery, error: err };
+      throw err;
+    }
+  }
+
+  /** One transaction for the whole batch; false when it failed and must be replayed one by one. */
+  private async tryBatch(decoded: Decoded[]): Promise<boolean> {
+    const valid = decoded.filter((d) => d.event);
+    if (valid.length === 0) {
+      for (const d of decoded) await this.deadLetter(d, d.error!.message);
+      return true;
+    }
+    try {
+      await this.options.db.transaction(async (sql) => {
+        const fresh = await this.claim(sql, valid);
+        if (this.options.handleBatch) {
+          await this.options.handleBatch(fresh.map((d) => ({ event: d.event!, delivery: d.delivery })), sql);
+        } else {
+          for (const d of fresh) await this.withContext(d.event!, () => this.options.handle(d.event!, sql, d.delivery));
+        }
+      });
+    } catch (err) {
+      this.options.logger.warn({ err, count: decoded.length }, 'batch failed; replaying it message by message');
+      return false;
+    }
+    for (const d of decoded) if (d.error) await this.deadLetter(d, d.error.message);
+    return true;
+  }
+
+  private async processOne(d: Decoded, heartbeat: () => Promise<void>): Promise<void> {
+    if (!d.event) return this.deadLetter(d, d.error!.message);
+    const event = d.event;
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.db.transaction(async (sql) => {
+          const [fresh] = await this.claim(sql, [d]);
+          if (!fresh) return;
+          if (this.options.handleBatch) await this.options.handleBatch([{ event, delivery: d.delivery }], sql);
+          else await this.withContext(event, () => this.options.handle(event, sql, d.delivery));
+        });
+        return;
+      } catch (err) {
+        const permanent = err instanceof EventContractError;
+        if (permanent || attempt >= maxAttempts) {
+          return this.deadLetter(d, `${permanent ? 'invalid' : `failed ${attempt} times`}: ${(err as Error).message}`);
+        }
+        this.options.logger.warn({ err, eventId: event.eventId, attempt }, 'event handler failed; retrying');
+        await new Promise((r) => setTimeout(r, (this.options.retryBackoffMs ?? 100) * 2 ** (attempt - 1)));
+        await heartbeat();
+      }
+    }
+  }
+
+  /** Records the events in the inbox; returns those not seen before, in their order. */
+  private async claim(sql: Sql, items: Decoded[]): Promise<Decoded[]> {
+    const rows = await sql.query<{ event_id: string }>(
+      `with i as (
+         insert into inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
+         select $1, * from unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[])
+         on conflict do nothing returning event_id)
+       select event_id from i`,
+      [
+        this.options.groupId,
+        items.map((d) => d.event!.eventId),
+        items.map((d) => d.delivery.topic),
+        items.map((d) => d.delivery.partition),
+        items.map((d) => d.delivery.offset),
+      ],
+    );
+    const fresh = new Set(rows.map((r) => r.event_id));
+    // The same event twice in one batch (a relay re-send) is claimed once: keep its first copy.
+    return items.filter((d) => fresh.delete(d.event!.eventId));
+  }
+
+  private withContext<T>(event: EventEnvelope, fn: () => Promise<T>): Promise<T> {
+    return runWithContext(
+      { correlationId: event.correlationId, tenantId: event.tenantId, causationId: event.eventId },
+      fn,
+    );
+  }
+
+  private async deadLetter(d: Decoded, reason: string): Promise<void> {
+    this.options.logger.error(
+      { topic: d.delivery.topic, partition: d.delivery.partition, offset: d.delivery.offset, reason },
+      'event sent to the dead-letter topic',
+    );
+    await this.dlqProducer!.send({
+      topic: this.deadLetterTopic,
+      acks: -1,
+      messages: [
+        {
+          key: d.message.key,
+          value: d.message.value,
+          headers: {
+            ...d.message.headers,
+            'dlq-reason': reason,
+            'dlq-topic': d.delivery.topic,
+            'dlq-partition': String(d.delivery.partition),
+            'dlq-offset': d.delivery.offset,
+            'dlq-consumer-group': this.options.groupId,
+          },
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './schema';
+export * from './inbox-consumer';
+export * from './event-transport';

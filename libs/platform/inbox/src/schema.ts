@@ -1,0 +1,17 @@
+import { sqlMigration } from '@mdm/platform/database';
+
+/** Ids of the events a consumer group has applied, written in the same transaction as their effects. */
+export const InboxSchema1764200000001 = sqlMigration(
+  'InboxSchema1764200000001',
+  [
+    `create table inbox (
+       consumer        text not null,
+       event_id        uuid not null,
+       topic           text not null,
+       kafka_partition int not null,
+       kafka_offset    bigint not null,
+       received_at     timestamptz not null default now(),
+       primary key (consumer, event_id))`,
+  ],
+  ['drop table inbox'],
+);

@@ -1,0 +1,113 @@
+import { Admin, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import { TopicSpec } from '@mdm/contracts/core';
+import { Logger } from '@mdm/platform/logging';
+
+// The only module that imports kafkajs: a client swap touches this library alone.
+export type { Consumer, EachBatchPayload, EachMessagePayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+
+export interface KafkaOptions {
+  clientId: string;
+  brokers: string[];
+  logger: Logger;
+}
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: 3000,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        log[levels[level] ?? 'info'](rest, message);
+      },
+  });
+}
+
+/**
+ * The producer the outbox relay uses: idempotent, acks from every in-sync replica, one request in
+ * flight so a retry cannot reorder a key's messages. Never auto-creates topics.
+ */
+export function createReliableProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner, // Java-compatible murmur2: same key, same partition as other clients
+  });
+}
+
+/** Creates the declared topics that are missing; existing topics must have the declared partition count. */
+export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = dedupe(specs).filter((s) => !existing.has(s.topic));
+    if (missing.length) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.partitions,
+          replicationFactor: -1, // the broker's default.replication.factor
+          configEntries: [{ name: 'retention.ms', value: String(s.retentionMs) }],
+        })),
+      });
+    }
+    await verifyPartitions(admin, specs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function verifyPartitions(admin: Admin, specs: readonly TopicSpec[]) {
+  const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+  for (const spec of specs) {
+    const found = topics.find((t) => t.name === spec.topic);
+    if (!found || found.partitions.length !== spec.partitions) {
+      throw new Error(
+        `topic ${spec.topic} has ${found?.partitions.length ?? 0} partitions, the code declares ${spec.partitions}`,
+      );
+    }
+  }
+}
+
+function dedupe(specs: readonly TopicSpec[]): TopicSpec[] {
+  return [...new Map(specs.map((s) => [s.topic, s])).values()];
+}
+
+/** Answers whether the cluster is reachable, within a short timeout (used by /health). */
+export async function kafkaReachable(kafka: Kafka, timeoutMs = 2000): Promise<boolean> {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+  const probe = (async () => {
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  })();
+  return Promise.race([probe, timeout]);
+}
+
+export function headerValue(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.toString();
+}

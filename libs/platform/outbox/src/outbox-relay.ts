@@ -1,0 +1,152 @@
+import { Client } from 'pg';
+import { Producer } from '@mdm/platform/kafka';
+import { Logger } from '@mdm/platform/logging';
+
+export interface OutboxRelayOptions {
+  /** Raw pg client settings (a session of its own: it holds the leader lock and LISTENs). */
+  clientConfig: ConstructorParameters<typeof Client>[0];
+  schema: string;
+  channel: string;
+  producer: Producer;
+  logger: Logger;
+  batchSize?: number;
+  /** Fallback poll when no notification arrives (a missed NOTIFY, or not the leader yet). */
+  pollIntervalMs?: number;
+  onPublished?: (count: number) => void;
+}
+
+interface OutboxRow {
+  position: string;
+  topic: string;
+  message_key: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * Publishes outbox rows to Kafka in commit-independent position order and marks them published.
+ * One relay per service is the leader (a session advisory lock); the others wait to take over.
+ * A crash between send and mark publishes the rows again: consumers' inboxes absorb the duplicates.
+ */
+export class OutboxRelay {
+  private client: Client | undefined;
+  private running = false;
+  private leader = false;
+  private wake: (() => void) | undefined;
+  /** Set by a NOTIFY that arrives while a batch is in flight, so the next sleep is skipped. */
+  private notified = false;
+  private loop: Promise<void> | undefined;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Rows not yet published (for /metrics and tests). */
+  async pending(): Promise<number> {
+    const client = this.client;
+    if (!client) return 0;
+    const { rows } = await client.query<{ n: string }>('select count(*)::text n from outbox where published_at is null');
+    return Number(rows[0].n);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.session();
+      } catch (err) {
+        this.options.logger.error({ err }, 'outbox relay session failed; reconnecting');
+      } finally {
+        this.leader = false;
+        await this.client?.end().catch(() => undefined);
+        this.client = undefined;
+      }
+      if (this.running) await this.sleep(this.pollIntervalMs);
+    }
+  }
+
+  private async session(): Promise<void> {
+    const client = new Client(this.options.clientConfig);
+    this.client = client;
+    client.on('error', (err) => this.options.logger.warn({ err }, 'outbox relay connection error'));
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
+    await client.connect();
+    await client.query(`listen ${quoteIdent(this.options.channel)}`);
+    while (this.running) {
+      if (!this.leader) {
+        const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) ok', [
+          `outbox:${this.options.schema}`,
+        ]);
+        this.leader = rows[0].ok;
+        if (this.leader) this.options.logger.info('outbox relay is the leader');
+      }
+      this.notified = false;
+      if (this.leader) {
+        while (this.running && (await this.publishBatch(client)) === this.batchSize);
+      }
+      await this.sleep(this.pollIntervalMs);
+    }
+  }
+
+  private async publishBatch(client: Client): Promise<number> {
+    const { rows } = await client.query<OutboxRow>(
+      `select position::text, topic, message_key, payload, headers
+         from outbox where published_at is null order by position limit $1`,
+      [this.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+    for (const row of rows) {
+      const messages = byTopic.get(row.topic) ?? [];
+      messages.push({ key: row.message_key, value: JSON.stringify(row.payload), headers: row.headers });
+      byTopic.set(row.topic, messages);
+    }
+    await this.options.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    await client.query('update outbox set published_at = now() where position = any($1::bigint[])', [
+      rows.map((r) => r.position),
+    ]);
+    this.options.onPublished?.(rows.length);
+    return rows.length;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.notified || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
