@@ -30,7 +30,13 @@ export class ManualClock implements Clock {
 export class SharedTestClock implements Clock {
   private current: Date | undefined;
 
-  constructor(private readonly db: { transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> }) {}
+  constructor(
+    private readonly db: { transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> },
+    /** Where the instant is kept; tests give each stack its own so their clocks do not collide. */
+    private readonly schema = 'mdm_clock',
+  ) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid clock schema ${schema}`);
+  }
 
   now(): Date {
     if (!this.current) throw new Error('the shared test clock was used before sync()');
@@ -39,8 +45,8 @@ export class SharedTestClock implements Clock {
 
   async sync(): Promise<Date> {
     const [row] = await this.db.transaction(async (sql) => {
-      await ensureClockTable(sql);
-      return sql.query<{ now: Date }>('select now from mdm_clock.test_clock');
+      await ensureClockTable(sql, this.schema);
+      return sql.query<{ now: Date }>(`select now from ${this.schema}.test_clock`);
     });
     this.current = row.now;
     return this.now();
@@ -48,9 +54,9 @@ export class SharedTestClock implements Clock {
 
   async advance(seconds: number): Promise<Date> {
     const [row] = await this.db.transaction(async (sql) => {
-      await ensureClockTable(sql);
+      await ensureClockTable(sql, this.schema);
       return sql.query<{ now: Date }>(
-        `with u as (update mdm_clock.test_clock set now = now + make_interval(secs => $1) returning now) select now from u`,
+        `with u as (update ${this.schema}.test_clock set now = now + make_interval(secs => $1) returning now) select now from u`,
         [seconds],
       );
     });
@@ -59,13 +65,13 @@ export class SharedTestClock implements Clock {
   }
 }
 
-async function ensureClockTable(sql: Sql): Promise<void> {
+async function ensureClockTable(sql: Sql, schema: string): Promise<void> {
   // Services start together; the lock keeps their CREATE IF NOT EXISTS from racing in the catalog.
-  await sql.query(`select pg_advisory_xact_lock(hashtext('mdm_clock'))`);
-  await sql.query('create schema if not exists mdm_clock');
+  await sql.query('select pg_advisory_xact_lock(hashtext($1))', [schema]);
+  await sql.query(`create schema if not exists ${schema}`);
   await sql.query(
-    `create table if not exists mdm_clock.test_clock (
+    `create table if not exists ${schema}.test_clock (
        id boolean primary key default true check (id), now timestamptz not null)`,
   );
-  await sql.query(`insert into mdm_clock.test_clock (now) values (date_trunc('milliseconds', now())) on conflict do nothing`);
+  await sql.query(`insert into ${schema}.test_clock (now) values (date_trunc('milliseconds', now())) on conflict do nothing`);
 }

@@ -25,6 +25,7 @@ export const commonConfigShape = {
     .pipe(z.array(z.string().regex(/^[^:]+:\d+$/, 'host:port')).min(1)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MDM_TEST_CLOCK: booleanFlag,
+  MDM_CLOCK_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mdm_clock'),
   HOST: z.string().default('127.0.0.1'),
 };
 

@@ -67,7 +67,7 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...definition.migrations],
       applicationName: definition.name,
     });
-    this.clock = this.config.MDM_TEST_CLOCK ? new SharedTestClock(this.db) : systemClock;
+    this.clock = this.config.MDM_TEST_CLOCK ? new SharedTestClock(this.db, this.config.MDM_CLOCK_SCHEMA) : systemClock;
     const outboxChannel = `${this.config.schema}_outbox`;
     this.store = new EventStore(this.db, { registry: this.registry, clock: this.clock, outboxChannel });
     this.kafka = createKafka({ clientId: definition.name, brokers: this.config.KAFKA_BROKERS, logger: this.logger });

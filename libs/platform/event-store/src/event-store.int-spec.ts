@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { EventRegistry, defineEvent } from '@mdm/contracts/core';
+import { ManualClock } from '@mdm/platform/clock';
+import { Database } from '@mdm/platform/database';
+import { testDatabase } from '@mdm/platform/testing';
+import { DuplicateEventIdError, VersionConflictError } from './errors';
+import { EventStore, START_OF_ALL } from './event-store';
+
+const Counted = defineEvent({ type: 'Counted', topic: 'mdm.test.counted', data: z.object({ n: z.number().int() }).strict() });
+const Noted = defineEvent({ type: 'Noted', data: z.object({ text: z.string() }).strict() });
+
+describe('event store (Postgres)', () => {
+  let db: Database;
+  let store: EventStore;
+  const clock = new ManualClock(new Date('2026-03-01T10:00:00.000Z'));
+  const tenantId = randomUUID();
+  const opts = (expectedVersion: number | 'any') => ({ expectedVersion, tenantId, actor: 'test' });
+
+  beforeAll(async () => {
+    db = await testDatabase('es');
+    store = new EventStore(db, { registry: new EventRegistry([Counted, Noted]), clock, outboxChannel: `${db.schema}_outbox` });
+  });
+  afterAll(() => db.close());
+
+  it('appends with an expected version and reads the stream back as envelopes', async () => {
+    const stream = `counter-${randomUUID()}`;
+    const first = await store.append(stream, [{ type: 'Counted', data: { n: 1 } }, { type: 'Counted', data: { n: 2 } }], {
+      ...opts(0),
+      correlationId: 'corr-1',
+    });
+    expect(first.streamVersion).toBe(2);
+    await store.append(stream, [{ type: 'Noted', data: { text: 'x' } }], opts(2));
+
+    const events = await store.readStream(stream);
+    expect(events.map((e) => [e.type, e.streamVersion, e.data])).toEqual([
+      ['Counted', 1, { n: 1 }],
+      ['Counted', 2, { n: 2 }],
+      ['Noted', 3, { text: 'x' }],
+    ]);
+    expect(events[0]).toMatchObject({
+      tenantId,
+      actor: 'test',
+      correlationId: 'corr-1',
+      causationId: null,
+      schemaVersion: 1,
+      recordedAt: '2026-03-01T10:00:00.000Z',
+      occurredAt: '2026-03-01T10:00:00.000Z',
+    });
+  });
+
+  it('refuses a payload that breaks its schema and writes nothing', async () => {
+    const stream = `counter-${randomUUID()}`;
+    await expect(store.append(stream, [{ type: 'Counted', data: { n: 'one' } }], opts(0))).rejects.toThrow(/invalid Counted/);
+    expect(await store.readStream(stream)).toEqual([]);
+  });
+
+  it('32 concurrent appends to one stream give exactly one winner per version', async () => {
+    const stream = `counter-${randomUUID()}`;
+    for (let version = 0; version < 5; version++) {
+      const results = await Promise.allSettled(
+        Array.from({ length: 32 }, (_, i) => store.append(stream, [{ type: 'Counted', data: { n: i } }], opts(version))),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(31);
+      for (const r of lost) expect(r.reason).toBeInstanceOf(VersionConflictError);
+    }
+    const events = await store.readStream(stream);
+    expect(events.map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('a conflict is a 409 VERSION_CONFLICT with both versions, and leaves no outbox row', async () => {
+    const stream = `counter-${randomUUID()}`;
+    await store.append(stream, [{ type: 'Counted', data: { n: 1 } }], opts(0));
+    const eventId = randomUUID();
+    const err = await store.append(stream, [{ eventId, type: 'Counted', data: { n: 2 } }], opts(0)).catch((e) => e);
+    expect(err).toBeInstanceOf(VersionConflictError);
+    expect(err).toMatchObject({ status: 409, code: 'VERSION_CONFLICT', details: { expectedVersion: 0, actualVersion: 1 } });
+    expect(await db.query('select 1 from outbox where event_id = $1', [eventId])).toEqual([]);
+  });
+
+  it('a retried append with the same event ids is idempotent; a reused id in another stream is refused', async () => {
+    const stream = `counter-${randomUUID()}`;
+    const events = [
+      { eventId: randomUUID(), type: 'Counted', data: { n: 1 } },
+      { eventId: randomUUID(), type: 'Counted', data: { n: 2 } },
+    ];
+    const first = await store.append(stream, events, opts(0));
+    const retry = await store.append(stream, events, opts(0));
+    expect(retry.streamVersion).toBe(2);
+    expect(retry.envelopes.map((e) => e.eventId)).toEqual(first.envelopes.map((e) => e.eventId));
+    expect(await store.readStream(stream)).toHaveLength(2);
+
+    await expect(store.append(`counter-${randomUUID()}`, [events[0]], opts(0))).rejects.toBeInstanceOf(DuplicateEventIdError);
+  });
+
+  it('writes an outbox row for every event routed to a topic, in the same transaction', async () => {
+    const stream = `counter-${randomUUID()}`;
+    const { envelopes } = await store.append(
+      stream,
+      [{ type: 'Counted', data: { n: 7 } }, { type: 'Noted', data: { text: 'local only' } }],
+      opts(0),
+    );
+    const rows = await db.query<{ event_id: string; topic: string; message_key: string; payload: { data: unknown } }>(
+      'select event_id, topic, message_key, payload from outbox where message_key = $1',
+      [stream],
+    );
+    expect(rows).toEqual([
+      { event_id: envelopes[0].eventId, topic: 'mdm.test.counted', message_key: stream, payload: expect.objectContaining({ data: { n: 7 } }) },
+    ]);
+  });
+
+  it('readAll returns events in commit order and never skips a transaction that commits late', async () => {
+    const { checkpoint: start } = await drainAll(START_OF_ALL);
+    const slowStream = `counter-${randomUUID()}`;
+    const fastStream = `counter-${randomUUID()}`;
+
+    let commitSlow!: () => void;
+    let slowAppended!: () => void;
+    const slowMayCommit = new Promise<void>((r) => (commitSlow = r));
+    const slowHasPosition = new Promise<void>((r) => (slowAppended = r));
+    const slow = db.transaction(async (sql) => {
+      await store.append(slowStream, [{ type: 'Counted', data: { n: 1 } }], opts(0), sql);
+      slowAppended();
+      await slowMayCommit;
+    });
+    // The slow transaction holds the lower transaction id and position, uncommitted.
+    await slowHasPosition;
+    await store.append(fastStream, [{ type: 'Counted', data: { n: 2 } }], opts(0));
+
+    const whileSlowRuns = await store.readAll(start);
+    expect(whileSlowRuns.events.map((e) => e.streamId)).not.toContain(fastStream);
+
+    commitSlow();
+    await slow;
+    const after = await drainAll(whileSlowRuns.checkpoint);
+    const ours = after.events.map((e) => e.streamId).filter((s) => s === slowStream || s === fastStream);
+    expect(ours).toEqual([slowStream, fastStream]);
+  });
+
+  it('upcasts older schema versions on read; stored events are never rewritten', async () => {
+    const v1 = defineEvent({ type: 'Renamed', data: z.object({ name: z.string() }).strict() });
+    const v2 = defineEvent({
+      type: 'Renamed',
+      schemaVersion: 2,
+      data: z.object({ displayName: z.string(), source: z.string() }).strict(),
+      upcasters: { 1: (d) => ({ displayName: (d as { name: string }).name, source: 'v1' }) },
+    });
+    const stream = `thing-${randomUUID()}`;
+    const outboxChannel = `${db.schema}_outbox`;
+    await new EventStore(db, { registry: new EventRegistry([v1]), clock, outboxChannel }).append(
+      stream,
+      [{ type: 'Renamed', data: { name: 'Ada' } }],
+      opts(0),
+    );
+    const [read] = await new EventStore(db, { registry: new EventRegistry([v2]), clock, outboxChannel }).readStream(stream);
+    expect(read).toMatchObject({ schemaVersion: 2, data: { displayName: 'Ada', source: 'v1' } });
+    const [stored] = await db.query<{ schema_version: number; data: unknown }>(
+      'select schema_version, data from es_events where stream_id = $1',
+      [stream],
+    );
+    expect(stored).toEqual({ schema_version: 1, data: { name: 'Ada' } });
+  });
+
+  async function drainAll(from: typeof START_OF_ALL) {
+    let checkpoint = from;
+    const events = [];
+    for (;;) {
+      const page = await store.readAll(checkpoint, 500);
+      events.push(...page.events);
+      if (page.events.length === 0) return { events, checkpoint };
+      checkpoint = page.checkpoint;
+    }
+  }
+});

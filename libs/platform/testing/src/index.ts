@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { Database, MigrationClass } from '@mdm/platform/database';
+import { EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
+import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
+
+export { WORKSPACE_ROOT } from './infrastructure';
+
+/** Test schemas carry this prefix; global setup drops the ones a previous run left. */
+export const TEST_SCHEMA_PREFIX = 't_';
+
+/** A fresh name per test: schemas, consumer groups and clocks never collide across tests or runs. */
+export function uniqueName(prefix: string): string {
+  return `${TEST_SCHEMA_PREFIX}${prefix}_${randomBytes(5).toString('hex')}`.toLowerCase();
+}
+
+/** The environment of a service under test: the harness's infrastructure, its own schema, a free port. */
+export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: process.env.DATABASE_URL,
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...extra,
+  };
+}
+
+/** A migrated database in a schema of its own, with the platform's tables. */
+export async function testDatabase(prefix: string, migrations: MigrationClass[] = []): Promise<Database> {
+  const db = new Database({
+    url: process.env.DATABASE_URL!,
+    schema: uniqueName(prefix),
+    migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...migrations],
+  });
+  await db.migrate();
+  return db;
+}
+
+/** Polls until the check passes (returns without throwing) or the time is up; the last failure is rethrown. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}
