@@ -140,6 +140,19 @@ describe('event store (Postgres)', () => {
     expect(ours).toEqual([slowStream, fastStream]);
   });
 
+  it('readAll pages through many transactions in the order they were appended', async () => {
+    const { checkpoint: start } = await drainAll(START_OF_ALL);
+    const stream = `counter-${randomUUID()}`;
+    for (let n = 1; n <= 25; n++) await store.append(stream, [{ type: 'Counted', data: { n } }], opts(n - 1));
+    let checkpoint = start;
+    const seen: number[] = [];
+    for (let page = await store.readAll(checkpoint, 7); page.events.length; page = await store.readAll(checkpoint, 7)) {
+      seen.push(...page.events.filter((e) => e.streamId === stream).map((e) => e.streamVersion));
+      checkpoint = page.checkpoint;
+    }
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+  });
+
   it('upcasts older schema versions on read; stored events are never rewritten', async () => {
     const v1 = defineEvent({ type: 'Renamed', data: z.object({ name: z.string() }).strict() });
     const v2 = defineEvent({

@@ -48,8 +48,8 @@ interface EventRow {
   correlation_id: string;
   causation_id: string | null;
   data: unknown;
-  transaction_id?: string;
-  global_position?: string;
+  txid?: string;
+  pos?: string;
 }
 
 export interface EventStoreOptions {
@@ -97,18 +97,18 @@ export class EventStore {
   async readAll(after: AllCheckpoint, limit = 1000): Promise<{ events: EventEnvelope[]; checkpoint: AllCheckpoint }> {
     const rows = await this.db.query<EventRow>(
       `select event_id, type, schema_version, stream_id, stream_version, tenant_id, occurred_at, recorded_at,
-              actor, correlation_id, causation_id, data, transaction_id::text, global_position::text
-         from es_events
-        where (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        order by transaction_id, global_position
+              actor, correlation_id, causation_id, data, e.transaction_id::text as txid, e.global_position::text as pos
+         from es_events e
+        where (e.transaction_id, e.global_position) > ($1::text::xid8, $2::bigint)
+          and e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        order by e.transaction_id, e.global_position
         limit $3`,
       [after.transactionId, after.globalPosition, limit],
     );
     const last = rows[rows.length - 1];
     return {
       events: rows.map((r) => this.toEnvelope(r)),
-      checkpoint: last ? { transactionId: last.transaction_id!, globalPosition: last.global_position! } : after,
+      checkpoint: last ? { transactionId: last.txid!, globalPosition: last.pos! } : after,
     };
   }
 

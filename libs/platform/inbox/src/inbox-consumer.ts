@@ -50,6 +50,8 @@ export class InboxConsumer {
   private consumer: Consumer | undefined;
   private dlqProducer: Producer | undefined;
   private readonly lagByPartition = new Map<string, number>();
+  /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
+  readonly stats = { received: 0, applied: 0, duplicates: 0, deadLettered: 0 };
   readonly deadLetterTopic: string;
 
   constructor(private readonly options: InboxConsumerOptions) {
@@ -98,6 +100,7 @@ export class InboxConsumer {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const decoded = batch.messages.map((message) => this.decode(batch.topic, batch.partition, message));
+    this.stats.received += decoded.length;
 
     if (this.options.mode === 'batch' && (await this.tryBatch(decoded))) {
       for (const d of decoded) resolveOffset(d.message.offset);
@@ -132,14 +135,17 @@ export class InboxConsumer {
       return true;
     }
     try {
-      await this.options.db.transaction(async (sql) => {
+      const applied = await this.options.db.transaction(async (sql) => {
         const fresh = await this.claim(sql, valid);
         if (this.options.handleBatch) {
           await this.options.handleBatch(fresh.map((d) => ({ event: d.event!, delivery: d.delivery })), sql);
         } else {
           for (const d of fresh) await this.withContext(d.event!, () => this.options.handle(d.event!, sql, d.delivery));
         }
+        return fresh.length;
       });
+      this.stats.applied += applied;
+      this.stats.duplicates += valid.length - applied;
     } catch (err) {
       this.options.logger.warn({ err, count: decoded.length }, 'batch failed; replaying it message by message');
       return false;
@@ -154,12 +160,15 @@ export class InboxConsumer {
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.db.transaction(async (sql) => {
+        const applied = await this.options.db.transaction(async (sql) => {
           const [fresh] = await this.claim(sql, [d]);
-          if (!fresh) return;
+          if (!fresh) return false;
           if (this.options.handleBatch) await this.options.handleBatch([{ event, delivery: d.delivery }], sql);
           else await this.withContext(event, () => this.options.handle(event, sql, d.delivery));
+          return true;
         });
+        if (applied) this.stats.applied++;
+        else this.stats.duplicates++;
         return;
       } catch (err) {
         const permanent = err instanceof EventContractError;
@@ -202,6 +211,7 @@ export class InboxConsumer {
   }
 
   private async deadLetter(d: Decoded, reason: string): Promise<void> {
+    this.stats.deadLettered++;
     this.options.logger.error(
       { topic: d.delivery.topic, partition: d.delivery.partition, offset: d.delivery.offset, reason },
       'event sent to the dead-letter topic',

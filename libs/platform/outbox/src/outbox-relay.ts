@@ -16,7 +16,7 @@ export interface OutboxRelayOptions {
 }
 
 interface OutboxRow {
-  position: string;
+  pos: string;
   topic: string;
   message_key: string;
   payload: unknown;
@@ -112,8 +112,9 @@ export class OutboxRelay {
 
   private async publishBatch(client: Client): Promise<number> {
     const { rows } = await client.query<OutboxRow>(
-      `select position::text, topic, message_key, payload, headers
-         from outbox where published_at is null order by position limit $1`,
+      // Positions travel as text (bigint), under another name: ORDER BY a bare name would sort the text.
+      `select o.position::text as pos, o.topic, o.message_key, o.payload, o.headers
+         from outbox o where o.published_at is null order by o.position limit $1`,
       [this.batchSize],
     );
     if (rows.length === 0) return 0;
@@ -128,7 +129,7 @@ export class OutboxRelay {
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
     await client.query('update outbox set published_at = now() where position = any($1::bigint[])', [
-      rows.map((r) => r.position),
+      rows.map((r) => r.pos),
     ]);
     this.options.onPublished?.(rows.length);
     return rows.length;

@@ -47,3 +47,4 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 20_
     }
   }
 }
+export * from './kafka';

@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { z } from 'zod';
+import { EventRegistry, TopicSpec, defineEvent } from '@mdm/contracts/core';
+import { systemClock } from '@mdm/platform/clock';
+import { Database } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { InboxConsumer } from '@mdm/platform/inbox';
+import { Kafka, Producer, createReliableProducer } from '@mdm/platform/kafka';
+import { createLogger } from '@mdm/platform/logging';
+import { WORKSPACE_ROOT, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
+import { OutboxRelay } from './outbox-relay';
+
+describe('outbox relay (Postgres → Kafka)', () => {
+  let db: Database;
+  let kafka: Kafka;
+  let producer: Producer;
+  let spec: TopicSpec;
+  let store: EventStore;
+  const tenantId = randomUUID();
+
+  beforeAll(async () => {
+    db = await testDatabase('outbox');
+    kafka = testKafka();
+    producer = createReliableProducer(kafka);
+    await producer.connect();
+    spec = await testTopic(kafka);
+    const Ticked = defineEvent({ type: 'Ticked', topic: spec.topic, data: z.object({ n: z.number() }).strict() });
+    store = new EventStore(db, { registry: new EventRegistry([Ticked]), clock: systemClock, outboxChannel: `${db.schema}_outbox` });
+  });
+  afterAll(async () => {
+    await producer.disconnect();
+    await db.close();
+  });
+
+  const relay = () =>
+    new OutboxRelay({
+      clientConfig: db.clientConfig(),
+      schema: db.schema,
+      channel: `${db.schema}_outbox`,
+      producer,
+      logger: createLogger('relay', 'fatal'),
+      batchSize: 50,
+    });
+
+  async function appendTicks(stream: string, count: number) {
+    for (let n = 1; n <= count; n++) {
+      await store.append(stream, [{ type: 'Ticked', data: { n } }], { expectedVersion: n - 1, tenantId, actor: 'test' });
+    }
+  }
+
+  const pending = async () =>
+    Number((await db.query<{ n: string }>('select count(*)::text n from outbox where published_at is null'))[0].n);
+
+  it('publishes every row keyed by its stream, in stream order, and marks it published', async () => {
+    const streams = [`clock-${randomUUID()}`, `clock-${randomUUID()}`];
+    for (const s of streams) await appendTicks(s, 30);
+    const r = relay();
+    r.start();
+    try {
+      await eventually(async () => expect(await pending()).toBe(0));
+    } finally {
+      await r.stop();
+    }
+    const messages = await readTopic(kafka, spec.topic, 60);
+    for (const s of streams) {
+      const ours = messages.filter((m) => m.key?.toString() === s).map((m) => JSON.parse(m.value!.toString()));
+      expect(ours.map((e) => e.streamVersion)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(ours[0]).toMatchObject({ type: 'Ticked', tenantId, streamId: s });
+    }
+    expect(messages[0].headers?.['event-type']?.toString()).toBe('Ticked');
+  });
+
+  it('only one relay of a service is the leader', async () => {
+    const [a, b] = [relay(), relay()];
+    a.start();
+    await eventually(() => expect(a.isLeader).toBe(true));
+    b.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.isLeader).toBe(false);
+    await a.stop();
+    await eventually(() => expect(b.isLeader).toBe(true), 5000);
+    await b.stop();
+  });
+
+  it('a relay killed between send and mark loses nothing, and the duplicate is absorbed by the inbox', async () => {
+    const crashSpec = await testTopic(kafka, 1);
+    const Crashed = defineEvent({ type: 'Ticked', topic: crashSpec.topic, data: z.object({ n: z.number() }).strict() });
+    const registry = new EventRegistry([Crashed]);
+    const crashDb = await testDatabase('crash');
+    const crashStore = new EventStore(crashDb, { registry, clock: systemClock, outboxChannel: `${crashDb.schema}_outbox` });
+    const stream = `clock-${randomUUID()}`;
+    for (let n = 1; n <= 20; n++) {
+      await crashStore.append(stream, [{ type: 'Ticked', data: { n } }], { expectedVersion: n - 1, tenantId, actor: 'test' });
+    }
+
+    const exit = await runFixture('relay-crash.fixture.ts', { RELAY_SCHEMA: crashDb.schema });
+    expect(exit.signal).toBe('SIGKILL');
+    // Kafka has the batch, the outbox still thinks it is unsent.
+    expect(await readTopic(kafka, crashSpec.topic, 20)).toHaveLength(20);
+    const unsent = await crashDb.query<{ n: string }>('select count(*)::text n from outbox where published_at is null');
+    expect(unsent[0].n).toBe('20');
+
+    const survivor = new OutboxRelay({
+      clientConfig: crashDb.clientConfig(),
+      schema: crashDb.schema,
+      channel: `${crashDb.schema}_outbox`,
+      producer,
+      logger: createLogger('relay', 'fatal'),
+    });
+    survivor.start();
+    await eventually(async () => {
+      const rows = await crashDb.query<{ n: string }>('select count(*)::text n from outbox where published_at is null');
+      expect(rows[0].n).toBe('0');
+    });
+    await survivor.stop();
+    const all = await readTopic(kafka, crashSpec.topic, 40);
+    expect(all).toHaveLength(40); // every event twice on the topic
+
+    await crashDb.query('create table applied (event_id uuid not null, n int not null)');
+    const consumer = new InboxConsumer({
+      kafka,
+      db: crashDb,
+      groupId: uniqueName('applier'),
+      topics: [crashSpec.topic],
+      registry,
+      logger: createLogger('inbox', 'fatal'),
+      handle: async (event, sql) => {
+        await sql.query('insert into applied (event_id, n) values ($1, $2)', [event.eventId, (event.data as { n: number }).n]);
+      },
+    });
+    await consumer.start();
+    try {
+      await eventually(() => expect(consumer.stats.applied + consumer.stats.duplicates).toBe(40));
+      expect(consumer.stats).toMatchObject({ applied: 20, duplicates: 20, deadLettered: 0 });
+      const applied = await crashDb.query<{ n: number }>('select n from applied order by n');
+      expect(applied.map((r) => r.n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      await consumer.stop();
+      await crashDb.close();
+    }
+  });
+});
+
+function runFixture(file: string, env: Record<string, string>): Promise<{ code: number | null; signal: string | null }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['-r', path.join(WORKSPACE_ROOT, 'tools/register.js'), path.join(__dirname, file)],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+    );
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
