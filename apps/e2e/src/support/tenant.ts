@@ -1,0 +1,23 @@
+import { TestStack } from './stack';
+import { ApiClient } from './api-client';
+
+export interface TestTenant {
+  tenantId: string;
+  admin: ApiClient;
+  path: (suffix?: string) => string;
+}
+
+/** A new tenant, created by the operator, with its admin client. */
+export async function createTenant(stack: TestStack, name = 'Contoso'): Promise<TestTenant> {
+  const res = await stack.operator.post('/api/v1/tenants', { name });
+  if (res.status !== 201) throw new Error(`tenant creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const { tenantId, adminToken } = res.body;
+  return { tenantId, admin: stack.client(adminToken), path: (suffix = '') => `/api/v1/tenants/${tenantId}${suffix}` };
+}
+
+/** A token of the tenant with the given role. */
+export async function tokenFor(stack: TestStack, tenant: TestTenant, role: string): Promise<ApiClient> {
+  const res = await tenant.admin.post(tenant.path('/tokens'), { role });
+  if (res.status !== 201) throw new Error(`token creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return stack.client(res.body.token);
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { EventEnvelope, EventRegistry, defineEvent, deadLetterTopic } from '@mdm/contracts/core';
+import { Database } from '@mdm/platform/database';
+import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
+import { createLogger } from '@mdm/platform/logging';
+import { eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
+import { InboxConsumer, InboxConsumerOptions } from './inbox-consumer';
+
+const Scored = defineEvent({ type: 'Scored', data: z.object({ points: z.number().int() }).strict() });
+const registry = new EventRegistry([Scored]);
+
+function envelope(points: unknown, overrides: Partial<EventEnvelope> = {}): EventEnvelope {
+  return {
+    eventId: randomUUID(),
+    type: 'Scored',
+    schemaVersion: 1,
+    streamId: 'game-1',
+    streamVersion: 1,
+    tenantId: randomUUID(),
+    occurredAt: new Date().toISOString(),
+    recordedAt: new Date().toISOString(),
+    actor: 'test',
+    correlationId: randomUUID(),
+    causationId: null,
+    data: { points },
+    ...overrides,
+  };
+}
+
+describe('inbox consumer (Kafka → Postgres)', () => {
+  let db: Database;
+  let kafka: Kafka;
+  let producer: Producer;
+  const consumers: InboxConsumer[] = [];
+
+  beforeAll(async () => {
+    db = await testDatabase('inbox');
+    await db.query('create table scores (event_id uuid not null, points int not null)');
+    kafka = testKafka();
+    producer = createReliableProducer(kafka);
+    await producer.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(consumers.map((c) => c.stop()));
+    await producer.disconnect();
+    await db.close();
+  });
+
+  async function start(topic: string, overrides: Partial<InboxConsumerOptions> = {}) {
+    const groupId = uniqueName('scores');
+    await ensureTopics(kafka, [deadLetterTopic(groupId)]);
+    const consumer = new InboxConsumer({
+      kafka,
+      db,
+      groupId,
+      topics: [topic],
+      registry,
+      logger: createLogger('inbox', 'fatal'),
+      retryBackoffMs: 10,
+      maxAttempts: 3,
+      handle: async (event, sql) => {
+        await sql.query('insert into scores (event_id, points) values ($1, $2)', [event.eventId, (event.data as { points: number }).points]);
+      },
+      ...overrides,
+    });
+    consumers.push(consumer);
+    await consumer.start();
+    return consumer;
+  }
+
+  const send = (topic: string, values: (string | EventEnvelope)[]) =>
+    producer.send({
+      topic,
+      acks: -1,
+      messages: values.map((v) => ({ key: 'game-1', value: typeof v === 'string' ? v : JSON.stringify(v) })),
+    });
+
+  const pointsOf = async (ids: string[]) =>
+    (await db.query<{ points: number }>('select points from scores where event_id = any($1::uuid[]) order by points', [ids])).map(
+      (r) => r.points,
+    );
+
+  it('applies each event once, however often it is delivered', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const events = [envelope(1), envelope(2), envelope(3)];
+    await send(topic, [...events, events[0], events[2], events[0]]);
+    const consumer = await start(topic);
+    await eventually(() => expect(consumer.stats.applied + consumer.stats.duplicates).toBe(6));
+    expect(consumer.stats).toMatchObject({ applied: 3, duplicates: 3 });
+    expect(await pointsOf(events.map((e) => e.eventId))).toEqual([1, 2, 3]);
+  });
+
+  it('a malformed message lands in the dead-letter topic with the reason, and the consumer goes on', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const before = envelope(10);
+    const after = envelope(20);
+    await send(topic, [before, '{not json', JSON.stringify(envelope('ten')), JSON.stringify({ hello: 'world' }), after]);
+    const consumer = await start(topic);
+    await eventually(() => expect(consumer.stats.applied).toBe(2));
+    expect(await pointsOf([before.eventId, after.eventId])).toEqual([10, 20]);
+
+    const dead = await readTopic(kafka, consumer.deadLetterTopic, 3);
+    const reasons = dead.map((m) => m.headers!['dlq-reason']!.toString());
+    expect(reasons[0]).toMatch(/^message is not JSON/);
+    expect(reasons[1]).toMatch(/^invalid Scored v1 payload/);
+    expect(reasons[2]).toMatch(/^invalid envelope/);
+    expect(dead.map((m) => m.headers!['dlq-offset']!.toString())).toEqual(['1', '2', '3']);
+    expect(dead[0].value!.toString()).toBe('{not json');
+  });
+
+  it('a handler that keeps failing is retried a bounded number of times, then dead-lettered; later events go on', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const poison = envelope(13);
+    const fine = envelope(14);
+    let attempts = 0;
+    await send(topic, [poison, fine]);
+    const consumer = await start(topic, {
+      handle: async (event, sql) => {
+        if (event.eventId === poison.eventId) {
+          attempts++;
+          throw new Error('unlucky number');
+        }
+        await sql.query('insert into scores (event_id, points) values ($1, $2)', [event.eventId, 14]);
+      },
+    });
+    await eventually(() => expect(consumer.stats.applied).toBe(1));
+    expect(attempts).toBe(3);
+    expect(consumer.stats.deadLettered).toBe(1);
+    const [dead] = await readTopic(kafka, consumer.deadLetterTopic, 1);
+    expect(dead.headers!['dlq-reason']!.toString()).toBe('failed 3 times: unlucky number');
+    // The failed attempts rolled back their inbox rows: nothing claims the poison event as applied.
+    expect(await db.query('select 1 from inbox where event_id = $1', [poison.eventId])).toEqual([]);
+  });
+
+  it('batch mode applies a Kafka batch in one transaction, and replays a failing batch one by one', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const events = Array.from({ length: 200 }, (_, i) => envelope(i));
+    const poison = events[120];
+    await send(topic, events.slice(0, 100));
+    const batches: number[] = [];
+    const consumer = await start(topic, {
+      mode: 'batch',
+      handleBatch: async (items, sql) => {
+        if (items.some((i) => i.event.eventId === poison.eventId)) throw new Error('poison in batch');
+        batches.push(items.length);
+        for (const { event } of items) {
+          await sql.query('insert into scores (event_id, points) values ($1, $2)', [event.eventId, (event.data as { points: number }).points]);
+        }
+      },
+    });
+    await eventually(() => expect(consumer.stats.applied).toBe(100));
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    await send(topic, events.slice(100));
+    await eventually(() => expect(consumer.stats.applied + consumer.stats.deadLettered).toBe(200));
+    expect(consumer.stats.deadLettered).toBe(1);
+    const points = await pointsOf(events.map((e) => e.eventId));
+    expect(points).toEqual(Array.from({ length: 200 }, (_, i) => i).filter((p) => p !== 120));
+  });
+});
