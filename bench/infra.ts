@@ -106,7 +106,10 @@ export async function timeBoxed(
     let units = 0;
     await Promise.all(
       Array.from({ length: workers }, async (_, w) => {
-        while (performance.now() < deadline) units += await step(w);
+        while (performance.now() < deadline) {
+          const done = await step(w); // not `units += await ...`: that reads units before the await
+          units += done;
+        }
       }),
     );
     return { units, seconds: (performance.now() - start) / 1000 };

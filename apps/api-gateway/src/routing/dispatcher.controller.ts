@@ -1,7 +1,7 @@
 import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
-import { ServiceRuntime, parseOrThrow, toErrorResponse } from '@mdm/platform/http';
+import { ServiceRuntime, parseOrThrow, parsePath, toErrorResponse } from '@mdm/platform/http';
 import { Access, actorOf } from '../access/access';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
@@ -36,7 +36,7 @@ export class DispatcherController {
       const { operation } = route;
       answer = await route.handle({
         req,
-        params,
+        params: operation.params ? parsePath(operation.params, params) : params,
         principal,
         body: operation.body ? parseOrThrow(operation.body, req.body ?? {}, 'body') : undefined,
         query: operation.query ? parseOrThrow(operation.query, req.query, 'query') : req.query,

@@ -29,14 +29,18 @@ export class ZodPipe<S extends z.ZodTypeAny> implements PipeTransform<unknown, z
 }
 
 /** Path parameters name resources: one that cannot exist (not a uuid, not an authority) is a 404. */
+export function parsePath<S extends z.AnyZodObject>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const path = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
+    throw new DomainError(404, 'NOT_FOUND', `no such resource (${path})`);
+  }
+  return parsed.data;
+}
+
 export class PathPipe<S extends z.AnyZodObject> implements PipeTransform<unknown, z.infer<S>> {
   constructor(private readonly schema: S) {}
   transform(value: unknown): z.infer<S> {
-    const parsed = this.schema.safeParse(value);
-    if (!parsed.success) {
-      const path = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
-      throw new DomainError(404, 'NOT_FOUND', `no such resource (${path})`);
-    }
-    return parsed.data;
+    return parsePath(this.schema, value);
   }
 }
