@@ -1,0 +1,127 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { Controller, INestMicroservice, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { authorityEvents } from '@mdm/contracts/authority';
+import { EventEnvelope, EventRegistry, Topics, deadLetterTopic } from '@mdm/contracts/core';
+import { Database } from '@mdm/platform/database';
+import { InboxContext, InboxEventTransport } from '@mdm/platform/inbox';
+import { createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
+import { createLogger } from '@mdm/platform/logging';
+import { WORKSPACE_ROOT, eventually, testDatabase, testKafka, uniqueName } from '@mdm/platform/testing';
+
+@Controller()
+class AuthorityChangesRecorder {
+  @EventPattern('AuthorityChanged')
+  async record(@Payload() event: EventEnvelope<{ from: string; to: string }>, @Ctx() ctx: InboxContext) {
+    await ctx.sql.query('insert into authority_changes (event_id, tenant_id, to_authority) values ($1, $2, $3)', [
+      event.eventId,
+      event.tenantId,
+      event.data.to,
+    ]);
+  }
+}
+
+@Module({ controllers: [AuthorityChangesRecorder] })
+class RecorderModule {}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('an event appended by one process, relayed, and consumed by another', () => {
+  let authority: ChildProcess;
+  let authorityUrl: string;
+  let db: Database;
+  let consumerApp: INestMicroservice;
+  let transport: InboxEventTransport;
+  const kafka = testKafka('delivery');
+
+  beforeAll(async () => {
+    const port = await freePort();
+    authorityUrl = `http://127.0.0.1:${port}`;
+    authority = spawn(process.execPath, ['-r', path.join(WORKSPACE_ROOT, 'tools/register.js'), 'apps/authority/src/main.ts'], {
+      cwd: WORKSPACE_ROOT,
+      env: { ...process.env, AUTHORITY_PORT: String(port), DB_SCHEMA: uniqueName('authority'), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    db = await testDatabase('recorder');
+    await db.query('create table authority_changes (event_id uuid not null, tenant_id uuid not null, to_authority text not null)');
+    const groupId = uniqueName('recorder');
+    await ensureTopics(kafka, [Topics.authorityEvents, deadLetterTopic(groupId)]);
+    transport = new InboxEventTransport({
+      kafka,
+      db,
+      groupId,
+      topics: [Topics.authorityEvents.topic],
+      registry: new EventRegistry(authorityEvents),
+      logger: createLogger('recorder', 'fatal'),
+      mode: 'batch',
+    });
+    consumerApp = await NestFactory.createMicroservice(RecorderModule, { strategy: transport, logger: false });
+    await consumerApp.listen();
+    await eventually(async () => expect((await fetch(`${authorityUrl}/health`)).status).toBe(200), 30_000, 250);
+  });
+
+  afterAll(async () => {
+    authority.kill('SIGTERM');
+    await consumerApp.close();
+    await db.close();
+  });
+
+  it('takes effect exactly once, even when Kafka delivers it again', async () => {
+    const tenantId = randomUUID();
+    const post = (p: string, body: unknown, method = 'POST') =>
+      fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('/internal/tenants', { tenantId, name: 'Delivery' })).status).toBe(201);
+    expect((await post(`/api/v1/tenants/${tenantId}/authority`, { authority: 'office365' }, 'PUT')).status).toBe(200);
+
+    const recorded = () =>
+      db.query<{ event_id: string; to_authority: string }>('select event_id, to_authority from authority_changes where tenant_id = $1', [tenantId]);
+    await eventually(async () => expect(await recorded()).toHaveLength(1));
+    const [row] = await recorded();
+    expect(row.to_authority).toBe('office365');
+
+    // Deliver the very same event again, as a relay re-send after a crash would.
+    const [stored] = await db.query<{ topic: string; kafka_partition: number; kafka_offset: string }>(
+      'select topic, kafka_partition, kafka_offset::text from inbox where event_id = $1',
+      [row.event_id],
+    );
+    const [original] = await readAt(stored.topic, stored.kafka_partition, stored.kafka_offset);
+    const producer = createReliableProducer(kafka);
+    await producer.connect();
+    await producer.send({ topic: stored.topic, acks: -1, messages: [{ key: original.key, value: original.value, partition: stored.kafka_partition }] });
+    await producer.disconnect();
+
+    const duplicatesBefore = transport.inbox!.stats.duplicates;
+    await eventually(() => expect(transport.inbox!.stats.duplicates).toBeGreaterThan(duplicatesBefore));
+    expect(await recorded()).toHaveLength(1);
+  });
+
+  async function readAt(topic: string, partition: number, offset: string) {
+    const consumer = kafka.consumer({ groupId: uniqueName('peek') });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    const found = new Promise<{ key: Buffer | null; value: Buffer | null }[]>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ partition: p, message }) => {
+          if (p === partition && message.offset === offset) resolve([{ key: message.key, value: message.value }]);
+        },
+      });
+    });
+    consumer.seek({ topic, partition, offset });
+    try {
+      return await found;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+});
