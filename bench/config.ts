@@ -22,3 +22,9 @@ export const benchConfig = {
 
 /** Quiet: warnings and errors only. */
 export const logger = createLogger('bench', process.env.LOG_LEVEL ?? 'warn');
+
+/**
+ * kafkajs's own log, errors only: createKafka's bounded retries make every idempotent producer warn
+ * "Limiting retries for the idempotent producer may invalidate EoS guarantees" at connect.
+ */
+export const kafkaLogger = createLogger('bench-kafkajs', process.env.KAFKA_LOG_LEVEL ?? 'error');

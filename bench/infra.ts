@@ -9,7 +9,7 @@ import { EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
 import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
 import { Kafka, createKafka, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
 import { uniqueName } from '@mdm/platform/testing';
-import { benchConfig, logger } from './config';
+import { benchConfig, kafkaLogger, logger } from './config';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -31,7 +31,7 @@ export async function ensureDatabase(url = benchConfig.databaseUrl): Promise<voi
 
 /** A Kafka client for the bench; starts the project's broker when nothing answers. */
 export async function benchKafka(clientId = 'bench'): Promise<Kafka> {
-  const kafka = createKafka({ clientId, brokers: benchConfig.brokers, logger });
+  const kafka = createKafka({ clientId, brokers: benchConfig.brokers, logger: kafkaLogger });
   if (!(await kafkaReachable(kafka, 3000))) {
     execFileSync('bash', [path.join(ROOT, 'infra/kafka/kafka.sh'), 'start'], { stdio: 'inherit' });
   }

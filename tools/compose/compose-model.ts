@@ -51,7 +51,6 @@ export function discoverApps(root: string): App[] {
     if (!existsSync(src)) continue;
     for (const file of readdirSync(src).filter((f) => f.endsWith('.definition.ts'))) {
       const definitionFile = path.join(src, file);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const exported = Object.values(require(definitionFile) as Record<string, unknown>).filter(isDefinition);
       if (exported.length !== 1) {
         throw new Error(`${path.relative(root, definitionFile)} exports ${exported.length} ServiceDefinitions, expected 1`);

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
 /** The narrow SQL surface the platform needs: rows back from any statement, in or out of a transaction. */
@@ -131,4 +132,23 @@ export const PgErrorCode = { uniqueViolation: '23505', serializationFailure: '40
 export function pgErrorCode(err: unknown): string | undefined {
   const e = err as { code?: string; driverError?: { code?: string } };
   return e?.driverError?.code ?? e?.code;
+}
+
+/** Creates the database named in the URL when it is missing (the server must be up). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database "${name.replace(/"/g, '""')}"`);
+  } catch (err) {
+    // Two processes creating it at once: the loser sees a duplicate, which is what it wanted.
+    if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+  } finally {
+    await client.end();
+  }
 }

@@ -1,4 +1,7 @@
-import { DEFAULT_TEST_DATABASE_URL, dropTestSchemas, ensureDatabase, kafkaAnswers, startLocalKafka, waitForKafka } from './infrastructure';
+// jest's moduleNameMapper does not apply to globalSetup: resolve the @mdm/* aliases here.
+import 'tsconfig-paths/register';
+import { ensureDatabase } from '@mdm/platform/database';
+import { DEFAULT_TEST_DATABASE_URL, dropTestSchemas, kafkaAnswers, startLocalKafka, waitForKafka } from './infrastructure';
 
 /** Containers started here, stopped by global-teardown. */
 export const CONTAINERS_KEY = '__MDM_TEST_CONTAINERS__';

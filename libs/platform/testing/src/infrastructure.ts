@@ -37,25 +37,6 @@ export function startLocalKafka(): void {
   execFileSync('bash', [path.join(WORKSPACE_ROOT, 'infra/kafka/kafka.sh'), 'start'], { stdio: 'inherit' });
 }
 
-/** Creates the database named in the URL when it is missing (the server must be up). */
-export async function ensureDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) await client.query(`create database "${name.replace(/"/g, '""')}"`);
-  } catch (err) {
-    // Two processes creating it at once: the loser sees a duplicate, which is what it wanted.
-    if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
-  } finally {
-    await client.end();
-  }
-}
-
 /** Drops the schemas earlier test runs left behind (their names start with t_). */
 export async function dropTestSchemas(url: string): Promise<void> {
   const client = new Client({ connectionString: url });

@@ -1,0 +1,68 @@
+/**
+ * npm run bench: throughput of the event-sourcing platform against its raw baselines, on the real
+ * Postgres and Kafka. Prints a table and writes bench/results.json.
+ *
+ *   (a) raw pg multi-row INSERT            baseline of (b)
+ *   (b) EventStore.append                  batch >= 0.5x (a); 8 single-event writers >= 2,500/s
+ *   (c) raw kafkajs sendBatch              baseline of (d), per batch size
+ *   (d) OutboxRelay draining the outbox    >= 0.7x (c) at the same batch size
+ *   (e) InboxConsumer, batch mode          >= 10,000 events/s
+ *
+ * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
+ */
+import { performance } from 'node:perf_hooks';
+import { benchConfig, logger } from './config';
+import { benchKafka, ensureDatabase, seconds } from './infra';
+import { BenchResult, printTable, writeResults } from './report';
+import { eventStoreScenario } from './scenarios/event-store';
+import { inboxConsumerScenario } from './scenarios/inbox-consumer';
+import { kafkaProduceScenario } from './scenarios/kafka-produce';
+import { outboxRelayScenario } from './scenarios/outbox-relay';
+import { pgInsertScenario } from './scenarios/pg-insert';
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const on = (s: string) => benchConfig.only.includes(s);
+  const results: BenchResult[] = [];
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    process.stdout.write(`${name} ... `);
+    const out = await fn();
+    process.stdout.write(`${seconds(t).toFixed(1)} s\n`);
+    return out;
+  };
+
+  await ensureDatabase();
+  if (on('a') || on('b')) {
+    const a = on('a') ? await step('(a) raw pg insert', pgInsertScenario) : undefined;
+    if (a) results.push(...a.results);
+    if (on('b')) results.push(...(await step('(b) event store', () => eventStoreScenario(a?.rowsPerSecond))));
+  }
+  if (on('c') || on('d') || on('e')) {
+    const kafka = await benchKafka();
+    if (on('c') || on('d')) {
+      const sizes = on('d') ? benchConfig.relayBatchSizes : [benchConfig.relayBatchSizes[0]];
+      const c = await step('(c) raw kafkajs produce', () => kafkaProduceScenario(kafka, sizes));
+      if (on('c')) results.push(...c.results);
+      if (on('d')) results.push(...(await step('(d) outbox relay', () => outboxRelayScenario(kafka, c.msgsPerSecond))));
+    }
+    if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
+  }
+
+  printTable(results);
+  const file = writeResults(results);
+  const judged = results.filter((r) => r.pass !== null);
+  const failed = judged.filter((r) => !r.pass);
+  process.stdout.write(
+    `\n${judged.length - failed.length}/${judged.length} targets met; ${results.length} figures in ${file} (${seconds(started).toFixed(0)} s)\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    logger.error({ err }, 'bench failed');
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,50 @@
+// Nx module boundaries make the architecture a rule: platform libs know no service, a context
+// reaches another only through its contracts lib, domain code depends on nothing but contracts.
+const nx = require('@nx/eslint-plugin');
+
+const scopes = ['authority', 'licensing', 'enrollment', 'device-sync', 'projection', 'gateway'];
+const testFiles = ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.fixture.ts'];
+
+/** The allowed dependencies; tests may also use the testing lib. */
+function boundaries(inTests) {
+  const plus = (tags) => (inTests ? [...tags, 'type:testing'] : tags);
+  return [
+    'error',
+    {
+      enforceBuildableLibDependency: false,
+      allow: [],
+      depConstraints: [
+        { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: plus(['type:contracts']) },
+        { sourceTag: 'type:domain', onlyDependOnLibsWithTags: plus(['type:domain', 'type:contracts']) },
+        { sourceTag: 'type:platform', onlyDependOnLibsWithTags: plus(['type:platform', 'type:contracts']) },
+        { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:testing', 'type:platform', 'type:contracts'] },
+        { sourceTag: 'type:app', onlyDependOnLibsWithTags: plus(['type:platform', 'type:contracts', 'type:domain']) },
+        { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+        ...scopes.map((scope) => ({
+          sourceTag: `scope:${scope}`,
+          onlyDependOnLibsWithTags: [`scope:${scope}`, 'scope:shared', 'type:contracts'],
+        })),
+      ],
+    },
+  ];
+}
+
+module.exports = [
+  { ignores: ['**/node_modules/**', 'dist/**', 'infra/kafka/libs/**', '.nx/**', 'coverage/**'] },
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': boundaries(false),
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
+  },
+  { files: testFiles, rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
+  {
+    // End-to-end tests boot the apps themselves, so they reach into apps/ by design.
+    files: ['apps/e2e/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off', '@typescript-eslint/no-explicit-any': 'off' },
+  },
+];

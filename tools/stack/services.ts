@@ -1,0 +1,17 @@
+import { ServiceDefinition } from '@mdm/platform/http';
+import { authorityService } from '../../apps/authority/src/authority.definition';
+import { gatewayService } from '../../apps/api-gateway/src/gateway.definition';
+
+export interface StackService {
+  /** The app folder under apps/. */
+  app: string;
+  definition: ServiceDefinition;
+  /** The gateway's setting that points at this service, if it is behind the gateway. */
+  urlVariable?: string;
+}
+
+/** Every service of the system, in start order: the gateway last, once what it routes to is up. */
+export const stackServices: StackService[] = [
+  { app: 'authority', definition: authorityService, urlVariable: 'AUTHORITY_URL' },
+  { app: 'api-gateway', definition: gatewayService },
+];
