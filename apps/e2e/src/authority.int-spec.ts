@@ -133,6 +133,16 @@ describe('authority through the gateway (R1–R7)', () => {
     });
   });
 
+  it('R4: the event carries the correlation id of the request that caused it, and the actor', async () => {
+    const correlationId = `trace-${randomUUID()}`;
+    const ok = await tenant.admin.call('PUT', tenant.path('/authority'), { authority: 'intune' }, { 'x-correlation-id': correlationId });
+    expect(ok.headers.get('x-correlation-id')).toBe(correlationId);
+    const events = await stack.authority.runtime.store.readStream(`tenant-${tenant.tenantId}`);
+    const change = events.find((e) => e.type === 'AuthorityChanged')!;
+    expect(change.correlationId).toBe(correlationId);
+    expect(change.actor).toMatch(/^token:[0-9a-f-]{36}$/);
+  });
+
   it('R5: consents are recorded with who and when; granting again changes nothing', async () => {
     const res = await tenant.admin.post(tenant.path('/consents'), { kind: 'appleMdmPush' });
     expect(res.status).toBe(201);

@@ -29,12 +29,18 @@ export class ApiClient {
     return this.send<T>(method, path, body, contentType);
   }
 
-  async call<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
-    return this.send<T>(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json');
+  async call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    return this.send<T>(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json', headers);
   }
 
-  private async send<T>(method: string, path: string, body: string | undefined, contentType: string): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = {};
+  private async send<T>(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = contentType;
     const res = await fetch(new URL(path, this.baseUrl), { method, headers, body });

@@ -18,6 +18,13 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs warns at every start that bounded retries weaken an idempotent producer's exactly-once
+ * guarantee. We bound them on purpose: a send that keeps failing surfaces as an error and is
+ * retried by the relay, and exactly-once effects rest on the outbox and the inboxes, not on the producer.
+ */
+const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer';
+
 export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
@@ -30,6 +37,7 @@ export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka 
       () =>
       ({ level, log: entry }) => {
         const { message, ...rest } = entry;
+        if (message.startsWith(BOUNDED_RETRIES_WARNING)) return;
         log[levels[level] ?? 'info'](rest, message);
       },
   });
