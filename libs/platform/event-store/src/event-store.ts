@@ -89,6 +89,24 @@ export class EventStore {
   }
 
   /**
+   * The newest version of each of a tenant's streams that reached the outbox (what consumers can
+   * see), for streams whose id starts with one of the prefixes. Read-your-writes waits on it.
+   */
+  async publishedVersions(tenantId: string, prefixes: string[]): Promise<Record<string, number>> {
+    const routed = this.options.registry
+      .definitions()
+      .filter((d) => d.topic)
+      .map((d) => d.type);
+    const rows = await this.db.query<{ stream_id: string; version: number }>(
+      `select stream_id, max(stream_version)::int as version from es_events
+        where tenant_id = $1 and stream_id like any($2::text[]) and type = any($3::text[])
+        group by stream_id`,
+      [tenantId, prefixes.map((p) => `${p.replace(/[\\%_]/g, '\\$&')}%`), routed],
+    );
+    return Object.fromEntries(rows.map((r) => [r.stream_id, r.version]));
+  }
+
+  /**
    * Reads every event in commit order. Identity values are taken at insert, not at commit, so a
    * reader walking global_position alone can pass a slow transaction's lower position before it
    * commits and skip it for ever. Reading only transactions older than every one still running

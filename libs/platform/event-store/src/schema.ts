@@ -30,6 +30,7 @@ export const EventStoreSchema1764200000000 = sqlMigration(
        unique (stream_id, stream_version))`,
     // readAll walks (transaction_id, global_position): see readAll for why.
     `create index es_events_commit_order on es_events (transaction_id, global_position)`,
+    `create index es_events_by_tenant on es_events (tenant_id, stream_id)`,
     `create table outbox (
        position     bigint generated always as identity primary key,
        event_id     uuid not null,

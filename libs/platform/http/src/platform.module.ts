@@ -1,9 +1,11 @@
-import { Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Post, Res } from '@nestjs/common';
+import { Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Param, Post, Query, Res } from '@nestjs/common';
+import { z } from 'zod';
 import type { Response } from 'express';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { InboxConsumer } from '@mdm/platform/inbox';
 import { Metrics } from './metrics';
+import { PathPipe, ZodPipe } from './validation';
 import { ServiceRuntime } from './service-runtime';
 
 /** Where the running consumer (if any) is found, for /health and /metrics. */
@@ -33,6 +35,16 @@ class OperationsController {
     metrics.outboxPending.set(await relay.pending());
     metrics.consumerLag.set(this.consumer.lag);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  }
+
+  /** For other services' read-your-writes: the newest published version of each matching stream. */
+  @Get('internal/tenants/:tenantId/published-versions')
+  async publishedVersions(
+    @Param(new PathPipe(z.object({ tenantId: z.string().uuid() }))) { tenantId }: { tenantId: string },
+    @Query(new ZodPipe(z.object({ prefix: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).strict()))
+    { prefix }: { prefix: string | string[] },
+  ) {
+    return { streams: await this.runtime.store.publishedVersions(tenantId, ([] as string[]).concat(prefix)) };
   }
 
   /** Called by the gateway after it moved the shared test clock: adopt the new time, run due sweeps. */

@@ -198,6 +198,18 @@ export class InboxConsumer {
         items.map((d) => d.delivery.offset),
       ],
     );
+    const latest = new Map<string, EventEnvelope>();
+    for (const d of items) {
+      const e = d.event!;
+      if ((latest.get(e.streamId)?.streamVersion ?? 0) < e.streamVersion) latest.set(e.streamId, e);
+    }
+    await sql.query(
+      `insert into consumed_streams (stream_id, tenant_id, version)
+       select * from unnest($1::text[], $2::uuid[], $3::bigint[])
+       on conflict (stream_id) do update
+         set version = greatest(consumed_streams.version, excluded.version), updated_at = now()`,
+      [[...latest.keys()], [...latest.values()].map((e) => e.tenantId), [...latest.values()].map((e) => e.streamVersion)],
+    );
     const fresh = new Set(rows.map((r) => r.event_id));
     // The same event twice in one batch (a relay re-send) is claimed once: keep its first copy.
     return items.filter((d) => fresh.delete(d.event!.eventId));

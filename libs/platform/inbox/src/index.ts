@@ -1,3 +1,4 @@
 export * from './schema';
 export * from './inbox-consumer';
 export * from './event-transport';
+export * from './read-your-writes';

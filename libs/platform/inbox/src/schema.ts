@@ -12,6 +12,13 @@ export const InboxSchema1764200000001 = sqlMigration(
        kafka_offset    bigint not null,
        received_at     timestamptz not null default now(),
        primary key (consumer, event_id))`,
+    // How far this service has applied each stream of other services: read-your-writes waits on it.
+    `create table consumed_streams (
+       stream_id  text primary key,
+       tenant_id  uuid not null,
+       version    bigint not null,
+       updated_at timestamptz not null default now())`,
+    `create index consumed_streams_by_tenant on consumed_streams (tenant_id)`,
   ],
-  ['drop table inbox'],
+  ['drop table consumed_streams', 'drop table inbox'],
 );
