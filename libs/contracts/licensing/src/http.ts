@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { ADMIN_ONLY, HttpOperation, READ_ROLES, uuid } from '@mdm/contracts/core';
+import { tenantAuthoritySchema, tenantParams } from '@mdm/contracts/authority';
+import { effectiveAuthoritySchema } from './events';
+
+export const createGroupBody = z.object({ name: z.string().trim().min(1).max(200) }).strict();
+export const createUserBody = z
+  .object({
+    userPrincipalName: z.string().trim().min(3).max(320).regex(/^[^@\s]+@[^@\s]+$/, 'an address like ada@contoso.com'),
+    displayName: z.string().trim().min(1).max(200).optional(),
+    groupIds: z.array(uuid).optional(),
+  })
+  .strict();
+export const setUserGroupsBody = z.object({ groupIds: z.array(uuid) }).strict();
+/** The SKU is any string here: an unknown one is a rule refusal (422 UNKNOWN_SKU), not malformed input. */
+export const assignLicenseBody = z.object({ sku: z.string().min(1).max(100), dryRun: z.boolean().optional() }).strict();
+export const previewBody = z.object({ authority: tenantAuthoritySchema }).strict();
+
+export const userParams = tenantParams.extend({ userId: uuid }).strict();
+export const licenseParams = userParams.extend({ sku: z.string().min(1).max(100) }).strict();
+
+export const warningSchema = z.object({ code: z.string(), message: z.string() });
+
+export const userSchema = z.object({
+  userId: uuid,
+  userPrincipalName: z.string(),
+  displayName: z.string().nullable(),
+  groupIds: z.array(uuid),
+  licenses: z.array(z.string()),
+  effectiveAuthority: effectiveAuthoritySchema,
+  devices: z.array(uuid),
+});
+
+export const licenseAnswerSchema = z.object({
+  userId: uuid,
+  licenses: z.array(z.string()),
+  effectiveAuthority: effectiveAuthoritySchema,
+  previousAuthority: effectiveAuthoritySchema,
+  devicesToSwitch: z.number().int(),
+  warnings: z.array(warningSchema),
+  dryRun: z.boolean(),
+});
+
+export const previewSchema = z.object({
+  devicesToNotify: z.number().int(),
+  devicesNeedingSupport: z.number().int(),
+  appleDevicesBlockedWithoutApns: z.number().int(),
+  usersToSwitch: z.number().int(),
+  warnings: z.array(warningSchema.extend({ userId: uuid.optional() })),
+});
+
+const T = '/api/v1/tenants/:tenantId';
+
+export const licensingOperations: HttpOperation[] = [
+  { id: 'createGroup', method: 'POST', path: `${T}/groups`, access: ADMIN_ONLY, summary: 'Create a user group', params: tenantParams, body: createGroupBody, response: z.object({ groupId: uuid, name: z.string() }), successStatus: 201, audited: true },
+  { id: 'createUser', method: 'POST', path: `${T}/users`, access: ADMIN_ONLY, summary: 'Create a user; 409 USER_EXISTS', params: tenantParams, body: createUserBody, response: userSchema, successStatus: 201, audited: true },
+  { id: 'getUser', method: 'GET', path: `${T}/users/:userId`, access: READ_ROLES, summary: 'A user with licenses, effective authority (R8) and devices', params: userParams, response: userSchema, successStatus: 200, audited: false },
+  { id: 'setUserGroups', method: 'PUT', path: `${T}/users/:userId/groups`, access: ADMIN_ONLY, summary: "Replace a user's groups", params: userParams, body: setUserGroupsBody, response: userSchema, successStatus: 200, audited: true },
+  { id: 'assignLicense', method: 'POST', path: `${T}/users/:userId/licenses`, access: ADMIN_ONLY, summary: 'Assign a license (R8–R10); dryRun answers without changing anything; 422 UNKNOWN_SKU', params: userParams, body: assignLicenseBody, response: licenseAnswerSchema, successStatus: 200, audited: true },
+  { id: 'removeLicense', method: 'DELETE', path: `${T}/users/:userId/licenses/:sku`, access: ADMIN_ONLY, summary: 'Remove a license (R8–R10)', params: licenseParams, response: licenseAnswerSchema, successStatus: 200, audited: true },
+  { id: 'previewAuthority', method: 'POST', path: `${T}/authority/preview`, access: READ_ROLES, summary: 'What an authority change would do (R10, R16, R17, R22); changes nothing', params: tenantParams, body: previewBody, response: previewSchema, successStatus: 200, audited: false },
+];

@@ -1,0 +1,3 @@
+export * from './events';
+export * from './skus';
+export * from './http';
