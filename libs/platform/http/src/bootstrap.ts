@@ -53,7 +53,8 @@ export async function startService(
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   if (definition.consumes) {
-    const { groupId, topics, mode } = definition.consumes;
+    const { topics, mode } = definition.consumes;
+    const groupId = runtime.consumerGroup!;
     const transport = new InboxEventTransport({
       kafka: runtime.kafka,
       db: runtime.db,

@@ -26,7 +26,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
   config?: S;
 }
 
-export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig & z.infer<z.ZodObject<S>> & { port: number; schema: string };
+export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig &
+  z.infer<z.ZodObject<S>> & { port: number; schema: string; KAFKA_CONSUMER_GROUP?: string };
 
 /** Time-driven rules a service runs when the clock moves (and periodically). */
 export type Sweep = (now: Date) => Promise<void>;
@@ -55,6 +56,7 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       ...(definition.config ?? {}),
       [definition.portVariable]: port(definition.defaultPort),
       DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default(definition.schema),
+      ...(definition.consumes && { KAFKA_CONSUMER_GROUP: z.string().min(1).default(definition.consumes.groupId) }),
     };
     const parsed = loadConfig(definition.name, shape, env) as Record<string, unknown>;
     this.config = { ...parsed, port: parsed[definition.portVariable], schema: parsed.DB_SCHEMA } as ServiceConfig<S>;
@@ -86,10 +88,15 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     return this.clock instanceof SharedTestClock ? this.clock : undefined;
   }
 
+  /** The consumer group (and inbox name) of this service; tests give each instance its own. */
+  get consumerGroup(): string | undefined {
+    return this.config.KAFKA_CONSUMER_GROUP;
+  }
+
   /** Every topic the service writes or reads, and its dead-letter topic. */
   topics(): TopicSpec[] {
     const { produces, consumes } = this.definition;
-    return [...produces, ...(consumes ? [...consumes.topics, deadLetterTopic(consumes.groupId)] : [])];
+    return [...produces, ...(consumes ? [...consumes.topics, deadLetterTopic(this.consumerGroup!)] : [])];
   }
 
   addSweep(name: string, run: Sweep): void {
