@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { EventDefinition } from '@mdm/contracts/core';
 import { systemClock } from '@mdm/platform/clock';
 import { Database } from '@mdm/platform/database';
@@ -49,6 +50,44 @@ async function singleAppends(def: EventDefinition) {
   });
 }
 
+/**
+ * The Postgres ceiling for a single-event append: the same statements the store issues (begin,
+ * version bump, event insert, commit) from WRITERS raw pg connections, without node-side work.
+ */
+async function rawSingleTransactions() {
+  return withSchema('es_raw', async (db) => {
+    const clients = await Promise.all(
+      Array.from({ length: WRITERS }, async () => {
+        const c = new Client(db.clientConfig());
+        await c.connect();
+        return c;
+      }),
+    );
+    try {
+      const streams = Array.from({ length: WRITERS }, (_, w) => ({ id: `bench-raw-${w}-${randomUUID()}`, version: 0 }));
+      for (const s of streams) await clients[0].query('insert into es_streams (stream_id, tenant_id, version) values ($1, $2, 0)', [s.id, TENANT_ID]);
+      return await timeBoxed(WRITERS, async (w) => {
+        const c = clients[w];
+        const s = streams[w];
+        const now = new Date().toISOString();
+        await c.query('begin');
+        await c.query('update es_streams set version = version + 1, updated_at = now() where stream_id = $1 and version = $2 and tenant_id = $3 returning version::int', [s.id, s.version, TENANT_ID]);
+        s.version++;
+        await c.query(
+          `insert into es_events (event_id, stream_id, stream_version, type, schema_version, tenant_id, data, actor,
+                                  correlation_id, causation_id, occurred_at, recorded_at)
+           values ($1, $2, $3, $4, 1, $5, $6, 'bench', $7, null, $8, $8)`,
+          [randomUUID(), s.id, s.version, BenchRecorded.type, TENANT_ID, JSON.stringify(recordedData200(s.version)), randomUUID(), now],
+        );
+        await c.query('commit');
+        return 1;
+      });
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+}
+
 /** (b) EventStore.append, store-only (target) and with a topic, so with outbox rows (informational). */
 export async function eventStoreScenario(pgRowsPerSecond: number | undefined): Promise<BenchResult[]> {
   const routed = benchRecordedOn(benchTopic('es').topic); // never published: no relay runs here
@@ -56,6 +95,7 @@ export async function eventStoreScenario(pgRowsPerSecond: number | undefined): P
   const batchRouted = await batchAppends(routed);
   const single = await singleAppends(BenchRecorded);
   const singleRouted = await singleAppends(routed);
+  const raw = await rawSingleTransactions();
   return [
     result('(b) event store', `batch append ${PG_BATCH} events, no topic`, batch.rate, 'events/s', {
       baseline: pgRowsPerSecond,
@@ -66,5 +106,6 @@ export async function eventStoreScenario(pgRowsPerSecond: number | undefined): P
     }),
     result('(b) event store', `single-event appends, ${WRITERS} writers, no topic`, single.rate, 'appends/s', { target: 2500 }),
     result('(b) event store', `single-event appends, ${WRITERS} writers, with topic (+outbox)`, singleRouted.rate, 'appends/s'),
+    result('(b) event store', `reference: same txn (begin/bump/insert/commit), ${WRITERS} raw pg conns`, raw.rate, 'txn/s'),
   ];
 }

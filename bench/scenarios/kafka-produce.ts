@@ -8,45 +8,53 @@ import { BenchResult, result } from '../report';
 /** 1,000 stream keys spread the messages over every partition, as the outbox's stream keys do. */
 export const KEYS = 1000;
 
+/** The relay's message shape: key, ~1 KB JSON envelope value, six headers. */
+function relayMessages(count: number) {
+  return Array.from({ length: count }, (_, i) =>
+    relayMessage(envelope(BenchPublished.type, { seq: i, blob: BLOB_1K }, `bench-${i % KEYS}`, Math.floor(i / KEYS) + 1)),
+  );
+}
+
 /**
- * (c) kafkajs sendBatch of ~1 KB envelopes (the relay's message shape: key, JSON value, six headers),
- * one batch at a time like the relay, with createReliableProducer's settings (idempotent, one request
- * in flight, acks -1). One rate per batch size: the baseline of the relay at the same batch size.
+ * Sends the messages to a fresh topic one sendBatch at a time, like the relay, with
+ * createReliableProducer's settings spelled out on the raw client (idempotent, one request in
+ * flight, acks -1, murmur2 partitioner). Returns msgs/s.
  */
+export async function rawProduceRate(kafka: Kafka, batchSize: number, count = benchConfig.produceMessages): Promise<number> {
+  const messages = relayMessages(count);
+  const spec = benchTopic('produce');
+  return withTopics(kafka, [spec], async () => {
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      // Warm-up: metadata, producer id, connections to the partition leaders.
+      await producer.sendBatch({ acks: -1, topicMessages: [{ topic: spec.topic, messages: messages.slice(0, batchSize) }] });
+      const start = performance.now();
+      for (const batch of chunks(messages, batchSize)) {
+        await producer.sendBatch({ acks: -1, topicMessages: [{ topic: spec.topic, messages: batch }] });
+      }
+      return count / seconds(start);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+}
+
+export function rawProduceResult(batchSize: number, rate: number, note = ''): BenchResult {
+  return result('(c) raw kafkajs produce', `sendBatch ${batchSize} x 1KB msgs, idempotent, acks -1${note}`, rate, 'msgs/s');
+}
+
+/** (c) Raw produce rate per batch size (the relay's trial batch sizes). */
 export async function kafkaProduceScenario(
   kafka: Kafka,
   batchSizes: number[],
 ): Promise<{ results: BenchResult[]; msgsPerSecond: Map<number, number> }> {
-  const count = benchConfig.produceMessages;
-  const messages = Array.from({ length: count }, (_, i) =>
-    relayMessage(envelope(BenchPublished.type, { seq: i, blob: BLOB_1K }, `bench-${i % KEYS}`, Math.floor(i / KEYS) + 1)),
-  );
   const rates = new Map<number, number>();
-  const results: BenchResult[] = [];
-  for (const batchSize of batchSizes) {
-    const spec = benchTopic('produce');
-    await withTopics(kafka, [spec], async () => {
-      // The same settings as createReliableProducer, spelled out on the raw client.
-      const producer = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
-      await producer.connect();
-      try {
-        await producer.sendBatch({ acks: -1, topicMessages: [{ topic: spec.topic, messages: messages.slice(0, batchSize) }] });
-        const start = performance.now();
-        for (const batch of chunks(messages, batchSize)) {
-          await producer.sendBatch({ acks: -1, topicMessages: [{ topic: spec.topic, messages: batch }] });
-        }
-        const rate = count / seconds(start);
-        rates.set(batchSize, rate);
-        results.push(result('(c) raw kafkajs produce', `sendBatch ${batchSize} x 1KB msgs, idempotent, acks -1`, rate, 'msgs/s'));
-      } finally {
-        await producer.disconnect();
-      }
-    });
-  }
-  return { results, msgsPerSecond: rates };
+  for (const batchSize of batchSizes) rates.set(batchSize, await rawProduceRate(kafka, batchSize));
+  return { results: [...rates].map(([size, rate]) => rawProduceResult(size, rate)), msgsPerSecond: rates };
 }

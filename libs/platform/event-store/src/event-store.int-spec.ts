@@ -112,6 +112,22 @@ describe('event store (Postgres)', () => {
     ]);
   });
 
+  it('publishedVersions reports, per stream of a tenant, the newest version that went to the outbox', async () => {
+    const other = randomUUID();
+    const published = `counter-${randomUUID()}`;
+    const localOnly = `counter-${randomUUID()}`;
+    await store.append(published, [{ type: 'Counted', data: { n: 1 } }, { type: 'Noted', data: { text: 'tail' } }], opts(0));
+    await store.append(published, [{ type: 'Counted', data: { n: 2 } }], opts(2));
+    await store.append(published, [{ type: 'Noted', data: { text: 'later' } }], opts(3));
+    await store.append(localOnly, [{ type: 'Noted', data: { text: 'x' } }], opts(0));
+    await store.append(`counter-${randomUUID()}`, [{ type: 'Counted', data: { n: 1 } }], { ...opts(0), tenantId: other });
+    const versions = await store.publishedVersions(tenantId, ['counter-']);
+    expect(versions[published]).toBe(3);
+    expect(versions[localOnly]).toBeUndefined();
+    expect(Object.keys(await store.publishedVersions(other, ['counter-']))).toHaveLength(1);
+    expect(await store.publishedVersions(tenantId, ['nothing-'])).toEqual({});
+  });
+
   it('readAll returns events in commit order and never skips a transaction that commits late', async () => {
     const { checkpoint: start } = await drainAll(START_OF_ALL);
     const slowStream = `counter-${randomUUID()}`;

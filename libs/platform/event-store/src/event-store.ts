@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainEvent, EventEnvelope, EventHeaders, EventRegistry } from '@mdm/contracts/core';
 import { Clock } from '@mdm/platform/clock';
-import { Sql } from '@mdm/platform/database';
+import { PgErrorCode, Sql, pgErrorCode } from '@mdm/platform/database';
 import { currentContext } from '@mdm/platform/logging';
 import { DuplicateEventIdError, VersionConflictError } from './errors';
 
@@ -70,12 +70,14 @@ export class EventStore {
     private readonly options: EventStoreOptions,
   ) {}
 
-  /** Appends in its own transaction, or in the caller's when `sql` is a transaction. */
+  /**
+   * Appends as one statement (atomic on its own, one round trip), or inside the caller's
+   * transaction when `sql` is given.
+   */
   async append(streamId: string, events: NewEvent[], opts: AppendOptions, sql?: Sql): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     const envelopes = this.envelopes(streamId, events, opts);
-    const write = (tx: Sql) => this.write(tx, streamId, envelopes, opts.expectedVersion);
-    return sql ? write(sql) : this.db.transaction(write);
+    return this.write(sql ?? this.db, streamId, envelopes, opts.expectedVersion, sql !== undefined);
   }
 
   async readStream(streamId: string, sql?: Sql): Promise<EventEnvelope[]> {
@@ -93,15 +95,10 @@ export class EventStore {
    * see), for streams whose id starts with one of the prefixes. Read-your-writes waits on it.
    */
   async publishedVersions(tenantId: string, prefixes: string[]): Promise<Record<string, number>> {
-    const routed = this.options.registry
-      .definitions()
-      .filter((d) => d.topic)
-      .map((d) => d.type);
     const rows = await this.db.query<{ stream_id: string; version: number }>(
-      `select stream_id, max(stream_version)::int as version from es_events
-        where tenant_id = $1 and stream_id like any($2::text[]) and type = any($3::text[])
-        group by stream_id`,
-      [tenantId, prefixes.map((p) => `${p.replace(/[\\%_]/g, '\\$&')}%`), routed],
+      `select stream_id, published_version::int as version from es_streams
+        where tenant_id = $1 and stream_id like any($2::text[]) and published_version > 0`,
+      [tenantId, prefixes.map((p) => `${p.replace(/[\\%_]/g, '\\$&')}%`)],
     );
     return Object.fromEntries(rows.map((r) => [r.stream_id, r.version]));
   }
@@ -151,74 +148,62 @@ export class EventStore {
     }));
   }
 
-  private async write(sql: Sql, streamId: string, envelopes: EventEnvelope[], expected: ExpectedVersion) {
+  private async write(sql: Sql, streamId: string, envelopes: EventEnvelope[], expected: ExpectedVersion, inTransaction: boolean) {
     const count = envelopes.length;
-    const tenantId = envelopes[0].tenantId;
-    const bumped = await this.bumpVersion(sql, streamId, tenantId, expected, count);
-    if (bumped === null) return this.replayOrConflict(sql, streamId, envelopes, expected);
-    const first = bumped - count + 1;
-    envelopes.forEach((e, i) => (e.streamVersion = first + i));
-
     const routed = envelopes.map((e) => this.options.registry.get(e.type).topic ?? null);
-    const inserted = await sql.query<{ n: string }>(
-      `with e as (
-         insert into es_events (event_id, stream_id, stream_version, type, schema_version, tenant_id, data, actor,
-                                correlation_id, causation_id, occurred_at, recorded_at)
-         select * from unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::int[], $6::uuid[], $7::jsonb[],
-                              $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[])
-         on conflict (event_id) do nothing
-         returning 1),
-       o as (
-         insert into outbox (event_id, topic, message_key, payload, headers)
-         select id, topic, $2[1], payload, headers
-           from unnest($1::uuid[], $13::text[], $14::jsonb[], $15::jsonb[]) as r(id, topic, payload, headers)
-          where topic is not null)
-       select count(*)::text as n from e`,
-      [
-        envelopes.map((e) => e.eventId),
-        envelopes.map(() => streamId),
-        envelopes.map((e) => e.streamVersion),
-        envelopes.map((e) => e.type),
-        envelopes.map((e) => e.schemaVersion),
-        envelopes.map(() => tenantId),
-        envelopes.map((e) => JSON.stringify(e.data)),
-        envelopes.map((e) => e.actor),
-        envelopes.map((e) => e.correlationId),
-        envelopes.map((e) => e.causationId),
-        envelopes.map((e) => e.occurredAt),
-        envelopes.map((e) => e.recordedAt),
+    const publishes = routed.some((t) => t !== null);
+    // How many events after the last published one: the stream's published version trails by that much.
+    const unpublishedTail = count - 1 - routed.map((t) => t !== null).lastIndexOf(true);
+    const params: unknown[] = [
+      streamId,
+      envelopes[0].tenantId,
+      count,
+      expected === 'any' ? 0 : expected,
+      envelopes.map((e) => e.eventId),
+      envelopes.map((e) => e.type),
+      envelopes.map((e) => e.schemaVersion),
+      envelopes.map((e) => JSON.stringify(e.data)),
+      envelopes.map((e) => e.actor),
+      envelopes.map((e) => e.correlationId),
+      envelopes.map((e) => e.causationId),
+      envelopes.map((e) => e.occurredAt),
+      envelopes.map((e) => e.recordedAt),
+    ];
+    // Outbox rows are only built when an event is published: their arrays are the costliest to send.
+    if (publishes) {
+      params.push(
         routed,
         envelopes.map((e) => JSON.stringify(e)),
         envelopes.map((e) => JSON.stringify(kafkaHeaders(e))),
-      ],
-    );
-    if (Number(inserted[0].n) !== count) {
-      // The version check passed, so these ids belong to other appends; abort the transaction.
-      throw new DuplicateEventIdError(envelopes.map((e) => e.eventId));
+        this.options.outboxChannel,
+        unpublishedTail,
+      );
     }
-    if (routed.some((t) => t !== null)) await sql.query('select pg_notify($1, $2)', [this.options.outboxChannel, '']);
-    return { streamVersion: bumped, envelopes };
-  }
-
-  /** Moves the stream's version on by count; null when the expected version does not hold. */
-  private async bumpVersion(sql: Sql, streamId: string, tenantId: string, expected: ExpectedVersion, count: number) {
-    const statement =
-      expected === 'any'
-        ? `insert into es_streams (stream_id, tenant_id, version) values ($1, $2, $3)
-             on conflict (stream_id) do update set version = es_streams.version + $3, updated_at = now()
-           returning version::int`
-        : expected === 0
-          ? `insert into es_streams (stream_id, tenant_id, version) values ($1, $2, $3)
-               on conflict (stream_id) do nothing returning version::int`
-          : `update es_streams set version = version + $3, updated_at = now()
-              where stream_id = $1 and version = $4 and tenant_id = $2 returning version::int`;
-    const params = expected === 'any' || expected === 0 ? [streamId, tenantId, count] : [streamId, tenantId, count, expected];
-    const [row] = await sql.query<{ version: number }>(`with v as (${statement}) select version from v`, params);
-    return row ? row.version : null;
+    let rows: { version: number | null }[];
+    try {
+      rows = await sql.query<{ version: number | null }>(appendStatement(expected, publishes), params);
+    } catch (err) {
+      if (pgErrorCode(err) !== PgErrorCode.uniqueViolation) throw err;
+      // An event id used before: a retry of this very append answers as the first did; inside a
+      // caller's transaction (now aborted) it can only be refused.
+      if (inTransaction) throw new DuplicateEventIdError(envelopes.map((e) => e.eventId));
+      return this.replayOrConflict(sql, streamId, envelopes, expected, true);
+    }
+    const version = rows[0]?.version;
+    if (version === null || version === undefined) return this.replayOrConflict(sql, streamId, envelopes, expected, false);
+    const first = version - count + 1;
+    envelopes.forEach((e, i) => (e.streamVersion = first + i));
+    return { streamVersion: version, envelopes };
   }
 
   /** A retried append (same event ids, same stream) answers as the first one did; anything else conflicts. */
-  private async replayOrConflict(sql: Sql, streamId: string, envelopes: EventEnvelope[], expected: ExpectedVersion) {
+  private async replayOrConflict(
+    sql: Sql,
+    streamId: string,
+    envelopes: EventEnvelope[],
+    expected: ExpectedVersion,
+    idsTaken: boolean,
+  ): Promise<AppendResult> {
     const ids = envelopes.map((e) => e.eventId);
     const stored = await sql.query<EventRow>(
       `select event_id, type, schema_version, stream_id, stream_version, tenant_id, occurred_at, recorded_at,
@@ -230,6 +215,7 @@ export class EventStore {
       const replayed = stored.map((r) => this.toEnvelope(r));
       return { streamVersion: replayed[replayed.length - 1].streamVersion, envelopes: replayed };
     }
+    if (idsTaken) throw new DuplicateEventIdError(ids);
     const [current] = await sql.query<{ version: number }>('select version::int from es_streams where stream_id = $1', [
       streamId,
     ]);
@@ -264,4 +250,48 @@ export function kafkaHeaders(e: EventEnvelope): Record<string, string> {
     [EventHeaders.correlationId]: e.correlationId,
     ...(e.causationId ? { [EventHeaders.causationId]: e.causationId } : {}),
   };
+}
+
+/**
+ * The append as one statement: move the stream's version on (only from the expected one), insert
+ * the events numbered from it, their outbox rows with the final stream version, and wake the relay.
+ * No version back means the expected version did not hold.
+ */
+function appendStatement(expected: ExpectedVersion, publishes: boolean): string {
+  const published = publishes ? '$3::bigint - $18::int' : '0';
+  const bump =
+    expected === 'any'
+      ? `insert into es_streams (stream_id, tenant_id, version, published_version) values ($1, $2, $3, ${published})
+           on conflict (stream_id) do update set version = es_streams.version + $3, updated_at = now()
+             ${publishes ? ', published_version = es_streams.version + $3 - $18::int' : ''}
+           where es_streams.tenant_id = $2 and $4 = 0
+         returning version`
+      : expected === 0
+        ? `insert into es_streams (stream_id, tenant_id, version, published_version) select $1, $2, $3, ${published} where $4 = 0
+             on conflict (stream_id) do nothing returning version`
+        : `update es_streams set version = version + $3, updated_at = now()
+             ${publishes ? ', published_version = version + $3 - $18::int' : ''}
+            where stream_id = $1 and version = $4 and tenant_id = $2 returning version`;
+  const outbox = publishes
+    ? `,
+       o as (
+         insert into outbox (event_id, topic, message_key, payload, headers)
+         select e.event_id, r.topic, $1, jsonb_set(r.payload, '{streamVersion}', to_jsonb(e.stream_version)), r.headers
+           from e join unnest($5::uuid[], $14::text[], $15::jsonb[], $16::jsonb[]) as r(id, topic, payload, headers)
+             on r.id = e.event_id
+          where r.topic is not null
+         returning 1)`
+    : '';
+  const notify = publishes ? `, (select pg_notify($17, '') from (select 1 from o limit 1) x) is null as notified` : '';
+  return `with v as (${bump}),
+       e as (
+         insert into es_events (event_id, stream_id, stream_version, type, schema_version, tenant_id, data, actor,
+                                correlation_id, causation_id, occurred_at, recorded_at)
+         select r.id, $1, v.version - $3 + r.n, r.type, r.schema_version, $2, r.data, r.actor, r.correlation_id,
+                r.causation_id, r.occurred_at, r.recorded_at
+           from v cross join unnest($5::uuid[], $6::text[], $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::text[],
+                                   $12::timestamptz[], $13::timestamptz[])
+                with ordinality as r(id, type, schema_version, data, actor, correlation_id, causation_id, occurred_at, recorded_at, n)
+         returning event_id, stream_version)${outbox}
+     select (select version::int from v) as version${notify}`;
 }

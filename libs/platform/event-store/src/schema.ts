@@ -11,7 +11,10 @@ export const EventStoreSchema1764200000000 = sqlMigration(
        stream_id   text primary key,
        tenant_id   uuid not null,
        version     bigint not null,
+       -- the version of the stream's newest event that goes out through the outbox (read-your-writes)
+       published_version bigint not null default 0,
        updated_at  timestamptz not null default now())`,
+    `create index es_streams_by_tenant on es_streams (tenant_id, stream_id)`,
     `create table es_events (
        global_position bigint generated always as identity primary key,
        transaction_id  xid8 not null default pg_current_xact_id(),
@@ -30,7 +33,6 @@ export const EventStoreSchema1764200000000 = sqlMigration(
        unique (stream_id, stream_version))`,
     // readAll walks (transaction_id, global_position): see readAll for why.
     `create index es_events_commit_order on es_events (transaction_id, global_position)`,
-    `create index es_events_by_tenant on es_events (tenant_id, stream_id)`,
     `create table outbox (
        position     bigint generated always as identity primary key,
        event_id     uuid not null,

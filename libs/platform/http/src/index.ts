@@ -5,3 +5,4 @@ export * from './request-context';
 export * from './service-runtime';
 export * from './platform.module';
 export * from './bootstrap';
+export * from './actor';

@@ -30,7 +30,10 @@ export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig &
   z.infer<z.ZodObject<S>> & { port: number; schema: string; KAFKA_CONSUMER_GROUP?: string };
 
 /** Time-driven rules a service runs when the clock moves (and periodically). */
-export type Sweep = (now: Date) => Promise<void>;
+export type Sweep = (now: Date) => Promise<unknown>;
+
+/** Sweeps also run on this period, so time-driven rules hold without anyone advancing a clock. */
+const SWEEP_PERIOD_MS = 60_000;
 
 /** The live platform parts of one service process, created before Nest so that bad config fails fast. */
 export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
@@ -46,6 +49,8 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
   readonly relay: OutboxRelay;
   private readonly sweeps: { name: string; run: Sweep }[] = [];
   private kafkaHealthy: { at: number; ok: boolean } | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     readonly definition: ServiceDefinition<S>,
@@ -103,12 +108,20 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     this.sweeps.push({ name, run });
   }
 
-  /** Runs the due sweeps at the current time (after the test clock moved, or on a timer). */
+  /** Runs the due sweeps at the current time (after the test clock moved, or on a timer); never two at once. */
   async runSweeps(): Promise<void> {
-    const now = this.clock.now();
-    for (const sweep of this.sweeps) {
-      this.logger.debug({ sweep: sweep.name }, 'running sweep');
-      await sweep.run(now);
+    while (this.sweeping) await this.sweeping;
+    this.sweeping = (async () => {
+      const now = this.clock.now();
+      for (const sweep of this.sweeps) {
+        this.logger.debug({ sweep: sweep.name }, 'running sweep');
+        await sweep.run(now);
+      }
+    })();
+    try {
+      await this.sweeping;
+    } finally {
+      this.sweeping = undefined;
     }
   }
 
@@ -119,9 +132,14 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     await ensureTopics(this.kafka, this.topics());
     await this.producer.connect();
     this.relay.start();
+    this.sweepTimer = setInterval(() => {
+      this.runSweeps().catch((err) => this.logger.error({ err }, 'sweep failed'));
+    }, SWEEP_PERIOD_MS).unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.sweeping?.catch(() => undefined);
     await this.relay.stop();
     await this.producer.disconnect().catch(() => undefined);
     await this.db.close();

@@ -19,8 +19,19 @@ interface OutboxRow {
   pos: string;
   topic: string;
   message_key: string;
-  payload: unknown;
+  /** The envelope's JSON, sent as it is stored. */
+  payload: string;
   headers: Record<string, string>;
+}
+
+function toTopicMessages(rows: OutboxRow[]) {
+  const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+  for (const row of rows) {
+    const messages = byTopic.get(row.topic) ?? [];
+    messages.push({ key: row.message_key, value: row.payload, headers: row.headers });
+    byTopic.set(row.topic, messages);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 /**
@@ -103,36 +114,53 @@ export class OutboxRelay {
         if (this.leader) this.options.logger.info('outbox relay is the leader');
       }
       this.notified = false;
-      if (this.leader) {
-        while (this.running && (await this.publishBatch(client)) === this.batchSize);
-      }
+      if (this.leader) await this.drain(client);
       await this.sleep(this.pollIntervalMs);
     }
   }
 
-  private async publishBatch(client: Client): Promise<number> {
-    const { rows } = await client.query<OutboxRow>(
-      // Positions travel as text (bigint), under another name: ORDER BY a bare name would sort the text.
-      `select o.position::text as pos, o.topic, o.message_key, o.payload, o.headers
-         from outbox o where o.published_at is null order by o.position limit $1`,
-      [this.batchSize],
-    );
-    if (rows.length === 0) return 0;
-    const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
-    for (const row of rows) {
-      const messages = byTopic.get(row.topic) ?? [];
-      messages.push({ key: row.message_key, value: JSON.stringify(row.payload), headers: row.headers });
-      byTopic.set(row.topic, messages);
+  /**
+   * Publishes every pending row. While Kafka takes one batch, the previous one is marked and the next
+   * read, so the database and the broker work at the same time; a row is still marked only after
+   * its own send succeeded. Each read takes the oldest pending rows (not those after a cursor), so a
+   * transaction that commits late is published before anything its stream appended later.
+   */
+  private async drain(client: Client): Promise<void> {
+    let batch = await this.fetch(client, []);
+    let sent: OutboxRow[] = [];
+    while (batch.length > 0) {
+      const inFlight = batch;
+      const sending = this.options.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(inFlight) });
+      const following = (async () => {
+        await this.mark(client, sent);
+        sent = [];
+        return inFlight.length === this.batchSize && this.running ? this.fetch(client, inFlight) : [];
+      })();
+      const [sendResult, next] = await Promise.allSettled([sending, following]);
+      if (sendResult.status === 'rejected') throw sendResult.reason;
+      if (next.status === 'rejected') throw next.reason;
+      sent = inFlight;
+      batch = next.value;
     }
-    await this.options.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
-    await client.query('update outbox set published_at = now() where position = any($1::bigint[])', [
-      rows.map((r) => r.pos),
-    ]);
+    await this.mark(client, sent);
+  }
+
+  private async fetch(client: Client, inFlight: OutboxRow[]): Promise<OutboxRow[]> {
+    // Positions travel as text (bigint), under another name: ORDER BY a bare name would sort the text.
+    const { rows } = await client.query<OutboxRow>(
+      `select o.position::text as pos, o.topic, o.message_key, o.payload::text as payload, o.headers
+         from outbox o
+        where o.published_at is null and o.position <> all($2::bigint[])
+        order by o.position limit $1`,
+      [this.batchSize, inFlight.map((r) => r.pos)],
+    );
+    return rows;
+  }
+
+  private async mark(client: Client, rows: OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await client.query('update outbox set published_at = now() where position = any($1::bigint[])', [rows.map((r) => r.pos)]);
     this.options.onPublished?.(rows.length);
-    return rows.length;
   }
 
   private sleep(ms: number): Promise<void> {
