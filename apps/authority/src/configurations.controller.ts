@@ -19,8 +19,8 @@ import {
   updateConfiguration,
 } from '@mdm/authority/domain';
 import { EventStore, foldStream } from '@mdm/platform/event-store';
-import { PathPipe, ZodPipe } from '@mdm/platform/http';
-import { Actor } from './actor.decorator';
+import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
+
 import { TenantsService } from './tenants.service';
 
 type Params = z.infer<typeof configurationParams>;

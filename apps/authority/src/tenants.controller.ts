@@ -17,8 +17,8 @@ import {
   uploadApnsCertificate,
   assertExists,
 } from '@mdm/authority/domain';
-import { PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
-import { Actor } from './actor.decorator';
+import { Actor, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+
 import { TenantsService, toAuthorityState } from './tenants.service';
 
 type TenantParams = z.infer<typeof tenantParams>;
