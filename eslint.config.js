@@ -43,7 +43,11 @@ module.exports = [
   },
   { files: testFiles, rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
   {
-    // End-to-end tests boot the apps themselves, so they reach into apps/ by design.
+    // End-to-end tests, and a service's integration tests, boot the apps themselves: they reach into apps/ by design.
+    files: ['apps/*/src/**/*.int-spec.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  {
     files: ['apps/e2e/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },

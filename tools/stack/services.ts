@@ -1,6 +1,8 @@
 import { ServiceDefinition } from '@mdm/platform/http';
 import { authorityService } from '../../apps/authority/src/authority.definition';
+import { enrollmentService } from '../../apps/enrollment/src/enrollment.definition';
 import { gatewayService } from '../../apps/api-gateway/src/gateway.definition';
+import { licensingService } from '../../apps/licensing/src/licensing.definition';
 
 export interface StackService {
   /** The app folder under apps/. */
@@ -13,5 +15,7 @@ export interface StackService {
 /** Every service of the system, in start order: the gateway last, once what it routes to is up. */
 export const stackServices: StackService[] = [
   { app: 'authority', definition: authorityService, urlVariable: 'AUTHORITY_URL' },
+  { app: 'licensing', definition: licensingService, urlVariable: 'LICENSING_URL' },
+  { app: 'enrollment', definition: enrollmentService, urlVariable: 'ENROLLMENT_URL' },
   { app: 'api-gateway', definition: gatewayService },
 ];

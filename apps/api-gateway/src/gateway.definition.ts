@@ -8,6 +8,8 @@ export const gatewayConfig = {
   /** The platform operator's token; outside production a random one is made and printed when unset. */
   MDM_OPERATOR_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
   AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
+  LICENSING_URL: serviceUrl('http://127.0.0.1:3102'),
+  ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
 };
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {

@@ -21,7 +21,8 @@ type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
       inject: [ServiceRuntime, Tokens, AuditLog],
       useFactory: (runtime: ServiceRuntime, tokens: Tokens, audit: AuditLog) => {
         const config = runtime.config as unknown as GatewayConfig;
-        return buildRouteTable({ runtime, tokens, audit, serviceUrls: { authority: config.AUTHORITY_URL } });
+        const serviceUrls = { authority: config.AUTHORITY_URL, licensing: config.LICENSING_URL, enrollment: config.ENROLLMENT_URL };
+        return buildRouteTable({ runtime, tokens, audit, serviceUrls });
       },
     },
   ],

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { authorityOperations, createTenantBody, registerTenantOperation } from '@mdm/contracts/authority';
 import { DomainError, HttpOperation, Role } from '@mdm/contracts/core';
+import { enrollmentOperations } from '@mdm/contracts/enrollment';
+import { licensingOperations } from '@mdm/contracts/licensing';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
@@ -13,7 +15,7 @@ export interface GatewayDeps {
   runtime: ServiceRuntime;
   tokens: Tokens;
   audit: AuditLog;
-  serviceUrls: { authority: string };
+  serviceUrls: { authority: string; licensing: string; enrollment: string };
 }
 
 const proxied = (url: string) => (operation: HttpOperation) => ({ operation, handle: (ctx: CallContext) => forward(url, ctx) });
@@ -72,7 +74,13 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
     },
   });
 
-  authorityOperations.map(proxied(serviceUrls.authority)).forEach((r) => table.add(r));
+  for (const [url, operations] of [
+    [serviceUrls.authority, authorityOperations],
+    [serviceUrls.licensing, licensingOperations],
+    [serviceUrls.enrollment, enrollmentOperations],
+  ] as const) {
+    operations.map(proxied(url)).forEach((r) => table.add(r));
+  }
   table.add({
     operation: { ...ops.getClock, id: 'openApi', path: '/api/v1/openapi.json', summary: 'This document' },
     handle: async () => ({ status: 200, body: openApiDocument(table.operations()) }),

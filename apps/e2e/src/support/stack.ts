@@ -1,14 +1,20 @@
 import { RunningService, startService } from '@mdm/platform/http';
-import { testEnv, uniqueName } from '@mdm/platform/testing';
+import { eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { authorityService } from '../../../authority/src/authority.definition';
 import { AuthorityModule } from '../../../authority/src/authority.module';
+import { enrollmentService } from '../../../enrollment/src/enrollment.definition';
+import { EnrollmentModule } from '../../../enrollment/src/enrollment.module';
 import { gatewayService } from '../../../api-gateway/src/gateway.definition';
+import { licensingService } from '../../../licensing/src/licensing.definition';
+import { LicensingModule } from '../../../licensing/src/licensing.module';
 import { GatewayModule } from '../../../api-gateway/src/gateway.module';
 import { ApiClient } from './api-client';
 
 export interface TestStack {
   gateway: RunningService;
   authority: RunningService;
+  licensing: RunningService;
+  enrollment: RunningService;
   operator: ApiClient;
   anonymous: ApiClient;
   client(token: string): ApiClient;
@@ -30,6 +36,17 @@ export async function startStack(opts: { testClock?: boolean } = {}): Promise<Te
     () => AuthorityModule,
     testEnv({ ...shared, AUTHORITY_PORT: '0', DB_SCHEMA: uniqueName('authority') }),
   );
+  const consumer = (name: string) => ({ KAFKA_CONSUMER_GROUP: uniqueName(name), DB_SCHEMA: uniqueName(name) });
+  const licensing = await startService(
+    licensingService,
+    () => LicensingModule,
+    testEnv({ ...shared, ...consumer('licensing'), LICENSING_PORT: '0', AUTHORITY_URL: authority.url }),
+  );
+  const enrollment = await startService(
+    enrollmentService,
+    () => EnrollmentModule,
+    testEnv({ ...shared, ...consumer('enrollment'), ENROLLMENT_PORT: '0', AUTHORITY_URL: authority.url, LICENSING_URL: licensing.url }),
+  );
   const gateway = await startService(
     gatewayService,
     () => GatewayModule,
@@ -39,17 +56,29 @@ export async function startStack(opts: { testClock?: boolean } = {}): Promise<Te
       DB_SCHEMA: uniqueName('gateway'),
       MDM_OPERATOR_TOKEN: operatorToken,
       AUTHORITY_URL: authority.url,
+      LICENSING_URL: licensing.url,
+      ENROLLMENT_URL: enrollment.url,
     }),
   );
+  // A fresh consumer group replays the topics' history first; tests start once it has.
+  for (const service of [licensing, enrollment]) {
+    const { runtime } = service;
+    const topics = runtime.definition.consumes!.topics.map((t) => t.topic);
+    await eventually(async () => expect(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, topics)).toBe(true), 120_000, 250);
+  }
   const client = (token?: string) => new ApiClient(gateway.url, token);
   return {
     gateway,
     authority,
+    licensing,
+    enrollment,
     operator: client(operatorToken),
     anonymous: client(),
     client,
     stop: async () => {
       await gateway.close();
+      await enrollment.close();
+      await licensing.close();
       await authority.close();
     },
   };

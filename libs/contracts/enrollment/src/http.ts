@@ -3,6 +3,9 @@ import { HttpOperation, ADMIN_ONLY, uuid } from '@mdm/contracts/core';
 import { managingAuthoritySchema, platformSchema, tenantParams } from '@mdm/contracts/authority';
 import { enrollmentTypeSchema } from './events';
 
+/** R12: the platforms that need an APNs certificate. */
+export const APPLE_PLATFORMS: readonly string[] = ['ios', 'ipados', 'macos'];
+
 export const enrollBody = z
   .object({
     platform: platformSchema,
@@ -21,6 +24,9 @@ export const enrollBody = z
     if (body.enrollmentType === 'bulk' && body.userId) {
       ctx.addIssue({ code: 'custom', path: ['userId'], message: 'a bulk enrollment has no user' });
     }
+    if (body.enrollmentType === 'ade' && !APPLE_PLATFORMS.includes(body.platform)) {
+      ctx.addIssue({ code: 'custom', path: ['enrollmentType'], message: 'automated device enrollment is for Apple devices' });
+    }
     if (body.androidWorkProfile && body.platform !== 'android') {
       ctx.addIssue({ code: 'custom', path: ['androidWorkProfile'], message: 'only android devices have a work profile' });
     }
@@ -33,7 +39,7 @@ export const enrollmentAnswerSchema = z.object({
   deviceId: uuid,
   deviceCredential: z.string(),
   managedBy: managingAuthoritySchema,
-  mdmCertificate: z.object({ serial: z.string(), notAfter: z.string().datetime() }),
+  mdmCertificate: z.object({ serial: z.string(), notAfter: z.string().datetime(), certificatePem: z.string() }),
 });
 
 const T = '/api/v1/tenants/:tenantId';

@@ -1,3 +1,4 @@
 export * from './events';
 export * from './skus';
 export * from './http';
+export * from './effective-authority';

@@ -1,0 +1,233 @@
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
+import { TestStack, startStack } from './support/stack';
+import { TestTenant, createTenant, tokenFor } from './support/tenant';
+
+const DAY = 86_400_000;
+
+describe('enrollment through the gateway (R11–R15)', () => {
+  let stack: TestStack;
+  let tenant: TestTenant;
+
+  beforeAll(async () => {
+    stack = await startStack({ testClock: true });
+  });
+  afterAll(() => stack.stop());
+  beforeEach(async () => {
+    tenant = await createTenant(stack);
+  });
+
+  const setAuthority = (authority: string) => tenant.admin.put(tenant.path('/authority'), { authority });
+  const enroll = (body: object, client = tenant.admin) => client.post(tenant.path('/enrollments'), body);
+  const serial = () => `SN-${randomUUID().slice(0, 8)}`;
+
+  async function licensedUser(sku = 'EMS_E3') {
+    const user = await tenant.admin.post(tenant.path('/users'), { userPrincipalName: `u-${randomUUID().slice(0, 8)}@contoso.com` });
+    expect(user.status).toBe(201);
+    const license = await tenant.admin.post(tenant.path(`/users/${user.body.userId}/licenses`), { sku });
+    expect(license.status).toBe(200);
+    return user.body.userId as string;
+  }
+
+  async function uploadApns(authority: string) {
+    await tenant.admin.post(tenant.path('/consents'), { kind: 'appleMdmPush' });
+    const now = Date.parse((await stack.anonymous.get('/api/v1/system/clock')).body.now);
+    const certificatePem = await selfSignedCertificatePem({ notBefore: new Date(now - DAY), notAfter: new Date(now + 365 * DAY) });
+    const res = await tenant.admin.put(tenant.path(`/authorities/${authority}/apns-certificate`), { certificatePem });
+    expect(res.status).toBe(200);
+  }
+
+  it('R1: every enrollment is refused while the authority is unknown', async () => {
+    const res = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0.22631' });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('MDM_AUTHORITY_NOT_SET');
+  });
+
+  it('R8/R12: a user without an entitling license cannot enroll (NO_MDM_LICENSE); with one the device is managed by it', async () => {
+    await setAuthority('intune');
+    const unlicensed = await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'ada@contoso.com' });
+    const refused = await enroll({ platform: 'android', enrollmentType: 'user', userId: unlicensed.body.userId, serialNumber: serial(), osVersion: '14' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.code).toBe('NO_MDM_LICENSE');
+
+    const officeOnly = await licensedUser('O365_E3');
+    const stillRefused = await enroll({ platform: 'android', enrollmentType: 'user', userId: officeOnly, serialNumber: serial(), osVersion: '14' });
+    expect(stillRefused.body.code).toBe('NO_MDM_LICENSE');
+
+    const userId = await licensedUser('EMS_E3');
+    const ok = await enroll({ platform: 'android', enrollmentType: 'user', userId, serialNumber: serial(), osVersion: '14' });
+    expect(ok.status).toBe(201);
+    expect(ok.body.managedBy).toBe('intune');
+  });
+
+  it('R11/R12: userless devices take the tenant authority, intune under coexistence', async () => {
+    await setAuthority('office365');
+    const office = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0' });
+    expect([office.status, office.body.managedBy]).toEqual([201, 'office365']);
+    await setAuthority('coexistence');
+    const coexistence = await enroll({ platform: 'android', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '14' });
+    expect([coexistence.status, coexistence.body.managedBy]).toEqual([201, 'intune']);
+  });
+
+  it('R12: Apple devices need an APNs certificate on the managing authority', async () => {
+    await setAuthority('intune');
+    const body = { platform: 'ios', enrollmentType: 'bulk', osVersion: '17.4' };
+    const refused = await enroll({ ...body, serialNumber: serial() });
+    expect([refused.status, refused.body.code]).toEqual([422, 'APNS_CERTIFICATE_MISSING']);
+    await uploadApns('office365');
+    expect((await enroll({ ...body, serialNumber: serial() })).body.code).toBe('APNS_CERTIFICATE_MISSING');
+    await uploadApns('intune');
+    expect((await enroll({ ...body, serialNumber: serial() })).status).toBe(201);
+  });
+
+  it('R12: a work profile needs androidWorkProfile consent, ADE needs appleDep', async () => {
+    await setAuthority('intune');
+    await uploadApns('intune');
+    const wp = await enroll({ platform: 'android', enrollmentType: 'bulk', androidWorkProfile: true, serialNumber: serial(), osVersion: '14' });
+    expect([wp.status, wp.body.code, wp.body.details]).toEqual([422, 'CONSENT_REQUIRED', { consent: 'androidWorkProfile' }]);
+    const ade = await enroll({ platform: 'ipados', enrollmentType: 'ade', serialNumber: serial(), osVersion: '17' });
+    expect([ade.status, ade.body.code, ade.body.details]).toEqual([422, 'CONSENT_REQUIRED', { consent: 'appleDep' }]);
+    await tenant.admin.post(tenant.path('/consents'), { kind: 'appleDep' });
+    expect((await enroll({ platform: 'ipados', enrollmentType: 'ade', serialNumber: serial(), osVersion: '17' })).status).toBe(201);
+  });
+
+  it('R13: the device gets a real MDM certificate for a year and a credential stored only as a hash', async () => {
+    await setAuthority('office365');
+    const { body, status } = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0' });
+    expect(status).toBe(201);
+    expect(body).toEqual({
+      deviceId: expect.any(String),
+      deviceCredential: expect.stringMatching(/^dc_[A-Za-z0-9_-]{43}$/),
+      managedBy: 'office365',
+      mdmCertificate: { serial: expect.stringMatching(/^[0-9A-F]{32}$/), notAfter: expect.any(String), certificatePem: expect.any(String) },
+    });
+    const now = Date.parse((await stack.anonymous.get('/api/v1/system/clock')).body.now);
+    expect(Date.parse(body.mdmCertificate.notAfter) - now).toBe(365 * DAY);
+
+    const cert = new X509Certificate(body.mdmCertificate.certificatePem);
+    const db = stack.enrollment.runtime.db;
+    const [ca] = await db.query<{ certificate_pem: string }>('select certificate_pem from certificate_authority');
+    expect(cert.verify(new X509Certificate(ca.certificate_pem).publicKey)).toBe(true);
+    expect(cert.serialNumber.toUpperCase()).toBe(body.mdmCertificate.serial);
+    expect(cert.subject).toContain(`CN=${body.deviceId}`);
+
+    for (const table of ['devices', 'es_events', 'outbox']) {
+      const dump = JSON.stringify(await db.query(`select * from ${table}`));
+      expect(dump).not.toContain(body.deviceCredential);
+    }
+    const [event] = await stack.enrollment.runtime.store.readStream(`device-${body.deviceId}`);
+    expect(event.type).toBe('DeviceEnrolled');
+    expect((event.data as { credentialHash: string }).credentialHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('R14: unenroll, then enroll the same serial again as a new device', async () => {
+    await setAuthority('intune');
+    const sn = serial();
+    const first = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: sn, osVersion: '10.0' });
+    const again = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: sn, osVersion: '10.0' });
+    expect([again.status, again.body.code]).toEqual([409, 'ALREADY_ENROLLED']);
+    const unenrolled = await tenant.admin.post(tenant.path(`/devices/${first.body.deviceId}/unenroll`));
+    expect(unenrolled.status).toBe(200);
+    expect(unenrolled.body).toEqual({ deviceId: first.body.deviceId, status: 'unenrolled' });
+    expect((await tenant.admin.post(tenant.path(`/devices/${first.body.deviceId}/unenroll`))).status).toBe(404);
+    const second = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: sn, osVersion: '10.0' });
+    expect(second.status).toBe(201);
+    expect(second.body.deviceId).not.toBe(first.body.deviceId);
+  });
+
+  it('R12/R14: the same serial enrolled twenty times at once gives one 201 and nineteen 409 ALREADY_ENROLLED', async () => {
+    await setAuthority('intune');
+    const sn = serial();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => enroll({ platform: 'android', enrollmentType: 'bulk', serialNumber: sn, osVersion: '14' })),
+    );
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    const conflicts = results.filter((r) => r.status === 409);
+    expect(conflicts).toHaveLength(19);
+    expect(conflicts.every((r) => r.body.code === 'ALREADY_ENROLLED')).toBe(true);
+  });
+
+  it('R15: 180 days after its certificate expired a device is removed, not a day before', async () => {
+    await setAuthority('intune');
+    const device = await enroll({ platform: 'android', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '14' });
+    const stream = `device-${device.body.deviceId}`;
+    const types = async () => (await stack.enrollment.runtime.store.readStream(stream)).map((e) => e.type);
+    await stack.operator.post('/api/v1/system/clock/advance', { seconds: (365 + 179) * 86400 });
+    expect(await types()).toEqual(['DeviceEnrolled']);
+    const advanced = await stack.operator.post('/api/v1/system/clock/advance', { seconds: 86400 });
+    expect(advanced.status).toBe(200);
+    // The sweep ran before the clock call answered.
+    const events = await stack.enrollment.runtime.store.readStream(stream);
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ['DeviceEnrolled', expect.anything()],
+      ['DeviceRemoved', { deviceId: device.body.deviceId, reason: 'mdm-certificate-expired' }],
+    ]);
+    expect((await tenant.admin.post(tenant.path(`/devices/${device.body.deviceId}/unenroll`))).status).toBe(404);
+  });
+
+  it('roles: an enroller may enroll but not unenroll or read users', async () => {
+    await setAuthority('intune');
+    const enroller = await tokenFor(stack, tenant, 'enroller');
+    const res = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0' }, enroller);
+    expect(res.status).toBe(201);
+    expect((await enroller.post(tenant.path(`/devices/${res.body.deviceId}/unenroll`))).status).toBe(403);
+    expect((await enroller.get(tenant.path(`/users/${randomUUID()}`))).status).toBe(403);
+    const reader = await tokenFor(stack, tenant, 'reader');
+    expect((await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0' }, reader)).status).toBe(403);
+  });
+
+  it('bad enrollment input is a 400 with the field, and creates nothing', async () => {
+    await setAuthority('intune');
+    for (const body of [
+      { platform: 'symbian', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '1' },
+      { platform: 'android', enrollmentType: 'user', serialNumber: serial(), osVersion: '14' },
+      { platform: 'android', enrollmentType: 'bulk', userId: randomUUID(), serialNumber: serial(), osVersion: '14' },
+      { platform: 'android', enrollmentType: 'ade', serialNumber: serial(), osVersion: '14' },
+      { platform: 'ios', enrollmentType: 'bulk', androidWorkProfile: true, serialNumber: serial(), osVersion: '17' },
+      { platform: 'android', enrollmentType: 'bulk', serialNumber: '', osVersion: '14' },
+      { platform: 'android', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '14', imei: '1' },
+    ]) {
+      const res = await enroll(body);
+      expect([res.status, res.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    const [{ n }] = await stack.enrollment.runtime.db.query<{ n: string }>('select count(*)::text n from devices where tenant_id = $1', [tenant.tenantId]);
+    expect(n).toBe('0');
+  });
+
+  it('read-your-writes: authority, consent, APNs, license, then enroll, back to back, 100 times', async () => {
+    for (let i = 0; i < 100; i++) {
+      const t = await createTenant(stack, `Back-to-back ${i}`);
+      const admin = t.admin;
+      const setAuthority = async () =>
+        expect((await admin.put(t.path('/authority'), { authority: i % 2 ? 'intune' : 'coexistence' })).status).toBe(200);
+      // Half the rounds license the user first: the authority change right before enrolling then
+      // moves the user's effective authority, and the enrollment must see that at once.
+      if (i % 2) await setAuthority();
+      const user = await admin.post(t.path('/users'), { userPrincipalName: `user${i}@contoso.com` });
+      expect((await admin.post(t.path(`/users/${user.body.userId}/licenses`), { sku: 'M365_E3' })).status).toBe(200);
+      expect((await admin.post(t.path('/consents'), { kind: 'appleMdmPush' })).status).toBe(201);
+      const now = Date.parse((await stack.anonymous.get('/api/v1/system/clock')).body.now);
+      const pem = await selfSignedCertificatePem({ notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY) });
+      expect((await admin.put(t.path('/authorities/intune/apns-certificate'), { certificatePem: pem })).status).toBe(200);
+      if (i % 2 === 0) await setAuthority();
+      const res = await admin.post(t.path('/enrollments'), {
+        platform: 'ios',
+        enrollmentType: 'user',
+        userId: user.body.userId,
+        serialNumber: `RYW-${i}-${randomUUID().slice(0, 6)}`,
+        osVersion: '17.4',
+      });
+      expect([i, res.status, res.body.managedBy]).toEqual([i, 201, 'intune']);
+    }
+  });
+
+  it('the enrolled devices of a user are listed with the user', async () => {
+    await setAuthority('intune');
+    const userId = await licensedUser();
+    const device = await enroll({ platform: 'android', enrollmentType: 'user', userId, serialNumber: serial(), osVersion: '14' });
+    await eventually(async () => {
+      const user = await tenant.admin.get(tenant.path(`/users/${userId}`));
+      expect(user.body.devices).toEqual([device.body.deviceId]);
+    });
+  });
+});

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { authorityEvents } from '@mdm/contracts/authority';
+import { Topics } from '@mdm/contracts/core';
+import { enrollmentEvents } from '@mdm/contracts/enrollment';
+import { licensingEvents } from '@mdm/contracts/licensing';
+import { serviceUrl } from '@mdm/platform/config';
+import { ServiceDefinition } from '@mdm/platform/http';
+import { EnrollmentSchema1764300000100 } from './enrollment.schema';
+
+export const enrollmentConfig = {
+  AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
+  LICENSING_URL: serviceUrl('http://127.0.0.1:3102'),
+  /** R13: how long an MDM certificate is valid. */
+  MDM_CERTIFICATE_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+};
+
+export const enrollmentService: ServiceDefinition<typeof enrollmentConfig> = {
+  name: 'enrollment',
+  portVariable: 'ENROLLMENT_PORT',
+  defaultPort: 3103,
+  schema: 'enrollment',
+  migrations: [EnrollmentSchema1764300000100],
+  events: [...enrollmentEvents, ...authorityEvents, ...licensingEvents],
+  produces: [Topics.enrollmentEvents],
+  // Batch mode: a fresh replica replays the topics' history in one transaction per Kafka batch.
+  consumes: { groupId: 'enrollment.prerequisites', topics: [Topics.authorityEvents, Topics.licensingEvents], mode: 'batch' },
+  config: enrollmentConfig,
+};
+
+export type EnrollmentConfig = z.infer<z.ZodObject<typeof enrollmentConfig>>;

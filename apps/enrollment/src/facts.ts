@@ -1,0 +1,79 @@
+import { Controller, Inject, Injectable } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
+import { EventEnvelope } from '@mdm/contracts/core';
+import { TenantFacts, UserFacts } from '@mdm/enrollment/domain';
+import { Database, Sql } from '@mdm/platform/database';
+import { InboxContext } from '@mdm/platform/inbox';
+
+/** Keeps what R12 needs of the authority and licensing contexts, from their events. */
+@Controller()
+export class FactsConsumer {
+  @EventPattern('TenantCreated')
+  async tenantCreated(@Payload() e: EventEnvelope<{ tenantId: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query(`insert into tenant_facts (tenant_id, authority) values ($1, 'unknown') on conflict do nothing`, [e.tenantId]);
+  }
+
+  @EventPattern('AuthorityChanged')
+  async authorityChanged(@Payload() e: EventEnvelope<{ to: TenantAuthority }>, @Ctx() { sql }: InboxContext) {
+    await updateTenant(sql, e.tenantId, 'authority = $2', [e.data.to]);
+  }
+
+  @EventPattern('ApnsCertificateUploaded')
+  async apns(@Payload() e: EventEnvelope<{ authority: ManagingAuthority; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+    await updateTenant(sql, e.tenantId, 'apns_not_after = tenant_facts.apns_not_after || jsonb_build_object($2::text, $3::text)', [
+      e.data.authority,
+      e.data.notAfter,
+    ]);
+  }
+
+  @EventPattern('ConsentGranted')
+  async consent(@Payload() e: EventEnvelope<{ kind: string }>, @Ctx() { sql }: InboxContext) {
+    await updateTenant(sql, e.tenantId, 'consents = array(select distinct unnest(tenant_facts.consents || $2::text))', [e.data.kind]);
+  }
+
+  @EventPattern('UserCreated')
+  async userCreated(@Payload() e: EventEnvelope<{ userId: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('insert into user_facts (user_id, tenant_id) values ($1, $2) on conflict do nothing', [e.data.userId, e.tenantId]);
+  }
+
+  // A user's events share one stream, so they arrive in order: UserCreated has made the row.
+  @EventPattern('LicenseAssigned')
+  async licenseAssigned(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update user_facts set licenses = array_append(array_remove(licenses, $2), $2) where user_id = $1', [
+      e.data.userId,
+      e.data.sku,
+    ]);
+  }
+
+  @EventPattern('LicenseRemoved')
+  async licenseRemoved(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update user_facts set licenses = array_remove(licenses, $2) where user_id = $1', [e.data.userId, e.data.sku]);
+  }
+}
+
+/** A tenant's events share one stream, so they arrive in order: TenantCreated has made the row. */
+function updateTenant(sql: Sql, tenantId: string, assignment: string, params: unknown[]) {
+  return sql.query(`update tenant_facts set ${assignment} where tenant_id = $1`, [tenantId, ...params]);
+}
+
+@Injectable()
+export class Facts {
+  constructor(@Inject(Database) private readonly db: Database) {}
+
+  async tenant(tenantId: string): Promise<TenantFacts | undefined> {
+    const [row] = await this.db.query<{ authority: TenantAuthority; apns_not_after: Record<string, string>; consents: string[] }>(
+      'select authority, apns_not_after, consents from tenant_facts where tenant_id = $1',
+      [tenantId],
+    );
+    return row && { authority: row.authority, apnsNotAfter: row.apns_not_after, consents: row.consents as TenantFacts['consents'] };
+  }
+
+  async user(tenantId: string, userId: string): Promise<UserFacts | undefined> {
+    const [row] = await this.db.query<{ licenses: string[] }>('select licenses from user_facts where user_id = $1 and tenant_id = $2', [
+      userId,
+      tenantId,
+    ]);
+    return row && { licenses: row.licenses };
+  }
+}

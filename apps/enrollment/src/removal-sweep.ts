@@ -1,0 +1,54 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { deviceStreamId } from '@mdm/contracts/enrollment';
+import { REMOVAL_AFTER_EXPIRY_DAYS } from '@mdm/enrollment/domain';
+import { Database } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { ServiceRuntime } from '@mdm/platform/http';
+
+const BATCH = 500;
+
+/**
+ * R15: a device that stopped checking in is removed 180 days after its MDM certificate expired.
+ * Runs when the clock moves; one replica at a time (transaction advisory lock), in batches.
+ */
+@Injectable()
+export class RemovalSweep implements OnModuleInit {
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Database) private readonly db: Database,
+    @Inject(EventStore) private readonly store: EventStore,
+  ) {}
+
+  onModuleInit(): void {
+    this.runtime.addSweep('mdm-certificate-expiry', (now) => this.run(now));
+  }
+
+  async run(now: Date): Promise<number> {
+    const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_DAYS * 86_400_000);
+    let removed = 0;
+    for (;;) {
+      const count = await this.db.transaction(async (sql) => {
+        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext('enrollment:removal')) locked`);
+        if (!locked) return 0;
+        const due = await sql.query<{ device_id: string; tenant_id: string }>(
+          `update devices set status = 'removed'
+            where device_id in (select device_id from devices where status = 'active' and certificate_not_after <= $1
+                                 order by certificate_not_after limit $2 for update skip locked)
+            returning device_id, tenant_id`,
+          [cutoff, BATCH],
+        );
+        for (const d of due) {
+          await this.store.append(
+            deviceStreamId(d.device_id),
+            [{ type: 'DeviceRemoved', data: { deviceId: d.device_id, reason: 'mdm-certificate-expired' } }],
+            { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
+            sql,
+          );
+        }
+        return due.length;
+      });
+      removed += count;
+      if (count < BATCH) return removed;
+    }
+  }
+}

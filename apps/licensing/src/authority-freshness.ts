@@ -1,0 +1,29 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { tenantStreamId } from '@mdm/contracts/authority';
+import { ServiceRuntime } from '@mdm/platform/http';
+import { ReadYourWrites } from '@mdm/platform/inbox';
+import { LicensingConfig } from './licensing.definition';
+
+/** The authority service's streams a licensing command depends on: the tenant's and its configurations. */
+const AUTHORITY_PREFIXES = [tenantStreamId(''), 'configuration-'];
+
+/**
+ * Read-your-writes with the authority service (API.md: a command that returned 2xx is visible to
+ * every later command): before a licensing command, wait until this service has applied every tenant
+ * and configuration event the authority service has published for the tenant, so a license assigned
+ * right after an authority change or a new configuration sees it.
+ */
+@Injectable()
+export class AuthorityFreshness {
+  private readonly readYourWrites: ReadYourWrites;
+  private readonly authorityUrl: string;
+
+  constructor(@Inject(ServiceRuntime) runtime: ServiceRuntime) {
+    this.readYourWrites = new ReadYourWrites({ db: runtime.db, logger: runtime.logger.child({ component: 'read-your-writes' }) });
+    this.authorityUrl = (runtime.config as unknown as LicensingConfig).AUTHORITY_URL;
+  }
+
+  catchUp(tenantId: string): Promise<void> {
+    return this.readYourWrites.catchUp(this.authorityUrl, tenantId, AUTHORITY_PREFIXES);
+  }
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { authorityEvents } from '@mdm/contracts/authority';
+import { Topics } from '@mdm/contracts/core';
+import { enrollmentEvents } from '@mdm/contracts/enrollment';
+import { licensingEvents } from '@mdm/contracts/licensing';
+import { serviceUrl } from '@mdm/platform/config';
+import { ServiceDefinition } from '@mdm/platform/http';
+import { LicensingSchema1764300000000 } from './licensing.schema';
+
+export const licensingConfig = {
+  /** The owner of tenants and configurations: asked which of its events a command must wait for. */
+  AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
+};
+
+export type LicensingConfig = z.infer<z.ZodObject<typeof licensingConfig>>;
+
+/** Users, groups and licenses (R8–R10), with what it learns of tenants, configurations and devices. */
+export const licensingService: ServiceDefinition<typeof licensingConfig> = {
+  name: 'licensing',
+  portVariable: 'LICENSING_PORT',
+  defaultPort: 3102,
+  schema: 'licensing',
+  migrations: [LicensingSchema1764300000000],
+  events: [...licensingEvents, ...authorityEvents, ...enrollmentEvents],
+  produces: [Topics.licensingEvents],
+  consumes: { groupId: 'licensing.directory', topics: [Topics.authorityEvents, Topics.enrollmentEvents], mode: 'batch' },
+  config: licensingConfig,
+};

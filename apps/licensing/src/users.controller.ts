@@ -1,0 +1,113 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { z } from 'zod';
+import { tenantParams } from '@mdm/contracts/authority';
+import { notFound } from '@mdm/contracts/core';
+import {
+  assignLicenseBody,
+  createGroupBody,
+  createUserBody,
+  licenseAnswerSchema,
+  licenseParams,
+  setUserGroupsBody,
+  userParams,
+  userSchema,
+} from '@mdm/contracts/licensing';
+import { UserState, assignLicense, licenseOutcome, removeLicense, setGroups } from '@mdm/licensing/domain';
+import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
+import { AuthorityFreshness } from './authority-freshness';
+import { Directory } from './directory';
+import { UserCommandResult, UsersService } from './users.service';
+
+type TenantParams = z.infer<typeof tenantParams>;
+type UserParams = z.infer<typeof userParams>;
+
+function userView(state: UserState, devices: string[]): z.infer<typeof userSchema> {
+  const { userId, userPrincipalName, displayName, groupIds, licenses, effectiveAuthority } = state;
+  return { userId, userPrincipalName, displayName, groupIds, licenses, effectiveAuthority, devices };
+}
+
+/** R9: when the effective authority moves, every enrolled device of the user is switched. */
+function licenseAnswer({ before, events, devices }: UserCommandResult, dryRun: boolean): z.infer<typeof licenseAnswerSchema> {
+  const outcome = licenseOutcome(before, events);
+  return {
+    userId: outcome.state.userId,
+    licenses: outcome.state.licenses,
+    effectiveAuthority: outcome.effectiveAuthority,
+    previousAuthority: outcome.previousAuthority,
+    devicesToSwitch: outcome.moved ? devices.length : 0,
+    warnings: outcome.warnings,
+    dryRun,
+  };
+}
+
+/** Groups, users and their licenses (R8–R10). */
+@Controller('api/v1/tenants/:tenantId')
+export class UsersController {
+  constructor(
+    @Inject(UsersService) private readonly users: UsersService,
+    @Inject(Directory) private readonly directory: Directory,
+    @Inject(AuthorityFreshness) private readonly freshness: AuthorityFreshness,
+  ) {}
+
+  @Post('groups')
+  @HttpCode(201)
+  async createGroup(
+    @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
+    @Body(new ZodPipe(createGroupBody)) { name }: z.infer<typeof createGroupBody>,
+    @Actor() actor: string,
+  ) {
+    await this.freshness.catchUp(tenantId);
+    return this.users.createGroup(tenantId, actor, name);
+  }
+
+  @Post('users')
+  @HttpCode(201)
+  async createUser(
+    @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
+    @Body(new ZodPipe(createUserBody)) body: z.infer<typeof createUserBody>,
+    @Actor() actor: string,
+  ) {
+    await this.freshness.catchUp(tenantId);
+    return userView(await this.users.create(tenantId, actor, body), []);
+  }
+
+  @Get('users/:userId')
+  async getUser(@Param(new PathPipe(userParams)) { tenantId, userId }: UserParams) {
+    const user = await this.directory.user(this.directory.db, tenantId, userId);
+    if (!user) throw notFound('user');
+    return userView(user.state, await this.directory.devicesOf(this.directory.db, tenantId, userId));
+  }
+
+  /** Every group must be a group of the tenant (422 UNKNOWN_GROUP). */
+  @Put('users/:userId/groups')
+  async setGroups(
+    @Param(new PathPipe(userParams)) { tenantId, userId }: UserParams,
+    @Body(new ZodPipe(setUserGroupsBody)) { groupIds }: z.infer<typeof setUserGroupsBody>,
+    @Actor() actor: string,
+  ) {
+    await this.freshness.catchUp(tenantId);
+    const { state, devices } = await this.users.execute(tenantId, userId, actor, async (user, _tenant, sql) =>
+      setGroups(user, groupIds, await this.directory.knownGroups(sql, tenantId, groupIds)),
+    );
+    return userView(state, devices);
+  }
+
+  @Post('users/:userId/licenses')
+  @HttpCode(200)
+  async assignLicense(
+    @Param(new PathPipe(userParams)) { tenantId, userId }: UserParams,
+    @Body(new ZodPipe(assignLicenseBody)) { sku, dryRun = false }: z.infer<typeof assignLicenseBody>,
+    @Actor() actor: string,
+  ) {
+    await this.freshness.catchUp(tenantId);
+    const result = await this.users.execute(tenantId, userId, actor, (user, tenant) => assignLicense(user, sku, tenant), dryRun);
+    return licenseAnswer(result, dryRun);
+  }
+
+  @Delete('users/:userId/licenses/:sku')
+  async removeLicense(@Param(new PathPipe(licenseParams)) { tenantId, userId, sku }: z.infer<typeof licenseParams>, @Actor() actor: string) {
+    await this.freshness.catchUp(tenantId);
+    const result = await this.users.execute(tenantId, userId, actor, (user, tenant) => removeLicense(user, sku, tenant));
+    return licenseAnswer(result, false);
+  }
+}

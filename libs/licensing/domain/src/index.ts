@@ -1,0 +1,5 @@
+export * from './warnings';
+export * from './user';
+export * from './group';
+export * from './tenant-recompute';
+export * from './preview';
