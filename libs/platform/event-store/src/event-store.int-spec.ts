@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EventRegistry, defineEvent } from '@mdm/contracts/core';
 import { ManualClock } from '@mdm/platform/clock';
 import { Database } from '@mdm/platform/database';
-import { testDatabase } from '@mdm/platform/testing';
+import { eventually, testDatabase } from '@mdm/platform/testing';
 import { DuplicateEventIdError, VersionConflictError } from './errors';
 import { EventStore, START_OF_ALL } from './event-store';
 
@@ -151,9 +151,15 @@ describe('event store (Postgres)', () => {
 
     commitSlow();
     await slow;
-    const after = await drainAll(whileSlowRuns.checkpoint);
-    const ours = after.events.map((e) => e.streamId).filter((s) => s === slowStream || s === fastStream);
-    expect(ours).toEqual([slowStream, fastStream]);
+    // Other transactions anywhere in the cluster also hold readAll back (xids are cluster-wide): keep reading.
+    let checkpoint = whileSlowRuns.checkpoint;
+    const ours: string[] = [];
+    await eventually(async () => {
+      const page = await drainAll(checkpoint);
+      checkpoint = page.checkpoint;
+      ours.push(...page.events.map((e) => e.streamId).filter((s) => s === slowStream || s === fastStream));
+      expect(ours).toEqual([slowStream, fastStream]);
+    });
   });
 
   it('readAll pages through many transactions in the order they were appended', async () => {
@@ -162,11 +168,13 @@ describe('event store (Postgres)', () => {
     for (let n = 1; n <= 25; n++) await store.append(stream, [{ type: 'Counted', data: { n } }], opts(n - 1));
     let checkpoint = start;
     const seen: number[] = [];
-    for (let page = await store.readAll(checkpoint, 7); page.events.length; page = await store.readAll(checkpoint, 7)) {
-      seen.push(...page.events.filter((e) => e.streamId === stream).map((e) => e.streamVersion));
-      checkpoint = page.checkpoint;
-    }
-    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    await eventually(async () => {
+      for (let page = await store.readAll(checkpoint, 7); page.events.length; page = await store.readAll(checkpoint, 7)) {
+        seen.push(...page.events.filter((e) => e.streamId === stream).map((e) => e.streamVersion));
+        checkpoint = page.checkpoint;
+      }
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    });
   });
 
   it('upcasts older schema versions on read; stored events are never rewritten', async () => {
