@@ -72,6 +72,26 @@ describe('outbox relay (Postgres → Kafka)', () => {
     expect(messages[0].headers?.['event-type']?.toString()).toBe('Ticked');
   });
 
+  it('deletes published rows once they are older than the retention', async () => {
+    const stream = `clock-${randomUUID()}`;
+    await appendTicks(stream, 3);
+    const pruning = new OutboxRelay({
+      clientConfig: db.clientConfig(),
+      schema: db.schema,
+      channel: `${db.schema}_outbox`,
+      producer,
+      logger: createLogger('relay', 'fatal'),
+      retentionMs: 0,
+    });
+    pruning.start();
+    try {
+      await eventually(async () => expect(await db.query('select 1 from outbox where message_key = $1', [stream])).toEqual([]));
+    } finally {
+      await pruning.stop();
+    }
+    expect(await store.readStream(stream)).toHaveLength(3);
+  });
+
   it('only one relay of a service is the leader', async () => {
     const [a, b] = [relay(), relay()];
     a.start();

@@ -13,7 +13,11 @@ export interface OutboxRelayOptions {
   /** Fallback poll when no notification arrives (a missed NOTIFY, or not the leader yet). */
   pollIntervalMs?: number;
   onPublished?: (count: number) => void;
+  /** Published rows are deleted after this long (they are in Kafka and in the event store). */
+  retentionMs?: number;
 }
+
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 interface OutboxRow {
   pos: string;
@@ -49,6 +53,7 @@ export class OutboxRelay {
   private loop: Promise<void> | undefined;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  private lastPrune = 0;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -114,7 +119,10 @@ export class OutboxRelay {
         if (this.leader) this.options.logger.info('outbox relay is the leader');
       }
       this.notified = false;
-      if (this.leader) await this.drain(client);
+      if (this.leader) {
+        await this.drain(client);
+        await this.prune(client);
+      }
       await this.sleep(this.pollIntervalMs);
     }
   }
@@ -143,6 +151,13 @@ export class OutboxRelay {
       batch = next.value;
     }
     await this.mark(client, sent);
+  }
+
+  private async prune(client: Client): Promise<void> {
+    if (Date.now() - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = Date.now();
+    const retention = this.options.retentionMs ?? 7 * 24 * 3600_000;
+    await client.query(`delete from outbox where published_at < now() - make_interval(secs => $1)`, [retention / 1000]);
   }
 
   private async fetch(client: Client, inFlight: OutboxRow[]): Promise<OutboxRow[]> {
