@@ -3,7 +3,7 @@ import { Topics } from '@mdm/contracts/core';
 import { Platform } from '@mdm/contracts/authority';
 import { RunningService, startService } from '@mdm/platform/http';
 import { Producer, createReliableProducer } from '@mdm/platform/kafka';
-import { eventually, groupCaughtUp, selfSignedCertificatePem, testEnv, testKafka, uniqueName } from '@mdm/platform/testing';
+import { eventually, groupCaughtUp, selfSignedCertificatePem, testEnv, testKafka, uniqueName, envelopeFixture } from '@mdm/platform/testing';
 // The licensing service learns tenants and configurations from the real authority service, in this process.
 import { authorityService } from '../../authority/src/authority.definition';
 import { AuthorityModule } from '../../authority/src/authority.module';
@@ -101,18 +101,10 @@ describe('licensing service (R8–R10)', () => {
       enroll: async (userId: string | null, platform: Platform): Promise<string> => {
         const deviceId = randomUUID();
         const now = new Date().toISOString();
-        const envelope = {
-          eventId: randomUUID(),
+        const envelope = envelopeFixture({
           type: 'DeviceEnrolled',
-          schemaVersion: 1,
           streamId: `device-${deviceId}`,
-          streamVersion: 1,
           tenantId,
-          occurredAt: now,
-          recordedAt: now,
-          actor: 'token:test',
-          correlationId: randomUUID(),
-          causationId: null,
           data: {
             deviceId,
             serialNumber: `SN-${deviceId}`,
@@ -126,7 +118,7 @@ describe('licensing service (R8–R10)', () => {
             mdmCertificate: { serial: '0A1B', notBefore: now, notAfter: new Date(Date.now() + 365 * DAY).toISOString() },
             credentialHash: 'a'.repeat(64),
           },
-        };
+        });
         await producer.send({
           topic: Topics.enrollmentEvents.topic,
           acks: -1,
@@ -461,19 +453,5 @@ describe('licensing service (R8–R10)', () => {
 });
 
 function deviceEvent(tenantId: string, deviceId: string, type: string, data: unknown) {
-  const now = new Date().toISOString();
-  return {
-    eventId: randomUUID(),
-    type,
-    schemaVersion: 1,
-    streamId: `device-${deviceId}`,
-    streamVersion: 2,
-    tenantId,
-    occurredAt: now,
-    recordedAt: now,
-    actor: 'token:test',
-    correlationId: randomUUID(),
-    causationId: null,
-    data,
-  };
+  return envelopeFixture({ type, streamId: `device-${deviceId}`, streamVersion: 2, tenantId, data });
 }

@@ -1,4 +1,4 @@
-import { DomainError } from '@mdm/contracts/core';
+import { refusal } from '@mdm/platform/testing';
 import { TenantEvent } from '@mdm/contracts/authority';
 import {
   TenantHistoryEvent,
@@ -23,15 +23,6 @@ function given(...events: TenantEvent[]): TenantState {
 const created: TenantEvent = { type: 'TenantCreated', data: { tenantId, name: 'Contoso' } };
 const changed = (from: string, to: string) => ({ type: 'AuthorityChanged', data: { from, to } }) as TenantEvent;
 
-function refusal(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('tenant decisions (pure)', () => {
   it('R1: a created tenant has authority unknown and the banner shows', () => {

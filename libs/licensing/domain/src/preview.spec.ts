@@ -1,21 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@mdm/contracts/core';
 import { PreviewDevice, PreviewTenant, previewAuthorityChange } from './preview';
-import { UserState, initialUser } from './user';
+import { userFixture } from './user.fixture';
 
 const now = new Date('2026-06-01T00:00:00.000Z');
 const DAY = 86_400_000;
 const staff = randomUUID();
 
-const user = (licenses: string[], effective: UserState['effectiveAuthority'], groupIds: string[] = []): UserState => ({
-  ...initialUser,
-  exists: true,
-  userId: randomUUID(),
-  userPrincipalName: `${randomUUID()}@contoso.com`,
-  licenses,
-  groupIds,
-  effectiveAuthority: effective,
-});
+const user = userFixture;
 const device = (userId: string | null, platform: PreviewDevice['platform']): PreviewDevice => ({ deviceId: randomUUID(), userId, platform });
 
 describe('authority change preview (pure)', () => {

@@ -1,5 +1,6 @@
+import { refusal } from '@mdm/platform/testing';
+import { userFixture } from './user.fixture';
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '@mdm/contracts/core';
 import {
   TenantContext,
   UserEvent,
@@ -38,15 +39,6 @@ function after(state: UserState, events: UserEvent[]): UserState {
   return events.reduce(userEvolver.evolve, state);
 }
 
-function refusal(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('user decisions (pure)', () => {
   it('a created user has no licenses and no effective authority', () => {
@@ -152,15 +144,7 @@ describe('user decisions (pure)', () => {
 });
 
 describe('tenant authority recompute (pure)', () => {
-  const user = (licenses: string[], effective: UserState['effectiveAuthority'], groupIds: string[] = []): UserState => ({
-    ...initialUser,
-    exists: true,
-    userId: randomUUID(),
-    userPrincipalName: `${randomUUID()}@contoso.com`,
-    licenses,
-    groupIds,
-    effectiveAuthority: effective,
-  });
+  const user = userFixture;
 
   it('R9: on an authority change, every user whose effective authority moves gets UserAuthorityChanged, the others nothing', () => {
     const office = user(['O365_E3'], 'office365');

@@ -4,29 +4,14 @@ import { EventEnvelope, EventRegistry, defineEvent, deadLetterTopic } from '@mdm
 import { Database } from '@mdm/platform/database';
 import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
-import { eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
+import { envelopeFixture, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
 import { InboxConsumer, InboxConsumerOptions } from './inbox-consumer';
 
 const Scored = defineEvent({ type: 'Scored', data: z.object({ points: z.number().int() }).strict() });
 const registry = new EventRegistry([Scored]);
 
-function envelope(points: unknown, overrides: Partial<EventEnvelope> = {}): EventEnvelope {
-  return {
-    eventId: randomUUID(),
-    type: 'Scored',
-    schemaVersion: 1,
-    streamId: 'game-1',
-    streamVersion: 1,
-    tenantId: randomUUID(),
-    occurredAt: new Date().toISOString(),
-    recordedAt: new Date().toISOString(),
-    actor: 'test',
-    correlationId: randomUUID(),
-    causationId: null,
-    data: { points },
-    ...overrides,
-  };
-}
+const envelope = (points: unknown): EventEnvelope =>
+  envelopeFixture({ type: 'Scored', streamId: 'game-1', tenantId: randomUUID(), data: { points } });
 
 describe('inbox consumer (Kafka → Postgres)', () => {
   let db: Database;

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError, EventEnvelope } from '@mdm/contracts/core';
+
+/** An envelope as a producing service would publish it; the test names what matters. */
+export function envelopeFixture<T>(
+  fields: Pick<EventEnvelope, 'type' | 'streamId' | 'tenantId'> & Partial<EventEnvelope> & { data: T },
+): EventEnvelope<T> {
+  const now = new Date().toISOString();
+  return {
+    eventId: randomUUID(),
+    schemaVersion: 1,
+    streamVersion: 1,
+    occurredAt: now,
+    recordedAt: now,
+    actor: 'token:test',
+    correlationId: randomUUID(),
+    causationId: null,
+    ...fields,
+  };
+}
+
+/** The DomainError a decision refuses with (a test of a refusal fails when there is none). */
+export function refusal(fn: () => unknown): DomainError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof DomainError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
