@@ -14,10 +14,16 @@ export const benchConfig = {
   sweepRows: Number(process.env.BENCH_SWEEP_ROWS ?? 20_000),
   relayBatchSizes: (process.env.BENCH_RELAY_BATCH_SIZES ?? '500,1000,2000').split(',').map(Number),
   inboxEvents: Number(process.env.BENCH_INBOX_EVENTS ?? 100_000),
+  /** (f): concurrent HTTP clients, enrollments measured (after a warm-up), licensed users, time cap of the measured run. */
+  enrollClients: Number(process.env.BENCH_ENROLL_CLIENTS ?? 32),
+  enrollCount: Number(process.env.BENCH_ENROLL_COUNT ?? 4000),
+  enrollWarmup: Number(process.env.BENCH_ENROLL_WARMUP ?? 200),
+  enrollUsers: Number(process.env.BENCH_ENROLL_USERS ?? 300),
+  enrollMaxMs: Number(process.env.BENCH_ENROLL_MAX_MS ?? 60_000),
   /** Partitions of the bench topics (the platform's event topics have 6 to 12). */
   partitions: 6,
-  /** Scenarios to run (a..e); all by default. */
-  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e').split(','),
+  /** Scenarios to run (a..f); all by default. */
+  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f').split(','),
 };
 
 /** Quiet: warnings and errors only. */

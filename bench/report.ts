@@ -3,7 +3,9 @@ import path from 'node:path';
 
 /**
  * One measured figure. A target applies to the ratio when there is a baseline (value / baseline
- * >= target) and to the value itself otherwise; informational figures have no target (pass null).
+ * >= target) and to the value itself otherwise, unless the figure was made with targetOn 'value'
+ * (an absolute target next to an informational baseline); a target is a floor, or a ceiling when
+ * made with atMost (latencies, error counts). Informational figures have no target (pass null).
  */
 export interface BenchResult {
   scenario: string;
@@ -16,19 +18,46 @@ export interface BenchResult {
   pass: boolean | null;
 }
 
+interface TargetKind {
+  on: 'ratio' | 'value';
+  atMost: boolean;
+}
+
+/** How each figure's target reads, for the table (the JSON rows keep their shape). */
+const targetKinds = new WeakMap<BenchResult, TargetKind>();
+
 export function result(
   scenario: string,
   metric: string,
   value: number,
   unit: string,
-  opts: { baseline?: number; target?: number } = {},
+  opts: { baseline?: number; target?: number; targetOn?: 'ratio' | 'value'; atMost?: boolean } = {},
 ): BenchResult {
   const baseline = opts.baseline ?? null;
   const ratio = baseline ? round(value / baseline, 3) : null;
   const target = opts.target ?? null;
-  const measured = baseline !== null ? ratio : value;
-  const pass = target === null || measured === null ? null : measured >= target;
-  return { scenario, metric, value: round(value, 1), unit, baseline: baseline === null ? null : round(baseline, 1), ratio, target, pass };
+  const kind: TargetKind = { on: opts.targetOn ?? (baseline !== null ? 'ratio' : 'value'), atMost: opts.atMost ?? false };
+  const measured = kind.on === 'ratio' ? ratio : value;
+  const pass = target === null || measured === null ? null : kind.atMost ? measured <= target : measured >= target;
+  const row: BenchResult = {
+    scenario,
+    metric,
+    value: round(value, 1),
+    unit,
+    baseline: baseline === null ? null : round(baseline, 1),
+    ratio,
+    target,
+    pass,
+  };
+  targetKinds.set(row, kind);
+  return row;
+}
+
+function targetText(r: BenchResult): string {
+  if (r.target === null) return '-';
+  const kind = targetKinds.get(r) ?? { on: r.baseline !== null ? 'ratio' : 'value', atMost: false };
+  const op = kind.atMost ? '<=' : '>=';
+  return kind.on === 'ratio' ? `${op}${r.target}x` : `${op}${fmt(r.target)}`;
 }
 
 export function printTable(results: BenchResult[]): void {
@@ -40,7 +69,7 @@ export function printTable(results: BenchResult[]): void {
     r.unit,
     r.baseline === null ? '-' : fmt(r.baseline),
     r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
-    r.target === null ? '-' : r.baseline !== null ? `>=${r.target}x` : `>=${fmt(r.target)}`,
+    targetText(r),
     r.pass === null ? '-' : r.pass ? 'PASS' : 'FAIL',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -56,7 +85,9 @@ export function writeResults(results: BenchResult[]): string {
   return file;
 }
 
+/** Whole numbers, but small fractional figures (latencies in ms) keep one decimal. */
 function fmt(n: number): string {
+  if (Math.abs(n) < 100 && !Number.isInteger(n)) return n.toFixed(1);
   return Math.round(n).toLocaleString('en-US');
 }
 

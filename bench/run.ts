@@ -7,6 +7,8 @@
  *   (c) raw kafkajs sendBatch              baseline of (d), per batch size
  *   (d) OutboxRelay draining the outbox    >= 0.7x (c) at the same batch size
  *   (e) InboxConsumer, batch mode          >= 10,000 events/s
+ *   (f) enrollments through the gateway    >= 300/s, p99 < 200 ms, no non-201, 32 clients
+ *       (baseline: raw pg BEGIN/INSERT/COMMIT at the same concurrency, informational)
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
@@ -14,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { benchConfig, logger } from './config';
 import { benchKafka, ensureDatabase, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
+import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
 import { inboxConsumerScenario } from './scenarios/inbox-consumer';
 import { kafkaProduceScenario } from './scenarios/kafka-produce';
@@ -47,6 +50,10 @@ async function main(): Promise<void> {
       if (on('d')) results.push(...(await step('(d) outbox relay', () => outboxRelayScenario(kafka, c.msgsPerSecond))));
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
+  }
+  if (on('f')) {
+    await benchKafka(); // starts the project's broker when nothing answers
+    results.push(...(await step('(f) enroll', enrollScenario)));
   }
 
   printTable(results);

@@ -1,5 +1,6 @@
 import { ServiceDefinition } from '@mdm/platform/http';
 import { authorityService } from '../../apps/authority/src/authority.definition';
+import { deviceSyncService } from '../../apps/device-sync/src/device-sync.definition';
 import { enrollmentService } from '../../apps/enrollment/src/enrollment.definition';
 import { gatewayService } from '../../apps/api-gateway/src/gateway.definition';
 import { licensingService } from '../../apps/licensing/src/licensing.definition';
@@ -17,5 +18,6 @@ export const stackServices: StackService[] = [
   { app: 'authority', definition: authorityService, urlVariable: 'AUTHORITY_URL' },
   { app: 'licensing', definition: licensingService, urlVariable: 'LICENSING_URL' },
   { app: 'enrollment', definition: enrollmentService, urlVariable: 'ENROLLMENT_URL' },
+  { app: 'device-sync', definition: deviceSyncService, urlVariable: 'DEVICE_SYNC_URL' },
   { app: 'api-gateway', definition: gatewayService },
 ];

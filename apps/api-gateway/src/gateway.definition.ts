@@ -10,6 +10,7 @@ export const gatewayConfig = {
   AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
   LICENSING_URL: serviceUrl('http://127.0.0.1:3102'),
   ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
+  DEVICE_SYNC_URL: serviceUrl('http://127.0.0.1:3104'),
 };
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {

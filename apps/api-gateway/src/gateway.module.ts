@@ -21,7 +21,12 @@ type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
       inject: [ServiceRuntime, Tokens, AuditLog],
       useFactory: (runtime: ServiceRuntime, tokens: Tokens, audit: AuditLog) => {
         const config = runtime.config as unknown as GatewayConfig;
-        const serviceUrls = { authority: config.AUTHORITY_URL, licensing: config.LICENSING_URL, enrollment: config.ENROLLMENT_URL };
+        const serviceUrls = {
+          authority: config.AUTHORITY_URL,
+          licensing: config.LICENSING_URL,
+          enrollment: config.ENROLLMENT_URL,
+          deviceSync: config.DEVICE_SYNC_URL,
+        };
         return buildRouteTable({ runtime, tokens, audit, serviceUrls });
       },
     },

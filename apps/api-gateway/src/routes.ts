@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authorityOperations, createTenantBody, registerTenantOperation } from '@mdm/contracts/authority';
 import { DomainError, HttpOperation, Role } from '@mdm/contracts/core';
+import { deviceSyncOperations } from '@mdm/contracts/device-sync';
 import { enrollmentOperations } from '@mdm/contracts/enrollment';
 import { licensingOperations } from '@mdm/contracts/licensing';
 import { ServiceRuntime } from '@mdm/platform/http';
@@ -15,7 +16,7 @@ export interface GatewayDeps {
   runtime: ServiceRuntime;
   tokens: Tokens;
   audit: AuditLog;
-  serviceUrls: { authority: string; licensing: string; enrollment: string };
+  serviceUrls: { authority: string; licensing: string; enrollment: string; deviceSync: string };
 }
 
 const proxied = (url: string) => (operation: HttpOperation) => ({ operation, handle: (ctx: CallContext) => forward(url, ctx) });
@@ -78,6 +79,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
     [serviceUrls.authority, authorityOperations],
     [serviceUrls.licensing, licensingOperations],
     [serviceUrls.enrollment, enrollmentOperations],
+    [serviceUrls.deviceSync, deviceSyncOperations],
   ] as const) {
     operations.map(proxied(url)).forEach((r) => table.add(r));
   }

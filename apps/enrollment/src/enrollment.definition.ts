@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authorityEvents } from '@mdm/contracts/authority';
 import { Topics } from '@mdm/contracts/core';
+import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
@@ -20,10 +21,14 @@ export const enrollmentService: ServiceDefinition<typeof enrollmentConfig> = {
   defaultPort: 3103,
   schema: 'enrollment',
   migrations: [EnrollmentSchema1764300000100],
-  events: [...enrollmentEvents, ...authorityEvents, ...licensingEvents],
+  events: [...enrollmentEvents, ...authorityEvents, ...licensingEvents, ...deviceSyncEvents],
   produces: [Topics.enrollmentEvents],
   // Batch mode: a fresh replica replays the topics' history in one transaction per Kafka batch.
-  consumes: { groupId: 'enrollment.prerequisites', topics: [Topics.authorityEvents, Topics.licensingEvents], mode: 'batch' },
+  consumes: {
+    groupId: 'enrollment.prerequisites',
+    topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.deviceSyncEvents],
+    mode: 'batch',
+  },
   config: enrollmentConfig,
 };
 

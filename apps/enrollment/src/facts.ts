@@ -57,6 +57,18 @@ function updateTenant(sql: Sql, tenantId: string, assignment: string, params: un
   return sql.query(`update tenant_facts set ${assignment} where tenant_id = $1`, [tenantId, ...params]);
 }
 
+/** R15: device-sync renews certificates at check-in; the removal sweep counts from the new expiry. */
+@Controller()
+export class RenewalConsumer {
+  @EventPattern('MdmCertificateRenewed')
+  async renewed(@Payload() e: EventEnvelope<{ deviceId: string; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update devices set certificate_not_after = greatest(certificate_not_after, $2) where device_id = $1', [
+      e.data.deviceId,
+      e.data.notAfter,
+    ]);
+  }
+}
+
 @Injectable()
 export class Facts {
   constructor(@Inject(Database) private readonly db: Database) {}

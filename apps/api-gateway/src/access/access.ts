@@ -21,14 +21,13 @@ export class Access {
   }
 
   /** Throws the refusal, or returns the principal allowed to make the call. */
-  authorize(principal: Principal | undefined, access: HttpOperation['access'], tenantId?: string): Principal | undefined {
+  authorize(principal: Principal | undefined, access: Exclude<HttpOperation['access'], 'device'>, tenantId?: string): Principal | undefined {
     if (access === 'public') return principal;
     if (!principal) throw new DomainError(401, 'UNAUTHORIZED', 'a bearer token is required');
     if (access === 'operator') {
       if (principal.kind !== 'operator') throw new DomainError(403, 'FORBIDDEN', 'only the platform operator may do this');
       return principal;
     }
-    if (access === 'device') throw new DomainError(403, 'FORBIDDEN', 'a device credential is required');
     if (principal.kind === 'operator') {
       throw new DomainError(403, 'FORBIDDEN', "the operator token does not act inside a tenant: use the tenant's token");
     }

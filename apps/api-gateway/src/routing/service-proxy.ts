@@ -15,6 +15,8 @@ export async function forward(baseUrl: string, ctx: CallContext): Promise<Answer
     [Headers.actor]: actorOf(principal),
   };
   if (principal?.kind === 'tenant') headers[Headers.tenantId] = principal.tenantId;
+  const deviceCredential = req.header('authorization');
+  if (!principal && deviceCredential?.startsWith('Device ')) headers.authorization = deviceCredential;
   const hasBody = req.method !== 'GET' && req.method !== 'DELETE';
   if (hasBody) headers['content-type'] = 'application/json';
   let response: Response;

@@ -1,13 +1,18 @@
-import { RunningService, startService } from '@mdm/platform/http';
-import { eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { deadLetterTopic } from '@mdm/contracts/core';
+import { RunningService, ServiceDefinition, startService } from '@mdm/platform/http';
+import { IsolatedTopics, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { authorityService } from '../../../authority/src/authority.definition';
 import { AuthorityModule } from '../../../authority/src/authority.module';
+import { deviceSyncService } from '../../../device-sync/src/device-sync.definition';
+import { DeviceSyncModule } from '../../../device-sync/src/device-sync.module';
 import { enrollmentService } from '../../../enrollment/src/enrollment.definition';
 import { EnrollmentModule } from '../../../enrollment/src/enrollment.module';
 import { gatewayService } from '../../../api-gateway/src/gateway.definition';
+import { GatewayModule } from '../../../api-gateway/src/gateway.module';
 import { licensingService } from '../../../licensing/src/licensing.definition';
 import { LicensingModule } from '../../../licensing/src/licensing.module';
-import { GatewayModule } from '../../../api-gateway/src/gateway.module';
 import { ApiClient } from './api-client';
 
 export interface TestStack {
@@ -15,71 +20,113 @@ export interface TestStack {
   authority: RunningService;
   licensing: RunningService;
   enrollment: RunningService;
+  deviceSync: RunningService;
+  operatorToken: string;
   operator: ApiClient;
   anonymous: ApiClient;
   client(token: string): ApiClient;
+  /** Closes the services and removes what they made: schemas, topics, consumer groups. */
   stop(): Promise<void>;
 }
 
+export interface StackOptions {
+  testClock?: boolean;
+  /** Settings for every service on top of the harness's (e.g. DATABASE_URL, LOG_LEVEL for the bench). */
+  env?: Record<string, string>;
+}
+
 /**
- * The services in this process, each in a schema of its own, on free ports, sharing one test clock
- * (its own schema too), behind a real gateway: what a client sees, end to end.
+ * The whole system in this process, as a client sees it behind a real gateway: each service in a
+ * schema of its own, on a free port, with consumer groups and event topics of its own (so there is
+ * no history of other stacks to replay), sharing one test clock. The bench starts it too.
  */
-export async function startStack(opts: { testClock?: boolean } = {}): Promise<TestStack> {
+export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const operatorToken = `op_${uniqueName('token')}_0123456789abcdef`;
-  const shared = {
-    MDM_TEST_CLOCK: opts.testClock ? '1' : '0',
-    MDM_CLOCK_SCHEMA: uniqueName('clock'),
-  };
-  const authority = await startService(
-    authorityService,
-    () => AuthorityModule,
-    testEnv({ ...shared, AUTHORITY_PORT: '0', DB_SCHEMA: uniqueName('authority') }),
-  );
-  const consumer = (name: string) => ({ KAFKA_CONSUMER_GROUP: uniqueName(name), DB_SCHEMA: uniqueName(name) });
-  const licensing = await startService(
-    licensingService,
-    () => LicensingModule,
-    testEnv({ ...shared, ...consumer('licensing'), LICENSING_PORT: '0', AUTHORITY_URL: authority.url }),
-  );
-  const enrollment = await startService(
-    enrollmentService,
-    () => EnrollmentModule,
-    testEnv({ ...shared, ...consumer('enrollment'), ENROLLMENT_PORT: '0', AUTHORITY_URL: authority.url, LICENSING_URL: licensing.url }),
-  );
-  const gateway = await startService(
-    gatewayService,
-    () => GatewayModule,
-    testEnv({
-      ...shared,
-      GATEWAY_PORT: '0',
-      DB_SCHEMA: uniqueName('gateway'),
-      MDM_OPERATOR_TOKEN: operatorToken,
-      AUTHORITY_URL: authority.url,
-      LICENSING_URL: licensing.url,
-      ENROLLMENT_URL: enrollment.url,
-    }),
-  );
-  // A fresh consumer group replays the topics' history first; tests start once it has.
-  for (const service of [licensing, enrollment]) {
-    const { runtime } = service;
-    const topics = runtime.definition.consumes!.topics.map((t) => t.topic);
-    await eventually(async () => expect(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, topics)).toBe(true), 120_000, 250);
+  const topics = new IsolatedTopics(randomBytes(4).toString('hex'));
+  const started: RunningService[] = [];
+  const schemas: string[] = [];
+  const groups: string[] = [];
+  const shared: Record<string, string> = { MDM_TEST_CLOCK: opts.testClock ? '1' : '0', MDM_CLOCK_SCHEMA: schema('clock'), ...opts.env };
+
+  function schema(name: string) {
+    schemas.push(uniqueName(name));
+    return schemas[schemas.length - 1];
   }
-  const client = (token?: string) => new ApiClient(gateway.url, token);
-  return {
-    gateway,
-    authority,
-    licensing,
-    enrollment,
-    operator: client(operatorToken),
-    anonymous: client(),
-    client,
-    stop: async () => {
-      await gateway.close();
-      await enrollment.close();
-      await licensing.close();
-      await authority.close();
-    },
+  const own = (name: string, consumes = false): Record<string, string> => {
+    if (!consumes) return { DB_SCHEMA: schema(name) };
+    groups.push(uniqueName(name));
+    return { DB_SCHEMA: schema(name), KAFKA_CONSUMER_GROUP: groups[groups.length - 1] };
   };
+  async function start(definition: ServiceDefinition, module: () => unknown, env: Record<string, string>) {
+    const service = await startService(topics.definition(definition), module as never, testEnv({ ...shared, ...env }));
+    started.push(service);
+    return service;
+  }
+  async function stop() {
+    for (const s of [...started].reverse()) await s.close().catch(() => undefined);
+    await removeKafkaState(started[0], [...topics.specs.keys(), ...groups.map((g) => deadLetterTopic(g).topic)], groups);
+    await dropSchemas(shared.DATABASE_URL ?? process.env.DATABASE_URL!, schemas);
+  }
+
+  try {
+    const authority = await start(authorityService, () => AuthorityModule, { ...own('authority'), AUTHORITY_PORT: '0' });
+    const urls = { AUTHORITY_URL: authority.url };
+    const licensing = await start(licensingService, () => LicensingModule, { ...own('licensing', true), ...urls, LICENSING_PORT: '0' });
+    Object.assign(urls, { LICENSING_URL: licensing.url });
+    const enrollment = await start(enrollmentService, () => EnrollmentModule, { ...own('enrollment', true), ...urls, ENROLLMENT_PORT: '0' });
+    Object.assign(urls, { ENROLLMENT_URL: enrollment.url });
+    const deviceSync = await start(deviceSyncService, () => DeviceSyncModule, { ...own('device_sync', true), ...urls, DEVICE_SYNC_PORT: '0' });
+    Object.assign(urls, { DEVICE_SYNC_URL: deviceSync.url });
+    const gateway = await start(gatewayService, () => GatewayModule, {
+      ...own('gateway'),
+      ...urls,
+      GATEWAY_PORT: '0',
+      MDM_OPERATOR_TOKEN: operatorToken,
+    });
+    // The consumers have joined their groups and committed what is there before anyone calls.
+    for (const { runtime } of [licensing, enrollment, deviceSync]) {
+      const consumed = runtime.definition.consumes!.topics.map((t) => t.topic);
+      await eventually(async () => {
+        if (!(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, consumed))) throw new Error(`${runtime.definition.name} is catching up`);
+      }, 60_000, 200);
+    }
+    const client = (token?: string) => new ApiClient(gateway.url, token);
+    return {
+      gateway,
+      authority,
+      licensing,
+      enrollment,
+      deviceSync,
+      operatorToken,
+      operator: client(operatorToken),
+      anonymous: client(),
+      client,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function removeKafkaState(any: RunningService | undefined, topics: string[], groups: string[]): Promise<void> {
+  if (!any) return;
+  const admin = any.runtime.kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function dropSchemas(url: string, schemas: string[]): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const s of schemas) await client.query(`drop schema if exists "${s}" cascade`);
+  } finally {
+    await client.end();
+  }
 }

@@ -50,3 +50,4 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 20_
 export * from './kafka';
 export * from './pki';
 export * from './fixtures';
+export * from './isolated-topics';

@@ -1,0 +1,21 @@
+import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { CheckInBody, checkInBody } from '@mdm/contracts/device-sync';
+import { ZodPipe } from '@mdm/platform/http';
+import { DeviceAuth } from '../device-auth';
+import { CheckInService } from './check-in.service';
+
+@Controller('device/v1')
+export class CheckInController {
+  constructor(
+    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
+    @Inject(CheckInService) private readonly checkIns: CheckInService,
+  ) {}
+
+  /** R18/R19: a scheduled check-in, one after a notification and one the user starts are the same call. */
+  @Post('check-in')
+  @HttpCode(200)
+  async checkIn(@Req() req: Request, @Body(new ZodPipe(checkInBody)) body: CheckInBody) {
+    return this.checkIns.checkIn(await this.auth.authenticate(req), body);
+  }
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { authorityEvents } from '@mdm/contracts/authority';
+import { Topics } from '@mdm/contracts/core';
+import { deviceSyncEvents } from '@mdm/contracts/device-sync';
+import { enrollmentEvents } from '@mdm/contracts/enrollment';
+import { licensingEvents } from '@mdm/contracts/licensing';
+import { serviceUrl } from '@mdm/platform/config';
+import { ServiceDefinition } from '@mdm/platform/http';
+import { DeviceSyncSchema1764400000000 } from './device-sync.schema';
+
+export const deviceSyncConfig = {
+  AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
+  LICENSING_URL: serviceUrl('http://127.0.0.1:3102'),
+  ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
+  /** R18: how often a device checks in on its own. */
+  CHECK_IN_INTERVAL_HOURS: z.coerce.number().positive().max(24 * 7).default(8),
+};
+
+export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
+  name: 'device-sync',
+  portVariable: 'DEVICE_SYNC_PORT',
+  defaultPort: 3104,
+  schema: 'device_sync',
+  migrations: [DeviceSyncSchema1764400000000],
+  events: [...deviceSyncEvents, ...authorityEvents, ...licensingEvents, ...enrollmentEvents],
+  produces: [Topics.deviceSyncEvents, Topics.deviceNotifications],
+  consumes: {
+    groupId: 'device-sync.devices',
+    topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.enrollmentEvents],
+    mode: 'batch',
+  },
+  config: deviceSyncConfig,
+};
+
+export type DeviceSyncConfig = z.infer<z.ZodObject<typeof deviceSyncConfig>>;

@@ -1,0 +1,74 @@
+import { sqlMigration } from '@mdm/platform/database';
+
+/**
+ * What device-sync learns from the other contexts (tenants, configurations, users: written in the
+ * inbox transaction of their events) and its own state of each device, its notifications and its
+ * remote actions (written in the transaction that appends device-sync's events).
+ */
+export const DeviceSyncSchema1764400000000 = sqlMigration(
+  'DeviceSyncSchema1764400000000',
+  [
+    `create table tenants (
+       tenant_id      uuid primary key,
+       authority      text not null default 'unknown',
+       apns_not_after jsonb not null default '{}'::jsonb,
+       co_management  jsonb not null default '{"enabled": false, "workloads": {}}'::jsonb)`,
+    `create table configurations (
+       configuration_id   uuid primary key,
+       tenant_id          uuid not null,
+       authority          text not null,
+       name               text not null,
+       type               text not null,
+       platforms          text[] not null,
+       settings           jsonb not null,
+       assigned_group_ids uuid[] not null,
+       version            int not null,
+       deleted            boolean not null default false)`,
+    `create index configurations_live on configurations (tenant_id, authority) where not deleted`,
+    `create table users (
+       user_id   uuid primary key,
+       tenant_id uuid not null,
+       licenses  text[] not null default '{}',
+       group_ids uuid[] not null default '{}')`,
+    `create table devices (
+       device_id             uuid primary key,
+       tenant_id             uuid not null,
+       user_id               uuid,
+       platform              text not null,
+       credential_hash       text not null unique,
+       status                text not null,
+       managed_by            text not null,
+       migration_state       text not null default 'none',
+       migration_changed_at  timestamptz,
+       installed             jsonb not null default '[]'::jsonb,
+       redundant             jsonb not null default '[]'::jsonb,
+       compliance            jsonb not null default '{"state": "notEvaluated", "reasons": []}'::jsonb,
+       last_check_in_at      timestamptz,
+       next_check_in_at      timestamptz,
+       certificate_serial    text not null,
+       certificate_not_after timestamptz not null)`,
+    `create index devices_by_tenant on devices (tenant_id, user_id) where status = 'active'`,
+    // R23: devices told to move that have not checked in yet, by when they were told.
+    `create index devices_awaiting_check_in on devices (migration_changed_at) where migration_state in ('pendingCheckIn', 'blockedApns')`,
+    `create table notifications (
+       notification_id uuid primary key,
+       device_id       uuid not null,
+       tenant_id       uuid not null,
+       reason          text not null,
+       created_at      timestamptz not null,
+       delivered_at    timestamptz)`,
+    `create index notifications_undelivered on notifications (device_id, created_at) where delivered_at is null`,
+    `create table actions (
+       command_id uuid primary key,
+       seq        bigint generated always as identity, -- queue order: the test clock may stamp many alike
+       device_id  uuid not null,
+       tenant_id  uuid not null,
+       type       text not null,
+       status     text not null,
+       error      text,
+       created_at timestamptz not null,
+       updated_at timestamptz not null)`,
+    `create index actions_pending on actions (device_id, seq) where status = 'pending'`,
+  ],
+  ['drop table actions', 'drop table notifications', 'drop table devices', 'drop table users', 'drop table configurations', 'drop table tenants'],
+);

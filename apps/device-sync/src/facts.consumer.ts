@@ -1,0 +1,128 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { ConfigurationEvent, ManagingAuthority } from '@mdm/contracts/authority';
+import { EventEnvelope } from '@mdm/contracts/core';
+import { EventData } from '@mdm/contracts/core';
+import { DeviceEnrolled } from '@mdm/contracts/enrollment';
+import { Sql } from '@mdm/platform/database';
+import { InboxContext } from '@mdm/platform/inbox';
+import { AuthorityFrom, FanOutPort } from './ports';
+
+type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' }>['data'];
+
+/**
+ * What device-sync keeps of the other contexts, from their events, in the inbox transaction. Events
+ * of one stream arrive in order (one key, one partition), so each handler simply applies its event.
+ */
+@Controller()
+export class FactsConsumer {
+  constructor(@Inject(FanOutPort) private readonly fanOut: FanOutPort) {}
+
+  @EventPattern('TenantCreated')
+  async tenantCreated(@Payload() e: EventEnvelope, @Ctx() { sql }: InboxContext) {
+    await sql.query('insert into tenants (tenant_id) values ($1) on conflict do nothing', [e.tenantId]);
+  }
+
+  /** R16: every device of the tenant with a user is told to check in. */
+  @EventPattern('AuthorityChanged')
+  async authorityChanged(@Payload() e: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update tenants set authority = $2 where tenant_id = $1', [e.tenantId, e.data.to]);
+    await this.fanOut.tenantChanged(sql, e);
+  }
+
+  @EventPattern('CoManagementChanged')
+  async coManagementChanged(@Payload() e: EventEnvelope<{ enabled: boolean; workloads: Record<string, string> }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update tenants set co_management = $2 where tenant_id = $1', [
+      e.tenantId,
+      JSON.stringify({ enabled: e.data.enabled, workloads: e.data.workloads }),
+    ]);
+  }
+
+  @EventPattern('ApnsCertificateUploaded')
+  async apns(@Payload() e: EventEnvelope<{ authority: ManagingAuthority; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query(`update tenants set apns_not_after = apns_not_after || jsonb_build_object($2::text, $3::text) where tenant_id = $1`, [
+      e.tenantId,
+      e.data.authority,
+      e.data.notAfter,
+    ]);
+  }
+
+  @EventPattern('ConfigurationCreated')
+  async configurationCreated(@Payload() e: EventEnvelope<Configuration>, @Ctx() { sql }: InboxContext) {
+    await upsertConfiguration(sql, e.tenantId, e.data);
+  }
+
+  @EventPattern('ConfigurationUpdated')
+  async configurationUpdated(@Payload() e: EventEnvelope<Configuration>, @Ctx() { sql }: InboxContext) {
+    await upsertConfiguration(sql, e.tenantId, e.data);
+  }
+
+  @EventPattern('ConfigurationDeleted')
+  async configurationDeleted(@Payload() e: EventEnvelope<{ configurationId: string; version: number }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update configurations set deleted = true, version = $2 where configuration_id = $1', [e.data.configurationId, e.data.version]);
+  }
+
+  @EventPattern('UserCreated')
+  async userCreated(@Payload() e: EventEnvelope<{ userId: string; groupIds: string[] }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('insert into users (user_id, tenant_id, group_ids) values ($1, $2, $3) on conflict do nothing', [
+      e.data.userId,
+      e.tenantId,
+      e.data.groupIds,
+    ]);
+  }
+
+  @EventPattern('UserGroupsChanged')
+  async userGroupsChanged(@Payload() e: EventEnvelope<{ userId: string; groupIds: string[] }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update users set group_ids = $2 where user_id = $1', [e.data.userId, e.data.groupIds]);
+  }
+
+  @EventPattern('LicenseAssigned')
+  async licenseAssigned(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update users set licenses = array_append(array_remove(licenses, $2), $2) where user_id = $1', [e.data.userId, e.data.sku]);
+  }
+
+  @EventPattern('LicenseRemoved')
+  async licenseRemoved(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query('update users set licenses = array_remove(licenses, $2) where user_id = $1', [e.data.userId, e.data.sku]);
+  }
+
+  /** R9 → R16: all the user's devices are told to check in. */
+  @EventPattern('UserAuthorityChanged')
+  async userAuthorityChanged(
+    @Payload() e: EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>,
+    @Ctx() { sql }: InboxContext,
+  ) {
+    await this.fanOut.userChanged(sql, e);
+  }
+
+  @EventPattern('DeviceEnrolled')
+  async deviceEnrolled(@Payload() e: EventEnvelope<EventData<typeof DeviceEnrolled>>, @Ctx() { sql }: InboxContext) {
+    const d = e.data;
+    await sql.query(
+      `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by,
+                            certificate_serial, certificate_not_after)
+       values ($1, $2, $3, $4, $5, 'active', $6, $7, $8) on conflict do nothing`,
+      [d.deviceId, e.tenantId, d.userId, d.platform, d.credentialHash, d.managedBy, d.mdmCertificate.serial, d.mdmCertificate.notAfter],
+    );
+  }
+
+  @EventPattern('DeviceUnenrolled')
+  async deviceUnenrolled(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query(`update devices set status = 'unenrolled' where device_id = $1`, [e.data.deviceId]);
+  }
+
+  @EventPattern('DeviceRemoved')
+  async deviceRemoved(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
+    await sql.query(`update devices set status = 'removed' where device_id = $1`, [e.data.deviceId]);
+  }
+}
+
+function upsertConfiguration(sql: Sql, tenantId: string, c: Configuration) {
+  return sql.query(
+    `insert into configurations (configuration_id, tenant_id, authority, name, type, platforms, settings, assigned_group_ids, version)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     on conflict (configuration_id) do update set name = excluded.name, type = excluded.type, platforms = excluded.platforms,
+       settings = excluded.settings, assigned_group_ids = excluded.assigned_group_ids, version = excluded.version, deleted = false`,
+    [c.configurationId, tenantId, c.authority, c.name, c.type, c.platforms, JSON.stringify(c.settings), c.assignedGroupIds, c.version],
+  );
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { EventEnvelope } from '@mdm/contracts/core';
+import { syncStreamId, fanOutStreamId } from '@mdm/contracts/device-sync';
+import { Sql } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { AuthorityFrom, FanOutPort, NotificationReason, NotifierPort } from '../ports';
+import { PerStreamAppend } from './per-stream-append';
+
+/** Optional: devices per notification insert / per event append (tests make it small). */
+export const FAN_OUT_BATCH_SIZE = Symbol('FAN_OUT_BATCH_SIZE');
+
+type Change = EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>;
+type UserChange = EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>;
+
+/** 100,000 devices are 20 statements of 5,000: few round trips, and no statement grows without bound. */
+const BATCH = 5000;
+
+/**
+ * R16/R17 in bulk: one authority change in, one notification per affected device out, in a handful
+ * of set-based statements inside the inbox transaction (so a redelivered change is a no-op and a
+ * failed one leaves no half fan-out). The outcome is recorded as one CheckInFanOut event.
+ */
+@Injectable()
+export class CheckInFanOutService extends FanOutPort {
+  private readonly batchSize: number;
+
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(NotifierPort) private readonly notifier: NotifierPort,
+    @Inject(PerStreamAppend) private readonly perStream: PerStreamAppend,
+    @Optional() @Inject(FAN_OUT_BATCH_SIZE) batchSize?: number,
+  ) {
+    super();
+    this.batchSize = batchSize ?? BATCH;
+  }
+
+  async tenantChanged(sql: Sql, event: Change): Promise<void> {
+    const { from, to } = event.data;
+    if (from === to) return;
+    const at = new Date(event.occurredAt);
+    // R16: every active device with a user; R17: the userless ones stay where they are, flagged.
+    const notify = await this.markPending(sql, event.tenantId, null, at);
+    await this.notifyInBatches(sql, event.tenantId, notify, 'authorityChanged');
+    const blocked = await sql.query<{ device_id: string }>(
+      `update devices set migration_state = 'needsSupport', migration_changed_at = $2
+        where tenant_id = $1 and user_id is null and status = 'active'
+        returning device_id`,
+      [event.tenantId, at],
+    );
+    for (const batch of chunks(blocked, this.batchSize)) {
+      await this.perStream.append(
+        sql,
+        'DeviceMigrationBlocked',
+        batch.map((d) => ({ streamId: syncStreamId(d.device_id), data: { deviceId: d.device_id, reason: 'userless', authority: null } })),
+        { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+      );
+    }
+    await this.record(sql, event, { reason: 'authorityChanged', userId: null, devicesNotified: notify.length, devicesNeedingSupport: blocked.length });
+  }
+
+  /** R9 → R16: every active device of the user. */
+  async userChanged(sql: Sql, event: UserChange): Promise<void> {
+    const { userId, from, to } = event.data;
+    if (from === to) return;
+    const notify = await this.markPending(sql, event.tenantId, userId, new Date(event.occurredAt));
+    await this.notifyInBatches(sql, event.tenantId, notify, 'userAuthorityChanged');
+    await this.record(sql, event, { reason: 'userAuthorityChanged', userId, devicesNotified: notify.length, devicesNeedingSupport: 0 });
+  }
+
+  /** One UPDATE for all the devices with a user (or of one user), however many: their ids come back for the notifications. */
+  private async markPending(sql: Sql, tenantId: string, userId: string | null, at: Date): Promise<string[]> {
+    const rows = await sql.query<{ device_id: string }>(
+      `update devices set migration_state = 'pendingCheckIn', migration_changed_at = $2
+        where tenant_id = $1 and status = 'active' and user_id is not null and ($3::uuid is null or user_id = $3::uuid)
+        returning device_id`,
+      [tenantId, at, userId],
+    );
+    return rows.map((r) => r.device_id);
+  }
+
+  private async notifyInBatches(sql: Sql, tenantId: string, deviceIds: string[], reason: NotificationReason): Promise<void> {
+    for (const batch of chunks(deviceIds, this.batchSize)) {
+      await this.notifier.notify(sql, batch.map((deviceId) => ({ deviceId, tenantId })), reason);
+    }
+  }
+
+  private async record(
+    sql: Sql,
+    event: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>,
+    outcome: { reason: 'authorityChanged' | 'userAuthorityChanged'; userId: string | null; devicesNotified: number; devicesNeedingSupport: number },
+  ): Promise<void> {
+    await this.store.append(
+      fanOutStreamId(event.tenantId),
+      [{ type: 'CheckInFanOut', data: { ...outcome, causeEventId: event.eventId, from: event.data.from, to: event.data.to } }],
+      { expectedVersion: 'any', tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId },
+      sql,
+    );
+  }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,33 @@
+import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { notificationsQuery } from '@mdm/contracts/device-sync';
+import { ZodPipe } from '@mdm/platform/http';
+import { DeviceAuth } from '../device-auth';
+import { LongPollHub } from './long-poll-hub';
+
+/** R16: a device learns of a check-in notification by long polling (the default push channel). */
+@Controller('device/v1')
+export class NotificationsController {
+  constructor(
+    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
+    @Inject(LongPollHub) private readonly hub: LongPollHub,
+  ) {}
+
+  @Get('notifications')
+  async poll(
+    @Query(new ZodPipe(notificationsQuery)) { waitSeconds }: z.infer<typeof notificationsQuery>,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const device = await this.auth.authenticate(req);
+    const poll = this.hub.poll(device, waitSeconds);
+    // The response's 'close' (not the request's, which may fire once a bodiless GET is read) says the
+    // client went away; after the answer was written it means nothing.
+    res.on('close', () => {
+      if (!res.writableEnded) poll.cancel();
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    return { notifications: await poll.result };
+  }
+}

@@ -1,0 +1,442 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import { EventRegistry, Topics, eventEnvelopeSchema } from '@mdm/contracts/core';
+import { deviceNotificationSchema, deviceSyncEvents, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
+import { ManualClock } from '@mdm/platform/clock';
+import { Database, Sql } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { ApiExceptionFilter } from '@mdm/platform/http';
+import { createLogger } from '@mdm/platform/logging';
+import { envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
+import { DeviceAuth } from '../device-auth';
+import { DeviceSyncSchema1764400000000 } from '../device-sync.schema';
+import { AuthorityFrom, NotificationReason } from '../ports';
+import { notificationChannel, outboxChannel } from './channels';
+import { CheckInFanOutService } from './check-in-fan-out.service';
+import { LongPollHub } from './long-poll-hub';
+import { NotificationsController } from './notifications.controller';
+import { NotifierService } from './notifier.service';
+import { PerStreamAppend } from './per-stream-append';
+
+const logger = createLogger('device-sync-test', 'silent');
+const NOTIFICATIONS = Topics.deviceNotifications.topic;
+
+/** Counts the statements a piece of work completed (the scale tests bound them). */
+function counting(sql: Sql): { statements: number; sql: Sql } {
+  const counter: { statements: number; sql: Sql } = {
+    statements: 0,
+    sql: {
+      query: async <T>(text: string, params?: readonly unknown[]) => {
+        const rows = await sql.query<T>(text, params);
+        counter.statements++;
+        return rows;
+      },
+    },
+  };
+  return counter;
+}
+
+describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
+  let db: Database;
+  let store: EventStore;
+  let notifier: NotifierService;
+  let fanOut: CheckInFanOutService;
+  const clock = new ManualClock(new Date('2026-04-01T08:00:00.000Z'));
+  const hubs: LongPollHub[] = [];
+
+  const newHub = async (name = `hub-${randomUUID().slice(0, 8)}`, pool: Sql = db) => {
+    const hub = new LongPollHub({
+      db: pool,
+      clientConfig: { ...db.clientConfig(), application_name: name },
+      channel: notificationChannel(db.schema),
+      clock,
+      logger,
+      reconnectDelayMs: 50,
+    });
+    hubs.push(hub);
+    await hub.start();
+    return hub;
+  };
+
+  beforeAll(async () => {
+    db = await testDatabase('ds', [DeviceSyncSchema1764400000000]);
+    const registry = new EventRegistry(deviceSyncEvents);
+    store = new EventStore(db, { registry, clock, outboxChannel: outboxChannel(db.schema) });
+    notifier = new NotifierService({ clock, schema: db.schema });
+    fanOut = new CheckInFanOutService(store, notifier, new PerStreamAppend({ registry, clock, outboxChannel: outboxChannel(db.schema) }));
+  });
+  afterAll(async () => {
+    await Promise.all(hubs.map((h) => h.stop()));
+    await db.close();
+  });
+
+  /** Active devices of a tenant: `users` with a user each (or all of `userId`), `userless` without. */
+  async function seed(tenantId: string, { users = 0, userless = 0, userId }: { users?: number; userless?: number; userId?: string }) {
+    const rows = await db.query<{ device_id: string; user_id: string | null }>(
+      `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+       select gen_random_uuid(), $1, case when i <= $2::int then coalesce($4::uuid, gen_random_uuid()) end, 'ios',
+              md5(random()::text || i), 'active', 'office365', 'AA', now() + interval '1 year'
+         from generate_series(1, $2::int + $3::int) i
+       returning device_id, user_id`,
+      [tenantId, users, userless, userId ?? null],
+    );
+    return { withUser: rows.filter((r) => r.user_id).map((r) => r.device_id), userless: rows.filter((r) => !r.user_id).map((r) => r.device_id) };
+  }
+
+  const authorityChanged = (tenantId: string, from: AuthorityFrom, to: AuthorityFrom) =>
+    envelopeFixture({ type: 'AuthorityChanged', streamId: `tenant-${tenantId}`, tenantId, actor: 'token:admin', data: { from, to } });
+
+  const devicesIn = (tenantId: string) =>
+    db.query<{ device_id: string; migration_state: string; migration_changed_at: Date | null }>(
+      'select device_id, migration_state, migration_changed_at from devices where tenant_id = $1',
+      [tenantId],
+    );
+
+  const notify = (deviceId: string, tenantId: string, reason: NotificationReason = 'sync') =>
+    db.transaction((sql) => notifier.notify(sql, [{ deviceId, tenantId }], reason));
+
+  it('R16: an authority change notifies every active device with a user, marks it pendingCheckIn and queues its message on mdm.device.notifications (key = device id)', async () => {
+    const tenantId = randomUUID();
+    const { withUser, userless } = await seed(tenantId, { users: 3, userless: 1 });
+    const [gone] = (await seed(tenantId, { users: 1 })).withUser;
+    await db.query(`update devices set status = 'unenrolled' where device_id = $1`, [gone]);
+    const event = authorityChanged(tenantId, 'office365', 'intune');
+
+    await db.transaction((sql) => fanOut.tenantChanged(sql, event));
+
+    const states = Object.fromEntries((await devicesIn(tenantId)).map((d) => [d.device_id, d.migration_state]));
+    for (const id of withUser) expect(states[id]).toBe('pendingCheckIn');
+    expect(states[gone]).toBe('none');
+    expect(states[userless[0]]).toBe('needsSupport');
+    const [changed] = await db.query<{ at: Date }>('select migration_changed_at at from devices where device_id = $1', [withUser[0]]);
+    expect(changed.at.toISOString()).toBe(event.occurredAt);
+
+    const rows = await db.query<{ notification_id: string; device_id: string; reason: string; created_at: Date; delivered_at: Date | null }>(
+      'select notification_id, device_id, reason, created_at, delivered_at from notifications where tenant_id = $1',
+      [tenantId],
+    );
+    expect(rows.map((r) => r.device_id).sort()).toEqual([...withUser].sort());
+    for (const r of rows) expect(r).toMatchObject({ reason: 'authorityChanged', created_at: clock.now(), delivered_at: null });
+
+    const outbox = await db.query<{ event_id: string; message_key: string; payload: unknown; headers: unknown }>(
+      'select event_id, message_key, payload, headers from outbox where topic = $1 and message_key = any($2::text[])',
+      [NOTIFICATIONS, withUser],
+    );
+    expect(outbox).toHaveLength(3);
+    for (const o of outbox) {
+      const row = rows.find((r) => r.notification_id === o.event_id)!;
+      expect(deviceNotificationSchema.strict().parse(o.payload)).toEqual({
+        notificationId: row.notification_id,
+        deviceId: row.device_id,
+        tenantId,
+        reason: 'authorityChanged',
+        createdAt: clock.now().toISOString(),
+      });
+      expect(o.message_key).toBe(row.device_id);
+      expect(o.headers).toEqual({});
+    }
+
+    const [fan] = await store.readStream(fanOutStreamId(tenantId));
+    expect(fan).toMatchObject({
+      type: 'CheckInFanOut',
+      causationId: event.eventId,
+      actor: 'token:admin',
+      data: { reason: 'authorityChanged', causeEventId: event.eventId, userId: null, from: 'office365', to: 'intune', devicesNotified: 3, devicesNeedingSupport: 1 },
+    });
+  });
+
+  it('R17: userless devices are not migrated: needsSupport and DeviceMigrationBlocked { reason: userless } on their own stream', async () => {
+    const tenantId = randomUUID();
+    const { userless } = await seed(tenantId, { users: 1, userless: 3 });
+    const first = authorityChanged(tenantId, 'office365', 'intune');
+    await db.transaction((sql) => fanOut.tenantChanged(sql, first));
+    const second = authorityChanged(tenantId, 'intune', 'coexistence');
+    await db.transaction((sql) => fanOut.tenantChanged(sql, second));
+
+    const states = await devicesIn(tenantId);
+    for (const id of userless) expect(states.find((d) => d.device_id === id)!.migration_state).toBe('needsSupport');
+    expect(await db.query('select 1 from notifications where device_id = any($1::uuid[])', [userless])).toEqual([]);
+
+    for (const deviceId of userless) {
+      const events = await store.readStream(syncStreamId(deviceId));
+      expect(events.map((e) => [e.type, e.streamVersion, e.causationId, e.data])).toEqual([
+        ['DeviceMigrationBlocked', 1, first.eventId, { deviceId, reason: 'userless', authority: null }],
+        ['DeviceMigrationBlocked', 2, second.eventId, { deviceId, reason: 'userless', authority: null }],
+      ]);
+      expect(events[0]).toMatchObject({ tenantId, actor: 'token:admin', correlationId: first.correlationId });
+      // What the relay publishes is the full envelope, as EventStore.append writes it.
+      const outbox = await db.query<{ payload: unknown; headers: Record<string, string> }>(
+        'select payload, headers from outbox where message_key = $1 order by position',
+        [syncStreamId(deviceId)],
+      );
+      expect(outbox.map((o) => eventEnvelopeSchema.parse(o.payload))).toEqual(events);
+      expect(outbox[0].headers).toMatchObject({ 'event-id': events[0].eventId, 'event-type': 'DeviceMigrationBlocked', 'tenant-id': tenantId });
+    }
+    const [{ published }] = await db.query<{ published: number }>('select published_version::int published from es_streams where stream_id = $1', [
+      syncStreamId(userless[0]),
+    ]);
+    expect(published).toBe(2);
+    const fans = await store.readStream(fanOutStreamId(tenantId));
+    expect(fans.map((e) => (e.data as { devicesNeedingSupport: number }).devicesNeedingSupport)).toEqual([3, 3]);
+  });
+
+  it('R16: a user authority change notifies every active device of that user, and only those', async () => {
+    const tenantId = randomUUID();
+    const userId = randomUUID();
+    const mine = (await seed(tenantId, { users: 2, userId })).withUser;
+    const others = (await seed(tenantId, { users: 2, userless: 1 })).withUser;
+    const event = envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, data: { userId, from: 'office365' as const, to: 'intune' as const } });
+
+    await db.transaction((sql) => fanOut.userChanged(sql, event));
+
+    const states = Object.fromEntries((await devicesIn(tenantId)).map((d) => [d.device_id, d.migration_state]));
+    expect(mine.map((id) => states[id])).toEqual(['pendingCheckIn', 'pendingCheckIn']);
+    expect(others.map((id) => states[id])).toEqual(['none', 'none']);
+    const rows = await db.query<{ device_id: string; reason: string }>('select device_id, reason from notifications where tenant_id = $1', [tenantId]);
+    expect(rows.map((r) => r.device_id).sort()).toEqual([...mine].sort());
+    expect(new Set(rows.map((r) => r.reason))).toEqual(new Set(['userAuthorityChanged']));
+    const [fan] = await store.readStream(fanOutStreamId(tenantId));
+    expect(fan.data).toMatchObject({ reason: 'userAuthorityChanged', userId, devicesNotified: 2, devicesNeedingSupport: 0 });
+  });
+
+  it('R16: a change to the same authority notifies nobody and records nothing', async () => {
+    const tenantId = randomUUID();
+    await seed(tenantId, { users: 2, userless: 1 });
+    await db.transaction((sql) => fanOut.tenantChanged(sql, authorityChanged(tenantId, 'intune', 'intune')));
+    expect(await db.query('select 1 from notifications where tenant_id = $1', [tenantId])).toEqual([]);
+    expect(await store.readStream(fanOutStreamId(tenantId))).toEqual([]);
+    expect((await devicesIn(tenantId)).map((d) => d.migration_state)).toEqual(['none', 'none', 'none']);
+  });
+
+  it('a rolled-back fan-out leaves nothing queued and wakes nobody', async () => {
+    const tenantId = randomUUID();
+    const [deviceId] = (await seed(tenantId, { users: 1 })).withUser;
+    const hub = await newHub();
+    const poll = hub.poll({ deviceId, tenantId }, 2);
+    await expect(
+      db.transaction(async (sql) => {
+        await fanOut.tenantChanged(sql, authorityChanged(tenantId, 'office365', 'intune'));
+        throw new Error('inbox transaction fails');
+      }),
+    ).rejects.toThrow('inbox transaction fails');
+    expect(await poll.result).toEqual([]);
+    expect(await db.query('select 1 from notifications where tenant_id = $1', [tenantId])).toEqual([]);
+    expect(await db.query('select 1 from outbox where message_key = $1', [deviceId])).toEqual([]);
+  });
+
+  describe('long poll', () => {
+    it('a waiting poll is answered as soon as a notification is committed (woken by LISTEN/NOTIFY, not by polling)', async () => {
+      const hub = await newHub();
+      const device = { deviceId: randomUUID(), tenantId: randomUUID() };
+      const started = Date.now();
+      const poll = hub.poll(device, 30);
+      await eventually(() => expect(hub.size).toBe(1));
+      await new Promise((r) => setTimeout(r, 200)); // the poll has looked and found nothing: only a NOTIFY can answer it now
+      await notify(device.deviceId, device.tenantId);
+      const received = await poll.result;
+      expect(received).toEqual([{ notificationId: expect.any(String), reason: 'sync', createdAt: clock.now().toISOString() }]);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(hub.size).toBe(0);
+      const [row] = await db.query<{ delivered_at: Date | null }>('select delivered_at from notifications where notification_id = $1', [
+        received[0].notificationId,
+      ]);
+      expect(row.delivered_at).not.toBeNull();
+    });
+
+    it('every replica wakes its own waiting polls: a notification committed anywhere reaches the replica the device waits on', async () => {
+      const [a, b] = [await newHub(), await newHub()];
+      const tenantId = randomUUID();
+      const onA = { deviceId: randomUUID(), tenantId };
+      const onB = { deviceId: randomUUID(), tenantId };
+      const pollA = a.poll(onA, 30);
+      const pollB = b.poll(onB, 30);
+      await new Promise((r) => setTimeout(r, 200));
+      await db.transaction((sql) => notifier.notify(sql, [onA, onB], 'authorityChanged'));
+      expect((await pollA.result).map((n) => n.reason)).toEqual(['authorityChanged']);
+      expect((await pollB.result).map((n) => n.reason)).toEqual(['authorityChanged']);
+    });
+
+    it('waitSeconds=0 answers at once: with what is queued, or with nothing', async () => {
+      const hub = await newHub();
+      const device = { deviceId: randomUUID(), tenantId: randomUUID() };
+      const started = Date.now();
+      expect(await hub.poll(device, 0).result).toEqual([]);
+      await notify(device.deviceId, device.tenantId, 'sync');
+      clock.advance(1);
+      await notify(device.deviceId, device.tenantId, 'authorityChanged');
+      expect((await hub.poll(device, 0).result).map((n) => n.reason)).toEqual(['sync', 'authorityChanged']);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(hub.size).toBe(0);
+    });
+
+    it('an idle poll answers with an empty list after about waitSeconds', async () => {
+      const hub = await newHub();
+      const started = Date.now();
+      expect(await hub.poll({ deviceId: randomUUID(), tenantId: randomUUID() }, 1).result).toEqual([]);
+      const took = Date.now() - started;
+      expect(took).toBeGreaterThanOrEqual(950);
+      expect(took).toBeLessThan(5000);
+      expect(hub.size).toBe(0);
+    });
+
+    it('notifications stay queued until a poll receives them: no poll, an idle poll elsewhere, a poll that went away', async () => {
+      const hub = await newHub();
+      const tenantId = randomUUID();
+      const device = { deviceId: randomUUID(), tenantId };
+      await notify(device.deviceId, tenantId);
+      await new Promise((r) => setTimeout(r, 100));
+      const queued = () => db.query('select 1 from notifications where device_id = $1 and delivered_at is null', [device.deviceId]);
+      expect(await queued()).toHaveLength(1);
+      // Another device of the tenant waits and times out: it takes nothing of this one.
+      expect(await hub.poll({ deviceId: randomUUID(), tenantId }, 1).result).toEqual([]);
+      expect(await queued()).toHaveLength(1);
+      // A poll handed a notification just as its client went away puts it back.
+      const poll = hub.poll(device, 30);
+      poll.cancel();
+      expect(await poll.result).toEqual([]);
+      expect(await queued()).toHaveLength(1);
+      // The next poll receives it, once.
+      expect(await hub.poll(device, 0).result).toHaveLength(1);
+      expect(await hub.poll(device, 0).result).toEqual([]);
+    });
+
+    it('reconnects after losing its LISTEN session and answers what was committed meanwhile', async () => {
+      const name = `hub-reconnect-${randomUUID().slice(0, 8)}`;
+      const hub = await newHub(name);
+      const device = { deviceId: randomUUID(), tenantId: randomUUID() };
+      const poll = hub.poll(device, 30);
+      await new Promise((r) => setTimeout(r, 200));
+      await db.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [name]);
+      await eventually(() => expect(hub.listening).toBe(false), 5000, 10);
+      await notify(device.deviceId, device.tenantId); // nobody listens: the NOTIFY is lost
+      expect((await poll.result).map((n) => n.reason)).toEqual(['sync']);
+      expect(hub.listening).toBe(true);
+    });
+  });
+
+  describe('GET /device/v1/notifications', () => {
+    let app: INestApplication;
+    let url: string;
+    let hub: LongPollHub;
+    const credential = `dc_${randomUUID()}`;
+    const device = { deviceId: randomUUID(), tenantId: randomUUID() };
+
+    beforeAll(async () => {
+      hub = await newHub();
+      await db.query(
+        `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+         values ($1, $2, null, 'windows', $3, 'active', 'intune', 'AB', now() + interval '1 year')`,
+        [device.deviceId, device.tenantId, createHash('sha256').update(credential).digest('hex')],
+      );
+      @Module({
+        controllers: [NotificationsController],
+        providers: [DeviceAuth, { provide: Database, useValue: db }, { provide: LongPollHub, useValue: hub }],
+      })
+      class TestModule {}
+      app = await NestFactory.create(TestModule, { logger: false });
+      app.useGlobalFilters(new ApiExceptionFilter(logger));
+      await app.listen(0, '127.0.0.1');
+      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    });
+    afterAll(() => app.close());
+
+    type Answer = { notifications: { notificationId: string; reason: string; createdAt: string }[]; code?: string };
+    const get = async (query: string, auth = `Device ${credential}`, signal?: AbortSignal) => {
+      const res = await fetch(`${url}/device/v1/notifications${query}`, { headers: { authorization: auth }, signal });
+      return { status: res.status, json: async () => (await res.json()) as Answer };
+    };
+
+    it('answers { notifications: [{ notificationId, reason, createdAt }] } to the device, at once with waitSeconds=0', async () => {
+      await notify(device.deviceId, device.tenantId, 'remoteAction');
+      const res = await get('?waitSeconds=0');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        notifications: [{ notificationId: expect.any(String), reason: 'remoteAction', createdAt: clock.now().toISOString() }],
+      });
+      expect(await (await get('')).json()).toEqual({ notifications: [] });
+    });
+
+    it('a long poll over HTTP is answered when a notification arrives', async () => {
+      const pending = get('?waitSeconds=20');
+      await eventually(() => expect(hub.size).toBe(1));
+      await new Promise((r) => setTimeout(r, 100));
+      await notify(device.deviceId, device.tenantId);
+      expect((await (await pending).json()).notifications.map((n) => n.reason)).toEqual(['sync']);
+    });
+
+    it('refuses a bad waitSeconds or an unknown field with 400 VALIDATION_FAILED, and a bad credential with 401', async () => {
+      for (const q of ['?waitSeconds=61', '?waitSeconds=-1', '?waitSeconds=abc', '?waitSeconds=1.5', '?wait=5']) {
+        const res = await get(q);
+        expect([q, res.status, (await res.json()).code]).toEqual([q, 400, 'VALIDATION_FAILED']);
+      }
+      const res = await get('?waitSeconds=0', 'Device dc_nope');
+      expect([res.status, (await res.json()).code]).toEqual([401, 'UNAUTHORIZED']);
+      expect((await get('', '')).status).toBe(401);
+    });
+
+    it('a client that disconnects early leaves the hub, and what arrives later stays queued', async () => {
+      const abort = new AbortController();
+      const pending = get('?waitSeconds=30', undefined, abort.signal).catch(() => 'aborted');
+      await eventually(() => expect(hub.size).toBe(1));
+      abort.abort();
+      expect(await pending).toBe('aborted');
+      await eventually(() => expect(hub.size).toBe(0));
+      await notify(device.deviceId, device.tenantId);
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await (await get('?waitSeconds=0')).json()).notifications).toHaveLength(1);
+    });
+  });
+
+  describe('scale', () => {
+    it('R16/R17: 20,000 devices of one tenant fan out in a bounded number of statements; 10,000 waiting polls are answered by one take', async () => {
+      const tenantId = randomUUID();
+      const { withUser, userless } = await seed(tenantId, { users: 18_000, userless: 2_000 });
+
+      // 10,000 of them wait in one process: a promise and an unref'd timer each, nothing running.
+      const hubQueries = counting(db);
+      const hub = await newHub(undefined, hubQueries.sql);
+      const waiting = withUser.slice(0, 10_000);
+      const polls = waiting.map((deviceId) => hub.poll({ deviceId, tenantId }, 60));
+      await eventually(() => expect(hubQueries.statements).toBe(10_000), 60_000, 20); // each looked once, found nothing
+      expect(hub.size).toBe(10_000);
+      hubQueries.statements = 0;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(hubQueries.statements).toBe(0); // idle polls cost no work
+
+      const started = Date.now();
+      const inbox = await db.transaction(async (sql) => {
+        const counter = counting(sql);
+        await fanOut.tenantChanged(counter.sql, authorityChanged(tenantId, 'office365', 'intune'));
+        return counter;
+      });
+      const fanOutMs = Date.now() - started;
+
+      const answers = await Promise.all(polls.map((p) => p.result));
+      const answeredMs = Date.now() - started;
+      expect(answers.every((a) => a.length === 1 && a[0].reason === 'authorityChanged')).toBe(true);
+      expect(hubQueries.statements).toBeLessThanOrEqual(2); // one take for the whole tenant (plus one if woken twice)
+      expect(hub.size).toBe(0);
+
+      // 1 update + 4 inserts of 5,000 notifications + 1 update + 1 append of 2,000 blocked events + 1 CheckInFanOut.
+      expect(inbox.statements).toBeLessThanOrEqual(10);
+      const [counts] = await db.query<{ notified: number; pending: number; support: number; queued: number; messages: number; blocked: number }>(
+        `select (select count(*)::int from notifications where tenant_id = $1) notified,
+                (select count(*)::int from devices where tenant_id = $1 and migration_state = 'pendingCheckIn') pending,
+                (select count(*)::int from devices where tenant_id = $1 and migration_state = 'needsSupport') support,
+                (select count(*)::int from notifications where tenant_id = $1 and delivered_at is null) queued,
+                (select count(*)::int from outbox where topic = $2 and payload->>'tenantId' = $1::text) messages,
+                (select count(*)::int from es_events where tenant_id = $1 and type = 'DeviceMigrationBlocked') blocked`,
+        [tenantId, NOTIFICATIONS],
+      );
+      expect(counts).toEqual({ notified: 18_000, pending: 18_000, support: 2_000, queued: 8_000, messages: 18_000, blocked: userless.length });
+      const [fan] = await store.readStream(fanOutStreamId(tenantId));
+      expect(fan.data).toMatchObject({ devicesNotified: 18_000, devicesNeedingSupport: 2_000 });
+      expect(fanOutMs).toBeLessThan(10_000);
+      process.stdout.write(
+        `\nfan-out of 20,000 devices: ${fanOutMs} ms in ${inbox.statements} statements; 10,000 waiting polls answered ${answeredMs} ms after the start\n`,
+      );
+    });
+  });
+});

@@ -1,0 +1,46 @@
+import { Provider, Type } from '@nestjs/common';
+import { ServiceRuntime } from '@mdm/platform/http';
+import { FanOutPort, NotifierPort } from '../ports';
+import { notificationChannel, outboxChannel } from './channels';
+import { CheckInFanOutService } from './check-in-fan-out.service';
+import { LongPollHub } from './long-poll-hub';
+import { NotificationsController } from './notifications.controller';
+import { NotifierService } from './notifier.service';
+import { PerStreamAppend } from './per-stream-append';
+import { PushProviders } from './push/push-providers';
+
+/**
+ * What device-sync's module spreads into its controllers and providers. The services take their
+ * platform parts explicitly (tests build them without Nest); only these factories know ServiceRuntime.
+ * DeviceAuth is the module's own provider (the check-in uses it too).
+ */
+export const notificationControllers: Type<unknown>[] = [NotificationsController];
+
+export const notificationProviders: Provider[] = [
+  {
+    provide: NotifierService,
+    inject: [ServiceRuntime],
+    useFactory: (rt: ServiceRuntime) => new NotifierService({ clock: rt.clock, schema: rt.config.schema }),
+  },
+  { provide: NotifierPort, useExisting: NotifierService },
+  {
+    provide: PerStreamAppend,
+    inject: [ServiceRuntime],
+    useFactory: (rt: ServiceRuntime) => new PerStreamAppend({ registry: rt.registry, clock: rt.clock, outboxChannel: outboxChannel(rt.config.schema) }),
+  },
+  { provide: FanOutPort, useClass: CheckInFanOutService },
+  {
+    provide: LongPollHub,
+    inject: [ServiceRuntime],
+    // One per process; Nest starts and stops it (OnModuleInit / OnModuleDestroy).
+    useFactory: (rt: ServiceRuntime) =>
+      new LongPollHub({
+        db: rt.db,
+        clientConfig: { ...rt.db.clientConfig(), application_name: `${rt.definition.name}:long-poll` },
+        channel: notificationChannel(rt.config.schema),
+        clock: rt.clock,
+        logger: rt.logger.child({ component: 'long-poll' }),
+      }),
+  },
+  { provide: PushProviders, useFactory: () => PushProviders.fromEnv(process.env) },
+];

@@ -1,0 +1,31 @@
+import { EventEnvelope } from '@mdm/contracts/core';
+import { Sql } from '@mdm/platform/database';
+
+export type NotificationReason = 'authorityChanged' | 'userAuthorityChanged' | 'sync' | 'remoteAction';
+export type AuthorityFrom = 'unknown' | 'intune' | 'office365' | 'coexistence' | null;
+
+/**
+ * R16/R17: the check-in fan-out. Called in the inbox transaction of the authority change, after the
+ * facts (tenant authority, user licenses) were updated.
+ */
+export abstract class FanOutPort {
+  abstract tenantChanged(sql: Sql, event: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>): Promise<void>;
+  abstract userChanged(sql: Sql, event: EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>): Promise<void>;
+}
+
+/** Queues a notification for devices (durably, in `sql`) and wakes their long polls once committed. */
+export abstract class NotifierPort {
+  abstract notify(sql: Sql, devices: { deviceId: string; tenantId: string }[], reason: NotificationReason): Promise<void>;
+}
+
+/** R24: remote actions as a check-in sees them. */
+export abstract class ActionsPort {
+  /** The device's pending actions, now `sent`, to hand over in the check-in answer. */
+  abstract deliver(sql: Sql, device: { deviceId: string; tenantId: string }): Promise<{ commandId: string; type: string }[]>;
+  /** The device's results for actions it was sent: `done` or `failed`. */
+  abstract applyResults(
+    sql: Sql,
+    device: { deviceId: string; tenantId: string },
+    results: { commandId: string; status: 'done' | 'failed'; error?: string }[],
+  ): Promise<void>;
+}

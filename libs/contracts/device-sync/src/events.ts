@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { DomainEventOf, Topics, defineEvent } from '@mdm/contracts/core';
+import { configurationTypeSchema, managingAuthoritySchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
+
+const topic = Topics.deviceSyncEvents.topic;
+const uuid = z.string().uuid();
+const isoTime = z.string().datetime();
+
+export const notificationReasonSchema = z.enum(['authorityChanged', 'userAuthorityChanged', 'sync', 'remoteAction']);
+export const remoteActionTypeSchema = z.enum(['remoteLock', 'wipe', 'retire', 'sync']);
+export const remoteActionStatusSchema = z.enum(['pending', 'sent', 'done', 'failed']);
+export const complianceStateSchema = z.enum(['compliant', 'noncompliant', 'notEvaluated']);
+export const migrationStateSchema = z.enum(['none', 'pendingCheckIn', 'migrated', 'needsSupport', 'blockedApns', 'legacyProfilesExpired']);
+
+/** A configuration as it sits on a device. */
+export const installedConfigurationSchema = z.object({
+  configurationId: uuid,
+  name: z.string(),
+  type: configurationTypeSchema,
+  authority: managingAuthoritySchema,
+  version: z.number().int(),
+});
+
+export const complianceReasonSchema = z.object({ setting: z.string(), expected: z.unknown(), actual: z.unknown() });
+
+/**
+ * R16/R17: one authority change (tenant or user) fanned out to the devices it affects, in bulk: one
+ * event, however many devices. Each device's notification goes to mdm.device.notifications (key:
+ * device id); each userless device gets DeviceMigrationBlocked.
+ */
+export const CheckInFanOut = defineEvent({
+  type: 'CheckInFanOut',
+  topic,
+  data: z
+    .object({
+      reason: z.enum(['authorityChanged', 'userAuthorityChanged']),
+      causeEventId: uuid,
+      userId: uuid.nullable(),
+      from: tenantAuthoritySchema.nullable(),
+      to: tenantAuthoritySchema.nullable(),
+      devicesNotified: z.number().int().nonnegative(),
+      devicesNeedingSupport: z.number().int().nonnegative(),
+    })
+    .strict(),
+});
+
+/** R17 (userless) and R22 (no APNs certificate on the new authority). */
+export const DeviceMigrationBlocked = defineEvent({
+  type: 'DeviceMigrationBlocked',
+  topic,
+  data: z.object({ deviceId: uuid, reason: z.enum(['userless', 'apns']), authority: managingAuthoritySchema.nullable() }).strict(),
+});
+
+/** R20 */
+export const DeviceMigrated = defineEvent({
+  type: 'DeviceMigrated',
+  topic,
+  data: z.object({ deviceId: uuid, from: managingAuthoritySchema, to: managingAuthoritySchema }).strict(),
+});
+
+/** R18–R21, R25: what a check-in reported and what the device was told. */
+export const DeviceCheckedIn = defineEvent({
+  type: 'DeviceCheckedIn',
+  topic,
+  data: z
+    .object({
+      deviceId: uuid,
+      managedBy: managingAuthoritySchema,
+      state: z.object({ osVersion: z.string(), encrypted: z.boolean(), jailbroken: z.boolean(), passcodeSet: z.boolean() }).strict(),
+      configurations: z.array(installedConfigurationSchema),
+      redundantConfigurations: z.array(installedConfigurationSchema),
+      compliance: z.object({ state: complianceStateSchema, reasons: z.array(complianceReasonSchema), source: z.enum(['intune', 'office365', 'configMgr']) }),
+      nextCheckInAt: isoTime,
+    })
+    .strict(),
+});
+
+/** R23 */
+export const LegacyProfilesExpired = defineEvent({
+  type: 'LegacyProfilesExpired',
+  topic,
+  data: z.object({ deviceId: uuid, items: z.array(installedConfigurationSchema) }).strict(),
+});
+
+/** R24 */
+export const RemoteActionQueued = defineEvent({
+  type: 'RemoteActionQueued',
+  topic,
+  data: z.object({ commandId: uuid, deviceId: uuid, type: remoteActionTypeSchema }).strict(),
+});
+
+export const RemoteActionStatusChanged = defineEvent({
+  type: 'RemoteActionStatusChanged',
+  topic,
+  data: z
+    .object({ commandId: uuid, deviceId: uuid, type: remoteActionTypeSchema, status: remoteActionStatusSchema, error: z.string().nullable() })
+    .strict(),
+});
+
+/** R15: renewed at check-in in the last 30 days; enrollment learns the new expiry from it. */
+export const MdmCertificateRenewed = defineEvent({
+  type: 'MdmCertificateRenewed',
+  topic,
+  data: z.object({ deviceId: uuid, serial: z.string().regex(/^[0-9A-F]+$/), notBefore: isoTime, notAfter: isoTime }).strict(),
+});
+
+export const deviceSyncEvents = [
+  CheckInFanOut,
+  DeviceMigrationBlocked,
+  DeviceMigrated,
+  DeviceCheckedIn,
+  LegacyProfilesExpired,
+  RemoteActionQueued,
+  RemoteActionStatusChanged,
+  MdmCertificateRenewed,
+] as const;
+
+export type DeviceSyncEvent =
+  | DomainEventOf<typeof CheckInFanOut>
+  | DomainEventOf<typeof DeviceMigrationBlocked>
+  | DomainEventOf<typeof DeviceMigrated>
+  | DomainEventOf<typeof DeviceCheckedIn>
+  | DomainEventOf<typeof LegacyProfilesExpired>
+  | DomainEventOf<typeof RemoteActionQueued>
+  | DomainEventOf<typeof RemoteActionStatusChanged>
+  | DomainEventOf<typeof MdmCertificateRenewed>;
+
+/** Device-sync's own stream of a device (enrollment's is `device-<id>`: each service names its own). */
+export const syncStreamId = (deviceId: string) => `devicesync-${deviceId}`;
+export const fanOutStreamId = (tenantId: string) => `fanout-${tenantId}`;
+
+/** The message on mdm.device.notifications (key: device id), for outside push providers. */
+export const deviceNotificationSchema = z.object({
+  notificationId: uuid,
+  deviceId: uuid,
+  tenantId: uuid,
+  reason: notificationReasonSchema,
+  createdAt: isoTime,
+});
+export type DeviceNotification = z.infer<typeof deviceNotificationSchema>;
