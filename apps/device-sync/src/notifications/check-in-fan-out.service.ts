@@ -4,7 +4,6 @@ import { syncStreamId, fanOutStreamId } from '@mdm/contracts/device-sync';
 import { Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { AuthorityFrom, FanOutPort, NotificationReason, NotifierPort } from '../ports';
-import { PerStreamAppend } from './per-stream-append';
 
 /** Optional: devices per notification insert / per event append (tests make it small). */
 export const FAN_OUT_BATCH_SIZE = Symbol('FAN_OUT_BATCH_SIZE');
@@ -27,7 +26,6 @@ export class CheckInFanOutService extends FanOutPort {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(NotifierPort) private readonly notifier: NotifierPort,
-    @Inject(PerStreamAppend) private readonly perStream: PerStreamAppend,
     @Optional() @Inject(FAN_OUT_BATCH_SIZE) batchSize?: number,
   ) {
     super();
@@ -48,11 +46,11 @@ export class CheckInFanOutService extends FanOutPort {
       [event.tenantId, at],
     );
     for (const batch of chunks(blocked, this.batchSize)) {
-      await this.perStream.append(
-        sql,
+      await this.store.appendToEach(
         'DeviceMigrationBlocked',
         batch.map((d) => ({ streamId: syncStreamId(d.device_id), data: { deviceId: d.device_id, reason: 'userless', authority: null } })),
         { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+        sql,
       );
     }
     await this.record(sql, event, { reason: 'authorityChanged', userId: null, devicesNotified: notify.length, devicesNeedingSupport: blocked.length });

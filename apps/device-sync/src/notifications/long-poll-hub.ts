@@ -4,7 +4,7 @@ import { Clock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
 import { Logger } from '@mdm/platform/logging';
 import { NotificationReason } from '../ports';
-import { quoteIdent } from './channels';
+import { quoteIdent } from '@mdm/platform/database';
 
 /** A notification as a poll answers it (API.md, GET /device/v1/notifications). */
 export interface PolledNotification {

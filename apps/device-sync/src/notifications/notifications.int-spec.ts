@@ -13,12 +13,12 @@ import { envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing
 import { DeviceAuth } from '../device-auth';
 import { DeviceSyncSchema1764400000000 } from '../device-sync.schema';
 import { AuthorityFrom, NotificationReason } from '../ports';
-import { notificationChannel, outboxChannel } from './channels';
+import { outboxChannel } from '@mdm/platform/event-store';
+import { notificationChannel } from './channels';
 import { CheckInFanOutService } from './check-in-fan-out.service';
 import { LongPollHub } from './long-poll-hub';
 import { NotificationsController } from './notifications.controller';
 import { NotifierService } from './notifier.service';
-import { PerStreamAppend } from './per-stream-append';
 
 const logger = createLogger('device-sync-test', 'silent');
 const NOTIFICATIONS = Topics.deviceNotifications.topic;
@@ -65,7 +65,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     const registry = new EventRegistry(deviceSyncEvents);
     store = new EventStore(db, { registry, clock, outboxChannel: outboxChannel(db.schema) });
     notifier = new NotifierService({ clock, schema: db.schema });
-    fanOut = new CheckInFanOutService(store, notifier, new PerStreamAppend({ registry, clock, outboxChannel: outboxChannel(db.schema) }));
+    fanOut = new CheckInFanOutService(store, notifier);
   });
   afterAll(async () => {
     await Promise.all(hubs.map((h) => h.stop()));

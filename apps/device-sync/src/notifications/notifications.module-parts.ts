@@ -1,12 +1,11 @@
 import { Provider, Type } from '@nestjs/common';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { FanOutPort, NotifierPort } from '../ports';
-import { notificationChannel, outboxChannel } from './channels';
+import { notificationChannel } from './channels';
 import { CheckInFanOutService } from './check-in-fan-out.service';
 import { LongPollHub } from './long-poll-hub';
 import { NotificationsController } from './notifications.controller';
 import { NotifierService } from './notifier.service';
-import { PerStreamAppend } from './per-stream-append';
 import { PushProviders } from './push/push-providers';
 
 /**
@@ -23,11 +22,6 @@ export const notificationProviders: Provider[] = [
     useFactory: (rt: ServiceRuntime) => new NotifierService({ clock: rt.clock, schema: rt.config.schema }),
   },
   { provide: NotifierPort, useExisting: NotifierService },
-  {
-    provide: PerStreamAppend,
-    inject: [ServiceRuntime],
-    useFactory: (rt: ServiceRuntime) => new PerStreamAppend({ registry: rt.registry, clock: rt.clock, outboxChannel: outboxChannel(rt.config.schema) }),
-  },
   { provide: FanOutPort, useClass: CheckInFanOutService },
   {
     provide: LongPollHub,

@@ -2,7 +2,8 @@ import { Topics } from '@mdm/contracts/core';
 import { Clock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
 import { NotificationReason, NotifierPort } from '../ports';
-import { notificationChannel, outboxChannel } from './channels';
+import { outboxChannel } from '@mdm/platform/event-store';
+import { notificationChannel } from './channels';
 
 export interface NotifierDeps {
   clock: Clock;

@@ -18,6 +18,8 @@ const booleanFlag = z
 export const commonConfigShape = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/mdm'),
+  /** Connections per service process (Postgres allows 100 in all by default). */
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')

@@ -152,3 +152,8 @@ export async function ensureDatabase(url: string): Promise<void> {
     await client.end();
   }
 }
+
+/** Quotes a Postgres identifier (a channel or schema name) for statements that take no parameters there. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

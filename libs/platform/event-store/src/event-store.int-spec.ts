@@ -112,6 +112,26 @@ describe('event store (Postgres)', () => {
     ]);
   });
 
+  it('appendToEach appends one event to each of many streams in one statement, outbox rows included', async () => {
+    const [a, b, c] = [1, 2, 3].map(() => `counter-${randomUUID()}`);
+    await store.append(a, [{ type: 'Counted', data: { n: 0 } }], opts(0));
+    const appended = await db.transaction((sql) =>
+      store.appendToEach('Counted', [a, b, c].map((streamId, n) => ({ streamId, data: { n } })), { tenantId, actor: 'fan-out' }, sql),
+    );
+    expect(appended).toBe(3);
+    expect((await store.readStream(a)).map((e) => [e.streamVersion, e.data])).toEqual([
+      [1, { n: 0 }],
+      [2, { n: 0 }],
+    ]);
+    expect((await store.readStream(c)).map((e) => [e.streamVersion, e.data, e.actor])).toEqual([[1, { n: 2 }, 'fan-out']]);
+    const outbox = await db.query<{ message_key: string; payload: { streamVersion: number } }>(
+      'select message_key, payload from outbox where message_key = any($1::text[]) order by position',
+      [[a, b, c]],
+    );
+    expect(outbox.map((o) => o.payload.streamVersion).sort()).toEqual([1, 1, 1, 2]);
+    expect((await store.publishedVersions(tenantId, ['counter-']))[a]).toBe(2);
+  });
+
   it('publishedVersions reports, per stream of a tenant, the newest version that went to the outbox', async () => {
     const other = randomUUID();
     const published = `counter-${randomUUID()}`;

@@ -46,3 +46,6 @@ export const EventStoreSchema1764200000000 = sqlMigration(
   ],
   ['drop table outbox', 'drop table es_events', 'drop table es_streams'],
 );
+
+/** The NOTIFY channel that wakes a schema's outbox relay when events are appended. */
+export const outboxChannel = (schema: string) => `${schema}_outbox`;

@@ -3,7 +3,7 @@ import { EventDefinition, EventRegistry, TopicSpec, deadLetterTopic } from '@mdm
 import { Clock, SharedTestClock, systemClock } from '@mdm/platform/clock';
 import { CommonConfig, commonConfigShape, loadConfig, port } from '@mdm/platform/config';
 import { Database, MigrationClass } from '@mdm/platform/database';
-import { EventStore, EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
+import { EventStore, EventStoreSchema1764200000000, outboxChannel } from '@mdm/platform/event-store';
 import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
 import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
 import { Logger, createLogger } from '@mdm/platform/logging';
@@ -73,16 +73,17 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       schema: this.config.schema,
       migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...definition.migrations],
       applicationName: definition.name,
+      poolSize: this.config.DB_POOL_SIZE,
     });
     this.clock = this.config.MDM_TEST_CLOCK ? new SharedTestClock(this.db, this.config.MDM_CLOCK_SCHEMA) : systemClock;
-    const outboxChannel = `${this.config.schema}_outbox`;
-    this.store = new EventStore(this.db, { registry: this.registry, clock: this.clock, outboxChannel });
+    const channel = outboxChannel(this.config.schema);
+    this.store = new EventStore(this.db, { registry: this.registry, clock: this.clock, outboxChannel: channel });
     this.kafka = createKafka({ clientId: definition.name, brokers: this.config.KAFKA_BROKERS, logger: this.logger });
     this.producer = createReliableProducer(this.kafka);
     this.relay = new OutboxRelay({
       clientConfig: this.db.clientConfig(),
       schema: this.config.schema,
-      channel: outboxChannel,
+      channel,
       producer: this.producer,
       logger: this.logger.child({ component: 'outbox' }),
       onPublished: (n) => this.metrics.outboxPublished.inc(n),

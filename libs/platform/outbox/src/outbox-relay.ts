@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { quoteIdent } from '@mdm/platform/database';
 import { Producer } from '@mdm/platform/kafka';
 import { Logger } from '@mdm/platform/logging';
 
@@ -191,6 +192,3 @@ export class OutboxRelay {
   }
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}

@@ -20,6 +20,8 @@ export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     DATABASE_URL: process.env.DATABASE_URL,
     KAFKA_BROKERS: process.env.KAFKA_BROKERS,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Two test files run at once, each with a stack of five services: stay well under Postgres's 100.
+    DB_POOL_SIZE: '4',
     ...extra,
   };
 }
@@ -30,6 +32,7 @@ export async function testDatabase(prefix: string, migrations: MigrationClass[] 
     url: process.env.DATABASE_URL!,
     schema: uniqueName(prefix),
     migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...migrations],
+    poolSize: 4,
   });
   await db.migrate();
   return db;
