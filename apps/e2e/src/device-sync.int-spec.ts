@@ -43,7 +43,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(res.status).toBe(201);
   }
 
-  it('runs the whole migration', async () => {
+  it('R20: the story of a tenant moving to Intune: notifications (R16), profiles (R21), APNs (R22), actions (R24), legacy expiry (R23), renewal (R15)', async () => {
     const admin = tenant.admin;
     await admin.put(tenant.path('/authority'), { authority: 'office365' });
     await admin.post(tenant.path('/consents'), { kind: 'appleMdmPush' });
@@ -146,12 +146,82 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(renewed.body.mdmCertificate.serial).not.toBe(before.body.mdmCertificate.serial);
     expect(Date.parse(renewed.body.mdmCertificate.notAfter) - (await now())).toBe(365 * DAY * 1000);
     expect(await events(android.deviceId)).toContain('MdmCertificateRenewed');
+    // The enrollment service learns the new expiry: its removal date (R15) follows the renewed certificate.
+    await eventually(async () => {
+      const [row] = await stack.enrollment.runtime.db.query<{ certificate_not_after: Date }>(
+        'select certificate_not_after from devices where device_id = $1',
+        [android.deviceId],
+      );
+      expect(row.certificate_not_after.toISOString()).toBe(renewed.body.mdmCertificate.notAfter);
+    });
   });
 
-  it('a check-in without a valid credential is 401; bad state is 400', async () => {
+  it('R19: a check-in the user starts moves a device just like a notified one, without any poll', async () => {
+    const t = await createTenant(stack, 'Portal');
+    await t.admin.put(t.path('/authority'), { authority: 'office365' });
+    const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: 'dora@contoso.com' })).body.userId;
+    await t.admin.post(t.path(`/users/${userId}/licenses`), { sku: 'M365_E5' });
+    const enrolled = await t.admin.post(t.path('/enrollments'), {
+      platform: 'android',
+      enrollmentType: 'user',
+      userId,
+      serialNumber: `SN-${randomUUID()}`,
+      osVersion: '14',
+    });
+    const dora = device(enrolled.body.deviceCredential);
+    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    await eventually(async () => expect((await dora.checkIn(healthy)).body.managedBy).toBe('intune'));
+    expect(await events(enrolled.body.deviceId)).toContain('DeviceMigrated');
+  });
+
+  it('R23: a device that has not checked in keeps the old profiles 7 days, then they expire', async () => {
+    const t = await createTenant(stack, 'Away');
+    await t.admin.put(t.path('/authority'), { authority: 'office365' });
+    const group = (await t.admin.post(t.path('/groups'), { name: 'Field' })).body.groupId;
+    for (const [name, type] of [['Field Wi-Fi', 'wifi'], ['Field Mail', 'email']]) {
+      await t.admin.post(t.path('/authorities/office365/configurations'), { name, type, platforms: ['android'], settings: {}, assignedGroupIds: [group] });
+    }
+    const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: 'erin@contoso.com', groupIds: [group] })).body.userId;
+    await t.admin.post(t.path(`/users/${userId}/licenses`), { sku: 'M365_E3' });
+    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'user', userId, serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+    const erin = device(enrolled.body.deviceCredential);
+    expect((await erin.checkIn(healthy)).body.configurations).toHaveLength(2);
+    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    // The device is told (R16) but stays away.
+    await eventually(async () => expect((await erin.poll(0)).body.notifications.length).toBeGreaterThan(0));
+    await stack.operator.post('/api/v1/system/clock/advance', { seconds: 6 * DAY });
+    expect(await events(enrolled.body.deviceId)).not.toContain('LegacyProfilesExpired');
+    await stack.operator.post('/api/v1/system/clock/advance', { seconds: DAY });
+    const stored = await stack.deviceSync.runtime.store.readStream(`devicesync-${enrolled.body.deviceId}`);
+    const expiry = stored.find((e) => e.type === 'LegacyProfilesExpired');
+    expect((expiry?.data as { items: { name: string }[] }).items.map((i) => i.name).sort()).toEqual(['Field Mail', 'Field Wi-Fi']);
+    // Its next check-in moves it to Intune, which assigns it nothing.
+    expect((await erin.checkIn(healthy)).body).toMatchObject({ managedBy: 'intune', configurations: [] });
+  });
+
+  it('R18: check-ins follow the schedule: nextCheckInAt is 8 hours after each', async () => {
+    const t = await createTenant(stack, 'Schedule');
+    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'windows', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '10' });
+    const kiosk = device(enrolled.body.deviceCredential);
+    const first = await kiosk.checkIn(healthy);
+    await stack.operator.post('/api/v1/system/clock/advance', { seconds: 8 * 3600 });
+    const second = await kiosk.checkIn(healthy);
+    expect(Date.parse(second.body.nextCheckInAt) - Date.parse(first.body.nextCheckInAt)).toBe(8 * 3600 * 1000);
+  });
+
+  it('a check-in without a valid credential is 401, an unenrolled device too; bad state is 400', async () => {
     const stranger = device('dc_not-a-device');
     expect((await stranger.checkIn(healthy)).status).toBe(401);
     expect((await stranger.poll(0)).status).toBe(401);
+    const t = await createTenant(stack, 'Leavers');
+    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+    const leaver = device(enrolled.body.deviceCredential);
+    expect((await leaver.checkIn({ ...healthy, osVersion: 14 })).status).toBe(400);
+    expect((await leaver.checkIn(healthy)).status).toBe(200);
+    await t.admin.post(t.path(`/devices/${enrolled.body.deviceId}/unenroll`));
+    await eventually(async () => expect((await leaver.checkIn(healthy)).status).toBe(401));
   });
 });
 

@@ -60,7 +60,7 @@ describe('enrollment through the gateway (R11–R15)', () => {
     expect(ok.body.managedBy).toBe('intune');
   });
 
-  it('R11/R12: userless devices take the tenant authority, intune under coexistence', async () => {
+  it('R11: userless devices take the tenant authority, intune under coexistence (R12)', async () => {
     await setAuthority('office365');
     const office = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0' });
     expect([office.status, office.body.managedBy]).toEqual([201, 'office365']);
