@@ -7,6 +7,7 @@ import { licensingEvents } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { DeviceSyncSchema1764400000000 } from './device-sync.schema';
+import { pushConfig } from './notifications/push/push-provider';
 
 export const deviceSyncConfig = {
   AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
@@ -14,6 +15,8 @@ export const deviceSyncConfig = {
   ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
   /** R18: how often a device checks in on its own. */
   CHECK_IN_INTERVAL_HOURS: z.coerce.number().positive().max(24 * 7).default(8),
+  /** Outside push providers: each is off until its settings are given. */
+  ...pushConfig.shape,
 };
 
 export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {

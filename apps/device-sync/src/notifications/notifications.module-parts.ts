@@ -6,6 +6,7 @@ import { CheckInFanOutService } from './check-in-fan-out.service';
 import { LongPollHub } from './long-poll-hub';
 import { NotificationsController } from './notifications.controller';
 import { NotifierService } from './notifier.service';
+import { DeviceSyncConfig } from '../device-sync.definition';
 import { PushProviders } from './push/push-providers';
 
 /**
@@ -36,5 +37,9 @@ export const notificationProviders: Provider[] = [
         logger: rt.logger.child({ component: 'long-poll' }),
       }),
   },
-  { provide: PushProviders, useFactory: () => PushProviders.fromEnv(process.env) },
+  {
+    provide: PushProviders,
+    inject: [ServiceRuntime],
+    useFactory: (rt: ServiceRuntime) => PushProviders.from(rt.config as unknown as DeviceSyncConfig),
+  },
 ];

@@ -97,10 +97,10 @@ export class LongPollPush implements PushProvider {
 
 /** The settings that switch the outside providers on; none set, none on. */
 export const pushConfig = z.object({
-  APNS_URL: z.string().url().optional(),
+  APNS_ENDPOINT: z.string().url().optional(),
   APNS_TOPIC: z.string().min(1).optional(),
   APNS_BEARER_TOKEN: z.string().min(1).optional(),
-  FCM_URL: z.string().url().default('https://fcm.googleapis.com'),
+  FCM_ENDPOINT: z.string().url().default('https://fcm.googleapis.com'),
   FCM_PROJECT_ID: z.string().regex(/^[a-z0-9-]+$/).optional(),
   FCM_ACCESS_TOKEN: z.string().min(1).optional(),
   WNS_ACCESS_TOKEN: z.string().min(1).optional(),

@@ -212,7 +212,7 @@ describe('push providers (against local stand-ins of the providers)', () => {
   it('the long poll is the default; APNs, FCM and WNS are off until configured', () => {
     expect(PushProviders.fromEnv({}).enabled().map((p) => p.name)).toEqual(['longPoll']);
     const all = PushProviders.fromEnv({
-      APNS_URL: 'https://api.push.apple.com',
+      APNS_ENDPOINT: 'https://api.push.apple.com',
       APNS_TOPIC: 'com.example.mdm',
       APNS_BEARER_TOKEN: 'jwt',
       FCM_PROJECT_ID: 'p1',

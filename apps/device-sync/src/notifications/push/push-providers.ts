@@ -14,8 +14,8 @@ export class PushProviders {
     const fixed = (value: string) => () => value;
     return new PushProviders([
       new LongPollPush(),
-      new ApnsProvider(c.APNS_URL && c.APNS_TOPIC && c.APNS_BEARER_TOKEN ? { url: c.APNS_URL, topic: c.APNS_TOPIC, bearer: fixed(c.APNS_BEARER_TOKEN) } : undefined),
-      new FcmProvider(c.FCM_PROJECT_ID && c.FCM_ACCESS_TOKEN ? { url: c.FCM_URL, projectId: c.FCM_PROJECT_ID, accessToken: fixed(c.FCM_ACCESS_TOKEN) } : undefined),
+      new ApnsProvider(c.APNS_ENDPOINT && c.APNS_TOPIC && c.APNS_BEARER_TOKEN ? { url: c.APNS_ENDPOINT, topic: c.APNS_TOPIC, bearer: fixed(c.APNS_BEARER_TOKEN) } : undefined),
+      new FcmProvider(c.FCM_PROJECT_ID && c.FCM_ACCESS_TOKEN ? { url: c.FCM_ENDPOINT, projectId: c.FCM_PROJECT_ID, accessToken: fixed(c.FCM_ACCESS_TOKEN) } : undefined),
       new WnsProvider(c.WNS_ACCESS_TOKEN ? { accessToken: fixed(c.WNS_ACCESS_TOKEN) } : undefined),
     ]);
   }
