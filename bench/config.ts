@@ -22,8 +22,8 @@ export const benchConfig = {
   enrollMaxMs: Number(process.env.BENCH_ENROLL_MAX_MS ?? 60_000),
   /** Partitions of the bench topics (the platform's event topics have 6 to 12). */
   partitions: 6,
-  /** Scenarios to run (a..f); all by default. */
-  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f').split(','),
+  /** Scenarios to run (a..i); all by default. */
+  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i').split(','),
 };
 
 /** Quiet: warnings and errors only. */

@@ -9,13 +9,19 @@
  *   (e) InboxConsumer, batch mode          >= 10,000 events/s
  *   (f) enrollments through the gateway    >= 300/s, p99 < 200 ms, no non-201, 32 clients
  *       (baseline: raw pg BEGIN/INSERT/COMMIT at the same concurrency, informational)
+ *   (g) authority change fan-out, 100,000 devices: notifications written and published <= 10 s
+ *   (h) 10,000 waiting long polls answered after an authority change <= 5 s
+ *   (i) check-ins through the gateway, 200 devices: >= 1,000/s, p99 < 250 ms
+ *       (baseline: raw pg BEGIN/INSERT/COMMIT at up to 200 connections, informational)
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
 import { performance } from 'node:perf_hooks';
-import { benchConfig, logger } from './config';
-import { benchKafka, ensureDatabase, seconds } from './infra';
+import { logger } from './config';
+import { benchConfig as cfg } from './config';
+import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
+import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
 import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
 import { inboxConsumerScenario } from './scenarios/inbox-consumer';
@@ -25,7 +31,7 @@ import { pgInsertScenario } from './scenarios/pg-insert';
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const on = (s: string) => benchConfig.only.includes(s);
+  const on = (s: string) => cfg.only.includes(s);
   const results: BenchResult[] = [];
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -35,7 +41,7 @@ async function main(): Promise<void> {
     return out;
   };
 
-  await ensureDatabase();
+  await ensureDatabase(cfg.databaseUrl);
   if (on('a') || on('b')) {
     const a = on('a') ? await step('(a) raw pg insert', pgInsertScenario) : undefined;
     if (a) results.push(...a.results);
@@ -44,18 +50,28 @@ async function main(): Promise<void> {
   if (on('c') || on('d') || on('e')) {
     const kafka = await benchKafka();
     if (on('c') || on('d')) {
-      const sizes = on('d') ? benchConfig.relayBatchSizes : [benchConfig.relayBatchSizes[0]];
+      const sizes = on('d') ? cfg.relayBatchSizes : [cfg.relayBatchSizes[0]];
       const c = await step('(c) raw kafkajs produce', () => kafkaProduceScenario(kafka, sizes));
       if (on('c')) results.push(...c.results);
       if (on('d')) results.push(...(await step('(d) outbox relay', () => outboxRelayScenario(kafka, c.msgsPerSecond))));
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
   }
-  if (on('f')) {
+  if (['f', 'g', 'h', 'i'].some(on)) {
     await benchKafka(); // starts the project's broker when nothing answers
-    results.push(...(await step('(f) enroll', enrollScenario)));
+    // The raw baselines first: the stack's pools take most of Postgres's connections.
+    const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
+    const rawI = on('i') ? await step('(i) raw pg commit baseline', async () => rawInsertCommit(await freeConnections(200, 5))) : undefined;
+    const stack = await step('stack', benchStack);
+    try {
+      if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(stack, rawF))));
+      if (on('g')) results.push(...(await step('(g) fan-out', () => fanOutScenario(stack))));
+      if (on('h')) results.push(...(await step('(h) long poll', () => longPollScenario(stack))));
+      if (rawI) results.push(...(await step('(i) check-in', () => checkInScenario(stack, rawI))));
+    } finally {
+      await stack.stop();
+    }
   }
-
   printTable(results);
   const file = writeResults(results);
   const judged = results.filter((r) => r.pass !== null);

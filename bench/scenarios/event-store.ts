@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { EventDefinition } from '@mdm/contracts/core';
 import { systemClock } from '@mdm/platform/clock';
 import { Database } from '@mdm/platform/database';
 import { EventStore, NewEvent } from '@mdm/platform/event-store';
 import { BenchRecorded, TENANT_ID, benchRecordedOn, recordedData200, registryWith } from '../fixtures';
-import { benchTopic, timeBoxed, withSchema } from '../infra';
+import { benchTopic, connectClients, timeBoxed, withSchema } from '../infra';
 import { BenchResult, result } from '../report';
 import { PG_BATCH } from './pg-insert';
 
@@ -56,13 +55,7 @@ async function singleAppends(def: EventDefinition) {
  */
 async function rawSingleTransactions() {
   return withSchema('es_raw', async (db) => {
-    const clients = await Promise.all(
-      Array.from({ length: WRITERS }, async () => {
-        const c = new Client(db.clientConfig());
-        await c.connect();
-        return c;
-      }),
-    );
+    const clients = await connectClients(db, WRITERS);
     try {
       const streams = Array.from({ length: WRITERS }, (_, w) => ({ id: `bench-raw-${w}-${randomUUID()}`, version: 0 }));
       for (const s of streams) await clients[0].query('insert into es_streams (stream_id, tenant_id, version) values ($1, $2, 0)', [s.id, TENANT_ID]);

@@ -48,9 +48,21 @@ export class CheckInService {
     this.config = runtime.config as unknown as DeviceSyncConfig;
   }
 
+  /**
+   * A check-in decides on this service's copy of the tenant. Only a refusal (R22) first makes sure
+   * the copy has what the authority service published: an APNs certificate uploaded a moment ago
+   * counts at once. Anything else a stale copy could miss is picked up at the next check-in, which
+   * the change's notification (R16) triggers anyway; the hot path stays free of calls to other services.
+   */
   async checkIn(device: AuthenticatedDevice, body: CheckInBody) {
-    // What the admin just did to the authority (an APNs certificate, a configuration) counts at once.
-    await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, device.tenantId, [`tenant-${device.tenantId}`, 'configuration-']);
+    const first = await this.attempt(device, body, false);
+    if (first) return first;
+    await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, device.tenantId, [`tenant-${device.tenantId}`]);
+    return (await this.attempt(device, body, true))!;
+  }
+
+  /** The check-in's answer; undefined when a first, tentative attempt would be refused (R22) and wrote nothing. */
+  private async attempt(device: AuthenticatedDevice, body: CheckInBody, final: boolean) {
     const now = this.runtime.clock.now();
     const outcome = await this.db.transaction(async (sql) => {
       const row = await this.facts.device(sql, device.deviceId);
@@ -72,6 +84,7 @@ export class CheckInService {
         plan = planCheckIn(this.facts.toFacts(row), target, apnsReady, profilesOf);
       } catch (err) {
         if (!(err instanceof MigrationBlockedByApns)) throw err;
+        if (!final) return { retry: true };
         if (row.migration_state !== 'blockedApns') {
           await append([{ type: 'DeviceMigrationBlocked', data: { deviceId: device.deviceId, reason: 'apns', authority: err.authority } }]);
           await sql.query(`update devices set migration_state = 'blockedApns' where device_id = $1`, [device.deviceId]);
@@ -138,6 +151,7 @@ export class CheckInService {
         },
       };
     });
+    if ('retry' in outcome) return undefined;
     if ('blocked' in outcome) throw apnsMissing(outcome.blocked!);
     return outcome.answer;
   }
