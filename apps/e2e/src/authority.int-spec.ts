@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
-import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant } from './support/tenant';
+import { TestStack } from './support/stack';
+import { TestTenant, useStackWithTenant } from './support/tenant';
 
 const DAY = 24 * 3600 * 1000;
 
 describe('authority through the gateway (R1–R7)', () => {
+  const ctx = useStackWithTenant();
   let stack: TestStack;
   let tenant: TestTenant;
-
-  beforeAll(async () => {
-    stack = await startStack();
-  });
-  afterAll(() => stack.stop());
-  beforeEach(async () => {
-    tenant = await createTenant(stack);
-  });
+  beforeEach(() => ({ stack, tenant } = ctx));
 
   const authority = () => tenant.admin.get(tenant.path('/authority'));
   const setAuthority = (body: object) => tenant.admin.put(tenant.path('/authority'), body);

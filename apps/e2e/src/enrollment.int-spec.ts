@@ -1,21 +1,15 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
-import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant, tokenFor } from './support/tenant';
+import { TestStack } from './support/stack';
+import { TestTenant, createTenant, tokenFor, useStackWithTenant } from './support/tenant';
 
 const DAY = 86_400_000;
 
 describe('enrollment through the gateway (R11–R15)', () => {
+  const ctx = useStackWithTenant({ testClock: true });
   let stack: TestStack;
   let tenant: TestTenant;
-
-  beforeAll(async () => {
-    stack = await startStack({ testClock: true });
-  });
-  afterAll(() => stack.stop());
-  beforeEach(async () => {
-    tenant = await createTenant(stack);
-  });
+  beforeEach(() => ({ stack, tenant } = ctx));
 
   const setAuthority = (authority: string) => tenant.admin.put(tenant.path('/authority'), { authority });
   const enroll = (body: object, client = tenant.admin) => client.post(tenant.path('/enrollments'), body);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant, tokenFor } from './support/tenant';
+import { TestStack } from './support/stack';
+import { TestTenant, createTenant, tokenFor, useStackWithTenant } from './support/tenant';
 
 /** The state of a tenant that bad input must leave untouched. */
 async function snapshot(tenant: TestTenant) {
@@ -9,16 +9,10 @@ async function snapshot(tenant: TestTenant) {
 }
 
 describe('gateway: tokens, roles, tenant isolation, errors, audit, clock', () => {
+  const ctx = useStackWithTenant({ testClock: true });
   let stack: TestStack;
   let tenant: TestTenant;
-
-  beforeAll(async () => {
-    stack = await startStack({ testClock: true });
-  });
-  afterAll(() => stack.stop());
-  beforeEach(async () => {
-    tenant = await createTenant(stack);
-  });
+  beforeEach(() => ({ stack, tenant } = ctx));
 
   describe('security (DESIGN.md §4)', () => {
     it('creating a tenant needs the operator token; a tenant token gets 403, none gets 401', async () => {

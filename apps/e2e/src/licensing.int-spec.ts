@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { eventually } from '@mdm/platform/testing';
-import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant, tokenFor } from './support/tenant';
+import { TestStack } from './support/stack';
+import { TestTenant, tokenFor, useStackWithTenant } from './support/tenant';
 
 describe('directory and licenses through the gateway (R8–R10)', () => {
+  const ctx = useStackWithTenant();
   let stack: TestStack;
   let tenant: TestTenant;
-
-  beforeAll(async () => {
-    stack = await startStack();
-  });
-  afterAll(() => stack.stop());
-  beforeEach(async () => {
-    tenant = await createTenant(stack);
-  });
+  beforeEach(() => ({ stack, tenant } = ctx));
 
   const newUser = async (groupIds: string[] = []) =>
     (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: `u-${randomUUID().slice(0, 8)}@contoso.com`, groupIds })).body

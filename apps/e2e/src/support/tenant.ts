@@ -1,4 +1,4 @@
-import { TestStack } from './stack';
+import { StackOptions, TestStack, startStack } from './stack';
 import { ApiClient } from './api-client';
 
 export interface TestTenant {
@@ -20,4 +20,20 @@ export async function tokenFor(stack: TestStack, tenant: TestTenant, role: strin
   const res = await tenant.admin.post(tenant.path('/tokens'), { role });
   if (res.status !== 201) throw new Error(`token creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   return stack.client(res.body.token);
+}
+
+/**
+ * The hooks of a test file: one stack for the file, a new tenant for each test. Read both after the
+ * hooks ran (in a test or a later hook).
+ */
+export function useStackWithTenant(opts: StackOptions = {}): { stack: TestStack; tenant: TestTenant } {
+  const ctx = {} as { stack: TestStack; tenant: TestTenant };
+  beforeAll(async () => {
+    ctx.stack = await startStack(opts);
+  });
+  afterAll(() => ctx.stack?.stop());
+  beforeEach(async () => {
+    ctx.tenant = await createTenant(ctx.stack);
+  });
+  return ctx;
 }
