@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ServiceRuntime } from '@mdm/platform/http';
-import { ReadYourWrites } from '@mdm/platform/inbox';
 import { actionControllers, actionProviders } from './actions/actions.module-parts';
 import { CertificateRenewal } from './check-in/certificate-renewal';
 import { CheckInController } from './check-in/check-in.controller';
@@ -21,11 +19,6 @@ import { notificationControllers, notificationProviders } from './notifications/
     LegacyProfilesSweep,
     ...notificationProviders,
     ...actionProviders,
-    {
-      provide: ReadYourWrites,
-      inject: [ServiceRuntime],
-      useFactory: (runtime: ServiceRuntime) => new ReadYourWrites({ db: runtime.db, logger: runtime.logger }),
-    },
   ],
 })
 export class DeviceSyncModule {}

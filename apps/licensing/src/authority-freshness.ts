@@ -15,11 +15,12 @@ const AUTHORITY_PREFIXES = [tenantStreamId(''), 'configuration-'];
  */
 @Injectable()
 export class AuthorityFreshness {
-  private readonly readYourWrites: ReadYourWrites;
   private readonly authorityUrl: string;
 
-  constructor(@Inject(ServiceRuntime) runtime: ServiceRuntime) {
-    this.readYourWrites = new ReadYourWrites({ db: runtime.db, logger: runtime.logger.child({ component: 'read-your-writes' }) });
+  constructor(
+    @Inject(ServiceRuntime) runtime: ServiceRuntime,
+    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
+  ) {
     this.authorityUrl = (runtime.config as unknown as LicensingConfig).AUTHORITY_URL;
   }
 

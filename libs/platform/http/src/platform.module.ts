@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Response } from 'express';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { InboxConsumer } from '@mdm/platform/inbox';
+import { InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
 import { Metrics } from './metrics';
 import { PathPipe, ZodPipe } from './validation';
 import { ServiceRuntime } from './service-runtime';
@@ -70,9 +70,13 @@ export class PlatformModule {
         { provide: Database, useValue: runtime.db },
         { provide: EventStore, useValue: runtime.store },
         { provide: Metrics, useValue: runtime.metrics },
+        {
+          provide: ReadYourWrites,
+          useValue: new ReadYourWrites({ db: runtime.db, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
+        },
         ConsumerHandle,
       ],
-      exports: [ServiceRuntime, Database, EventStore, Metrics, ConsumerHandle],
+      exports: [ServiceRuntime, Database, EventStore, Metrics, ReadYourWrites, ConsumerHandle],
     };
   }
 }
