@@ -4,6 +4,7 @@ import { deviceSyncService } from '../../apps/device-sync/src/device-sync.defini
 import { enrollmentService } from '../../apps/enrollment/src/enrollment.definition';
 import { gatewayService } from '../../apps/api-gateway/src/gateway.definition';
 import { licensingService } from '../../apps/licensing/src/licensing.definition';
+import { projectionService } from '../../apps/projection/src/projection.definition';
 
 export interface StackService {
   /** The app folder under apps/. */
@@ -19,5 +20,6 @@ export const stackServices: StackService[] = [
   { app: 'licensing', definition: licensingService, urlVariable: 'LICENSING_URL' },
   { app: 'enrollment', definition: enrollmentService, urlVariable: 'ENROLLMENT_URL' },
   { app: 'device-sync', definition: deviceSyncService, urlVariable: 'DEVICE_SYNC_URL' },
+  { app: 'projection', definition: projectionService, urlVariable: 'PROJECTION_URL' },
   { app: 'api-gateway', definition: gatewayService },
 ];

@@ -11,6 +11,7 @@ export const gatewayConfig = {
   LICENSING_URL: serviceUrl('http://127.0.0.1:3102'),
   ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
   DEVICE_SYNC_URL: serviceUrl('http://127.0.0.1:3104'),
+  PROJECTION_URL: serviceUrl('http://127.0.0.1:3105'),
 };
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {

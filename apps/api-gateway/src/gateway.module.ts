@@ -26,6 +26,7 @@ type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
           licensing: config.LICENSING_URL,
           enrollment: config.ENROLLMENT_URL,
           deviceSync: config.DEVICE_SYNC_URL,
+          projection: config.PROJECTION_URL,
         };
         return buildRouteTable({ runtime, tokens, audit, serviceUrls });
       },

@@ -4,6 +4,7 @@ import { DomainError, HttpOperation, Role } from '@mdm/contracts/core';
 import { deviceSyncOperations } from '@mdm/contracts/device-sync';
 import { enrollmentOperations } from '@mdm/contracts/enrollment';
 import { licensingOperations } from '@mdm/contracts/licensing';
+import { projectionOperations } from '@mdm/contracts/projection';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
@@ -16,7 +17,7 @@ export interface GatewayDeps {
   runtime: ServiceRuntime;
   tokens: Tokens;
   audit: AuditLog;
-  serviceUrls: { authority: string; licensing: string; enrollment: string; deviceSync: string };
+  serviceUrls: { authority: string; licensing: string; enrollment: string; deviceSync: string; projection: string };
 }
 
 const proxied = (url: string) => (operation: HttpOperation) => ({ operation, handle: (ctx: CallContext) => forward(url, ctx) });
@@ -80,6 +81,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
     [serviceUrls.licensing, licensingOperations],
     [serviceUrls.enrollment, enrollmentOperations],
     [serviceUrls.deviceSync, deviceSyncOperations],
+    [serviceUrls.projection, projectionOperations],
   ] as const) {
     operations.map(proxied(url)).forEach((r) => table.add(r));
   }

@@ -5,7 +5,9 @@ import { EventEnvelope } from '@mdm/contracts/core';
 import { EventData } from '@mdm/contracts/core';
 import { DeviceEnrolled } from '@mdm/contracts/enrollment';
 import { Sql } from '@mdm/platform/database';
+import { ServiceRuntime } from '@mdm/platform/http';
 import { InboxContext } from '@mdm/platform/inbox';
+import { DeviceSyncConfig } from './device-sync.definition';
 import { AuthorityFrom, FanOutPort } from './ports';
 
 type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' }>['data'];
@@ -16,7 +18,14 @@ type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' 
  */
 @Controller()
 export class FactsConsumer {
-  constructor(@Inject(FanOutPort) private readonly fanOut: FanOutPort) {}
+  private readonly checkInIntervalMs: number;
+
+  constructor(
+    @Inject(FanOutPort) private readonly fanOut: FanOutPort,
+    @Inject(ServiceRuntime) runtime: ServiceRuntime,
+  ) {
+    this.checkInIntervalMs = (runtime.config as unknown as DeviceSyncConfig).CHECK_IN_INTERVAL_HOURS * 3600_000;
+  }
 
   @EventPattern('TenantCreated')
   async tenantCreated(@Payload() e: EventEnvelope, @Ctx() { sql }: InboxContext) {
@@ -100,9 +109,20 @@ export class FactsConsumer {
     const d = e.data;
     await sql.query(
       `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by,
-                            certificate_serial, certificate_not_after)
-       values ($1, $2, $3, $4, $5, 'active', $6, $7, $8) on conflict do nothing`,
-      [d.deviceId, e.tenantId, d.userId, d.platform, d.credentialHash, d.managedBy, d.mdmCertificate.serial, d.mdmCertificate.notAfter],
+                            certificate_serial, certificate_not_after, next_check_in_at)
+       values ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9) on conflict do nothing`,
+      [
+        d.deviceId,
+        e.tenantId,
+        d.userId,
+        d.platform,
+        d.credentialHash,
+        d.managedBy,
+        d.mdmCertificate.serial,
+        d.mdmCertificate.notAfter,
+        // R18: the schedule starts at enrollment.
+        new Date(Date.parse(e.occurredAt) + this.checkInIntervalMs),
+      ],
     );
   }
 

@@ -118,6 +118,7 @@ export class CheckInService {
           redundantConfigurations: plan.redundant,
           compliance,
           nextCheckInAt,
+          migration: plan.migrationState,
         },
       });
       await append(events);

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventEnvelope } from '@mdm/contracts/core';
-import { syncStreamId, fanOutStreamId } from '@mdm/contracts/device-sync';
+import { FAN_OUT_CHUNK, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
+import { LEGACY_PROFILE_DAYS } from '@mdm/device-sync/domain';
 import { Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { AuthorityFrom, FanOutPort, NotificationReason, NotifierPort } from '../ports';
@@ -9,6 +10,7 @@ import { AuthorityFrom, FanOutPort, NotificationReason, NotifierPort } from '../
 export const FAN_OUT_BATCH_SIZE = Symbol('FAN_OUT_BATCH_SIZE');
 
 type Change = EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>;
+type FanOutReason = 'authorityChanged' | 'userAuthorityChanged';
 type UserChange = EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>;
 
 /** 100,000 devices are 20 statements of 5,000: few round trips, and no statement grows without bound. */
@@ -53,7 +55,7 @@ export class CheckInFanOutService extends FanOutPort {
         sql,
       );
     }
-    await this.record(sql, event, { reason: 'authorityChanged', userId: null, devicesNotified: notify.length, devicesNeedingSupport: blocked.length });
+    await this.record(sql, event, notify, { reason: 'authorityChanged', userId: null, devicesNeedingSupport: blocked.length });
   }
 
   /** R9 → R16: every active device of the user. */
@@ -62,7 +64,7 @@ export class CheckInFanOutService extends FanOutPort {
     if (from === to) return;
     const notify = await this.markPending(sql, event.tenantId, userId, new Date(event.occurredAt));
     await this.notifyInBatches(sql, event.tenantId, notify, 'userAuthorityChanged');
-    await this.record(sql, event, { reason: 'userAuthorityChanged', userId, devicesNotified: notify.length, devicesNeedingSupport: 0 });
+    await this.record(sql, event, notify, { reason: 'userAuthorityChanged', userId, devicesNeedingSupport: 0 });
   }
 
   /** One UPDATE for all the devices with a user (or of one user), however many: their ids come back for the notifications. */
@@ -82,18 +84,47 @@ export class CheckInFanOutService extends FanOutPort {
     }
   }
 
+  /**
+   * The fan-out's events, in one append: which devices were marked (CheckInsRequested, FAN_OUT_CHUNK
+   * devices each, with each device's own stream version) and the outcome (CheckInFanOut). The versions
+   * are read after the UPDATE that marked the devices: it holds their row locks, and a check-in appends
+   * only under that lock, so this statement's snapshot has every check-in that came before.
+   */
   private async record(
     sql: Sql,
-    event: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>,
-    outcome: { reason: 'authorityChanged' | 'userAuthorityChanged'; userId: string | null; devicesNotified: number; devicesNeedingSupport: number },
+    event: Change,
+    deviceIds: string[],
+    outcome: { reason: FanOutReason; userId: string | null; devicesNeedingSupport: number },
   ): Promise<void> {
+    const at = new Date(event.occurredAt);
+    const legacyProfilesExpireAt = new Date(at.getTime() + LEGACY_PROFILE_DAYS * 86_400_000).toISOString();
+    const rows = await sql.query<{ device_id: string; version: string | null; next_check_in_at: Date | null }>(
+      `select d.device_id, s.version, d.next_check_in_at
+         from devices d left join es_streams s on s.stream_id = $2 || d.device_id
+        where d.device_id = any($1::uuid[])`,
+      [deviceIds, syncStreamId('')],
+    );
+    const devices = rows.map((r) => ({
+      deviceId: r.device_id,
+      afterVersion: Number(r.version ?? 0),
+      nextCheckInAt: r.next_check_in_at?.toISOString() ?? null,
+    }));
+    const { reason } = outcome;
+    const cause = { causeEventId: event.eventId, to: event.data.to };
     await this.store.append(
       fanOutStreamId(event.tenantId),
-      [{ type: 'CheckInFanOut', data: { ...outcome, causeEventId: event.eventId, from: event.data.from, to: event.data.to } }],
-      { expectedVersion: 'any', tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId },
+      [
+        ...chunks(devices, FAN_OUT_CHUNK).map((chunk) => ({
+          type: 'CheckInsRequested',
+          data: { reason, ...cause, legacyProfilesExpireAt, devices: chunk },
+        })),
+        { type: 'CheckInFanOut', data: { ...outcome, ...cause, from: event.data.from, devicesNotified: deviceIds.length } },
+      ],
+      { expectedVersion: 'any', tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
       sql,
     );
   }
+
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -138,7 +138,14 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       expect(o.headers).toEqual({});
     }
 
-    const [fan] = await store.readStream(fanOutStreamId(tenantId));
+    const [requests, fan] = await store.readStream(fanOutStreamId(tenantId));
+    // The projection learns which devices were marked, each after which of its own events (none yet).
+    expect(requests).toMatchObject({
+      type: 'CheckInsRequested',
+      data: { reason: 'authorityChanged', causeEventId: event.eventId, to: 'intune', legacyProfilesExpireAt: new Date(Date.parse(event.occurredAt) + 7 * 86_400_000).toISOString() },
+    });
+    const marked = (requests.data as { devices: { deviceId: string; afterVersion: number }[] }).devices;
+    expect(marked.map((d) => [d.deviceId, d.afterVersion]).sort()).toEqual(withUser.map((id) => [id, 0]).sort());
     expect(fan).toMatchObject({
       type: 'CheckInFanOut',
       causationId: event.eventId,
@@ -178,7 +185,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       syncStreamId(userless[0]),
     ]);
     expect(published).toBe(2);
-    const fans = await store.readStream(fanOutStreamId(tenantId));
+    const fans = (await store.readStream(fanOutStreamId(tenantId))).filter((e) => e.type === 'CheckInFanOut');
     expect(fans.map((e) => (e.data as { devicesNeedingSupport: number }).devicesNeedingSupport)).toEqual([3, 3]);
   });
 
@@ -197,7 +204,8 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     const rows = await db.query<{ device_id: string; reason: string }>('select device_id, reason from notifications where tenant_id = $1', [tenantId]);
     expect(rows.map((r) => r.device_id).sort()).toEqual([...mine].sort());
     expect(new Set(rows.map((r) => r.reason))).toEqual(new Set(['userAuthorityChanged']));
-    const [fan] = await store.readStream(fanOutStreamId(tenantId));
+    const [requests, fan] = await store.readStream(fanOutStreamId(tenantId));
+    expect((requests.data as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId).sort()).toEqual([...mine].sort());
     expect(fan.data).toMatchObject({ reason: 'userAuthorityChanged', userId, devicesNotified: 2, devicesNeedingSupport: 0 });
   });
 
@@ -419,8 +427,9 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       expect(hubQueries.statements).toBeLessThanOrEqual(2); // one take for the whole tenant (plus one if woken twice)
       expect(hub.size).toBe(0);
 
-      // 1 update + 4 inserts of 5,000 notifications + 1 update + 1 append of 2,000 blocked events + 1 CheckInFanOut.
-      expect(inbox.statements).toBeLessThanOrEqual(10);
+      // 1 update + 4 inserts of 5,000 notifications + 1 update + 1 append of 2,000 blocked events
+      // + 1 read of the marked devices' versions + 1 append of the 18 CheckInsRequested and the CheckInFanOut.
+      expect(inbox.statements).toBeLessThanOrEqual(11);
       const [counts] = await db.query<{ notified: number; pending: number; support: number; queued: number; messages: number; blocked: number }>(
         `select (select count(*)::int from notifications where tenant_id = $1) notified,
                 (select count(*)::int from devices where tenant_id = $1 and migration_state = 'pendingCheckIn') pending,
@@ -431,8 +440,12 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
         [tenantId, NOTIFICATIONS],
       );
       expect(counts).toEqual({ notified: 18_000, pending: 18_000, support: 2_000, queued: 8_000, messages: 18_000, blocked: userless.length });
-      const [fan] = await store.readStream(fanOutStreamId(tenantId));
+      const fanOutStream = await store.readStream(fanOutStreamId(tenantId));
+      const fan = fanOutStream.pop()!;
       expect(fan.data).toMatchObject({ devicesNotified: 18_000, devicesNeedingSupport: 2_000 });
+      // 18 CheckInsRequested of at most 1,000 devices name each notified device once.
+      const named = fanOutStream.flatMap((e) => (e.data as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId));
+      expect([fanOutStream.length, new Set(named).size, named.length]).toEqual([18, 18_000, 18_000]);
       expect(fanOutMs).toBeLessThan(10_000);
       process.stdout.write(
         `\nfan-out of 20,000 devices: ${fanOutMs} ms in ${inbox.statements} statements; 10,000 waiting polls answered ${answeredMs} ms after the start\n`,

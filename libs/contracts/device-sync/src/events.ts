@@ -44,6 +44,32 @@ export const CheckInFanOut = defineEvent({
     .strict(),
 });
 
+/**
+ * R16: the devices one fan-out marked pendingCheckIn, at most FAN_OUT_CHUNK per event (a tenant of
+ * 100,000 devices is 100 small events, not one huge one). `afterVersion` is the device's own stream
+ * version when it was marked: a reader that meets this event and the device's own events in any
+ * order still knows which came first.
+ */
+export const CheckInsRequested = defineEvent({
+  type: 'CheckInsRequested',
+  topic,
+  data: z
+    .object({
+      reason: z.enum(['authorityChanged', 'userAuthorityChanged']),
+      causeEventId: uuid,
+      to: tenantAuthoritySchema.nullable(),
+      /** R23: when the old authority's profiles expire on a device that has not checked in by then. */
+      legacyProfilesExpireAt: isoTime,
+      devices: z
+        .array(z.object({ deviceId: uuid, afterVersion: z.number().int().nonnegative(), nextCheckInAt: isoTime.nullable() }).strict())
+        .min(1),
+    })
+    .strict(),
+});
+
+/** Devices per CheckInsRequested event: about 100 kB of JSON. */
+export const FAN_OUT_CHUNK = 1000;
+
 /** R17 (userless) and R22 (no APNs certificate on the new authority). */
 export const DeviceMigrationBlocked = defineEvent({
   type: 'DeviceMigrationBlocked',
@@ -58,10 +84,15 @@ export const DeviceMigrated = defineEvent({
   data: z.object({ deviceId: uuid, from: managingAuthoritySchema, to: managingAuthoritySchema }).strict(),
 });
 
-/** R18–R21, R25: what a check-in reported and what the device was told. */
+/**
+ * R18–R21, R25: what a check-in reported and what the device was told. Version 2 adds `migration`,
+ * the device's migration state after the check-in (null in version-1 events, which did not say).
+ */
 export const DeviceCheckedIn = defineEvent({
   type: 'DeviceCheckedIn',
   topic,
+  schemaVersion: 2,
+  upcasters: { 1: (data) => ({ ...(data as object), migration: null }) },
   data: z
     .object({
       deviceId: uuid,
@@ -71,6 +102,7 @@ export const DeviceCheckedIn = defineEvent({
       redundantConfigurations: z.array(installedConfigurationSchema),
       compliance: z.object({ state: complianceStateSchema, reasons: z.array(complianceReasonSchema), source: z.enum(['intune', 'office365', 'configMgr']) }),
       nextCheckInAt: isoTime,
+      migration: migrationStateSchema.nullable(),
     })
     .strict(),
 });
@@ -106,6 +138,7 @@ export const MdmCertificateRenewed = defineEvent({
 
 export const deviceSyncEvents = [
   CheckInFanOut,
+  CheckInsRequested,
   DeviceMigrationBlocked,
   DeviceMigrated,
   DeviceCheckedIn,
@@ -117,6 +150,7 @@ export const deviceSyncEvents = [
 
 export type DeviceSyncEvent =
   | DomainEventOf<typeof CheckInFanOut>
+  | DomainEventOf<typeof CheckInsRequested>
   | DomainEventOf<typeof DeviceMigrationBlocked>
   | DomainEventOf<typeof DeviceMigrated>
   | DomainEventOf<typeof DeviceCheckedIn>

@@ -52,7 +52,7 @@ export async function startService(
   app.use(json({ limit: BODY_LIMIT }));
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
-  if (definition.consumes) {
+  if (definition.consumes && !definition.consumes.ownConsumers) {
     const { topics, mode } = definition.consumes;
     const groupId = runtime.consumerGroup!;
     const transport = new InboxEventTransport({

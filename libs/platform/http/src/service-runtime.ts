@@ -21,7 +21,11 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
   migrations: MigrationClass[];
   events: readonly EventDefinition[];
   produces: readonly TopicSpec[];
-  consumes?: { groupId: string; topics: readonly TopicSpec[]; mode?: 'message' | 'batch' };
+  /**
+   * The topics the service reads. `ownConsumers`: the service runs its inbox consumers itself (the
+   * projection runs one per view generation) instead of through Nest's @EventPattern transport.
+   */
+  consumes?: { groupId: string; topics: readonly TopicSpec[]; mode?: 'message' | 'batch'; ownConsumers?: boolean };
   /** Settings of this service beyond the common ones. */
   config?: S;
 }

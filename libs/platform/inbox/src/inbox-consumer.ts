@@ -58,6 +58,11 @@ export class InboxConsumer {
     this.deadLetterTopic = deadLetterTopic(options.groupId).topic;
   }
 
+  /** Messages behind the newest offset of each partition (`topic:partition`) this member has fetched from. */
+  get partitionLag(): ReadonlyMap<string, number> {
+    return this.lagByPartition;
+  }
+
   /** Messages behind the newest offset, summed over the partitions this member consumes. */
   get lag(): number {
     let total = 0;

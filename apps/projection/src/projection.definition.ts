@@ -1,0 +1,24 @@
+import { authorityEvents } from '@mdm/contracts/authority';
+import { Topics } from '@mdm/contracts/core';
+import { deviceSyncEvents } from '@mdm/contracts/device-sync';
+import { enrollmentEvents } from '@mdm/contracts/enrollment';
+import { licensingEvents } from '@mdm/contracts/licensing';
+import { ServiceDefinition } from '@mdm/platform/http';
+import { ProjectionSchema1764500000000 } from './view-tables';
+
+/** The views (R26–R30): every event topic in, read models out; it produces no events. */
+export const projectionService: ServiceDefinition = {
+  name: 'projection',
+  portVariable: 'PROJECTION_PORT',
+  defaultPort: 3105,
+  schema: 'projection',
+  migrations: [ProjectionSchema1764500000000],
+  events: [...authorityEvents, ...licensingEvents, ...enrollmentEvents, ...deviceSyncEvents],
+  produces: [],
+  consumes: {
+    groupId: 'projection.views',
+    topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.enrollmentEvents, Topics.deviceSyncEvents],
+    mode: 'batch',
+    ownConsumers: true,
+  },
+};

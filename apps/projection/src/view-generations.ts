@@ -1,0 +1,231 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DomainError, deadLetterTopic } from '@mdm/contracts/core';
+import { RebuildStatus } from '@mdm/contracts/projection';
+import { pgErrorCode } from '@mdm/platform/database';
+import { ConsumerHandle, ServiceRuntime } from '@mdm/platform/http';
+import { InboxConsumer } from '@mdm/platform/inbox';
+import { ensureTopics } from '@mdm/platform/kafka';
+import { Freshness } from './freshness';
+import { Projector } from './projector';
+import { ViewTables } from './view-tables';
+
+type Rebuild = NonNullable<RebuildStatus['rebuild']> & { targets: Record<string, string> };
+
+interface Generation {
+  tables: ViewTables;
+  consumer: InboxConsumer;
+}
+
+/** How often a running rebuild compares its consumer group's offsets with the targets. */
+const REBUILD_CHECK_MS = 250;
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * R30: the views live in generations of tables, each filled by a consumer group of its own. A
+ * rebuild creates generation n+1 and replays every event topic into it from the beginning while
+ * generation n goes on serving; once the new group has reached the offsets the topics had when the
+ * rebuild started, the views switch to it (one row update) and generation n is dropped. The new
+ * group simply goes on as the live consumer. A rebuild interrupted by a restart resumes.
+ */
+@Injectable()
+export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShutdown {
+  private live: Generation | undefined;
+  private next: Generation | undefined;
+  private rebuild: Rebuild | null = null;
+  private watcher: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(ConsumerHandle) private readonly handle: ConsumerHandle,
+    @Inject(Freshness) private readonly freshness: Freshness,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const [state] = await this.runtime.db.query<{ live_generation: number; rebuild: Rebuild | null }>(
+      'select live_generation, rebuild from projection_state',
+    );
+    this.rebuild = state.rebuild;
+    this.live = await this.startGeneration(new ViewTables(state.live_generation), true);
+    if (this.rebuild?.status === 'running') {
+      this.runtime.logger.info({ generation: this.rebuild.generation }, 'resuming the view rebuild');
+      this.next = await this.startGeneration(new ViewTables(this.rebuild.generation), false);
+      this.watch();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.watcher);
+    await this.next?.consumer.stop();
+    await this.live?.consumer.stop();
+  }
+
+  /**
+   * Runs a query on the live generation's tables. A query that began just before a switch and finds
+   * its tables dropped runs again on the new ones.
+   */
+  async read<T>(query: (tables: ViewTables) => Promise<T>): Promise<T> {
+    const tables = this.live!.tables;
+    try {
+      return await query(tables);
+    } catch (err) {
+      if (pgErrorCode(err) !== UNDEFINED_TABLE || this.live!.tables === tables) throw err;
+      return query(this.live!.tables);
+    }
+  }
+
+  status(): RebuildStatus {
+    const liveGeneration = this.live!.tables.generation;
+    if (!this.rebuild) return { liveGeneration, rebuild: null };
+    const { targets: _targets, ...rebuild } = this.rebuild;
+    return { liveGeneration, rebuild };
+  }
+
+  async startRebuild(): Promise<RebuildStatus> {
+    if (this.rebuild?.status === 'running') {
+      throw new DomainError(409, 'REBUILD_RUNNING', `generation ${this.rebuild.generation} is being rebuilt`, this.status());
+    }
+    const tables = new ViewTables(this.live!.tables.generation + 1);
+    const groupId = this.groupOf(tables.generation);
+    // Leftovers of an earlier attempt at this generation go first: the replay starts from nothing.
+    await this.dropGroup(groupId);
+    this.rebuild = {
+      generation: tables.generation,
+      status: 'running',
+      startedAt: this.runtime.clock.now().toISOString(),
+      finishedAt: null,
+      eventsApplied: 0,
+      error: null,
+      targets: await this.highWatermarks(),
+    };
+    await this.runtime.db.transaction(async (sql) => {
+      for (const statement of [...tables.drop(), ...tables.create()]) await sql.query(statement);
+      await sql.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]);
+    });
+    this.runtime.logger.info({ generation: tables.generation, targets: this.rebuild.targets }, 'view rebuild started');
+    this.next = await this.startGeneration(tables, false);
+    this.watch();
+    return this.status();
+  }
+
+  private groupOf(generation: number): string {
+    // Generation 1 keeps the configured group name, so a fresh install looks like any other service.
+    const base = this.runtime.consumerGroup!;
+    return generation === 1 ? base : `${base}.g${generation}`;
+  }
+
+  private async startGeneration(tables: ViewTables, live: boolean): Promise<Generation> {
+    const { runtime } = this;
+    const groupId = this.groupOf(tables.generation);
+    await ensureTopics(runtime.kafka, [deadLetterTopic(groupId)]);
+    const projector = new Projector(tables);
+    const consumer = new InboxConsumer({
+      kafka: runtime.kafka,
+      db: runtime.db,
+      groupId,
+      topics: runtime.definition.consumes!.topics.map((t) => t.topic),
+      registry: runtime.registry,
+      logger: runtime.logger.child({ component: 'inbox', groupId }),
+      mode: 'batch',
+      handle: () => Promise.reject(new Error('the projection applies whole batches')),
+      handleBatch: async (items, sql) => {
+        const isLive = this.live?.consumer === consumer;
+        if (isLive) this.freshness.started(items);
+        await projector.apply(
+          sql,
+          items.map((i) => i.event),
+        );
+        if (isLive) this.freshness.applied(items);
+        else if (this.rebuild && this.next?.consumer === consumer) this.rebuild.eventsApplied += items.length;
+      },
+    });
+    await consumer.start();
+    if (live) {
+      this.handle.consumer = consumer;
+      this.freshness.follow(consumer);
+    }
+    return { tables, consumer };
+  }
+
+  private watch(): void {
+    this.watcher = setTimeout(() => {
+      this.checkRebuild().catch((err) => this.fail(err));
+    }, REBUILD_CHECK_MS);
+  }
+
+  private async checkRebuild(): Promise<void> {
+    if (!this.next || this.rebuild?.status !== 'running') return;
+    if (!(await this.reached(this.groupOf(this.next.tables.generation), this.rebuild.targets))) return this.watch();
+    await this.switchOver();
+  }
+
+  private async switchOver(): Promise<void> {
+    const old = this.live!;
+    const next = this.next!;
+    this.rebuild = { ...this.rebuild!, status: 'switched', finishedAt: this.runtime.clock.now().toISOString() };
+    await this.runtime.db.query('update projection_state set live_generation = $1, rebuild = $2', [
+      next.tables.generation,
+      JSON.stringify(this.rebuild),
+    ]);
+    this.live = next;
+    this.next = undefined;
+    this.handle.consumer = next.consumer;
+    this.freshness.follow(next.consumer);
+    this.runtime.logger.info({ generation: next.tables.generation, events: this.rebuild.eventsApplied }, 'views switched to the rebuilt generation');
+    await old.consumer.stop();
+    await this.runtime.db.transaction(async (sql) => {
+      for (const statement of old.tables.drop()) await sql.query(statement);
+    });
+    await this.dropGroup(this.groupOf(old.tables.generation));
+  }
+
+  private async fail(err: unknown): Promise<void> {
+    this.runtime.logger.error({ err }, 'view rebuild failed');
+    this.rebuild = { ...this.rebuild!, status: 'failed', finishedAt: this.runtime.clock.now().toISOString(), error: String(err) };
+    await this.next?.consumer.stop();
+    this.next = undefined;
+    await this.runtime.db.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]).catch(() => undefined);
+  }
+
+  /** The offset after the newest message of every partition of the consumed topics. */
+  private async highWatermarks(): Promise<Record<string, string>> {
+    const admin = this.runtime.kafka.admin();
+    await admin.connect();
+    try {
+      const targets: Record<string, string> = {};
+      for (const { topic } of this.runtime.definition.consumes!.topics) {
+        for (const p of await admin.fetchTopicOffsets(topic)) targets[`${topic}:${p.partition}`] = p.high;
+      }
+      return targets;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Whether the group has committed, on every partition, at least the target offset. */
+  private async reached(groupId: string, targets: Record<string, string>): Promise<boolean> {
+    const admin = this.runtime.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = this.runtime.definition.consumes!.topics.map((t) => t.topic);
+      const committed = new Map<string, bigint>();
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
+        for (const p of partitions) committed.set(`${topic}:${p.partition}`, BigInt(p.offset));
+      }
+      return Object.entries(targets).every(([key, high]) => BigInt(high) === 0n || (committed.get(key) ?? -1n) >= BigInt(high));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Forgets a generation's consumer group: its Kafka offsets and its inbox rows. */
+  private async dropGroup(groupId: string): Promise<void> {
+    const admin = this.runtime.kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.runtime.db.query('delete from inbox where consumer = $1', [groupId]);
+  }
+}

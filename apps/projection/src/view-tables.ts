@@ -1,0 +1,84 @@
+import { sqlMigration } from '@mdm/platform/database';
+
+/**
+ * The view tables of one generation. A rebuild (R30) fills generation n+1 from the topics while
+ * generation n serves, then switches: the names carry the generation.
+ */
+export class ViewTables {
+  readonly tenants: string;
+  readonly devices: string;
+  readonly timeline: string;
+  readonly users: string;
+
+  constructor(readonly generation: number) {
+    const prefix = `g${generation}_`;
+    this.tenants = `${prefix}tenants`;
+    this.devices = `${prefix}devices`;
+    this.timeline = `${prefix}timeline`;
+    this.users = `${prefix}users`;
+  }
+
+  create(): string[] {
+    return [
+      `create table ${this.tenants} (
+         tenant_id uuid primary key,
+         doc       jsonb,
+         -- R29: when the newest event applied for this tenant was recorded
+         as_of     timestamptz)`,
+      // The state of a device is its doc (the fold of its events); the columns copy what lists filter and sort on.
+      `create table ${this.devices} (
+         device_id        uuid primary key,
+         tenant_id        uuid not null,
+         doc              jsonb,
+         visible          boolean not null default false,
+         platform         text,
+         user_id          uuid,
+         managed_by       text,
+         compliance       text,
+         migration        text,
+         migration_since  timestamptz,
+         requested_at     timestamptz,
+         next_check_in_at timestamptz,
+         certificate_not_after timestamptz,
+         removal_due_at   timestamptz,
+         redundant_count  int not null default 0)`,
+      `create index ${this.devices}_list on ${this.devices} (tenant_id, device_id) where visible`,
+      `create index ${this.devices}_removal on ${this.devices} (tenant_id, removal_due_at, device_id) where visible`,
+      `create table ${this.timeline} (
+         device_id   uuid not null,
+         event_id    uuid not null,
+         tenant_id   uuid not null,
+         occurred_at timestamptz not null,
+         recorded_at timestamptz not null,
+         -- the order of events of one stream that share a time (the test clock stands still between moves)
+         stream_version bigint not null,
+         type        text not null,
+         data        jsonb not null,
+         primary key (device_id, event_id))`,
+      `create table ${this.users} (
+         user_id     uuid primary key,
+         tenant_id   uuid not null,
+         doc         jsonb not null,
+         switched_at timestamptz)`,
+      `create index ${this.users}_switches on ${this.users} (tenant_id, switched_at, user_id) where switched_at is not null`,
+    ];
+  }
+
+  drop(): string[] {
+    return [this.users, this.timeline, this.devices, this.tenants].map((t) => `drop table if exists ${t}`);
+  }
+}
+
+export const ProjectionSchema1764500000000 = sqlMigration(
+  'ProjectionSchema1764500000000',
+  [
+    // Which generation serves, and the last rebuild (R30). One row.
+    `create table projection_state (
+       id              boolean primary key default true check (id),
+       live_generation int not null,
+       rebuild         jsonb)`,
+    `insert into projection_state (live_generation) values (1)`,
+    ...new ViewTables(1).create(),
+  ],
+  [...new ViewTables(1).drop(), 'drop table projection_state'],
+);

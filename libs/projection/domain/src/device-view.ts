@@ -1,0 +1,255 @@
+import { ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/authority';
+import { EventData, EventEnvelope } from '@mdm/contracts/core';
+import {
+  CheckInsRequested,
+  DeviceCheckedIn,
+  DeviceMigrationBlocked,
+  LegacyProfilesExpired,
+  MdmCertificateRenewed,
+  RemoteActionQueued,
+  RemoteActionStatusChanged,
+} from '@mdm/contracts/device-sync';
+import { DeviceEnrolled } from '@mdm/contracts/enrollment';
+import { ConfigurationView, DeviceDetail, DeviceListItem, TimelineEntry } from '@mdm/contracts/projection';
+
+type MigrationState = DeviceListItem['migration'];
+type ComplianceView = DeviceDetail['compliance'];
+type ActionView = DeviceDetail['pendingActions'][number];
+
+/** R15: a device whose certificate expired this long ago is removed. */
+export const REMOVAL_AFTER_EXPIRY_MS = 180 * 86_400_000;
+/** R23: the profile types a device keeps from its old authority until they expire. */
+const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
+
+/**
+ * Everything the views know of one device, folded from three streams that reach the projection in
+ * any order relative to each other: enrollment's `device-<id>`, device-sync's `devicesync-<id>`,
+ * and the tenant's fan-out stream (CheckInsRequested names the device with the version of its
+ * device-sync stream at that moment). Each part carries the version that guards it.
+ */
+export interface DeviceState {
+  deviceId: string;
+  tenantId: string;
+  enrollment: {
+    version: number;
+    serialNumber: string;
+    platform: Platform;
+    enrollmentType: DeviceDetail['enrollmentType'];
+    userId: string | null;
+    deviceName: string | null;
+    managedBy: ManagingAuthority;
+    enrolledAt: string;
+    status: 'active' | 'unenrolled' | 'removed';
+    certificate: { serial: string; notAfter: string };
+  } | null;
+  sync: {
+    version: number;
+    managedBy: ManagingAuthority | null;
+    lastCheckInAt: string | null;
+    configurations: ConfigurationView[];
+    redundant: ConfigurationView[];
+    compliance: ComplianceView | null;
+    certificate: { serial: string; notAfter: string } | null;
+    actions: Record<string, ActionView>;
+  };
+  /**
+   * The migration state and the check-in schedule, ordered by `key`: 2v for the device's own event
+   * at version v, 2v+1 for a fan-out that marked it after version v. The greater key is the later fact.
+   */
+  migration: { key: number; state: MigrationState; since: string | null };
+  /**
+   * The last fan-out that told the device to move (R16), by the same key: when (R28 counts progress
+   * from it), to which authority, and when the old profiles expire (R23). Kept apart from the state,
+   * which a later event of the device may already have moved on.
+   */
+  request: { key: number; at: string; target: TenantAuthority | null; legacyExpiresAt: string } | null;
+  schedule: { key: number; nextCheckInAt: string | null };
+}
+
+export function emptyDevice(deviceId: string, tenantId: string): DeviceState {
+  return {
+    deviceId,
+    tenantId,
+    enrollment: null,
+    sync: { version: 0, managedBy: null, lastCheckInAt: null, configurations: [], redundant: [], compliance: null, certificate: null, actions: {} },
+    migration: { key: 0, state: 'none', since: null },
+    request: null,
+    schedule: { key: 0, nextCheckInAt: null },
+  };
+}
+
+/** The device an event is about, or undefined when it is not about one device. */
+export function deviceIdOf(event: EventEnvelope): string | undefined {
+  const data = event.data as { deviceId?: unknown };
+  return typeof data?.deviceId === 'string' && event.type !== 'CheckInsRequested' ? data.deviceId : undefined;
+}
+
+const view = ({ name, type, authority, version }: ConfigurationView): ConfigurationView => ({ name, type, authority, version });
+
+function setMigration(device: DeviceState, key: number, state: MigrationState, at: string) {
+  if (key < device.migration.key) return;
+  const since = state === device.migration.state ? device.migration.since : at;
+  device.migration = { key, state, since };
+}
+
+/**
+ * Applies one event of the device's enrollment or device-sync stream. An event at or below the
+ * version already applied from its stream is a replay and changes nothing.
+ */
+export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boolean {
+  if (event.streamId.startsWith('device-')) return applyEnrollment(device, event);
+  if (event.streamVersion <= device.sync.version) return false;
+  device.sync.version = event.streamVersion;
+  const key = 2 * event.streamVersion;
+  const at = event.occurredAt;
+  switch (event.type) {
+    case 'DeviceMigrationBlocked': {
+      const { reason } = event.data as EventData<typeof DeviceMigrationBlocked>;
+      setMigration(device, key, reason === 'userless' ? 'needsSupport' : 'blockedApns', at);
+      break;
+    }
+    case 'DeviceMigrated':
+      setMigration(device, key, 'migrated', at);
+      break;
+    case 'DeviceCheckedIn': {
+      const d = event.data as EventData<typeof DeviceCheckedIn>;
+      device.sync.managedBy = d.managedBy;
+      device.sync.lastCheckInAt = at;
+      device.sync.configurations = d.configurations.map(view);
+      device.sync.redundant = d.redundantConfigurations.map(view);
+      device.sync.compliance = { state: d.compliance.state, reasons: d.compliance.reasons, source: d.compliance.source };
+      // Version-1 check-ins did not say; a check-in moves every device that was told to move.
+      const affected = !['none', 'needsSupport'].includes(device.migration.state);
+      setMigration(device, key, d.migration ?? (affected ? 'migrated' : device.migration.state), at);
+      if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: d.nextCheckInAt };
+      break;
+    }
+    case 'LegacyProfilesExpired': {
+      const { items } = event.data as EventData<typeof LegacyProfilesExpired>;
+      const gone = (c: ConfigurationView) => items.some((i) => i.name === c.name && i.type === c.type && i.authority === c.authority);
+      device.sync.configurations = device.sync.configurations.filter((c) => !gone(c));
+      setMigration(device, key, 'legacyProfilesExpired', at);
+      break;
+    }
+    case 'RemoteActionQueued': {
+      const d = event.data as EventData<typeof RemoteActionQueued>;
+      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: 'pending', updatedAt: at };
+      break;
+    }
+    case 'RemoteActionStatusChanged': {
+      const d = event.data as EventData<typeof RemoteActionStatusChanged>;
+      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at };
+      break;
+    }
+    case 'MdmCertificateRenewed': {
+      const d = event.data as EventData<typeof MdmCertificateRenewed>;
+      device.sync.certificate = { serial: d.serial, notAfter: d.notAfter };
+      break;
+    }
+  }
+  return true;
+}
+
+function applyEnrollment(device: DeviceState, event: EventEnvelope): boolean {
+  if (device.enrollment && event.streamVersion <= device.enrollment.version) return false;
+  if (event.type === 'DeviceEnrolled') {
+    const d = event.data as EventData<typeof DeviceEnrolled>;
+    device.enrollment = {
+      version: event.streamVersion,
+      serialNumber: d.serialNumber,
+      platform: d.platform,
+      enrollmentType: d.enrollmentType,
+      userId: d.userId,
+      deviceName: d.deviceName,
+      managedBy: d.managedBy,
+      enrolledAt: event.occurredAt,
+      status: 'active',
+      certificate: { serial: d.mdmCertificate.serial, notAfter: d.mdmCertificate.notAfter },
+    };
+  } else if (device.enrollment) {
+    device.enrollment.version = event.streamVersion;
+    if (event.type === 'DeviceUnenrolled') device.enrollment.status = 'unenrolled';
+    if (event.type === 'DeviceRemoved') device.enrollment.status = 'removed';
+  }
+  return true;
+}
+
+/** R16: one device's entry of a CheckInsRequested event. */
+export function applyCheckInRequest(
+  device: DeviceState,
+  event: EventEnvelope<EventData<typeof CheckInsRequested>>,
+  entry: EventData<typeof CheckInsRequested>['devices'][number],
+): boolean {
+  const key = 2 * entry.afterVersion + 1;
+  // Two fan-outs after the same device event: the fan-out stream is ordered, so the later one is newer.
+  if (device.request && key < device.request.key) return false;
+  device.request = { key, at: event.occurredAt, target: event.data.to, legacyExpiresAt: event.data.legacyProfilesExpireAt };
+  if (key >= device.migration.key) device.migration = { key, state: 'pendingCheckIn', since: event.occurredAt };
+  if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: entry.nextCheckInAt };
+  return true;
+}
+
+/** Enrolled, not unenrolled or removed: the device is in the views. */
+export const isVisible = (device: DeviceState) => device.enrollment?.status === 'active';
+
+export function managedBy(device: DeviceState): ManagingAuthority {
+  return device.sync.managedBy ?? device.enrollment!.managedBy;
+}
+
+export function certificate(device: DeviceState): { serial: string; notAfter: string } {
+  const enrolled = device.enrollment!.certificate;
+  const renewed = device.sync.certificate;
+  return renewed && Date.parse(renewed.notAfter) > Date.parse(enrolled.notAfter) ? renewed : enrolled;
+}
+
+export const removalDueAt = (device: DeviceState) => new Date(Date.parse(certificate(device).notAfter) + REMOVAL_AFTER_EXPIRY_MS).toISOString();
+
+export function listItem(device: DeviceState): DeviceListItem {
+  const e = device.enrollment!;
+  return {
+    deviceId: device.deviceId,
+    platform: e.platform,
+    userId: e.userId,
+    managedBy: managedBy(device),
+    compliance: device.sync.compliance?.state ?? 'notEvaluated',
+    migration: device.migration.state,
+    lastCheckInAt: device.sync.lastCheckInAt,
+  };
+}
+
+/** R23: while a device has not checked in since it was told to move, it keeps the old authority's profiles. */
+function legacy({ migration, request, sync }: DeviceState): DeviceDetail['legacyConfigurations'] {
+  const expiresAt = request?.legacyExpiresAt ?? null;
+  if (migration.state === 'legacyProfilesExpired') return { items: [], expiresAt, expired: true };
+  if (migration.state !== 'pendingCheckIn' && migration.state !== 'blockedApns') return { items: [], expiresAt: null, expired: false };
+  const items = sync.configurations.filter((c) => c.authority !== request?.target && LEGACY_TYPES.includes(c.type));
+  return { items, expiresAt, expired: false };
+}
+
+export function deviceDetail(device: DeviceState, timeline: TimelineEntry[]): Omit<DeviceDetail, 'asOf' | 'lagMs'> {
+  const e = device.enrollment!;
+  const cert = certificate(device);
+  return {
+    ...listItem(device),
+    serialNumber: e.serialNumber,
+    deviceName: e.deviceName,
+    enrollmentType: e.enrollmentType,
+    enrolledAt: e.enrolledAt,
+    configurations: device.sync.configurations,
+    redundantConfigurations: device.sync.redundant,
+    legacyConfigurations: legacy(device),
+    compliance: device.sync.compliance ?? { state: 'notEvaluated', reasons: [], source: null },
+    nextCheckInAt: device.schedule.nextCheckInAt,
+    mdmCertificate: cert,
+    removalDueAt: removalDueAt(device),
+    pendingActions: Object.values(device.sync.actions).filter((a) => a.status === 'pending' || a.status === 'sent'),
+    timeline,
+  };
+}
+
+/** What the timeline shows of an event: its data, without secrets (R13: the credential's hash stays out). */
+export function timelineData(event: EventEnvelope): Record<string, unknown> {
+  if (event.type !== 'DeviceEnrolled') return event.data as Record<string, unknown>;
+  const { credentialHash: _hidden, ...rest } = event.data as EventData<typeof DeviceEnrolled>;
+  return rest;
+}

@@ -1,0 +1,2 @@
+export * from './device-view';
+export * from './tenant-view';
