@@ -54,6 +54,8 @@ export class ViewTables {
          stream_version bigint not null,
          type        text not null,
          data        jsonb not null,
+         -- when the view learned of the event: recorded_at to applied_at is the lag R29 talks about
+         applied_at  timestamptz not null default clock_timestamp(),
          primary key (device_id, event_id))`,
       `create table ${this.users} (
          user_id     uuid primary key,
