@@ -154,7 +154,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
         [android.deviceId],
       );
       expect(row.certificate_not_after.toISOString()).toBe(renewed.body.mdmCertificate.notAfter);
-    }, 60_000);
+    });
   }, 180_000);
 
   it('R19: a check-in the user starts moves a device just like a notified one, without any poll', async () => {

@@ -7,7 +7,7 @@ import { systemClock } from '@mdm/platform/clock';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { InboxConsumer } from '@mdm/platform/inbox';
-import { Kafka, Producer, createReliableProducer } from '@mdm/platform/kafka';
+import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
 import { WORKSPACE_ROOT, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
 import { OutboxRelay } from './outbox-relay';
@@ -102,6 +102,62 @@ describe('outbox relay (Postgres → Kafka)', () => {
     await a.stop();
     await eventually(() => expect(b.isLeader).toBe(true), 5000);
     await b.stop();
+  });
+
+  it('a topic that cannot be written holds back its own rows only; they follow once it can', async () => {
+    const ok = await testTopic(kafka, 1);
+    const missing = { topic: `mdm.test.missing-${randomUUID()}`, partitions: 1, retentionMs: 3_600_000 };
+    const registry = new EventRegistry([
+      defineEvent({ type: 'Ticked', topic: ok.topic, data: z.object({ n: z.number() }).strict() }),
+      defineEvent({ type: 'Lost', topic: missing.topic, data: z.object({ n: z.number() }).strict() }),
+    ]);
+    const heldDb = await testDatabase('held');
+    const heldStore = new EventStore(heldDb, { registry, clock: systemClock, outboxChannel: `${heldDb.schema}_outbox` });
+    // kafkajs retries an unknown topic for ~10 s by default; a small budget keeps the test short.
+    const quick = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 } });
+    await quick.connect();
+    const held = new OutboxRelay({
+      clientConfig: heldDb.clientConfig(),
+      schema: heldDb.schema,
+      channel: `${heldDb.schema}_outbox`,
+      producer: quick,
+      logger: createLogger('relay', 'fatal'),
+      pollIntervalMs: 100,
+    });
+    const unpublished = async (topic: string) =>
+      Number((await heldDb.query<{ n: string }>('select count(*)::text n from outbox where published_at is null and topic = $1', [topic]))[0].n);
+    const lost = `lost-${randomUUID()}`;
+    const ticks = `clock-${randomUUID()}`;
+    const tick = (n: number) => heldStore.append(ticks, [{ type: 'Ticked', data: { n } }], { expectedVersion: n - 1, tenantId, actor: 'test' });
+    try {
+      // The unwritable topic's row is the oldest: before the fix it held back every row after it.
+      await heldStore.append(lost, [{ type: 'Lost', data: { n: 1 } }], { expectedVersion: 0, tenantId, actor: 'test' });
+      for (let n = 1; n <= 3; n++) await tick(n);
+      held.start();
+      await eventually(async () => expect(await unpublished(ok.topic)).toBe(0), 10_000, 50);
+      expect(held.heldTopics).toEqual([missing.topic]);
+      // Held, the topic costs the others nothing: a new row goes out at once.
+      await heldStore.append(lost, [{ type: 'Lost', data: { n: 2 } }], { expectedVersion: 1, tenantId, actor: 'test' });
+      await tick(4);
+      await eventually(async () => expect(await unpublished(ok.topic)).toBe(0), 3_000, 50);
+      expect(await unpublished(missing.topic)).toBe(2);
+
+      await ensureTopics(kafka, [missing]);
+      await eventually(async () => expect(await unpublished(missing.topic)).toBe(0), 20_000, 100);
+      expect(held.heldTopics).toEqual([]);
+    } finally {
+      await held.stop();
+      await quick.disconnect();
+      await heldDb.close();
+    }
+    const lostMessages = await readTopic(kafka, missing.topic, 2);
+    expect(lostMessages.map((m) => JSON.parse(m.value!.toString()).streamVersion)).toEqual([1, 2]);
+    const tickMessages = await readTopic(kafka, ok.topic, 4);
+    expect(tickMessages.map((m) => JSON.parse(m.value!.toString()).streamVersion)).toEqual([1, 2, 3, 4]);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [ok.topic, missing.topic] }).catch(() => undefined);
+    await admin.disconnect();
   });
 
   it('a relay killed between send and mark loses nothing, and the duplicate is absorbed by the inbox', async () => {

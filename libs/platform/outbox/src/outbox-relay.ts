@@ -19,6 +19,8 @@ export interface OutboxRelayOptions {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+/** The longest pause before a topic that could not be written is tried again. */
+const HOLD_MAX_MS = 60_000;
 
 interface OutboxRow {
   pos: string;
@@ -29,20 +31,31 @@ interface OutboxRow {
   headers: Record<string, string>;
 }
 
-function toTopicMessages(rows: OutboxRow[]) {
-  const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
+function byTopic(rows: OutboxRow[]): Map<string, OutboxRow[]> {
+  const topics = new Map<string, OutboxRow[]>();
   for (const row of rows) {
-    const messages = byTopic.get(row.topic) ?? [];
-    messages.push({ key: row.message_key, value: row.payload, headers: row.headers });
-    byTopic.set(row.topic, messages);
+    const same = topics.get(row.topic) ?? [];
+    same.push(row);
+    topics.set(row.topic, same);
   }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  return topics;
+}
+
+const ok = (rows: OutboxRow[]) => ({ rows, error: undefined });
+const ko = (error: unknown) => ({ rows: [] as OutboxRow[], error });
+
+/** A topic whose last send failed: its rows wait until `until`, the other topics' rows go on. */
+interface Hold {
+  failures: number;
+  until: number;
 }
 
 /**
  * Publishes outbox rows to Kafka in commit-independent position order and marks them published.
  * One relay per service is the leader (a session advisory lock); the others wait to take over.
  * A crash between send and mark publishes the rows again: consumers' inboxes absorb the duplicates.
+ * Topics are independent: one that cannot be written (missing, deleted, refused) holds back its own
+ * rows only, which are retried after a growing pause, while every other topic keeps flowing.
  */
 export class OutboxRelay {
   private client: Client | undefined;
@@ -55,6 +68,9 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private lastPrune = 0;
+  private readonly held = new Map<string, Hold>();
+  /** The retry of held topics, which runs beside the drain so that a slow failure delays no one. */
+  private probing: Promise<void> | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -63,6 +79,11 @@ export class OutboxRelay {
 
   get isLeader(): boolean {
     return this.leader;
+  }
+
+  /** Topics whose rows wait because their last send failed (for /metrics and tests). */
+  get heldTopics(): string[] {
+    return [...this.held.keys()];
   }
 
   start(): void {
@@ -93,6 +114,7 @@ export class OutboxRelay {
       } catch (err) {
         this.options.logger.error({ err }, 'outbox relay session failed; reconnecting');
       } finally {
+        await this.probing;
         this.leader = false;
         await this.client?.end().catch(() => undefined);
         this.client = undefined;
@@ -122,6 +144,7 @@ export class OutboxRelay {
       this.notified = false;
       if (this.leader) {
         await this.drain(client);
+        this.retryHeld(client);
         await this.prune(client);
       }
       await this.sleep(this.pollIntervalMs);
@@ -129,29 +152,107 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes every pending row. While Kafka takes one batch, the previous one is marked and the next
-   * read, so the database and the broker work at the same time; a row is still marked only after
-   * its own send succeeded. Each read takes the oldest pending rows (not those after a cursor), so a
-   * transaction that commits late is published before anything its stream appended later.
+   * Publishes every pending row of the topics not held. While Kafka takes one batch, the previous
+   * one is marked and the next read, so the database and the broker work at the same time; a row is
+   * still marked only after its own send succeeded. Each read takes the oldest pending rows (not
+   * those after a cursor), so a transaction that commits late is published before anything its
+   * stream appended later. A topic whose send fails is held: none of its later rows go out before
+   * the failed ones, and the rest of the batch, and of the outbox, is published all the same.
    */
   private async drain(client: Client): Promise<void> {
-    let batch = await this.fetch(client, []);
+    const skip = new Set(this.held.keys());
+    let fetched = await this.fetch(client, [], skip);
+    let batch = fetched;
     let sent: OutboxRow[] = [];
     while (batch.length > 0) {
       const inFlight = batch;
-      const sending = this.options.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(inFlight) });
+      const more = fetched.length === this.batchSize;
+      const sending = this.send(inFlight);
       const following = (async () => {
         await this.mark(client, sent);
         sent = [];
-        return inFlight.length === this.batchSize && this.running ? this.fetch(client, inFlight) : [];
+        return more && this.running ? this.fetch(client, inFlight, skip) : [];
       })();
-      const [sendResult, next] = await Promise.allSettled([sending, following]);
-      if (sendResult.status === 'rejected') throw sendResult.reason;
-      if (next.status === 'rejected') throw next.reason;
-      sent = inFlight;
-      batch = next.value;
+      // Both settle before anything is decided: a failed read must not leave a send behind it.
+      const [{ delivered, failed }, next] = await Promise.all([sending, following.then(ok, ko)]);
+      if (next.error) throw next.error;
+      for (const [topic, err] of failed) {
+        this.hold(topic, err);
+        skip.add(topic);
+      }
+      sent = delivered;
+      fetched = next.rows;
+      batch = fetched.filter((r) => !skip.has(r.topic));
+      if (batch.length === 0 && fetched.length === this.batchSize && this.running) {
+        // Everything read belonged to a topic held meanwhile: read past it.
+        await this.mark(client, sent);
+        sent = [];
+        batch = fetched = await this.fetch(client, [], skip);
+      }
     }
     await this.mark(client, sent);
+  }
+
+  /** Sends each topic's rows on its own; never throws: what failed is returned by topic. */
+  private async send(rows: OutboxRow[]): Promise<{ delivered: OutboxRow[]; failed: Map<string, unknown> }> {
+    const delivered: OutboxRow[] = [];
+    const failed = new Map<string, unknown>();
+    await Promise.all(
+      [...byTopic(rows)].map(async ([topic, same]) => {
+        try {
+          await this.options.producer.sendBatch({
+            acks: -1,
+            topicMessages: [{ topic, messages: same.map((r) => ({ key: r.message_key, value: r.payload, headers: r.headers })) }],
+          });
+          delivered.push(...same);
+        } catch (err) {
+          failed.set(topic, err);
+        }
+      }),
+    );
+    return { delivered, failed };
+  }
+
+  private hold(topic: string, err: unknown): void {
+    const failures = (this.held.get(topic)?.failures ?? 0) + 1;
+    const pauseMs = Math.min(HOLD_MAX_MS, this.pollIntervalMs * 2 ** (failures - 1));
+    this.held.set(topic, { failures, until: Date.now() + pauseMs });
+    this.options.logger.error(
+      { err, topic, failures, retryInMs: pauseMs },
+      'outbox rows cannot be published to this topic; they wait, the other topics go on',
+    );
+  }
+
+  /**
+   * Tries the held topics whose pause is over, oldest rows first, beside the drain. A topic that
+   * takes its rows again is released, and the next drain goes on with the rest of them in order.
+   */
+  private retryHeld(client: Client): void {
+    const now = Date.now();
+    const due = [...this.held].filter(([, h]) => h.until <= now).map(([topic]) => topic);
+    if (this.probing || due.length === 0) return;
+    this.probing = (async () => {
+      for (const topic of due) {
+        if (!this.running) return;
+        try {
+          const rows = await this.fetchTopic(client, topic);
+          const { failed } = await this.send(rows);
+          if (failed.has(topic)) {
+            this.hold(topic, failed.get(topic));
+            continue;
+          }
+          await this.mark(client, rows);
+          this.held.delete(topic);
+          this.options.logger.info({ topic }, 'outbox topic can be published to again');
+          this.notified = true;
+          this.wake?.();
+        } catch (err) {
+          this.hold(topic, err);
+        }
+      }
+    })().finally(() => {
+      this.probing = undefined;
+    });
   }
 
   private async prune(client: Client): Promise<void> {
@@ -161,14 +262,26 @@ export class OutboxRelay {
     await client.query(`delete from outbox where published_at < now() - make_interval(secs => $1)`, [retention / 1000]);
   }
 
-  private async fetch(client: Client, inFlight: OutboxRow[]): Promise<OutboxRow[]> {
+  private async fetch(client: Client, inFlight: OutboxRow[], skip: Set<string>): Promise<OutboxRow[]> {
     // Positions travel as text (bigint), under another name: ORDER BY a bare name would sort the text.
     const { rows } = await client.query<OutboxRow>(
       `select o.position::text as pos, o.topic, o.message_key, o.payload::text as payload, o.headers
          from outbox o
-        where o.published_at is null and o.position <> all($2::bigint[])
+        where o.published_at is null and o.position <> all($2::bigint[]) and o.topic <> all($3::text[])
         order by o.position limit $1`,
-      [this.batchSize, inFlight.map((r) => r.pos)],
+      [this.batchSize, inFlight.map((r) => r.pos), [...skip]],
+    );
+    return rows;
+  }
+
+  /** The oldest pending rows of one topic. */
+  private async fetchTopic(client: Client, topic: string): Promise<OutboxRow[]> {
+    const { rows } = await client.query<OutboxRow>(
+      `select o.position::text as pos, o.topic, o.message_key, o.payload::text as payload, o.headers
+         from outbox o
+        where o.published_at is null and o.topic = $2
+        order by o.position limit $1`,
+      [this.batchSize, topic],
     );
     return rows;
   }
