@@ -13,6 +13,8 @@ import { gatewayService } from '../../../api-gateway/src/gateway.definition';
 import { GatewayModule } from '../../../api-gateway/src/gateway.module';
 import { licensingService } from '../../../licensing/src/licensing.definition';
 import { LicensingModule } from '../../../licensing/src/licensing.module';
+import { projectionService } from '../../../projection/src/projection.definition';
+import { ProjectionModule } from '../../../projection/src/projection.module';
 import { ApiClient } from './api-client';
 
 export interface TestStack {
@@ -21,6 +23,7 @@ export interface TestStack {
   licensing: RunningService;
   enrollment: RunningService;
   deviceSync: RunningService;
+  projection: RunningService;
   operatorToken: string;
   operator: ApiClient;
   anonymous: ApiClient;
@@ -77,6 +80,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     Object.assign(urls, { ENROLLMENT_URL: enrollment.url });
     const deviceSync = await start(deviceSyncService, () => DeviceSyncModule, { ...own('device_sync', true), ...urls, DEVICE_SYNC_PORT: '0' });
     Object.assign(urls, { DEVICE_SYNC_URL: deviceSync.url });
+    const projection = await start(projectionService, () => ProjectionModule, { ...own('projection', true), PROJECTION_PORT: '0' });
+    Object.assign(urls, { PROJECTION_URL: projection.url });
     const gateway = await start(gatewayService, () => GatewayModule, {
       ...own('gateway'),
       ...urls,
@@ -84,7 +89,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       MDM_OPERATOR_TOKEN: operatorToken,
     });
     // The consumers have joined their groups and committed what is there before anyone calls.
-    for (const { runtime } of [licensing, enrollment, deviceSync]) {
+    for (const { runtime } of [licensing, enrollment, deviceSync, projection]) {
       const consumed = runtime.definition.consumes!.topics.map((t) => t.topic);
       await eventually(async () => {
         if (!(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, consumed))) throw new Error(`${runtime.definition.name} is catching up`);
@@ -97,6 +102,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       licensing,
       enrollment,
       deviceSync,
+      projection,
       operatorToken,
       operator: client(operatorToken),
       anonymous: client(),
