@@ -28,7 +28,7 @@ export class RemovalSweep implements OnModuleInit {
     let removed = 0;
     for (;;) {
       const count = await this.db.transaction(async (sql) => {
-        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext('enrollment:removal')) locked`);
+        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext(current_schema() || ':removal')) locked`);
         if (!locked) return 0;
         const due = await sql.query<{ device_id: string; tenant_id: string }>(
           `update devices set status = 'removed'

@@ -30,7 +30,7 @@ export class LegacyProfilesSweep implements OnModuleInit {
     let expired = 0;
     for (;;) {
       const count = await this.db.transaction(async (sql) => {
-        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext('device-sync:legacy')) locked`);
+        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext(current_schema() || ':legacy')) locked`);
         if (!locked) return 0;
         const due = await sql.query<{ device_id: string; tenant_id: string; installed: Installed[] }>(
           `select device_id, tenant_id, installed from devices

@@ -64,7 +64,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     db = await testDatabase('ds', [DeviceSyncSchema1764400000000]);
     const registry = new EventRegistry(deviceSyncEvents);
     store = new EventStore(db, { registry, clock, outboxChannel: outboxChannel(db.schema) });
-    notifier = new NotifierService({ clock, schema: db.schema });
+    notifier = new NotifierService({ clock, schema: db.schema, topic: NOTIFICATIONS });
     fanOut = new CheckInFanOutService(store, notifier);
   });
   afterAll(async () => {

@@ -1,3 +1,4 @@
+import { Topics } from '@mdm/contracts/core';
 import { Provider, Type } from '@nestjs/common';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { FanOutPort, NotifierPort } from '../ports';
@@ -20,7 +21,8 @@ export const notificationProviders: Provider[] = [
   {
     provide: NotifierService,
     inject: [ServiceRuntime],
-    useFactory: (rt: ServiceRuntime) => new NotifierService({ clock: rt.clock, schema: rt.config.schema }),
+    useFactory: (rt: ServiceRuntime) =>
+      new NotifierService({ clock: rt.clock, schema: rt.config.schema, topic: rt.topicName(Topics.deviceNotifications) }),
   },
   { provide: NotifierPort, useExisting: NotifierService },
   { provide: FanOutPort, useClass: CheckInFanOutService },

@@ -1,4 +1,3 @@
-import { Topics } from '@mdm/contracts/core';
 import { Clock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
 import { NotificationReason, NotifierPort } from '../ports';
@@ -9,6 +8,8 @@ export interface NotifierDeps {
   clock: Clock;
   /** The service's schema: it names the NOTIFY channels. */
   schema: string;
+  /** mdm.device.notifications, as this instance names it. */
+  topic: string;
 }
 
 /**
@@ -19,12 +20,13 @@ export interface NotifierDeps {
  * therefore wakes nobody.
  */
 export class NotifierService extends NotifierPort {
-  private readonly topic = Topics.deviceNotifications.topic;
+  private readonly topic: string;
   private readonly relayChannel: string;
   private readonly pollChannel: string;
 
   constructor(private readonly deps: NotifierDeps) {
     super();
+    this.topic = deps.topic;
     this.relayChannel = outboxChannel(deps.schema);
     this.pollChannel = notificationChannel(deps.schema);
   }

@@ -109,6 +109,17 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     return [...produces, ...(consumes ? [...consumes.topics, deadLetterTopic(this.consumerGroup!)] : [])];
   }
 
+  /**
+   * The name this instance uses for one of the system's topics: the declared one, which a test
+   * stack may have renamed (mdm.x → mdm.<tag>.x) to keep its messages apart.
+   */
+  topicName(spec: TopicSpec): string {
+    const suffix = spec.topic.replace(/^mdm\./, '.');
+    const declared = this.topics().find((t) => t.topic === spec.topic || t.topic.endsWith(suffix));
+    if (!declared) throw new Error(`${this.definition.name} does not declare the topic ${spec.topic}`);
+    return declared.topic;
+  }
+
   addSweep(name: string, run: Sweep): void {
     this.sweeps.push({ name, run });
   }
