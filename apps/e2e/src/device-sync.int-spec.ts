@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
-import { ApiClient } from './support/api-client';
+import { DeviceClient } from './support/device-client';
 import { TestStack, startStack } from './support/stack';
 import { TestTenant, createTenant } from './support/tenant';
 
@@ -225,22 +225,3 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     await eventually(async () => expect((await leaver.checkIn(healthy)).status).toBe(401));
   });
 });
-
-class DeviceClient {
-  private readonly http: ApiClient;
-  constructor(
-    baseUrl: string,
-    private readonly credential: string,
-  ) {
-    this.http = new ApiClient(baseUrl);
-  }
-  checkIn(state: object, commandResults?: object[]) {
-    return this.http.call('POST', '/device/v1/check-in', { state, ...(commandResults && { commandResults }) }, this.auth());
-  }
-  poll(waitSeconds: number) {
-    return this.http.call('GET', `/device/v1/notifications?waitSeconds=${waitSeconds}`, undefined, this.auth());
-  }
-  private auth() {
-    return { authorization: `Device ${this.credential}` };
-  }
-}

@@ -18,6 +18,7 @@ import {
   listItem,
   removalDueAt,
   timelineData,
+  timelinePosition,
 } from '@mdm/projection/domain';
 import { Sql } from '@mdm/platform/database';
 import { ViewTables } from './view-tables';
@@ -25,9 +26,11 @@ import { ViewTables } from './view-tables';
 type Requests = EventEnvelope<EventData<typeof CheckInsRequested>>;
 
 /**
- * Applies a batch of events to one generation of the views, set-based: the batch's tenants, devices
- * and users are loaded (locked, in id order) in one statement each, folded in memory, and written back
+ * Applies a batch of events to one generation of the views, set-based: the batch's devices, users and
+ * tenants are loaded (locked, in id order) in one statement each, folded in memory, and written back
  * in one statement each. A batch of 500 events is a handful of round trips, not 500 transactions.
+ * Locks are taken in one order (devices, users, tenants; by id within each), so batches of different
+ * partitions may run concurrently without deadlocks.
  */
 export class Projector {
   constructor(readonly tables: ViewTables) {}
@@ -44,7 +47,6 @@ export class Projector {
       if (e.type === 'UserAuthorityChanged') userTenants.set((e.data as { userId: string }).userId, e.tenantId);
     }
 
-    const tenants = await loadDocs<TenantState>(sql, t.tenants, 'tenant_id', new Map(events.map((e) => [e.tenantId, e.tenantId])), emptyTenant);
     const devices = await loadDocs<DeviceState>(sql, t.devices, 'device_id', deviceTenants, emptyDevice);
     const users = await loadDocs<UserState>(sql, t.users, 'user_id', userTenants, (userId, tenantId) => ({
       userId,
@@ -53,32 +55,31 @@ export class Projector {
       unconfiguredSwitch: null,
     }));
 
-    const asOf = new Map<string, string>();
-    const timeline: { deviceId: string; event: EventEnvelope; data: unknown }[] = [];
+    const timeline: { deviceId: string; event: EventEnvelope; position: number; data: unknown }[] = [];
+    const tenantEvents: EventEnvelope[] = [];
     for (const e of events) {
-      if ((asOf.get(e.tenantId) ?? '') < e.recordedAt) asOf.set(e.tenantId, e.recordedAt);
       const deviceId = deviceIdOf(e);
       if (deviceId) {
-        if (applyDeviceEvent(devices.get(deviceId)!, e)) timeline.push({ deviceId, event: e, data: timelineData(e) });
+        if (applyDeviceEvent(devices.get(deviceId)!, e)) timeline.push({ deviceId, event: e, position: timelinePosition(e), data: timelineData(e) });
       } else if (e.type === 'CheckInsRequested') {
         const requests = e as Requests;
         for (const entry of requests.data.devices) {
           applyCheckInRequest(devices.get(entry.deviceId)!, requests, entry);
-          timeline.push({ deviceId: entry.deviceId, event: e, data: { reason: requests.data.reason, to: requests.data.to } });
+          timeline.push({
+            deviceId: entry.deviceId,
+            event: e,
+            position: timelinePosition(e, entry.afterVersion),
+            data: { reason: requests.data.reason, to: requests.data.to },
+          });
         }
       } else if (e.type === 'UserAuthorityChanged') {
         const data = e.data as EventData<typeof UserAuthorityChanged>;
         applyUserSwitch(users.get(data.userId)!, e as EventEnvelope<typeof data>);
       } else if (isTenantStream(e)) {
-        applyTenantEvent(tenants.get(e.tenantId)!, e);
+        tenantEvents.push(e);
       }
     }
 
-    await sql.query(
-      `update ${t.tenants} x set doc = r.doc, as_of = greatest(x.as_of, r.as_of)
-         from unnest($1::uuid[], $2::jsonb[], $3::timestamptz[]) r(tenant_id, doc, as_of) where x.tenant_id = r.tenant_id`,
-      [[...tenants.keys()], [...tenants.values()].map((s) => JSON.stringify(s)), [...tenants.keys()].map((id) => asOf.get(id))],
-    );
     await this.saveDevices(sql, [...devices.values()]);
     if (users.size > 0) {
       const list = [...users.values()];
@@ -90,8 +91,8 @@ export class Projector {
     }
     if (timeline.length > 0) {
       await sql.query(
-        `insert into ${t.timeline} (device_id, event_id, tenant_id, occurred_at, recorded_at, stream_version, type, data)
-         select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], $7::text[], $8::jsonb[])
+        `insert into ${t.timeline} (device_id, event_id, tenant_id, occurred_at, recorded_at, position, stream_version, type, data)
+         select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], $7::bigint[], $8::text[], $9::jsonb[])
          on conflict do nothing`,
         [
           timeline.map((x) => x.deviceId),
@@ -99,12 +100,45 @@ export class Projector {
           timeline.map((x) => x.event.tenantId),
           timeline.map((x) => x.event.occurredAt),
           timeline.map((x) => x.event.recordedAt),
+          timeline.map((x) => x.position),
           timeline.map((x) => x.event.streamVersion),
           timeline.map((x) => x.event.type),
           timeline.map((x) => JSON.stringify(x.data)),
         ],
       );
     }
+
+    await this.saveTenants(sql, events, tenantEvents);
+  }
+
+  /**
+   * The tenants last: every event of every batch moves its tenant's as_of, so concurrent batches (one
+   * per partition) queue on those few rows; locked last, they are held only from here to the commit.
+   * A tenant's fold does not depend on its devices' or users', so the order is free. One upsert
+   * (created empty when new, locked in id order) moves as_of; only the tenants whose own stream
+   * has events in the batch are read, folded and written back.
+   */
+  private async saveTenants(sql: Sql, events: EventEnvelope[], tenantEvents: EventEnvelope[]): Promise<void> {
+    const t = this.tables;
+    const asOf = new Map<string, string>();
+    for (const e of events) if ((asOf.get(e.tenantId) ?? '') < e.recordedAt) asOf.set(e.tenantId, e.recordedAt);
+    const ids = [...asOf.keys()].sort();
+    await sql.query(
+      `insert into ${t.tenants} as x (tenant_id, doc, as_of) select * from unnest($1::uuid[], $2::jsonb[], $3::timestamptz[])
+         on conflict (tenant_id) do update set as_of = greatest(x.as_of, excluded.as_of)`,
+      [ids, ids.map((id) => JSON.stringify(emptyTenant(id))), ids.map((id) => asOf.get(id))],
+    );
+    if (tenantEvents.length === 0) return;
+    const changed = [...new Set(tenantEvents.map((e) => e.tenantId))];
+    const rows = await sql.query<{ id: string; doc: TenantState }>(`select tenant_id as id, doc from ${t.tenants} where tenant_id = any($1::uuid[])`, [
+      changed,
+    ]);
+    const tenants = new Map(rows.map((r) => [r.id, r.doc]));
+    for (const e of tenantEvents) applyTenantEvent(tenants.get(e.tenantId)!, e);
+    await sql.query(`update ${t.tenants} x set doc = r.doc from unnest($1::uuid[], $2::jsonb[]) r(tenant_id, doc) where x.tenant_id = r.tenant_id`, [
+      [...tenants.keys()],
+      [...tenants.values()].map((s) => JSON.stringify(s)),
+    ]);
   }
 
   private async saveDevices(sql: Sql, list: DeviceState[]): Promise<void> {
@@ -158,12 +192,11 @@ async function loadDocs<T>(
   if (tenantOf.size === 0) return docs;
   const ids = [...tenantOf.keys()].sort();
   const docsOf = ids.map((id) => JSON.stringify(empty(id, tenantOf.get(id)!)));
-  await (idColumn === 'tenant_id'
-    ? sql.query(`insert into ${table} (tenant_id, doc) select * from unnest($1::uuid[], $2::jsonb[]) on conflict do nothing`, [ids, docsOf])
-    : sql.query(
-        `insert into ${table} (${idColumn}, tenant_id, doc) select * from unnest($1::uuid[], $2::uuid[], $3::jsonb[]) on conflict do nothing`,
-        [ids, ids.map((id) => tenantOf.get(id)), docsOf],
-      ));
+  await sql.query(`insert into ${table} (${idColumn}, tenant_id, doc) select * from unnest($1::uuid[], $2::uuid[], $3::jsonb[]) on conflict do nothing`, [
+    ids,
+    ids.map((id) => tenantOf.get(id)),
+    docsOf,
+  ]);
   const rows = await sql.query<{ id: string; doc: T }>(
     `select ${idColumn} as id, doc from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn} for update`,
     [ids],

@@ -50,7 +50,8 @@ export class ViewTables {
          tenant_id   uuid not null,
          occurred_at timestamptz not null,
          recorded_at timestamptz not null,
-         -- the order of events of one stream that share a time (the test clock stands still between moves)
+         -- the device's causal order (see timelinePosition), then the order within one stream
+         position    bigint not null,
          stream_version bigint not null,
          type        text not null,
          data        jsonb not null,

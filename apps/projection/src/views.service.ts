@@ -124,7 +124,7 @@ export class ViewsService {
       );
       if (!row) throw notFound('device');
       const timeline = await this.db.query<{ type: string; occurred_at: Date; data: Record<string, unknown> }>(
-        `select type, occurred_at, data from ${t.timeline} where device_id = $1 order by occurred_at, recorded_at, stream_version, type`,
+        `select type, occurred_at, data from ${t.timeline} where device_id = $1 order by position, stream_version`,
         [deviceId],
       );
       const entries: TimelineEntry[] = timeline.map((e) => ({ type: e.type, occurredAt: e.occurred_at.toISOString(), data: e.data }));

@@ -247,6 +247,17 @@ export function deviceDetail(device: DeviceState, timeline: TimelineEntry[]): Om
   };
 }
 
+/**
+ * Where an event goes in the device's timeline: enrollment first, then the device-sync stream with
+ * the fan-outs between the versions they followed (the same keys as the migration state), and the
+ * end of the enrollment last. Times alone cannot order it: several services stamp one moment alike.
+ */
+export function timelinePosition(event: EventEnvelope, afterVersion?: number): number {
+  if (afterVersion !== undefined) return 2 * afterVersion + 1;
+  if (!event.streamId.startsWith('device-')) return 2 * event.streamVersion;
+  return event.type === 'DeviceEnrolled' ? 0 : Number.MAX_SAFE_INTEGER;
+}
+
 /** What the timeline shows of an event: its data, without secrets (R13: the credential's hash stays out). */
 export function timelineData(event: EventEnvelope): Record<string, unknown> {
   if (event.type !== 'DeviceEnrolled') return event.data as Record<string, unknown>;
