@@ -4,7 +4,7 @@ import { Clock, SharedTestClock, systemClock } from '@mdm/platform/clock';
 import { CommonConfig, commonConfigShape, loadConfig, port } from '@mdm/platform/config';
 import { Database, MigrationClass } from '@mdm/platform/database';
 import { EventStore, EventStoreSchema1764200000000, outboxChannel } from '@mdm/platform/event-store';
-import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
+import { inboxMigrations } from '@mdm/platform/inbox';
 import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
 import { Logger, createLogger } from '@mdm/platform/logging';
 import { OutboxRelay } from '@mdm/platform/outbox';
@@ -75,7 +75,7 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     this.db = new Database({
       url: this.config.DATABASE_URL,
       schema: this.config.schema,
-      migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...definition.migrations],
+      migrations: [EventStoreSchema1764200000000, ...inboxMigrations, ...definition.migrations],
       applicationName: definition.name,
       poolSize: this.config.DB_POOL_SIZE,
     });

@@ -76,6 +76,27 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     expect(await pointsOf(events.map((e) => e.eventId))).toEqual([1, 2, 3]);
   });
 
+  it("forgets applied ids once they are older than the dedup window, and only its own", async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const events = [envelope(10), envelope(20)];
+    await send(topic, events);
+    const consumer = await start(topic, { dedupWindowMs: 3600_000 });
+    const other = await start(topic);
+    await eventually(() => expect([consumer.stats.applied, other.stats.applied]).toEqual([2, 2]));
+    await db.query(`update inbox set received_at = now() - interval '2 hours' where consumer = $1 and event_id = $2`, [
+      consumer.groupId,
+      events[0].eventId,
+    ]);
+    await db.query(`update inbox set received_at = now() - interval '2 hours' where consumer = $1`, [other.groupId]);
+    expect(await consumer.prune()).toBe(1);
+    const kept = await db.query<{ consumer: string; event_id: string }>('select consumer, event_id from inbox where event_id = any($1::uuid[])', [
+      events.map((e) => e.eventId),
+    ]);
+    // The other group's ids are older, but its window is a week.
+    expect(kept.filter((r) => r.consumer === consumer.groupId).map((r) => r.event_id)).toEqual([events[1].eventId]);
+    expect(kept.filter((r) => r.consumer === other.groupId)).toHaveLength(2);
+  });
+
   it('a malformed message lands in the dead-letter topic with the reason, and the consumer goes on', async () => {
     const { topic } = await testTopic(kafka, 1);
     const before = envelope(10);

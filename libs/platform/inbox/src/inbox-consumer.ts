@@ -31,7 +31,14 @@ export interface InboxConsumerOptions {
   retryBackoffMs?: number;
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
+  /**
+   * How long an applied event's id is kept. Redeliveries come from offsets not yet committed and from
+   * a relay that published twice, minutes apart at worst; a week covers them with room to spare.
+   */
+  dedupWindowMs?: number;
 }
+
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 interface Decoded {
   message: KafkaMessage;
@@ -48,6 +55,7 @@ interface Decoded {
  */
 export class InboxConsumer {
   private consumer: Consumer | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private dlqProducer: Producer | undefined;
   private readonly lagByPartition = new Map<string, number>();
   /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
@@ -56,6 +64,10 @@ export class InboxConsumer {
 
   constructor(private readonly options: InboxConsumerOptions) {
     this.deadLetterTopic = deadLetterTopic(options.groupId).topic;
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
   }
 
   /** Messages behind the newest offset of each partition (`topic:partition`) this member has fetched from. */
@@ -93,9 +105,30 @@ export class InboxConsumer {
       eachBatch: (payload) => this.onBatch(payload),
     });
     await joined;
+    this.pruneTimer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+  }
+
+  /** Forgets the ids this consumer applied longer ago than the dedup window. */
+  async prune(): Promise<number> {
+    const windowMs = this.options.dedupWindowMs ?? 7 * 24 * 3600_000;
+    try {
+      return await this.options.db.transaction(async (sql) => {
+        const rows = await sql.query(
+          `with gone as (delete from inbox where consumer = $1 and received_at < now() - make_interval(secs => $2) returning 1)
+           select count(*)::int n from gone`,
+          [this.options.groupId, windowMs / 1000],
+        );
+        return (rows[0] as { n: number }).n;
+      });
+    } catch (err) {
+      this.options.logger.warn({ err }, 'inbox pruning failed; it runs again later');
+      return 0;
+    }
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
     await this.consumer?.disconnect();
     await this.dlqProducer?.disconnect();
     this.consumer = undefined;

@@ -22,3 +22,13 @@ export const InboxSchema1764200000001 = sqlMigration(
   ],
   ['drop table consumed_streams', 'drop table inbox'],
 );
+
+/** The inbox forgets ids after a while (see InboxConsumer's pruning): by time of receipt. */
+export const InboxPruning1764600000000 = sqlMigration(
+  'InboxPruning1764600000000',
+  ['create index inbox_received on inbox (received_at)'],
+  ['drop index inbox_received'],
+);
+
+/** The inbox's tables, in order. */
+export const inboxMigrations = [InboxSchema1764200000001, InboxPruning1764600000000];

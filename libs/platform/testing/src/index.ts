@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Database, MigrationClass } from '@mdm/platform/database';
 import { EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
-import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
+import { inboxMigrations } from '@mdm/platform/inbox';
 
 export { WORKSPACE_ROOT } from './infrastructure';
 
@@ -31,7 +31,7 @@ export async function testDatabase(prefix: string, migrations: MigrationClass[] 
   const db = new Database({
     url: process.env.DATABASE_URL!,
     schema: uniqueName(prefix),
-    migrations: [EventStoreSchema1764200000000, InboxSchema1764200000001, ...migrations],
+    migrations: [EventStoreSchema1764200000000, ...inboxMigrations, ...migrations],
     poolSize: 4,
   });
   await db.migrate();
