@@ -20,10 +20,24 @@ export const benchConfig = {
   enrollWarmup: Number(process.env.BENCH_ENROLL_WARMUP ?? 200),
   enrollUsers: Number(process.env.BENCH_ENROLL_USERS ?? 300),
   enrollMaxMs: Number(process.env.BENCH_ENROLL_MAX_MS ?? 60_000),
+  /** (j): device-sync events produced per second and for how long, in slices of sliceMs; the fleet enrolled first. */
+  lagRate: Number(process.env.BENCH_LAG_RATE ?? 5000),
+  lagDurationMs: Number(process.env.BENCH_LAG_DURATION_MS ?? 60_000),
+  lagSliceMs: Number(process.env.BENCH_LAG_SLICE_MS ?? 20),
+  lagTenants: Number(process.env.BENCH_LAG_TENANTS ?? 5),
+  lagDevices: Number(process.env.BENCH_LAG_DEVICES ?? 4000),
+  /** (k): events on the topics before the rebuild, over how many devices and tenants, per sendBatch; time cap of the rebuild. */
+  rebuildEvents: Number(process.env.BENCH_REBUILD_EVENTS ?? 1_000_000),
+  rebuildDevices: Number(process.env.BENCH_REBUILD_DEVICES ?? 50_000),
+  rebuildTenants: Number(process.env.BENCH_REBUILD_TENANTS ?? 20),
+  rebuildChunk: Number(process.env.BENCH_REBUILD_CHUNK ?? 5000),
+  rebuildMaxMs: Number(process.env.BENCH_REBUILD_MAX_MS ?? 900_000),
+  /** (j), (k): the projection service's DB_POOL_SIZE. */
+  projectionPoolSize: Number(process.env.BENCH_PROJECTION_POOL_SIZE ?? 10),
   /** Partitions of the bench topics (the platform's event topics have 6 to 12). */
   partitions: 6,
-  /** Scenarios to run (a..i); all by default. */
-  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i').split(','),
+  /** Scenarios to run (a..k); all by default. */
+  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,j,k').split(','),
 };
 
 /** Quiet: warnings and errors only. */

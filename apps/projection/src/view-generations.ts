@@ -19,6 +19,11 @@ interface Generation {
 /** How often a running rebuild compares its consumer group's offsets with the targets. */
 const REBUILD_CHECK_MS = 250;
 const UNDEFINED_TABLE = '42P01';
+/**
+ * Batches of different partitions applied at once: one batch's statements run in Postgres while
+ * another is decoded and folded here. The projector locks rows in one order, so they cannot deadlock.
+ */
+const PARTITIONS_IN_FLIGHT = 4;
 
 /**
  * R30: the views live in generations of tables, each filled by a consumer group of its own. A
@@ -126,6 +131,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       registry: runtime.registry,
       logger: runtime.logger.child({ component: 'inbox', groupId }),
       mode: 'batch',
+      partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
       handle: () => Promise.reject(new Error('the projection applies whole batches')),
       handleBatch: async (items, sql) => {
         const isLive = this.live?.consumer === consumer;
