@@ -55,6 +55,7 @@ function story(ids: Ids): EventEnvelope[][] {
     compliance: { state: 'compliant', reasons: [], source: managedBy },
     nextCheckInAt: at(when + 8 * HOUR),
     migration,
+    migrationSince: migration === 'none' ? null : at(when),
   });
   const change = stream(`tenant-${tenant}`, [
     { type: 'TenantCreated', at: 0, data: { tenantId: tenant, name: 'Contoso' } },

@@ -99,6 +99,8 @@ export class CheckInService {
         ? await this.renewal.renew(device, now)
         : { serial: row.certificate_serial, notBefore: null, notAfter: row.certificate_not_after.toISOString() };
       const nextCheckInAt = new Date(now.getTime() + this.config.CHECK_IN_INTERVAL_HOURS * HOUR).toISOString();
+      // When the device entered its migration state: now if this check-in moved it (R20), else as it was.
+      const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;
 
       const events: NewEvent[] = [];
       if (plan.migrated) events.push({ type: 'DeviceMigrated', data: { deviceId: device.deviceId, ...plan.migrated } });
@@ -119,12 +121,14 @@ export class CheckInService {
           compliance,
           nextCheckInAt,
           migration: plan.migrationState,
+          migrationSince: migrationSince?.toISOString() ?? null,
         },
       });
       await append(events);
       await sql.query(
         `update devices set managed_by = $2, migration_state = $3, installed = $4, redundant = $5,
-                compliance = $6, last_check_in_at = $7, next_check_in_at = $8, certificate_serial = $9, certificate_not_after = $10
+                compliance = $6, last_check_in_at = $7, next_check_in_at = $8, certificate_serial = $9, certificate_not_after = $10,
+                migration_changed_at = $11
           where device_id = $1`,
         [
           device.deviceId,
@@ -137,6 +141,7 @@ export class CheckInService {
           nextCheckInAt,
           certificate.serial,
           certificate.notAfter,
+          migrationSince,
         ],
       );
       return {

@@ -10,6 +10,7 @@ export interface DeviceRow {
   platform: Platform;
   managed_by: ManagingAuthority;
   migration_state: MigrationState;
+  migration_changed_at: Date | null;
   installed: Installed[];
   redundant: Installed[];
   certificate_serial: string;
@@ -37,7 +38,7 @@ export class CheckInFacts {
   /** The device row, locked: two check-ins of one device do not interleave. */
   async device(sql: Sql, deviceId: string): Promise<DeviceRow> {
     const [row] = await sql.query<DeviceRow>(
-      `select device_id, tenant_id, user_id, platform, managed_by, migration_state, installed, redundant,
+      `select device_id, tenant_id, user_id, platform, managed_by, migration_state, migration_changed_at, installed, redundant,
               certificate_serial, certificate_not_after
          from devices where device_id = $1 for update`,
       [deviceId],

@@ -86,13 +86,14 @@ export const DeviceMigrated = defineEvent({
 
 /**
  * R18–R21, R25: what a check-in reported and what the device was told. Version 2 adds `migration`,
- * the device's migration state after the check-in (null in version-1 events, which did not say).
+ * the device's migration state after the check-in, and `migrationSince`, when it entered that state
+ * (both null in version-1 events, which did not say).
  */
 export const DeviceCheckedIn = defineEvent({
   type: 'DeviceCheckedIn',
   topic,
   schemaVersion: 2,
-  upcasters: { 1: (data) => ({ ...(data as object), migration: null }) },
+  upcasters: { 1: (data) => ({ ...(data as object), migration: null, migrationSince: null }) },
   data: z
     .object({
       deviceId: uuid,
@@ -103,6 +104,7 @@ export const DeviceCheckedIn = defineEvent({
       compliance: z.object({ state: complianceStateSchema, reasons: z.array(complianceReasonSchema), source: z.enum(['intune', 'office365', 'configMgr']) }),
       nextCheckInAt: isoTime,
       migration: migrationStateSchema.nullable(),
+      migrationSince: isoTime.nullable(),
     })
     .strict(),
 });

@@ -30,6 +30,11 @@ function history(seed: number): Step[] {
   const versions = { enrollment: 0, sync: 0, fanout: 0 };
   let clock = T0;
   let state = 'none';
+  let since: string | null = null;
+  const enter = (next: string) => {
+    if (next !== state) since = new Date(clock).toISOString();
+    state = next;
+  };
   let managedBy = 'office365';
   const add = (stream: Step['stream'], type: string, data: unknown, schemaVersion = 1) => {
     clock += Math.floor(rnd() * 3) * 60_000; // often the same minute: order must not come from time alone
@@ -60,7 +65,7 @@ function history(seed: number): Step[] {
         add('sync', 'DeviceMigrated', { deviceId: DEVICE, from: 'office365', to: 'intune' });
         managedBy = 'intune';
       }
-      if (moving || state === 'migrated') state = 'migrated';
+      if (moving || state === 'migrated') enter('migrated');
       add(
         'sync',
         'DeviceCheckedIn',
@@ -73,11 +78,12 @@ function history(seed: number): Step[] {
           compliance: { state: rnd() < 0.5 ? 'compliant' : 'noncompliant', reasons: [], source: managedBy },
           nextCheckInAt: new Date(clock + 8 * 3600_000).toISOString(),
           migration: state,
+          migrationSince: since,
         },
         2,
       );
     } else if (r < 0.5) {
-      state = 'pendingCheckIn';
+      enter('pendingCheckIn');
       add('fanout', 'CheckInsRequested', {
         reason: 'authorityChanged',
         causeEventId: DEVICE,
@@ -86,10 +92,10 @@ function history(seed: number): Step[] {
         devices: [{ deviceId: DEVICE, afterVersion: versions.sync, nextCheckInAt: new Date(clock + 3600_000).toISOString() }],
       });
     } else if (r < 0.6 && state === 'pendingCheckIn') {
-      state = 'blockedApns';
+      enter('blockedApns');
       add('sync', 'DeviceMigrationBlocked', { deviceId: DEVICE, reason: 'apns', authority: 'intune' });
     } else if (r < 0.7 && (state === 'pendingCheckIn' || state === 'blockedApns')) {
-      state = 'legacyProfilesExpired';
+      enter('legacyProfilesExpired');
       add('sync', 'LegacyProfilesExpired', { deviceId: DEVICE, items: [profile('office365')] });
     } else if (r < 0.85) {
       add('sync', 'RemoteActionQueued', { commandId: `${DEVICE.slice(0, 35)}${i % 10}`, deviceId: DEVICE, type: 'remoteLock' });

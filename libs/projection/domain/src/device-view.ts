@@ -50,7 +50,8 @@ export interface DeviceState {
     redundant: ConfigurationView[];
     compliance: ComplianceView | null;
     certificate: { serial: string; notAfter: string } | null;
-    actions: Record<string, ActionView>;
+    /** By command id; `queued` is the stream version that queued it (R24: queue order). */
+    actions: Record<string, ActionView & { queued: number }>;
   };
   /**
    * The migration state and the check-in schedule, ordered by `key`: 2v for the device's own event
@@ -86,10 +87,10 @@ export function deviceIdOf(event: EventEnvelope): string | undefined {
 
 const view = ({ name, type, authority, version }: ConfigurationView): ConfigurationView => ({ name, type, authority, version });
 
-function setMigration(device: DeviceState, key: number, state: MigrationState, at: string) {
+/** `since`: when the device entered the state, as the event says; else the event's time if the state changes. */
+function setMigration(device: DeviceState, key: number, state: MigrationState, at: string, since?: string | null) {
   if (key < device.migration.key) return;
-  const since = state === device.migration.state ? device.migration.since : at;
-  device.migration = { key, state, since };
+  device.migration = { key, state, since: since ?? (state === device.migration.state ? device.migration.since : at) };
 }
 
 /**
@@ -120,7 +121,7 @@ export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boo
       device.sync.compliance = { state: d.compliance.state, reasons: d.compliance.reasons, source: d.compliance.source };
       // Version-1 check-ins did not say; a check-in moves every device that was told to move.
       const affected = !['none', 'needsSupport'].includes(device.migration.state);
-      setMigration(device, key, d.migration ?? (affected ? 'migrated' : device.migration.state), at);
+      setMigration(device, key, d.migration ?? (affected ? 'migrated' : device.migration.state), at, d.migrationSince);
       if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: d.nextCheckInAt };
       break;
     }
@@ -133,12 +134,13 @@ export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boo
     }
     case 'RemoteActionQueued': {
       const d = event.data as EventData<typeof RemoteActionQueued>;
-      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: 'pending', updatedAt: at };
+      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: 'pending', updatedAt: at, queued: event.streamVersion };
       break;
     }
     case 'RemoteActionStatusChanged': {
       const d = event.data as EventData<typeof RemoteActionStatusChanged>;
-      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at };
+      const queued = device.sync.actions[d.commandId]?.queued ?? event.streamVersion;
+      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at, queued };
       break;
     }
     case 'MdmCertificateRenewed': {
@@ -242,7 +244,10 @@ export function deviceDetail(device: DeviceState, timeline: TimelineEntry[]): Om
     nextCheckInAt: device.schedule.nextCheckInAt,
     mdmCertificate: cert,
     removalDueAt: removalDueAt(device),
-    pendingActions: Object.values(device.sync.actions).filter((a) => a.status === 'pending' || a.status === 'sent'),
+    pendingActions: Object.values(device.sync.actions)
+      .filter((a) => a.status === 'pending' || a.status === 'sent')
+      .sort((a, b) => a.queued - b.queued)
+      .map(({ queued: _queued, ...action }) => action),
     timeline,
   };
 }
