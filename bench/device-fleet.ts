@@ -7,7 +7,7 @@ import { kafkaHeaders } from '@mdm/platform/event-store';
  * tenants' own stream (created, authority set), enrollment's DeviceEnrolled on `device-<id>`, and
  * device-sync's check-ins, remote actions and certificate renewals on `devicesync-<id>` with the
  * stream versions counting up per device (the projection ignores a version it has already applied).
- * Valid against the contracts (DeviceCheckedIn at schemaVersion 2, with `migration`).
+ * Valid against the contracts (DeviceCheckedIn at schemaVersion 2, with `migration` and `migrationSince`).
  */
 
 type Authority = 'intune' | 'office365';
@@ -147,6 +147,7 @@ export class DeviceFleet {
       },
       nextCheckInAt: new Date(now.getTime() + 8 * HOUR).toISOString(),
       migration: 'none',
+      migrationSince: null,
     });
   }
 
