@@ -1,12 +1,11 @@
 // `npm start`: Kafka (unless KAFKA_BROKERS is given), a check of Postgres, then every service and
 // the gateway as child processes with their logs in logs/, stopped together on Ctrl-C.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ensureDatabase } from '@mdm/platform/database';
-import { stackServices } from './services';
+import { ProcessStack, startProcessStack } from './processes';
 
 const root = path.resolve(__dirname, '../..');
 const logDir = path.join(root, 'logs');
@@ -33,20 +32,6 @@ async function checkPostgres(url: string) {
   await ensureDatabase(url);
 }
 
-async function waitHealthy(name: string, url: string, child: ChildProcess, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: see ${path.join(logDir, `${name}.log`)}`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${name} did not become healthy within ${timeoutMs / 1000}s: see ${path.join(logDir, `${name}.log`)}`);
-}
-
 async function main() {
   const env: NodeJS.ProcessEnv = { ...process.env };
   let startedKafka = false;
@@ -62,15 +47,13 @@ async function main() {
     env.MDM_OPERATOR_TOKEN = `mdm_dev_${randomBytes(24).toString('base64url')}`;
   }
 
-  mkdirSync(logDir, { recursive: true });
-  const children: { name: string; child: ChildProcess }[] = [];
+  let stack: ProcessStack | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('\nstopping…');
-    for (const { child } of [...children].reverse()) child.kill('SIGTERM');
-    await Promise.all(children.map(({ child }) => (child.exitCode !== null ? null : new Promise((r) => child.once('exit', r)))));
+    await stack?.stop();
     if (startedKafka) execFileSync('bash', [path.join(root, 'infra/kafka/kafka.sh'), 'stop'], { stdio: 'inherit' });
     process.exit(code);
   };
@@ -78,36 +61,23 @@ async function main() {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    for (const { app, definition, urlVariable } of stackServices) {
-      const port = Number(env[definition.portVariable] ?? definition.defaultPort);
-      const url = `http://${host}:${port}`;
-      const log = createWriteStream(path.join(logDir, `${app}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, ['-r', path.join(root, 'tools/register.js'), `apps/${app}/src/main.ts`], {
-        cwd: root,
-        env: { ...env, [definition.portVariable]: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout!.pipe(log);
-      child.stderr!.pipe(log);
-      child.once('exit', (code) => {
-        if (!stopping) {
-          say(`${app} exited (code ${code}); see ${path.join(logDir, `${app}.log`)}`);
-          void stop(1);
-        }
-      });
-      children.push({ name: app, child });
-      await waitHealthy(app, url, child);
-      say(`  ${app.padEnd(12)} ${url}`);
-      if (urlVariable) env[urlVariable] = url;
-    }
+    stack = await startProcessStack({
+      env,
+      logDir,
+      host,
+      onStarted: (app, url) => say(`  ${app.padEnd(12)} ${url}`),
+      onExit: (app, code) => {
+        say(`${app} exited (code ${code}); see ${path.join(logDir, `${app}.log`)}`);
+        void stop(1);
+      },
+    });
   } catch (err) {
     say(String((err as Error).message));
     await stop(1);
     return;
   }
 
-  const gateway = stackServices[stackServices.length - 1];
-  const gatewayUrl = `http://${host}:${env[gateway.definition.portVariable] ?? gateway.definition.defaultPort}`;
+  const gatewayUrl = stack.url;
   say('');
   say(`MDM authority platform is running: ${gatewayUrl}`);
   say(`  API:            ${gatewayUrl}/api/v1  (OpenAPI: ${gatewayUrl}/api/v1/openapi.json)`);

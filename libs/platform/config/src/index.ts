@@ -26,6 +26,11 @@ export const commonConfigShape = {
     .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[^:]+:\d+$/, 'host:port')).min(1)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Topics named mdm.<namespace>.… instead of mdm.…: systems that share a broker keep apart. */
+  KAFKA_TOPIC_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes')
+    .optional(),
   MDM_TEST_CLOCK: booleanFlag,
   MDM_CLOCK_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mdm_clock'),
   HOST: z.string().default('127.0.0.1'),

@@ -6,3 +6,4 @@ export * from './service-runtime';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './actor';
+export * from './topic-namespace';

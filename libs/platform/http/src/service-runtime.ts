@@ -9,6 +9,7 @@ import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kaf
 import { Logger, createLogger } from '@mdm/platform/logging';
 import { OutboxRelay } from '@mdm/platform/outbox';
 import { Metrics } from './metrics';
+import { withTopicNamespace } from './topic-namespace';
 
 /** What makes one service of the system: its name, its data, the events it speaks and the topics it uses. */
 export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
@@ -56,10 +57,10 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
-  constructor(
-    readonly definition: ServiceDefinition<S>,
-    env: NodeJS.ProcessEnv = process.env,
-  ) {
+  /** The service as it runs: its topics renamed when KAFKA_TOPIC_NAMESPACE is set. */
+  readonly definition: ServiceDefinition<S>;
+
+  constructor(definition: ServiceDefinition<S>, env: NodeJS.ProcessEnv = process.env) {
     const shape = {
       ...commonConfigShape,
       ...(definition.config ?? {}),
@@ -69,6 +70,9 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     };
     const parsed = loadConfig(definition.name, shape, env) as Record<string, unknown>;
     this.config = { ...parsed, port: parsed[definition.portVariable], schema: parsed.DB_SCHEMA } as ServiceConfig<S>;
+    const namespace = this.config.KAFKA_TOPIC_NAMESPACE;
+    this.definition = namespace ? withTopicNamespace(definition, namespace) : definition;
+    definition = this.definition;
     this.logger = createLogger(definition.name, this.config.LOG_LEVEL);
     this.metrics = new Metrics(definition.name);
     this.registry = new EventRegistry(definition.events);

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { Topics, defineEvent } from '@mdm/contracts/core';
+import { ServiceRuntime } from './service-runtime';
+
+const Pinged = defineEvent({ type: 'Pinged', topic: Topics.authorityEvents.topic, data: z.object({}) });
+
+describe('topic namespaces', () => {
+  it('KAFKA_TOPIC_NAMESPACE puts every topic a service writes, reads and routes events to under mdm.<namespace>.', () => {
+    const runtime = new ServiceRuntime(
+      {
+        name: 'probe',
+        portVariable: 'PROBE_PORT',
+        defaultPort: 3999,
+        schema: 'probe',
+        migrations: [],
+        events: [Pinged],
+        produces: [Topics.authorityEvents],
+        consumes: { groupId: 'probe.g', topics: [Topics.enrollmentEvents] },
+      },
+      { KAFKA_TOPIC_NAMESPACE: 'staging-2', LOG_LEVEL: 'silent' },
+    );
+    expect(runtime.topics().map((t) => t.topic)).toEqual(['mdm.staging-2.authority.events', 'mdm.staging-2.enrollment.events', 'mdm.dlq.probe.g']);
+    expect(runtime.registry.get('Pinged').topic).toBe('mdm.staging-2.authority.events');
+    expect(runtime.topicName(Topics.enrollmentEvents)).toBe('mdm.staging-2.enrollment.events');
+  });
+});

@@ -1,0 +1,25 @@
+import { EventDefinition, TopicSpec } from '@mdm/contracts/core';
+import type { ServiceDefinition } from './service-runtime';
+
+/** mdm.x.events → mdm.<namespace>.x.events */
+export const namespacedTopic = (topic: string, namespace: string) => topic.replace(/^mdm\./, `mdm.${namespace}.`);
+
+/**
+ * The same service on topics of a namespace of its own (KAFKA_TOPIC_NAMESPACE, or a test stack's
+ * tag): several systems can then share one broker without reading each other's history.
+ * `onTopic` sees every renamed topic (a test stack removes them afterwards).
+ */
+export function withTopicNamespace<S extends ServiceDefinition>(d: S, namespace: string, onTopic?: (spec: TopicSpec) => void): S {
+  const topic = (spec: TopicSpec): TopicSpec => {
+    const renamed = { ...spec, topic: namespacedTopic(spec.topic, namespace) };
+    onTopic?.(renamed);
+    return renamed;
+  };
+  const event = (def: EventDefinition): EventDefinition => (def.topic ? { ...def, topic: namespacedTopic(def.topic, namespace) } : def);
+  return {
+    ...d,
+    events: d.events.map(event),
+    produces: d.produces.map(topic),
+    consumes: d.consumes && { ...d.consumes, topics: d.consumes.topics.map(topic) },
+  };
+}
