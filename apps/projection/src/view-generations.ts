@@ -24,6 +24,11 @@ const UNDEFINED_TABLE = '42P01';
  * another is decoded and folded here. The projector locks rows in one order, so they cannot deadlock.
  */
 const PARTITIONS_IN_FLIGHT = 4;
+/**
+ * Up to 4 MB per partition and fetch: replaying history (a rebuild, a catch-up) then folds several
+ * events of a device per row write; caught up, batches are as small as what arrived.
+ */
+const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 };
 
 /**
  * R30: the views live in generations of tables, each filled by a consumer group of its own. A
@@ -131,7 +136,11 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       registry: runtime.registry,
       logger: runtime.logger.child({ component: 'inbox', groupId }),
       mode: 'batch',
-      partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
+      // The fold is idempotent by its version guards (R27: a duplicate changes nothing), so no inbox.
+      dedup: 'handler',
+      // One connection stays free for the views' queries.
+      partitionsConsumedConcurrently: Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, runtime.config.DB_POOL_SIZE - 1)),
+      fetch: FETCH,
       handle: () => Promise.reject(new Error('the projection applies whole batches')),
       handleBatch: async (items, sql) => {
         const isLive = this.live?.consumer === consumer;

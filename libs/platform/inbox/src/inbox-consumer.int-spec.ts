@@ -76,6 +76,16 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     expect(await pointsOf(events.map((e) => e.eventId))).toEqual([1, 2, 3]);
   });
 
+  it("with dedup by the handler, every delivery reaches it and the inbox stays empty", async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const events = [envelope(100), envelope(200)];
+    await send(topic, [...events, events[0]]);
+    const consumer = await start(topic, { mode: 'batch', dedup: 'handler' });
+    await eventually(() => expect(consumer.stats.received).toBe(3));
+    await eventually(async () => expect(await pointsOf(events.map((e) => e.eventId))).toEqual([100, 100, 200]));
+    expect(await db.query('select 1 from inbox where consumer = $1', [consumer.groupId])).toEqual([]);
+  });
+
   it("forgets applied ids once they are older than the dedup window, and only its own", async () => {
     const { topic } = await testTopic(kafka, 1);
     const events = [envelope(10), envelope(20)];

@@ -1,6 +1,6 @@
 import { EventContractError, EventEnvelope, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
+import { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { Logger, runWithContext } from '@mdm/platform/logging';
 
 export interface Delivery {
@@ -31,6 +31,13 @@ export interface InboxConsumerOptions {
   retryBackoffMs?: number;
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
+  /**
+   * 'handler': the handler is idempotent by itself (per-stream version guards, as in a projection):
+   * no inbox row and no read-your-writes bookkeeping, which is most of a high-volume consumer's writes.
+   */
+  dedup?: 'inbox' | 'handler';
+  /** kafkajs fetch sizes: bigger batches for a consumer that replays history (fewer, larger transactions). */
+  fetch?: Pick<ConsumerConfig, 'maxBytesPerPartition' | 'maxBytes' | 'minBytes' | 'maxWaitTimeInMs'>;
   /**
    * How long an applied event's id is kept. Redeliveries come from offsets not yet committed and from
    * a relay that published twice, minutes apart at worst; a week covers them with room to spare.
@@ -94,6 +101,7 @@ export class InboxConsumer {
       rebalanceTimeout: 60_000,
       allowAutoTopicCreation: false,
       retry: { retries: 5 },
+      ...this.options.fetch,
     });
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
@@ -222,6 +230,7 @@ export class InboxConsumer {
 
   /** Records the events in the inbox; returns those not seen before, in their order. */
   private async claim(sql: Sql, items: Decoded[]): Promise<Decoded[]> {
+    if (this.options.dedup === 'handler') return items;
     const rows = await sql.query<{ event_id: string }>(
       `with i as (
          insert into inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
@@ -236,11 +245,14 @@ export class InboxConsumer {
         items.map((d) => d.delivery.offset),
       ],
     );
-    const latest = new Map<string, EventEnvelope>();
+    const byStream = new Map<string, EventEnvelope>();
     for (const d of items) {
       const e = d.event!;
-      if ((latest.get(e.streamId)?.streamVersion ?? 0) < e.streamVersion) latest.set(e.streamId, e);
+      if ((byStream.get(e.streamId)?.streamVersion ?? 0) < e.streamVersion) byStream.set(e.streamId, e);
     }
+    // In stream order: two transactions that upsert the same streams (a rebuild beside the live
+    // consumer, partitions applied at once) then lock them in the same order and cannot deadlock.
+    const latest = new Map([...byStream].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     await sql.query(
       `insert into consumed_streams (stream_id, tenant_id, version)
        select * from unnest($1::text[], $2::uuid[], $3::bigint[])

@@ -3,7 +3,7 @@ import { TopicSpec } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
 
 // The only module that imports kafkajs: a client swap touches this library alone.
-export type { Consumer, EachBatchPayload, EachMessagePayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+export type { Consumer, ConsumerConfig, EachBatchPayload, EachMessagePayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 
 export interface KafkaOptions {
   clientId: string;
