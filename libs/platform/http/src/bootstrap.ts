@@ -52,8 +52,10 @@ export async function startService(
   app.use(json({ limit: BODY_LIMIT }));
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
-  if (definition.consumes && !definition.consumes.ownConsumers) {
-    const { topics, mode } = definition.consumes;
+  // The runtime's definition: its topics carry the namespace, if one is configured.
+  const { consumes } = runtime.definition;
+  if (consumes && !consumes.ownConsumers) {
+    const { topics, mode } = consumes;
     const groupId = runtime.consumerGroup!;
     const transport = new InboxEventTransport({
       kafka: runtime.kafka,
