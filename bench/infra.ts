@@ -8,7 +8,7 @@ import { Database, MigrationClass, ensureDatabase, sqlMigration } from '@mdm/pla
 import { EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
 import { InboxSchema1764200000001 } from '@mdm/platform/inbox';
 import { Kafka, createKafka, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
-import { RunningService } from '@mdm/platform/http';
+import { ServiceRuntime } from '@mdm/platform/http';
 import { eventually, groupCaughtUp, uniqueName } from '@mdm/platform/testing';
 import { TestStack, startStack } from '../apps/e2e/src/support/stack';
 import { benchConfig, kafkaLogger, logger } from './config';
@@ -28,7 +28,7 @@ export async function benchStack(): Promise<TestStack> {
 }
 
 /** Waits until the services' consumer groups have committed everything on their topics. */
-export async function caughtUp(services: RunningService[], timeoutMs = 60_000): Promise<void> {
+export async function caughtUp(services: { runtime: ServiceRuntime }[], timeoutMs = 60_000): Promise<void> {
   for (const { runtime } of services) {
     const topics = runtime.definition.consumes!.topics.map((t) => t.topic);
     await eventually(async () => {

@@ -21,6 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import { logger } from './config';
 import { benchConfig as cfg } from './config';
+import { processStack } from './process-stack';
 import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
 import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
@@ -65,14 +66,25 @@ async function main(): Promise<void> {
     // The raw baselines first: the stack's pools take most of Postgres's connections.
     const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
     const rawI = on('i') ? await step('(i) raw pg commit baseline', async () => rawInsertCommit(await freeConnections(200, 5))) : undefined;
-    const stack = await step('stack', benchStack);
-    try {
-      if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(stack, rawF))));
-      if (on('g')) results.push(...(await step('(g) fan-out', () => fanOutScenario(stack))));
-      if (on('h')) results.push(...(await step('(h) long poll', () => longPollScenario(stack))));
-      if (rawI) results.push(...(await step('(i) check-in', () => checkInScenario(stack, rawI))));
-    } finally {
-      await stack.stop();
+    // The load scenarios run against the services as deployed, each a process of its own
+    // (BENCH_STACK=in-process puts them in this process, as the fan-out and long-poll scenarios need).
+    if (rawF || rawI) {
+      const system = await step('services as processes', cfg.inProcess ? benchStack : processStack);
+      try {
+        if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(system, rawF))));
+        if (rawI) results.push(...(await step('(i) check-in', () => checkInScenario(system, rawI))));
+      } finally {
+        await system.stop();
+      }
+    }
+    if (on('g') || on('h')) {
+      const stack = await step('stack in this process', benchStack);
+      try {
+        if (on('g')) results.push(...(await step('(g) fan-out', () => fanOutScenario(stack))));
+        if (on('h')) results.push(...(await step('(h) long poll', () => longPollScenario(stack))));
+      } finally {
+        await stack.stop();
+      }
     }
   }
   if (on('j') || on('k')) {

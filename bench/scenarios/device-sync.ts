@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { eventually } from '@mdm/platform/testing';
 import type { TestStack } from '../../apps/e2e/src/support/stack';
+import type { BenchStack } from '../process-stack';
 import { LongPollHub } from '../../apps/device-sync/src/notifications/long-poll-hub';
 import { expectStatus, jsonCall, keepAliveAgent } from '../http';
 import { seconds } from '../infra';
@@ -28,7 +29,7 @@ interface Seeded extends Tenant {
  * active android devices written straight into device-sync's tables, each with one of 1,000 users
  * licensed EMS_E3 (intune and office365).
  */
-async function seedDevices(stack: TestStack, devices: number, authority: string): Promise<Seeded> {
+async function seedDevices(stack: BenchStack, devices: number, authority: string): Promise<Seeded> {
   const tenant = await createTenant(stack, `Bench devices ${devices}`, authority);
   const db = stack.deviceSync.runtime.db;
   await eventually(async () => {
@@ -52,7 +53,7 @@ async function seedDevices(stack: TestStack, devices: number, authority: string)
   return { ...tenant, prefix };
 }
 
-function changeAuthority(stack: TestStack, tenant: Tenant, authority: string) {
+function changeAuthority(stack: BenchStack, tenant: Tenant, authority: string) {
   return expectStatus('change authority', 200, gatewayCall(stack, 'PUT', `/api/v1/tenants/${tenant.tenantId}/authority`, tenant.adminToken, { authority }));
 }
 
@@ -145,7 +146,7 @@ export async function longPollScenario(stack: TestStack, devices = Number(proces
  * (i) 200 devices checking in through the gateway in closed loops for ~20 s, against a raw pg
  * BEGIN/INSERT/COMMIT loop at as many connections as Postgres allows up to 200 (before the stack).
  */
-export async function checkInScenario(stack: TestStack, raw: { rate: number; units: number; connections: number }): Promise<BenchResult[]> {
+export async function checkInScenario(stack: BenchStack, raw: { rate: number; units: number; connections: number }): Promise<BenchResult[]> {
   const SCENARIO = '(i) check-in';
   const clients = Number(process.env.BENCH_CHECK_IN_CLIENTS ?? 200);
   const durationMs = Number(process.env.BENCH_CHECK_IN_MS ?? 20_000);

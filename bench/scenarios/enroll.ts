@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { TestStack } from '../../apps/e2e/src/support/stack';
+import type { BenchStack } from '../process-stack';
 import { benchConfig } from '../config';
 import { Answer, expectStatus, jsonCall, keepAliveAgent, percentile } from '../http';
 import { caughtUp, seconds } from '../infra';
@@ -14,7 +14,7 @@ export const ENROLL_P99_TARGET_MS = 200;
 const agent = keepAliveAgent(128);
 
 /** A call through the gateway; once more when a kept-alive socket the server had just closed is reset. */
-export function gatewayCall(stack: TestStack, method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
+export function gatewayCall(stack: BenchStack, method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
   const once = () => jsonCall(agent, `${stack.gateway.url}${path}`, { method, token, body });
   return once().catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? once() : Promise.reject(err)));
 }
@@ -35,7 +35,7 @@ export interface Tenant {
 }
 
 /** A tenant created through the gateway, on `authority`. */
-export async function createTenant(stack: TestStack, name: string, authority: string): Promise<Tenant> {
+export async function createTenant(stack: BenchStack, name: string, authority: string): Promise<Tenant> {
   const { tenantId, adminToken } = await expectStatus('create tenant', 201, gatewayCall(stack, 'POST', '/api/v1/tenants', stack.operatorToken, { name }));
   await expectStatus('set authority', 200, gatewayCall(stack, 'PUT', `/api/v1/tenants/${tenantId}/authority`, adminToken, { authority }));
   return { tenantId, adminToken };
@@ -47,7 +47,7 @@ interface EnrollTenant extends Tenant {
 }
 
 /** A tenant on intune with an enroller token and `users` users, each licensed with EMS_E3. */
-async function seedTenant(stack: TestStack, users: number): Promise<EnrollTenant> {
+async function seedTenant(stack: BenchStack, users: number): Promise<EnrollTenant> {
   const tenant = await createTenant(stack, 'Bench Contoso', 'intune');
   const t = (suffix: string) => `/api/v1/tenants/${tenant.tenantId}${suffix}`;
   const { token: enrollerToken } = await expectStatus('enroller token', 201, gatewayCall(stack, 'POST', t('/tokens'), tenant.adminToken, { role: 'enroller' }));
@@ -138,7 +138,7 @@ export function loadRows(
  * audit) from 32 concurrent clients, against a raw pg BEGIN/INSERT/COMMIT loop at the same
  * concurrency (measured before the stack started).
  */
-export async function enrollScenario(stack: TestStack, raw: { rate: number; units: number; connections: number }): Promise<BenchResult[]> {
+export async function enrollScenario(stack: BenchStack, raw: { rate: number; units: number; connections: number }): Promise<BenchResult[]> {
   const clients = benchConfig.enrollClients;
   const results = [result(SCENARIO, `raw pg BEGIN; INSERT 1 row; COMMIT, ${raw.connections} conns (${raw.units} rows)`, raw.rate, 'rows/s')];
   const t = performance.now();
