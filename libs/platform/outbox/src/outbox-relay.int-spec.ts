@@ -72,6 +72,29 @@ describe('outbox relay (Postgres → Kafka)', () => {
     expect(messages[0].headers?.['event-type']?.toString()).toBe('Ticked');
   });
 
+  it("sends a stream's large events in runs the broker accepts (a fan-out's CheckInsRequested are ~100 kB each)", async () => {
+    const stream = `fanout-${randomUUID()}`;
+    const own = await testTopic(kafka);
+    const big = 'x'.repeat(100_000);
+    // 20 events of 100 kB on one key (one partition): 2 MB, twice the broker's 1 MiB record-batch limit.
+    for (let n = 1; n <= 20; n++) {
+      await db.query(
+        `insert into outbox (event_id, topic, message_key, payload, headers) values ($1, $2, $3, $4, '{}')`,
+        [randomUUID(), own.topic, stream, JSON.stringify({ n, big })],
+      );
+    }
+    const r = relay();
+    r.start();
+    try {
+      await eventually(async () => expect(await pending()).toBe(0));
+      expect(r.heldTopics).toEqual([]);
+    } finally {
+      await r.stop();
+    }
+    const messages = await readTopic(kafka, own.topic, 20);
+    expect(messages.map((m) => JSON.parse(m.value!.toString()).n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
   it('deletes published rows once they are older than the retention', async () => {
     const stream = `clock-${randomUUID()}`;
     await appendTicks(stream, 3);

@@ -41,6 +41,31 @@ function byTopic(rows: OutboxRow[]): Map<string, OutboxRow[]> {
   return topics;
 }
 
+/**
+ * The bytes of one send, under the broker's message.max.bytes (1 MiB by default), which bounds the
+ * record batch of a partition: rows of one stream share a partition, and a fan-out's events are large.
+ */
+const MAX_SEND_BYTES = 900 * 1024;
+
+/** The rows in order, cut into runs of at most MAX_SEND_BYTES (a larger row goes alone). */
+function bySize(rows: OutboxRow[]): OutboxRow[][] {
+  const runs: OutboxRow[][] = [];
+  let run: OutboxRow[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = Buffer.byteLength(row.payload) + Buffer.byteLength(row.message_key) + 64;
+    if (run.length > 0 && bytes + size > MAX_SEND_BYTES) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(row);
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
 const ok = (rows: OutboxRow[]) => ({ rows, error: undefined });
 const ko = (error: unknown) => ({ rows: [] as OutboxRow[], error });
 
@@ -193,18 +218,23 @@ export class OutboxRelay {
     await this.mark(client, sent);
   }
 
-  /** Sends each topic's rows on its own; never throws: what failed is returned by topic. */
+  /**
+   * Sends each topic's rows on its own, in runs the broker accepts, one after the other (a run that
+   * fails leaves the later ones of its topic unsent); never throws: what failed is returned by topic.
+   */
   private async send(rows: OutboxRow[]): Promise<{ delivered: OutboxRow[]; failed: Map<string, unknown> }> {
     const delivered: OutboxRow[] = [];
     const failed = new Map<string, unknown>();
     await Promise.all(
       [...byTopic(rows)].map(async ([topic, same]) => {
         try {
-          await this.options.producer.sendBatch({
-            acks: -1,
-            topicMessages: [{ topic, messages: same.map((r) => ({ key: r.message_key, value: r.payload, headers: r.headers })) }],
-          });
-          delivered.push(...same);
+          for (const run of bySize(same)) {
+            await this.options.producer.sendBatch({
+              acks: -1,
+              topicMessages: [{ topic, messages: run.map((r) => ({ key: r.message_key, value: r.payload, headers: r.headers })) }],
+            });
+            delivered.push(...run);
+          }
         } catch (err) {
           failed.set(topic, err);
         }
