@@ -32,6 +32,15 @@ function decodeCursor<T extends z.ZodTypeAny>(cursor: string | undefined, key: T
   return result.data;
 }
 
+/**
+ * One page of a list read with `limit + 1` rows: the items, and the cursor after the last one when
+ * there are more (made from that row's sort key).
+ */
+function paged<R, I>(rows: R[], limit: number, item: (row: R) => I, key: (row: R) => (string | number)[]) {
+  const page = rows.slice(0, limit);
+  return { items: page.map(item), nextCursor: rows.length > limit ? encodeCursor(...key(page[page.length - 1])) : null };
+}
+
 /** R28: at most this many points in the migration progress report. */
 const MAX_POINTS = 100;
 
@@ -107,10 +116,8 @@ export class ViewsService {
           order by device_id limit $8`,
         [tenantId, q.managedBy ?? null, q.compliance ?? null, q.migration ?? null, q.platform ?? null, q.userId ?? null, after, q.limit + 1],
       );
-      const page = rows.slice(0, q.limit);
       return {
-        items: page.map((r) => listItem(r.doc)),
-        nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1].device_id) : null,
+        ...paged(rows, q.limit, (r) => listItem(r.doc), (r) => [r.device_id]),
         ...(await this.fresh(t, tenantId)),
       };
     });
@@ -170,11 +177,13 @@ export class ViewsService {
           order by d.device_id, r.ord limit $4`,
         [tenantId, afterDevice, afterIndex, q.limit + 1],
       );
-      const page = rows.slice(0, q.limit);
-      const last = page[page.length - 1];
       return {
-        items: page.map((r) => ({ deviceId: r.device_id, name: r.item.name, type: r.item.type, authority: r.item.authority })),
-        nextCursor: rows.length > q.limit ? encodeCursor(last.device_id, Number(last.ord)) : null,
+        ...paged(
+          rows,
+          q.limit,
+          (r) => ({ deviceId: r.device_id, name: r.item.name, type: r.item.type, authority: r.item.authority }),
+          (r) => [r.device_id, Number(r.ord)],
+        ),
         ...(await this.fresh(t, tenantId)),
       };
     });
@@ -191,16 +200,13 @@ export class ViewsService {
           order by switched_at, user_id limit $4`,
         [tenantId, afterAt, afterUser, q.limit + 1],
       );
-      const page = rows.slice(0, q.limit);
-      const last = page[page.length - 1];
       return {
-        items: page.map((r) => ({
-          userId: r.user_id,
-          from: r.doc.unconfiguredSwitch.from,
-          to: r.doc.unconfiguredSwitch.to,
-          switchedAt: r.switched_at.toISOString(),
-        })),
-        nextCursor: rows.length > q.limit ? encodeCursor(last.switched_at.toISOString(), last.user_id) : null,
+        ...paged(
+          rows,
+          q.limit,
+          (r) => ({ userId: r.user_id, from: r.doc.unconfiguredSwitch.from, to: r.doc.unconfiguredSwitch.to, switchedAt: r.switched_at.toISOString() }),
+          (r) => [r.switched_at.toISOString(), r.user_id],
+        ),
         ...(await this.fresh(t, tenantId)),
       };
     });
@@ -218,15 +224,13 @@ export class ViewsService {
           order by removal_due_at, device_id limit $5`,
         [tenantId, now, afterDue, afterDevice, q.limit + 1],
       );
-      const page = rows.slice(0, q.limit);
-      const last = page[page.length - 1];
       return {
-        items: page.map((r) => ({
-          deviceId: r.device_id,
-          mdmCertificateNotAfter: r.certificate_not_after.toISOString(),
-          removalDueAt: r.removal_due_at.toISOString(),
-        })),
-        nextCursor: rows.length > q.limit ? encodeCursor(last.removal_due_at.toISOString(), last.device_id) : null,
+        ...paged(
+          rows,
+          q.limit,
+          (r) => ({ deviceId: r.device_id, mdmCertificateNotAfter: r.certificate_not_after.toISOString(), removalDueAt: r.removal_due_at.toISOString() }),
+          (r) => [r.removal_due_at.toISOString(), r.device_id],
+        ),
         ...(await this.fresh(t, tenantId)),
       };
     });
