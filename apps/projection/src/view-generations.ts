@@ -4,7 +4,7 @@ import { RebuildStatus } from '@mdm/contracts/projection';
 import { pgErrorCode } from '@mdm/platform/database';
 import { ConsumerHandle, ServiceRuntime } from '@mdm/platform/http';
 import { InboxConsumer } from '@mdm/platform/inbox';
-import { ensureTopics } from '@mdm/platform/kafka';
+import { endOffsets, ensureTopics, groupReached } from '@mdm/platform/kafka';
 import { Freshness } from './freshness';
 import { Projector } from './projector';
 import { ViewTables } from './view-tables';
@@ -105,7 +105,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       finishedAt: null,
       eventsApplied: 0,
       error: null,
-      targets: await this.highWatermarks(),
+      targets: await endOffsets(this.runtime.kafka, this.consumedTopics()),
     };
     await this.runtime.db.transaction(async (sql) => {
       for (const statement of [...tables.drop(), ...tables.create()]) await sql.query(statement);
@@ -132,7 +132,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       kafka: runtime.kafka,
       db: runtime.db,
       groupId,
-      topics: runtime.definition.consumes!.topics.map((t) => t.topic),
+      topics: this.consumedTopics(),
       registry: runtime.registry,
       logger: runtime.logger.child({ component: 'inbox', groupId }),
       mode: 'batch',
@@ -169,7 +169,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   private async checkRebuild(): Promise<void> {
     if (!this.next || this.rebuild?.status !== 'running') return;
-    if (!(await this.reached(this.groupOf(this.next.tables.generation), this.rebuild.targets))) return this.watch();
+    if (!(await groupReached(this.runtime.kafka, this.groupOf(this.next.tables.generation), this.rebuild.targets))) return this.watch();
     await this.switchOver();
   }
 
@@ -201,35 +201,8 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     await this.runtime.db.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]).catch(() => undefined);
   }
 
-  /** The offset after the newest message of every partition of the consumed topics. */
-  private async highWatermarks(): Promise<Record<string, string>> {
-    const admin = this.runtime.kafka.admin();
-    await admin.connect();
-    try {
-      const targets: Record<string, string> = {};
-      for (const { topic } of this.runtime.definition.consumes!.topics) {
-        for (const p of await admin.fetchTopicOffsets(topic)) targets[`${topic}:${p.partition}`] = p.high;
-      }
-      return targets;
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
-  /** Whether the group has committed, on every partition, at least the target offset. */
-  private async reached(groupId: string, targets: Record<string, string>): Promise<boolean> {
-    const admin = this.runtime.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = this.runtime.definition.consumes!.topics.map((t) => t.topic);
-      const committed = new Map<string, bigint>();
-      for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
-        for (const p of partitions) committed.set(`${topic}:${p.partition}`, BigInt(p.offset));
-      }
-      return Object.entries(targets).every(([key, high]) => BigInt(high) === 0n || (committed.get(key) ?? -1n) >= BigInt(high));
-    } finally {
-      await admin.disconnect();
-    }
+  private consumedTopics(): string[] {
+    return this.runtime.definition.consumes!.topics.map((t) => t.topic);
   }
 
   /** Forgets a generation's consumer group: its Kafka offsets and its inbox rows. */

@@ -96,6 +96,35 @@ function dedupe(specs: readonly TopicSpec[]): TopicSpec[] {
   return [...new Map(specs.map((s) => [s.topic, s])).values()];
 }
 
+/** Each partition's end offset (`topic:partition` → offset): where a consumer that read everything stands. */
+export async function endOffsets(kafka: Kafka, topics: readonly string[]): Promise<Record<string, string>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends: Record<string, string> = {};
+    for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) ends[`${topic}:${p.partition}`] = p.high;
+    return ends;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether the group has committed at least `targets` (from endOffsets) on every partition that holds messages. */
+export async function groupReached(kafka: Kafka, groupId: string, targets: Record<string, string>): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = [...new Set(Object.keys(targets).map((k) => k.slice(0, k.lastIndexOf(':'))))];
+    const committed = new Map<string, bigint>();
+    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
+      for (const p of partitions) committed.set(`${topic}:${p.partition}`, BigInt(p.offset));
+    }
+    return Object.entries(targets).every(([key, end]) => BigInt(end) === 0n || (committed.get(key) ?? -1n) >= BigInt(end));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Answers whether the cluster is reachable, within a short timeout (used by /health). */
 export async function kafkaReachable(kafka: Kafka, timeoutMs = 2000): Promise<boolean> {
   const admin = kafka.admin({ retry: { retries: 0 } });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { TopicSpec } from '@mdm/contracts/core';
-import { Kafka, KafkaMessage, createKafka, ensureTopics } from '@mdm/platform/kafka';
+import { Kafka, KafkaMessage, createKafka, endOffsets, ensureTopics, groupReached } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
 
 export function testKafka(clientId = 'test'): Kafka {
@@ -41,20 +41,5 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
 
 /** Whether a consumer group has committed every message now on its topics (a fresh service caught up). */
 export async function groupCaughtUp(kafka: Kafka, groupId: string, topics: string[]): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const committed = await admin.fetchOffsets({ groupId, topics });
-    for (const topic of topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const end of ends) {
-        const at = Number(done.find((p) => p.partition === end.partition)?.offset ?? -1);
-        if (Number(end.high) > 0 && at < Number(end.high)) return false;
-      }
-    }
-    return true;
-  } finally {
-    await admin.disconnect();
-  }
+  return groupReached(kafka, groupId, await endOffsets(kafka, topics));
 }
