@@ -4,7 +4,7 @@ import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
 import { ServiceDefinition } from '@mdm/platform/http';
-import { ProjectionSchema1764500000000 } from './view-tables';
+import { DeviceRowStorage1764700000000, ProjectionSchema1764500000000 } from './view-tables';
 
 /** The views (R26–R30): every event topic in, read models out; it produces no events. */
 export const projectionService: ServiceDefinition = {
@@ -12,7 +12,7 @@ export const projectionService: ServiceDefinition = {
   portVariable: 'PROJECTION_PORT',
   defaultPort: 3105,
   schema: 'projection',
-  migrations: [ProjectionSchema1764500000000],
+  migrations: [ProjectionSchema1764500000000, DeviceRowStorage1764700000000],
   events: [...authorityEvents, ...licensingEvents, ...enrollmentEvents, ...deviceSyncEvents],
   produces: [],
   consumes: {

@@ -204,7 +204,19 @@ async function loadDocs<T>(
 ): Promise<Map<string, T>> {
   const docs = new Map<string, T>();
   if (tenantOf.size === 0) return docs;
-  const ids = [...tenantOf.keys()].sort();
+  const lock = async (ids: string[]) => {
+    const rows = await sql.query<{ id: string; doc: T | null }>(
+      `select ${idColumn} as id, doc from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn} for update`,
+      [ids],
+    );
+    for (const row of rows) docs.set(row.id, row.doc ?? empty(row.id, tenantOf.get(row.id)!));
+  };
+  // Existing rows first (the steady state: one statement), then the new ones are created and locked.
+  // Both passes go in id order, and a transaction waits on another's new rows only once it has
+  // locked all its existing ones, so two batches cannot wait on each other in a circle.
+  await lock([...tenantOf.keys()].sort());
+  const ids = [...tenantOf.keys()].filter((id) => !docs.has(id)).sort();
+  if (ids.length === 0) return docs;
   const tenants = ids.map((id) => tenantOf.get(id));
   await (emptyInMemory
     ? sql.query(`insert into ${table} (${idColumn}, tenant_id) select * from unnest($1::uuid[], $2::uuid[]) on conflict do nothing`, [ids, tenants])
@@ -213,10 +225,6 @@ async function loadDocs<T>(
         tenants,
         ids.map((id) => JSON.stringify(empty(id, tenantOf.get(id)!))),
       ]));
-  const rows = await sql.query<{ id: string; doc: T | null }>(
-    `select ${idColumn} as id, doc from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn} for update`,
-    [ids],
-  );
-  for (const row of rows) docs.set(row.id, row.doc ?? empty(row.id, tenantOf.get(row.id)!));
+  await lock(ids);
   return docs;
 }
