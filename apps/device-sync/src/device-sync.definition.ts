@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authorityEvents } from '@mdm/contracts/authority';
+import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
 import { Topics } from '@mdm/contracts/core';
 import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
@@ -31,6 +31,8 @@ export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
     groupId: 'device-sync.devices',
     topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.enrollmentEvents],
     mode: 'batch',
+    // A refused check-in (R22) waits for its tenant's stream.
+    awaitedStreams: [tenantStreamId('')],
   },
   config: deviceSyncConfig,
 };

@@ -44,13 +44,16 @@ describe('an event appended by one process, relayed, and consumed by another', (
   let consumerApp: INestMicroservice;
   let transport: InboxEventTransport;
   const kafka = testKafka('delivery');
+  const authoritySchema = uniqueName('authority');
+  const post = (p: string, body: unknown, method = 'POST') =>
+    fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
     const port = await freePort();
     authorityUrl = `http://127.0.0.1:${port}`;
     authority = spawn(process.execPath, ['-r', path.join(WORKSPACE_ROOT, 'tools/register.js'), 'apps/authority/src/main.ts'], {
       cwd: WORKSPACE_ROOT,
-      env: { ...process.env, AUTHORITY_PORT: String(port), DB_SCHEMA: uniqueName('authority'), LOG_LEVEL: 'warn' },
+      env: { ...process.env, AUTHORITY_PORT: String(port), DB_SCHEMA: authoritySchema, LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
     db = await testDatabase('recorder');
@@ -65,6 +68,8 @@ describe('an event appended by one process, relayed, and consumed by another', (
       registry: new EventRegistry(authorityEvents),
       logger: createLogger('recorder', 'fatal'),
       mode: 'batch',
+      // Read-your-writes here would wait on configurations only (the tenant's stream is not awaited).
+      awaitedStreams: ['configuration-'],
     });
     consumerApp = await NestFactory.createMicroservice(RecorderModule, { strategy: transport, logger: false });
     await consumerApp.listen();
@@ -79,8 +84,6 @@ describe('an event appended by one process, relayed, and consumed by another', (
 
   it('takes effect exactly once, even when Kafka delivers it again', async () => {
     const tenantId = randomUUID();
-    const post = (p: string, body: unknown, method = 'POST') =>
-      fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post('/internal/tenants', { tenantId, name: 'Delivery' })).status).toBe(201);
     expect((await post(`/api/v1/tenants/${tenantId}/authority`, { authority: 'office365' }, 'PUT')).status).toBe(200);
 
@@ -104,6 +107,42 @@ describe('an event appended by one process, relayed, and consumed by another', (
     const duplicatesBefore = transport.inbox!.stats.duplicates;
     await eventually(() => expect(transport.inbox!.stats.duplicates).toBeGreaterThan(duplicatesBefore));
     expect(await recorded()).toHaveLength(1);
+  });
+
+  it('leaves out an event no handler takes outside the awaited streams, and records one inside them for read-your-writes', async () => {
+    const tenantId = randomUUID();
+    expect((await post('/internal/tenants', { tenantId, name: 'Ignored' })).status).toBe(201);
+    expect((await post(`/api/v1/tenants/${tenantId}/authority`, { authority: 'intune' }, 'PUT')).status).toBe(200);
+    const configuration = await post(`/api/v1/tenants/${tenantId}/authorities/intune/configurations`, {
+      name: 'Mail',
+      type: 'email',
+      platforms: ['ios'],
+      settings: {},
+      assignedGroupIds: [],
+    });
+    expect(configuration.status).toBe(201);
+    const { configurationId } = (await configuration.json()) as { configurationId: string };
+
+    const produced = await db.query<{ event_id: string; type: string }>(
+      `select event_id, type from ${authoritySchema}.es_events where tenant_id = $1 order by global_position`,
+      [tenantId],
+    );
+    expect(produced.map((e) => e.type)).toEqual(['TenantCreated', 'AuthorityChanged', 'ConfigurationCreated']);
+    const streams = () =>
+      db.query<{ stream_id: string; version: string }>('select stream_id, version::text from consumed_streams where tenant_id = $1 order by stream_id', [
+        tenantId,
+      ]);
+    // The configuration's stream is awaited; the tenant's is recorded only because its AuthorityChanged has a handler.
+    await eventually(async () =>
+      expect(await streams()).toEqual([
+        { stream_id: `configuration-${configurationId}`, version: '1' },
+        { stream_id: `tenant-${tenantId}`, version: '2' },
+      ]),
+    );
+    const inbox = await db.query<{ event_id: string }>('select event_id from inbox where event_id = any($1::uuid[])', [produced.map((e) => e.event_id)]);
+    const typeOf = new Map(produced.map((e) => [e.event_id, e.type]));
+    expect(inbox.map((r) => typeOf.get(r.event_id)).sort()).toEqual(['AuthorityChanged', 'ConfigurationCreated']);
+    expect(transport.inbox!.stats.ignored).toBeGreaterThanOrEqual(1);
   });
 
   async function readAt(topic: string, partition: number, offset: string) {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { authorityEvents } from '@mdm/contracts/authority';
+import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
 import { Topics } from '@mdm/contracts/core';
 import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
-import { licensingEvents } from '@mdm/contracts/licensing';
+import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { EnrollmentSchema1764300000100 } from './enrollment.schema';
@@ -28,6 +28,8 @@ export const enrollmentService: ServiceDefinition<typeof enrollmentConfig> = {
     groupId: 'enrollment.prerequisites',
     topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.deviceSyncEvents],
     mode: 'batch',
+    // An enrollment waits for its tenant's and its user's streams; of device-sync's it wants renewals only.
+    awaitedStreams: [tenantStreamId(''), userStreamId('')],
   },
   config: enrollmentConfig,
 };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { tenantParams } from '@mdm/contracts/authority';
+import { tenantParams, tenantStreamId } from '@mdm/contracts/authority';
 import { notFound } from '@mdm/contracts/core';
 import { EnrollBody, deviceParams, deviceStreamId, enrollBody } from '@mdm/contracts/enrollment';
 import { userStreamId } from '@mdm/contracts/licensing';
@@ -41,7 +41,7 @@ export class EnrollmentsController {
   ) {
     // Read-your-writes: what the admin just did to the authority or to this user's licenses counts.
     await Promise.all([
-      this.readYourWrites.catchUp(this.config.AUTHORITY_URL, tenantId, [`tenant-${tenantId}`]),
+      this.readYourWrites.catchUp(this.config.AUTHORITY_URL, tenantId, [tenantStreamId(tenantId)]),
       body.userId && this.readYourWrites.catchUp(this.config.LICENSING_URL, tenantId, [userStreamId(body.userId)]),
     ]);
     const tenant = await this.facts.tenant(tenantId);

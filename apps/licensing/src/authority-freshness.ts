@@ -1,11 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { tenantStreamId } from '@mdm/contracts/authority';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { ReadYourWrites } from '@mdm/platform/inbox';
-import { LicensingConfig } from './licensing.definition';
-
-/** The authority service's streams a licensing command depends on: the tenant's and its configurations. */
-const AUTHORITY_PREFIXES = [tenantStreamId(''), 'configuration-'];
+import { AUTHORITY_PREFIXES, LicensingConfig } from './licensing.definition';
 
 /**
  * Read-your-writes with the authority service (API.md: a command that returned 2xx is visible to

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { authorityEvents } from '@mdm/contracts/authority';
+import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
 import { Topics } from '@mdm/contracts/core';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { LicensingSchema1764300000000 } from './licensing.schema';
+
+/** The authority service's streams a licensing command depends on: the tenant's and its configurations. */
+export const AUTHORITY_PREFIXES = [tenantStreamId(''), 'configuration-'];
 
 export const licensingConfig = {
   /** The owner of tenants and configurations: asked which of its events a command must wait for. */
@@ -23,6 +26,11 @@ export const licensingService: ServiceDefinition<typeof licensingConfig> = {
   migrations: [LicensingSchema1764300000000],
   events: [...licensingEvents, ...authorityEvents, ...enrollmentEvents],
   produces: [Topics.licensingEvents],
-  consumes: { groupId: 'licensing.directory', topics: [Topics.authorityEvents, Topics.enrollmentEvents], mode: 'batch' },
+  consumes: {
+    groupId: 'licensing.directory',
+    topics: [Topics.authorityEvents, Topics.enrollmentEvents],
+    mode: 'batch',
+    awaitedStreams: AUTHORITY_PREFIXES,
+  },
   config: licensingConfig,
 };

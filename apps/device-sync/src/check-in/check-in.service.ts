@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ManagingAuthority } from '@mdm/contracts/authority';
+import { ManagingAuthority, tenantStreamId } from '@mdm/contracts/authority';
 import { CheckInBody, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { NewEvent } from '@mdm/platform/event-store';
@@ -57,7 +57,7 @@ export class CheckInService {
   async checkIn(device: AuthenticatedDevice, body: CheckInBody) {
     const first = await this.attempt(device, body, false);
     if (first) return first;
-    await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, device.tenantId, [`tenant-${device.tenantId}`]);
+    await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, device.tenantId, [tenantStreamId(device.tenantId)]);
     return (await this.attempt(device, body, true))!;
   }
 

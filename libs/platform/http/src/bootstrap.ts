@@ -55,7 +55,7 @@ export async function startService(
   // The runtime's definition: its topics carry the namespace, if one is configured.
   const { consumes } = runtime.definition;
   if (consumes && !consumes.ownConsumers) {
-    const { topics, mode } = consumes;
+    const { topics, mode, awaitedStreams } = consumes;
     const groupId = runtime.consumerGroup!;
     const transport = new InboxEventTransport({
       kafka: runtime.kafka,
@@ -65,6 +65,7 @@ export async function startService(
       registry: runtime.registry,
       logger: logger.child({ component: 'inbox', groupId }),
       mode,
+      awaitedStreams,
     });
     app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await app.startAllMicroservices();

@@ -25,8 +25,16 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
   /**
    * The topics the service reads. `ownConsumers`: the service runs its inbox consumers itself (the
    * projection runs one per view generation) instead of through Nest's @EventPattern transport.
+   * `awaitedStreams`: the stream prefixes its read-your-writes waits on; other events no handler
+   * takes are then ignored without a transaction (see InboxTransportOptions).
    */
-  consumes?: { groupId: string; topics: readonly TopicSpec[]; mode?: 'message' | 'batch'; ownConsumers?: boolean };
+  consumes?: {
+    groupId: string;
+    topics: readonly TopicSpec[];
+    mode?: 'message' | 'batch';
+    ownConsumers?: boolean;
+    awaitedStreams?: readonly string[];
+  };
   /** Settings of this service beyond the common ones. */
   config?: S;
 }

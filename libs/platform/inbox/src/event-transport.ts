@@ -12,15 +12,24 @@ export class InboxContext {
   ) {}
 }
 
+export interface InboxTransportOptions extends Omit<InboxConsumerOptions, 'handle' | 'handleBatch' | 'ignores'> {
+  /**
+   * The prefixes of the streams read-your-writes waits on in this service. Given, an event that no
+   * handler takes and whose stream is none of these is ignored (no transaction); absent, every
+   * event is recorded.
+   */
+  awaitedStreams?: readonly string[];
+}
+
 /**
  * A Nest transport over the inbox consumer: handlers are declared with `@EventPattern('<event type>')`
- * and run inside the transaction that records the event in the inbox. Events no handler
- * declares are recorded and skipped. Kafka carries events only: no request-reply.
+ * and run inside the transaction that records the event in the inbox. Events no handler declares
+ * are recorded and skipped, or ignored (see `awaitedStreams`). Kafka carries events only: no request-reply.
  */
 export class InboxEventTransport extends Server implements CustomTransportStrategy {
   private consumer: InboxConsumer | undefined;
 
-  constructor(private readonly consumerOptions: Omit<InboxConsumerOptions, 'handle' | 'handleBatch'>) {
+  constructor(private readonly transportOptions: InboxTransportOptions) {
     super();
   }
 
@@ -30,7 +39,11 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
-      this.consumer = new InboxConsumer({ ...this.consumerOptions, handle: this.dispatch });
+      const { awaitedStreams, ...options } = this.transportOptions;
+      const ignores =
+        awaitedStreams &&
+        ((e: EventEnvelope) => !this.getHandlerByPattern(e.type) && !awaitedStreams.some((prefix) => e.streamId.startsWith(prefix)));
+      this.consumer = new InboxConsumer({ ...options, handle: this.dispatch, ...(ignores && { ignores }) });
       await this.consumer.start();
       callback();
     } catch (err) {

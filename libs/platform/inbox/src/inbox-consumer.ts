@@ -43,6 +43,11 @@ export interface InboxConsumerOptions {
    * a relay that published twice, minutes apart at worst; a week covers them with room to spare.
    */
   dedupWindowMs?: number;
+  /**
+   * Events this consumer may leave out entirely: acknowledged with no transaction, no inbox row and
+   * no read-your-writes bookkeeping (a check-in's events cost a service that only wants renewals nothing).
+   */
+  ignores?: (event: EventEnvelope) => boolean;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -66,7 +71,7 @@ export class InboxConsumer {
   private dlqProducer: Producer | undefined;
   private readonly lagByPartition = new Map<string, number>();
   /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
-  readonly stats = { received: 0, applied: 0, duplicates: 0, deadLettered: 0 };
+  readonly stats = { received: 0, ignored: 0, applied: 0, duplicates: 0, deadLettered: 0 };
   readonly deadLetterTopic: string;
 
   constructor(private readonly options: InboxConsumerOptions) {
@@ -147,13 +152,17 @@ export class InboxConsumer {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const decoded = batch.messages.map((message) => this.decode(batch.topic, batch.partition, message));
     this.stats.received += decoded.length;
+    const ignores = this.options.ignores;
+    const wanted = ignores ? decoded.filter((d) => !d.event || !ignores(d.event)) : decoded;
+    this.stats.ignored += decoded.length - wanted.length;
 
-    if (this.options.mode === 'batch' && (await this.tryBatch(decoded))) {
+    if (wanted.length === 0 || (this.options.mode === 'batch' && (await this.tryBatch(wanted)))) {
       for (const d of decoded) resolveOffset(d.message.offset);
     } else {
+      const want = new Set(wanted);
       for (const d of decoded) {
         if (!isRunning() || isStale()) break;
-        await this.processOne(d, heartbeat);
+        if (want.has(d)) await this.processOne(d, heartbeat);
         resolveOffset(d.message.offset);
       }
     }
