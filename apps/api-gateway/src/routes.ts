@@ -6,6 +6,7 @@ import { enrollmentOperations } from '@mdm/contracts/enrollment';
 import { licensingOperations } from '@mdm/contracts/licensing';
 import { projectionOperations } from '@mdm/contracts/projection';
 import { ServiceRuntime } from '@mdm/platform/http';
+import { ServiceAnswer, callService } from '@mdm/platform/http-client';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
 import { advanceClockBody, createTokenBody, gatewayOperations, pageQuery } from './gateway.operations';
@@ -93,16 +94,15 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
 }
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
-  let response: Response;
+  let answer: ServiceAnswer;
   try {
-    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    answer = await callService(url, { method: 'POST', body });
   } catch (err) {
     throw new DomainError(503, 'SERVICE_UNAVAILABLE', `${new URL(url).host} is unreachable`, { cause: (err as Error).message });
   }
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const { code, message } = answer as { code?: string; message?: string };
-    throw new DomainError(503, 'SERVICE_UNAVAILABLE', `${url} answered ${response.status}: ${code ?? ''} ${message ?? ''}`);
+  if (!answer.ok) {
+    const { code, message } = (answer.body ?? {}) as { code?: string; message?: string };
+    throw new DomainError(503, 'SERVICE_UNAVAILABLE', `${url} answered ${answer.status}: ${code ?? ''} ${message ?? ''}`);
   }
-  return answer;
+  return answer.body;
 }

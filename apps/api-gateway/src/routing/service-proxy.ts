@@ -1,5 +1,6 @@
 import { DomainError } from '@mdm/contracts/core';
 import { Headers } from '@mdm/platform/http';
+import { callService } from '@mdm/platform/http-client';
 import { currentContext } from '@mdm/platform/logging';
 import { actorOf } from '../access/access';
 import { Answer, CallContext } from './route-table';
@@ -18,19 +19,11 @@ export async function forward(baseUrl: string, ctx: CallContext): Promise<Answer
   const deviceCredential = req.header('authorization');
   if (!principal && deviceCredential?.startsWith('Device ')) headers.authorization = deviceCredential;
   const hasBody = req.method !== 'GET' && req.method !== 'DELETE';
-  if (hasBody) headers['content-type'] = 'application/json';
-  let response: Response;
   try {
-    response = await fetch(new URL(req.originalUrl, baseUrl), {
-      method: req.method,
-      headers,
-      body: hasBody ? JSON.stringify(body ?? {}) : undefined,
-    });
+    return await callService(new URL(req.originalUrl, baseUrl), { method: req.method, headers, body: hasBody ? (body ?? {}) : undefined });
   } catch (err) {
     throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, {
       cause: (err as Error).message,
     });
   }
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '@mdm/contracts/core';
 import { ServiceRuntime } from '@mdm/platform/http';
+import { callService } from '@mdm/platform/http-client';
 import { AuthenticatedDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 
@@ -18,14 +19,10 @@ export class CertificateRenewal {
 
   async renew(device: AuthenticatedDevice, now: Date): Promise<{ serial: string; notBefore: string; notAfter: string }> {
     const url = `${this.enrollmentUrl}/internal/tenants/${device.tenantId}/devices/${device.deviceId}/certificates`;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ notBefore: now.toISOString() }),
-    }).catch((err: Error) => {
+    const res = await callService(url, { method: 'POST', body: { notBefore: now.toISOString() } }).catch((err: Error) => {
       throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority is unreachable: ${err.message}`);
     });
     if (!res.ok) throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority answered ${res.status}`);
-    return (await res.json()) as { serial: string; notBefore: string; notAfter: string };
+    return res.body as { serial: string; notBefore: string; notAfter: string };
   }
 }

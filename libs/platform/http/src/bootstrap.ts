@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { json } from 'express';
@@ -71,6 +72,11 @@ export async function startService(
     await app.startAllMicroservices();
     app.get(ConsumerHandle).consumer = transport.inbox;
   }
+  // Idle keep-alive connections outlive the callers' (callService closes its own after 60 s): a caller
+  // never reuses a connection this side is closing at that moment.
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await app.listen(runtime.config.port, runtime.config.HOST);
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   logger.info({ url, schema: runtime.config.schema }, `${definition.name} listening`);

@@ -1,5 +1,6 @@
 import { DomainError } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
+import { callService } from '@mdm/platform/http-client';
 import { Logger } from '@mdm/platform/logging';
 
 /** What the owning service reports: the newest published version of each of a tenant's streams. */
@@ -51,9 +52,9 @@ export class ReadYourWrites {
     const url = new URL(`/internal/tenants/${tenantId}/published-versions`, ownerUrl);
     for (const p of prefixes) url.searchParams.append('prefix', p);
     try {
-      const res = await fetch(url);
+      const res = await callService(url);
       if (!res.ok) throw new Error(`${res.status}`);
-      return ((await res.json()) as PublishedVersions).streams;
+      return (res.body as PublishedVersions).streams;
     } catch (err) {
       throw new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${url.host}`, {
         cause: (err as Error).message,

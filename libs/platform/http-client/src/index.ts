@@ -1,0 +1,53 @@
+import http from 'node:http';
+
+/**
+ * Calls between our own services (the gateway's forwarding, read-your-writes, certificate renewal):
+ * node:http over kept-alive connections. Node's fetch costs about 0.3 ms more CPU per call (web
+ * streams, its own parser), and these calls sit on the path of every command.
+ */
+// Idle connections close after 60 s, before our services close theirs (65 s, see startService).
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 60_000 });
+
+export interface ServiceCall {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Sent as JSON. */
+  body?: unknown;
+  timeoutMs?: number;
+}
+
+export interface ServiceAnswer {
+  status: number;
+  /** A 2xx status. */
+  ok: boolean;
+  /** The answer's JSON, undefined when it had no body. */
+  body: unknown;
+}
+
+export function callService(url: URL | string, call: ServiceCall = {}): Promise<ServiceAnswer> {
+  const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
+  const headers: Record<string, string | number> = { ...call.headers };
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = Buffer.byteLength(payload);
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: call.method ?? 'GET', headers, agent, timeout: call.timeoutMs ?? 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          const status = res.statusCode ?? 0;
+          resolve({ status, ok: status >= 200 && status < 300, body: text ? JSON.parse(text) : undefined });
+        } catch (err) {
+          reject(new Error(`${url}: answered ${res.statusCode} with a body that is not JSON (${(err as Error).message})`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${call.timeoutMs ?? 30_000} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
