@@ -1,4 +1,5 @@
 import { EventEnvelope } from '@mdm/contracts/core';
+import { RemoteActionType } from '@mdm/contracts/device-sync';
 import { Sql } from '@mdm/platform/database';
 
 export type NotificationReason = 'authorityChanged' | 'userAuthorityChanged' | 'sync' | 'remoteAction';
@@ -18,10 +19,15 @@ export abstract class NotifierPort {
   abstract notify(sql: Sql, devices: { deviceId: string; tenantId: string }[], reason: NotificationReason): Promise<void>;
 }
 
+export interface PendingAction {
+  commandId: string;
+  type: RemoteActionType;
+}
+
 /** R24: remote actions as a check-in sees them. */
 export abstract class ActionsPort {
-  /** The device's pending actions, now `sent`, to hand over in the check-in answer. */
-  abstract deliver(sql: Sql, device: { deviceId: string; tenantId: string }): Promise<{ commandId: string; type: string }[]>;
+  /** The device's pending actions (read and locked with the check-in's facts), now `sent`, to hand over in the answer. */
+  abstract deliver(sql: Sql, device: { deviceId: string; tenantId: string }, pending: PendingAction[]): Promise<PendingAction[]>;
   /** The device's results for actions it was sent: `done` or `failed`. */
   abstract applyResults(
     sql: Sql,

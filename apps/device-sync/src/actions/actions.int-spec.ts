@@ -7,6 +7,7 @@ import { EventStore } from '@mdm/platform/event-store';
 import { testDatabase } from '@mdm/platform/testing';
 import { DeviceSyncSchema1764400000000 } from '../device-sync.schema';
 import { NotificationReason, NotifierPort } from '../ports';
+import { CheckInFacts } from '../check-in/device-facts';
 import { ActionsService } from './actions.service';
 
 /** The notifier is another part's code; this fake only records what it was asked (in which transaction). */
@@ -40,14 +41,18 @@ describe('remote actions (R24)', () => {
 
   async function newDevice(status = 'active', tenantId = randomUUID()) {
     const deviceId = randomUUID();
+    const credentialHash = randomUUID();
     await db.query(
       `insert into devices (device_id, tenant_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
        values ($1, $2, 'iOS', $3, $4, 'intune', 'AB01', '2027-01-01T00:00:00Z')`,
-      [deviceId, tenantId, randomUUID(), status],
+      [deviceId, tenantId, credentialHash, status],
     );
-    return { deviceId, tenantId };
+    return { deviceId, tenantId, credentialHash };
   }
   const inTx = <T>(fn: (sql: Sql) => Promise<T>) => db.transaction(fn);
+  /** What a check-in does: its facts read finds (and locks) the pending actions, deliver marks them sent. */
+  const deliver = async (sql: Sql, device: { deviceId: string; tenantId: string; credentialHash: string }) =>
+    actions.deliver(sql, device, (await new CheckInFacts().read(sql, device.credentialHash))!.pending);
   const statuses = async (deviceId: string) =>
     (await db.query<{ command_id: string; status: string; error: string | null }>('select command_id, status, error from actions where device_id = $1', [deviceId]));
   const events = async (deviceId: string) => (await store.readStream(syncStreamId(deviceId))).map((e) => ({ type: e.type, data: e.data, actor: e.actor }));
@@ -67,7 +72,7 @@ describe('remote actions (R24)', () => {
     expect(await events(device.deviceId)).toEqual([
       { type: 'RemoteActionQueued', data: { commandId: queued.commandId, deviceId: device.deviceId, type: 'remoteLock' }, actor: 'token:admin' },
     ]);
-    expect(notifier.calls).toEqual([{ devices: [device], reason: 'remoteAction' }]);
+    expect(notifier.calls).toEqual([{ devices: [{ deviceId: device.deviceId, tenantId: device.tenantId }], reason: 'remoteAction' }]);
     // Published: the event is in the outbox with the row.
     const [outbox] = await db.query<{ n: number }>(`select count(*)::int as n from outbox where message_key = $1`, [syncStreamId(device.deviceId)]);
     expect(outbox.n).toBe(1);
@@ -76,7 +81,7 @@ describe('remote actions (R24)', () => {
   it('R24: a sync action also sends a sync notification', async () => {
     const device = await newDevice();
     await actions.queue(device.tenantId, device.deviceId, 'sync', 'token:helpdesk');
-    expect(notifier.calls).toEqual([{ devices: [device], reason: 'sync' }]);
+    expect(notifier.calls).toEqual([{ devices: [{ deviceId: device.deviceId, tenantId: device.tenantId }], reason: 'sync' }]);
   });
 
   it('R24: queue is one transaction: a failing notification leaves no action and no event', async () => {
@@ -120,7 +125,7 @@ describe('remote actions (R24)', () => {
     const elsewhere = await actions.queue(other.tenantId, other.deviceId, 'retire', 'token:admin');
     clock.advance(60);
 
-    const delivered = await inTx((sql) => actions.deliver(sql, device));
+    const delivered = await inTx((sql) => deliver(sql, device));
     expect(delivered).toEqual([
       { commandId: lock.commandId, type: 'remoteLock' },
       { commandId: wipe.commandId, type: 'wipe' },
@@ -142,11 +147,7 @@ describe('remote actions (R24)', () => {
     // One append: consecutive versions after the three RemoteActionQueued.
     expect(sent.map((e) => e.streamVersion)).toEqual([4, 5, 6]);
 
-    expect(await inTx((sql) => actions.deliver(sql, device))).toEqual([]);
-    expect((await actions.get(other.tenantId, other.deviceId, elsewhere.commandId)).status).toBe('pending');
-    // Another tenant asking for this device's actions gets nothing.
-    const stranger = { deviceId: other.deviceId, tenantId: randomUUID() };
-    expect(await inTx((sql) => actions.deliver(sql, stranger))).toEqual([]);
+    expect(await inTx((sql) => deliver(sql, device))).toEqual([]);
     expect((await actions.get(other.tenantId, other.deviceId, elsewhere.commandId)).status).toBe('pending');
   });
 
@@ -155,19 +156,19 @@ describe('remote actions (R24)', () => {
     const { commandId } = await actions.queue(device.tenantId, device.deviceId, 'wipe', 'token:admin');
     await expect(
       inTx(async (sql) => {
-        await actions.deliver(sql, device);
+        await deliver(sql, device);
         throw new Error('check-in failed');
       }),
     ).rejects.toThrow('check-in failed');
     expect((await actions.get(device.tenantId, device.deviceId, commandId)).status).toBe('pending');
-    expect(await inTx((sql) => actions.deliver(sql, device))).toEqual([{ commandId, type: 'wipe' }]);
+    expect(await inTx((sql) => deliver(sql, device))).toEqual([{ commandId, type: 'wipe' }]);
   });
 
   it('R24: applyResults moves sent actions to done, or failed with the error', async () => {
     const device = await newDevice();
     const lock = await actions.queue(device.tenantId, device.deviceId, 'remoteLock', 'token:admin');
     const wipe = await actions.queue(device.tenantId, device.deviceId, 'wipe', 'token:admin');
-    await inTx((sql) => actions.deliver(sql, device));
+    await inTx((sql) => deliver(sql, device));
     clock.advance(30);
 
     await inTx((sql) =>
@@ -202,8 +203,8 @@ describe('remote actions (R24)', () => {
     const foreign = await newDevice();
     const theirs = await actions.queue(other.tenantId, other.deviceId, 'wipe', 'token:admin');
     const foreignAction = await actions.queue(foreign.tenantId, foreign.deviceId, 'wipe', 'token:admin');
-    await inTx((sql) => actions.deliver(sql, other));
-    await inTx((sql) => actions.deliver(sql, foreign));
+    await inTx((sql) => deliver(sql, other));
+    await inTx((sql) => deliver(sql, foreign));
     const before = (await events(device.deviceId)).length;
 
     await inTx((sql) =>
@@ -230,7 +231,7 @@ describe('remote actions (R24)', () => {
     await inTx((sql) => actions.applyResults(sql, device, [{ commandId: early.commandId, status: 'done' }]));
     expect((await actions.get(device.tenantId, device.deviceId, early.commandId)).status).toBe('pending');
 
-    await inTx((sql) => actions.deliver(sql, device));
+    await inTx((sql) => deliver(sql, device));
     // A repeated result in one report: the first one counts.
     await inTx((sql) =>
       actions.applyResults(sql, device, [
@@ -240,7 +241,7 @@ describe('remote actions (R24)', () => {
     );
     // A finished action neither changes again nor is delivered again.
     await inTx((sql) => actions.applyResults(sql, device, [{ commandId: early.commandId, status: 'done' }]));
-    expect(await inTx((sql) => actions.deliver(sql, device))).toEqual([]);
+    expect(await inTx((sql) => deliver(sql, device))).toEqual([]);
     expect(await actions.get(device.tenantId, device.deviceId, early.commandId)).toMatchObject({ status: 'failed', error: 'locked out' });
 
     const trail = (await events(device.deviceId)).map((e) => (e.type === 'RemoteActionQueued' ? 'pending' : (e.data as { status: string }).status));

@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { notFound } from '@mdm/contracts/core';
-import { actionSchema, remoteActionStatusSchema, remoteActionTypeSchema, syncStreamId } from '@mdm/contracts/device-sync';
+import { RemoteActionType, actionSchema, remoteActionStatusSchema, syncStreamId } from '@mdm/contracts/device-sync';
 import { Clock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ServiceRuntime } from '@mdm/platform/http';
-import { ActionsPort, NotifierPort } from '../ports';
+import { ActionsPort, NotifierPort, PendingAction } from '../ports';
 
-export type RemoteActionType = z.infer<typeof remoteActionTypeSchema>;
 export type RemoteActionStatus = z.infer<typeof remoteActionStatusSchema>;
 export type ActionView = z.infer<typeof actionSchema>;
 
@@ -93,29 +92,22 @@ export class ActionsService extends ActionsPort {
    * keep the order they were queued in (seq);
    * rows another check-in of the same device holds are skipped: that one delivers them.
    */
-  async deliver(sql: Sql, device: DeviceRef): Promise<{ commandId: string; type: string }[]> {
-    const pending = await sql.query<{ command_id: string; type: RemoteActionType }>(
-      `select command_id, type from actions
-        where device_id = $1 and tenant_id = $2 and status = 'pending'
-        order by seq
-        for update skip locked`,
-      [device.deviceId, device.tenantId],
-    );
+  async deliver(sql: Sql, device: DeviceRef, pending: PendingAction[]): Promise<PendingAction[]> {
     if (pending.length === 0) return [];
     await sql.query(`update actions set status = 'sent', updated_at = $2 where command_id = any($1::uuid[])`, [
-      pending.map((p) => p.command_id),
+      pending.map((p) => p.commandId),
       this.runtime.clock.now(),
     ]);
     await this.store.append(
       syncStreamId(device.deviceId),
       pending.map((p) => ({
         type: 'RemoteActionStatusChanged',
-        data: { commandId: p.command_id, deviceId: device.deviceId, type: p.type, status: 'sent', error: null },
+        data: { commandId: p.commandId, deviceId: device.deviceId, type: p.type, status: 'sent', error: null },
       })),
       { expectedVersion: 'any', tenantId: device.tenantId, actor: deviceActor(device.deviceId) },
       sql,
     );
-    return pending.map((p) => ({ commandId: p.command_id, type: p.type }));
+    return pending;
   }
 
   /**

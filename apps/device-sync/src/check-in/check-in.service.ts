@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ManagingAuthority, tenantStreamId } from '@mdm/contracts/authority';
-import { CheckInBody, syncStreamId } from '@mdm/contracts/device-sync';
+import { CheckInAnswer, CheckInBody, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { NewEvent } from '@mdm/platform/event-store';
 import {
@@ -15,10 +15,10 @@ import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { ReadYourWrites } from '@mdm/platform/inbox';
-import { AuthenticatedDevice } from '../device-auth';
+import { DeviceAuth, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
-import { AssignedConfiguration, CheckInFacts } from './device-facts';
+import { AssignedConfiguration, CheckInFacts, TenantRow } from './device-facts';
 import { CertificateRenewal } from './certificate-renewal';
 
 const HOUR = 3_600_000;
@@ -30,6 +30,12 @@ const toInstalled = (c: AssignedConfiguration): Installed => ({
   authority: c.authority,
   version: c.version,
 });
+
+type Outcome =
+  | { kind: 'unknown' }
+  | { kind: 'retry'; tenantId: string }
+  | { kind: 'blocked'; authority: ManagingAuthority }
+  | { kind: 'answered'; answer: CheckInAnswer };
 
 /** R15, R18–R25: one device check-in, in one transaction. */
 @Injectable()
@@ -44,6 +50,7 @@ export class CheckInService {
     @Inject(ActionsPort) private readonly actions: ActionsPort,
     @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
     @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
+    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
   ) {
     this.config = runtime.config as unknown as DeviceSyncConfig;
   }
@@ -53,22 +60,37 @@ export class CheckInService {
    * the copy has what the authority service published: an APNs certificate uploaded a moment ago
    * counts at once. Anything else a stale copy could miss is picked up at the next check-in, which
    * the change's notification (R16) triggers anyway; the hot path stays free of calls to other services.
+   * The device is found by its credential in the statement that reads the facts; one enrolled a moment
+   * ago whose enrollment has not reached this service yet is waited for, as every device call does.
    */
-  async checkIn(device: AuthenticatedDevice, body: CheckInBody) {
-    const first = await this.attempt(device, body, false);
-    if (first) return first;
-    await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, device.tenantId, [tenantStreamId(device.tenantId)]);
-    return (await this.attempt(device, body, true))!;
+  async checkIn(credentialHash: string, body: CheckInBody) {
+    let outcome = await this.attempt(credentialHash, body, false);
+    if (outcome.kind === 'unknown') {
+      await this.auth.arrived(credentialHash);
+      outcome = await this.attempt(credentialHash, body, false);
+    }
+    if (outcome.kind === 'retry') {
+      await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, outcome.tenantId, [tenantStreamId(outcome.tenantId)]);
+      outcome = await this.attempt(credentialHash, body, true);
+    }
+    if (outcome.kind === 'blocked') throw apnsMissing(outcome.authority);
+    if (outcome.kind === 'answered') return outcome.answer;
+    throw unknownDevice();
   }
 
-  /** The check-in's answer; undefined when a first, tentative attempt would be refused (R22) and wrote nothing. */
-  private async attempt(device: AuthenticatedDevice, body: CheckInBody, final: boolean) {
+  /**
+   * The check-in's answer; `retry` (with the tenant) when a first, tentative attempt would be refused
+   * (R22) and wrote nothing; `unknown` when no active device has this credential (yet).
+   */
+  private async attempt(credentialHash: string, body: CheckInBody, final: boolean): Promise<Outcome> {
     const now = this.runtime.clock.now();
-    const outcome = await this.db.transaction(async (sql) => {
-      const row = await this.facts.device(sql, device.deviceId);
-      const tenant = await this.facts.tenant(sql, device.tenantId);
-      const user = row.user_id ? await this.facts.user(sql, row.user_id) : { licenses: [], group_ids: [] };
-      const assigned = await this.facts.configurations(sql, device.tenantId, user.group_ids, row.platform);
+    return this.db.transaction(async (sql) => {
+      const row = await this.facts.read(sql, credentialHash);
+      if (row?.status !== 'active') return { kind: 'unknown' };
+      const device = { deviceId: row.device_id, tenantId: row.tenant_id };
+      const tenant: TenantRow = row.tenant ?? { authority: 'unknown', apns_not_after: {}, co_management: { enabled: false, workloads: {} } };
+      const user = row.user ?? { licenses: [], group_ids: [] };
+      const assigned = row.configurations;
       const target = row.user_id ? effectiveAuthority(tenant.authority, user.licenses) : null;
       const apnsReady = (a: ManagingAuthority) => {
         const notAfter = tenant.apns_not_after[a];
@@ -84,16 +106,16 @@ export class CheckInService {
         plan = planCheckIn(this.facts.toFacts(row), target, apnsReady, profilesOf);
       } catch (err) {
         if (!(err instanceof MigrationBlockedByApns)) throw err;
-        if (!final) return { retry: true };
+        if (!final) return { kind: 'retry', tenantId: device.tenantId };
         if (row.migration_state !== 'blockedApns') {
           await append([{ type: 'DeviceMigrationBlocked', data: { deviceId: device.deviceId, reason: 'apns', authority: err.authority } }]);
           await sql.query(`update devices set migration_state = 'blockedApns' where device_id = $1`, [device.deviceId]);
         }
-        return { blocked: err.authority };
+        return { kind: 'blocked', authority: err.authority };
       }
 
       await this.actions.applyResults(sql, device, body.commandResults ?? []);
-      const commands = await this.actions.deliver(sql, device);
+      const commands = await this.actions.deliver(sql, device, row.pending);
       const compliance = this.compliance(tenant, row.platform, plan.managedBy, assigned, body.state);
       const certificate = inRenewalWindow(row.certificate_not_after, now)
         ? await this.renewal.renew(device, now)
@@ -145,6 +167,7 @@ export class CheckInService {
         ],
       );
       return {
+        kind: 'answered',
         answer: {
           deviceId: device.deviceId,
           managedBy: plan.managedBy,
@@ -157,9 +180,6 @@ export class CheckInService {
         },
       };
     });
-    if ('retry' in outcome) return undefined;
-    if ('blocked' in outcome) throw apnsMissing(outcome.blocked!);
-    return outcome.answer;
   }
 
   /** R25; co-managed Windows devices with the compliance workload on Configuration Manager are its to judge. */

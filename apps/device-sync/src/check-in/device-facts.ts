@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/authority';
 import { CompliancePolicy, DeviceFacts, Installed, MigrationState } from '@mdm/device-sync/domain';
 import { Sql } from '@mdm/platform/database';
+import { PendingAction } from '../ports';
 
 export interface DeviceRow {
   device_id: string;
@@ -32,40 +33,52 @@ export interface TenantRow {
   co_management: { enabled: boolean; workloads: Record<string, string> };
 }
 
-/** Reads what a check-in decides on, inside its transaction. */
+export interface UserRow {
+  licenses: string[];
+  group_ids: string[];
+}
+
+/** Everything a check-in decides on. */
+export interface CheckInFactsRow extends DeviceRow {
+  status: string;
+  tenant: TenantRow | null;
+  user: UserRow | null;
+  configurations: AssignedConfiguration[];
+  pending: PendingAction[];
+}
+
+/**
+ * Reads what a check-in decides on, inside its transaction, in one statement: the device (found by
+ * its credential, and locked, so two check-ins of one device do not interleave), its tenant, its
+ * user, both authorities' profiles (R20) and compliance policies (R25) assigned to the user's groups
+ * for its platform, and its pending remote actions in queue order (R24, locked, skipping any another
+ * transaction holds). Each round trip to Postgres costs more CPU here than the statement itself.
+ */
 @Injectable()
 export class CheckInFacts {
-  /** The device row, locked: two check-ins of one device do not interleave. */
-  async device(sql: Sql, deviceId: string): Promise<DeviceRow> {
-    const [row] = await sql.query<DeviceRow>(
-      `select device_id, tenant_id, user_id, platform, managed_by, migration_state, migration_changed_at, installed, redundant,
-              certificate_serial, certificate_not_after
-         from devices where device_id = $1 for update`,
-      [deviceId],
+  async read(sql: Sql, credentialHash: string): Promise<CheckInFactsRow | undefined> {
+    const [row] = await sql.query<CheckInFactsRow>(
+      `with d as (
+         select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, installed,
+                redundant, certificate_serial, certificate_not_after
+           from devices where credential_hash = $1 for update),
+       u as (select licenses, group_ids from users where user_id = (select user_id from d)),
+       a as (
+         select command_id as "commandId", type, seq from actions
+          where device_id = (select device_id from d) and tenant_id = (select tenant_id from d) and status = 'pending'
+          order by seq for update skip locked)
+       select d.*,
+              (select row_to_json(t) from (select authority, apns_not_after, co_management from tenants where tenant_id = d.tenant_id) t) as tenant,
+              (select row_to_json(u) from u) as "user",
+              (select coalesce(json_agg(c order by c.name, c.configuration_id), '[]')
+                 from (select configuration_id, authority, name, type, version, settings from configurations
+                        where tenant_id = d.tenant_id and not deleted and d.platform = any(platforms)
+                          and assigned_group_ids && coalesce((select group_ids from u), '{}'::uuid[])) c) as configurations,
+              (select coalesce(json_agg(json_build_object('commandId', a."commandId", 'type', a.type) order by a.seq), '[]') from a) as pending
+         from d`,
+      [credentialHash],
     );
     return row;
-  }
-
-  async tenant(sql: Sql, tenantId: string): Promise<TenantRow> {
-    const [row] = await sql.query<TenantRow>('select authority, apns_not_after, co_management from tenants where tenant_id = $1', [tenantId]);
-    return row ?? { authority: 'unknown', apns_not_after: {}, co_management: { enabled: false, workloads: {} } };
-  }
-
-  async user(sql: Sql, userId: string): Promise<{ licenses: string[]; group_ids: string[] }> {
-    const [row] = await sql.query<{ licenses: string[]; group_ids: string[] }>('select licenses, group_ids from users where user_id = $1', [
-      userId,
-    ]);
-    return row ?? { licenses: [], group_ids: [] };
-  }
-
-  /** Both authorities' profiles (R20) and compliance policies (R25) assigned to these groups for this platform. */
-  async configurations(sql: Sql, tenantId: string, groupIds: string[], platform: Platform): Promise<AssignedConfiguration[]> {
-    return sql.query<AssignedConfiguration>(
-      `select configuration_id, authority, name, type, version, settings from configurations
-        where tenant_id = $1 and not deleted and assigned_group_ids && $2::uuid[] and $3 = any(platforms)
-        order by name, configuration_id`,
-      [tenantId, groupIds, platform],
-    );
   }
 
   toFacts(row: DeviceRow): DeviceFacts {

@@ -8,6 +8,7 @@ const isoTime = z.string().datetime();
 
 export const notificationReasonSchema = z.enum(['authorityChanged', 'userAuthorityChanged', 'sync', 'remoteAction']);
 export const remoteActionTypeSchema = z.enum(['remoteLock', 'wipe', 'retire', 'sync']);
+export type RemoteActionType = z.infer<typeof remoteActionTypeSchema>;
 export const remoteActionStatusSchema = z.enum(['pending', 'sent', 'done', 'failed']);
 export const complianceStateSchema = z.enum(['compliant', 'noncompliant', 'notEvaluated']);
 export const migrationStateSchema = z.enum(['none', 'pendingCheckIn', 'migrated', 'needsSupport', 'blockedApns', 'legacyProfilesExpired']);

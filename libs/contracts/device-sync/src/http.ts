@@ -37,6 +37,7 @@ export const checkInAnswerSchema = z.object({
   mdmCertificate: z.object({ serial: z.string(), notAfter: isoDateTime }),
   nextCheckInAt: isoDateTime,
 });
+export type CheckInAnswer = z.infer<typeof checkInAnswerSchema>;
 
 export const notificationsQuery = z.object({ waitSeconds: z.coerce.number().int().min(0).max(60).default(0) }).strict();
 
