@@ -42,7 +42,7 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
       const { awaitedStreams, ...options } = this.transportOptions;
       const ignores =
         awaitedStreams &&
-        ((e: EventEnvelope) => !this.getHandlerByPattern(e.type) && !awaitedStreams.some((prefix) => e.streamId.startsWith(prefix)));
+        ((e: { type: string; streamId: string }) => !this.getHandlerByPattern(e.type) && !awaitedStreams.some((prefix) => e.streamId.startsWith(prefix)));
       this.consumer = new InboxConsumer({ ...options, handle: this.dispatch, ...(ignores && { ignores }) });
       await this.consumer.start();
       callback();

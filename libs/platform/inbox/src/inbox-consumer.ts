@@ -1,4 +1,4 @@
-import { EventContractError, EventEnvelope, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
+import { EventContractError, EventEnvelope, EventHeaders, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
 import { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { Logger, runWithContext } from '@mdm/platform/logging';
@@ -44,10 +44,11 @@ export interface InboxConsumerOptions {
    */
   dedupWindowMs?: number;
   /**
-   * Events this consumer may leave out entirely: acknowledged with no transaction, no inbox row and
-   * no read-your-writes bookkeeping (a check-in's events cost a service that only wants renewals nothing).
+   * Events this consumer may leave out entirely, told by their type and stream (the message's
+   * event-type header and key): acknowledged without being parsed, with no transaction, no inbox row
+   * and no read-your-writes bookkeeping (a check-in's events cost a service that wants renewals only nothing).
    */
-  ignores?: (event: EventEnvelope) => boolean;
+  ignores?: (event: { type: string; streamId: string }) => boolean;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -150,26 +151,31 @@ export class InboxConsumer {
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    const decoded = batch.messages.map((message) => this.decode(batch.topic, batch.partition, message));
-    this.stats.received += decoded.length;
-    const ignores = this.options.ignores;
-    const wanted = ignores ? decoded.filter((d) => !d.event || !ignores(d.event)) : decoded;
-    this.stats.ignored += decoded.length - wanted.length;
+    this.stats.received += batch.messages.length;
+    const wanted = batch.messages.filter((message) => !this.ignored(message));
+    this.stats.ignored += batch.messages.length - wanted.length;
+    const decoded = new Map(wanted.map((message) => [message, this.decode(batch.topic, batch.partition, message)]));
 
-    if (wanted.length === 0 || (this.options.mode === 'batch' && (await this.tryBatch(wanted)))) {
-      for (const d of decoded) resolveOffset(d.message.offset);
+    if (decoded.size === 0 || (this.options.mode === 'batch' && (await this.tryBatch([...decoded.values()])))) {
+      for (const message of batch.messages) resolveOffset(message.offset);
     } else {
-      const want = new Set(wanted);
-      for (const d of decoded) {
+      for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
-        if (want.has(d)) await this.processOne(d, heartbeat);
-        resolveOffset(d.message.offset);
+        const d = decoded.get(message);
+        if (d) await this.processOne(d, heartbeat);
+        resolveOffset(message.offset);
       }
     }
     const last = Number(batch.lastOffset());
     this.lagByPartition.set(`${batch.topic}:${batch.partition}`, Math.max(0, Number(batch.highWatermark) - last - 1));
     await commitOffsetsIfNecessary();
     await heartbeat();
+  }
+
+  private ignored(message: KafkaMessage): boolean {
+    const type = message.headers?.[EventHeaders.type]?.toString();
+    const streamId = message.key?.toString();
+    return !!this.options.ignores && type !== undefined && streamId !== undefined && this.options.ignores({ type, streamId });
   }
 
   private decode(topic: string, partition: number, message: KafkaMessage): Decoded {
