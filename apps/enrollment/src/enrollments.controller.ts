@@ -40,16 +40,15 @@ export class EnrollmentsController {
     @Actor() actor: string,
   ) {
     // Read-your-writes: what the admin just did to the authority or to this user's licenses counts.
-    await Promise.all([
-      this.readYourWrites.catchUp(this.config.AUTHORITY_URL, tenantId, [tenantStreamId(tenantId)]),
-      body.userId && this.readYourWrites.catchUp(this.config.LICENSING_URL, tenantId, [userStreamId(body.userId)]),
+    await this.readYourWrites.catchUpAll(tenantId, [
+      { ownerUrl: this.config.AUTHORITY_URL, prefixes: [tenantStreamId(tenantId)] },
+      ...(body.userId ? [{ ownerUrl: this.config.LICENSING_URL, prefixes: [userStreamId(body.userId)] }] : []),
     ]);
-    const tenant = await this.facts.tenant(tenantId);
+    const { tenant, user, serialActive } = await this.facts.forEnrollment(tenantId, body.userId ?? null, body.serialNumber);
     if (!tenant) throw notFound('tenant');
-    const user = body.userId ? await this.facts.user(tenantId, body.userId) : undefined;
     const now = this.runtime.clock.now();
     const managedBy = checkPrerequisites(tenant, user, body, now);
-    if (await this.activeSerial(tenantId, body.serialNumber)) throw alreadyEnrolled(body.serialNumber);
+    if (serialActive) throw alreadyEnrolled(body.serialNumber);
 
     const deviceId = randomUUID();
     const deviceCredential = `dc_${randomBytes(32).toString('base64url')}`;
@@ -117,13 +116,5 @@ export class EnrollmentsController {
       );
     });
     return { deviceId, status: 'unenrolled' as const };
-  }
-
-  private async activeSerial(tenantId: string, serialNumber: string): Promise<boolean> {
-    const rows = await this.db.query(`select 1 from devices where tenant_id = $1 and serial_number = $2 and status = 'active'`, [
-      tenantId,
-      serialNumber,
-    ]);
-    return rows.length > 0;
   }
 }

@@ -73,19 +73,27 @@ export class RenewalConsumer {
 export class Facts {
   constructor(@Inject(Database) private readonly db: Database) {}
 
-  async tenant(tenantId: string): Promise<TenantFacts | undefined> {
-    const [row] = await this.db.query<{ authority: TenantAuthority; apns_not_after: Record<string, string>; consents: string[] }>(
-      'select authority, apns_not_after, consents from tenant_facts where tenant_id = $1',
-      [tenantId],
+  /**
+   * What an enrollment decides on (R12), in one statement: the tenant, the user (of this tenant), and
+   * whether the serial is enrolled already (R14).
+   */
+  async forEnrollment(
+    tenantId: string,
+    userId: string | null,
+    serialNumber: string,
+  ): Promise<{ tenant: TenantFacts | undefined; user: UserFacts | undefined; serialActive: boolean }> {
+    type TenantRow = { authority: TenantAuthority; apns_not_after: Record<string, string>; consents: TenantFacts['consents'] };
+    const [row] = await this.db.query<{ tenant: TenantRow | null; user: UserFacts | null; serial_active: boolean }>(
+      `select (select row_to_json(t) from (select authority, apns_not_after, consents from tenant_facts where tenant_id = $1) t) as tenant,
+              (select row_to_json(u) from (select licenses from user_facts where user_id = $2 and tenant_id = $1) u) as "user",
+              exists (select 1 from devices where tenant_id = $1 and serial_number = $3 and status = 'active') as serial_active`,
+      [tenantId, userId, serialNumber],
     );
-    return row && { authority: row.authority, apnsNotAfter: row.apns_not_after, consents: row.consents as TenantFacts['consents'] };
-  }
-
-  async user(tenantId: string, userId: string): Promise<UserFacts | undefined> {
-    const [row] = await this.db.query<{ licenses: string[] }>('select licenses from user_facts where user_id = $1 and tenant_id = $2', [
-      userId,
-      tenantId,
-    ]);
-    return row && { licenses: row.licenses };
+    const { tenant, user } = row;
+    return {
+      tenant: tenant ? { authority: tenant.authority, apnsNotAfter: tenant.apns_not_after, consents: tenant.consents } : undefined,
+      user: user ?? undefined,
+      serialActive: row.serial_active,
+    };
   }
 }

@@ -26,8 +26,14 @@ export class ReadYourWrites {
   constructor(private readonly options: ReadYourWritesOptions) {}
 
   /** Waits until every stream of `tenantId` whose id starts with one of `prefixes` is caught up with `ownerUrl`. */
-  async catchUp(ownerUrl: string, tenantId: string, prefixes: string[]): Promise<void> {
-    const wanted = await this.published(ownerUrl, tenantId, prefixes);
+  catchUp(ownerUrl: string, tenantId: string, prefixes: string[]): Promise<void> {
+    return this.catchUpAll(tenantId, [{ ownerUrl, prefixes }]);
+  }
+
+  /** The same with several owners at once: asked in parallel, then one wait for all their streams. */
+  async catchUpAll(tenantId: string, owners: { ownerUrl: string; prefixes: string[] }[]): Promise<void> {
+    const answers = await Promise.all(owners.map(({ ownerUrl, prefixes }) => this.published(ownerUrl, tenantId, prefixes)));
+    const wanted: Record<string, number> = Object.assign({}, ...answers);
     const ids = Object.keys(wanted);
     if (ids.length === 0) return;
     const deadline = Date.now() + (this.options.timeoutMs ?? 3000);
