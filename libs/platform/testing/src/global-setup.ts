@@ -1,10 +1,20 @@
 // jest's moduleNameMapper does not apply to globalSetup: resolve the @mdm/* aliases here.
 import 'tsconfig-paths/register';
 import { ensureDatabase } from '@mdm/platform/database';
-import { DEFAULT_TEST_DATABASE_URL, dropTestSchemas, kafkaAnswers, startLocalKafka, waitForKafka } from './infrastructure';
+import {
+  DEFAULT_TEST_DATABASE_URL,
+  TEST_RUN_VARIABLE,
+  dropTestSchemas,
+  holdTestRun,
+  kafkaAnswers,
+  newTestRun,
+  startLocalKafka,
+  waitForKafka,
+} from './infrastructure';
 
-/** Containers started here, stopped by global-teardown. */
+/** Containers started here, and the connection that marks this run alive: closed by global-teardown. */
 export const CONTAINERS_KEY = '__MDM_TEST_CONTAINERS__';
+export const RUN_LOCK_KEY = '__MDM_TEST_RUN_LOCK__';
 
 async function dockerAvailable(): Promise<boolean> {
   if (process.env.TEST_INFRA === 'external') return false;
@@ -43,6 +53,9 @@ export default async function globalSetup(): Promise<void> {
   }
   await waitForKafka(process.env.KAFKA_BROKERS.split(','));
   await ensureDatabase(process.env.DATABASE_URL);
+  // The workers name their schemas after this run; another run drops them only once this one has ended.
+  process.env[TEST_RUN_VARIABLE] = newTestRun();
+  (globalThis as Record<string, unknown>)[RUN_LOCK_KEY] = await holdTestRun(process.env.DATABASE_URL, process.env[TEST_RUN_VARIABLE]);
   await dropTestSchemas(process.env.DATABASE_URL);
   process.stdout.write(
     `\nintegration infrastructure: ${process.env.TEST_INFRA} (Kafka ${process.env.KAFKA_BROKERS}, Postgres ${redact(process.env.DATABASE_URL)})\n`,

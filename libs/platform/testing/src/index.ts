@@ -3,14 +3,19 @@ import { Database, MigrationClass } from '@mdm/platform/database';
 import { EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
 import { inboxMigrations } from '@mdm/platform/inbox';
 
+import { TEST_RUN_VARIABLE, newTestRun } from './infrastructure';
+
 export { WORKSPACE_ROOT } from './infrastructure';
 
-/** Test schemas carry this prefix; global setup drops the ones a previous run left. */
+/** Test schemas carry this prefix and their run's id; global setup drops the ones runs that ended left. */
 export const TEST_SCHEMA_PREFIX = 't_';
+
+/** This jest run's id (global setup sets it for the workers); a process outside jest has one of its own. */
+const TEST_RUN = (process.env[TEST_RUN_VARIABLE] ??= newTestRun());
 
 /** A fresh name per test: schemas, consumer groups and clocks never collide across tests or runs. */
 export function uniqueName(prefix: string): string {
-  return `${TEST_SCHEMA_PREFIX}${prefix}_${randomBytes(5).toString('hex')}`.toLowerCase();
+  return `${TEST_SCHEMA_PREFIX}${TEST_RUN}_${prefix}_${randomBytes(5).toString('hex')}`.toLowerCase();
 }
 
 /** The environment of a service under test: the harness's infrastructure, its own schema, a free port. */

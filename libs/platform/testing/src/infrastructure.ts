@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
@@ -37,15 +38,39 @@ export function startLocalKafka(): void {
   execFileSync('bash', [path.join(WORKSPACE_ROOT, 'infra/kafka/kafka.sh'), 'start'], { stdio: 'inherit' });
 }
 
-/** Drops the schemas earlier test runs left behind (their names start with t_). */
+export const TEST_RUN_VARIABLE = 'MDM_TEST_RUN';
+export const newTestRun = () => randomBytes(3).toString('hex');
+const runLock = (run: string) => `mdm-test-run:${run}`;
+
+/**
+ * Marks a test run alive for as long as the returned client is open: a session advisory lock on
+ * the run's id, so that another run's dropTestSchemas leaves this run's schemas alone.
+ */
+export async function holdTestRun(url: string, run: string): Promise<Client> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query('select pg_advisory_lock(hashtext($1))', [runLock(run)]);
+  return client;
+}
+
+/**
+ * Drops the schemas that test runs which have ended left behind (`t_<run>_…`): a run whose lock
+ * nobody holds has ended. Two jest runs on one database then leave each other's schemas alone.
+ */
 export async function dropTestSchemas(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ name: string }>(
-      "select nspname as name from pg_namespace where nspname like 't\\_%'",
-    );
-    for (const { name } of rows) await client.query(`drop schema "${name}" cascade`);
+    const { rows } = await client.query<{ name: string }>("select nspname as name from pg_namespace where nspname like 't\\_%'");
+    const ended = new Map<string, boolean>();
+    for (const { name } of rows) {
+      const run = /^t_([0-9a-f]{6})_/.exec(name)?.[1];
+      if (run && !ended.has(run)) {
+        const [{ free }] = (await client.query<{ free: boolean }>('select pg_try_advisory_lock(hashtext($1)) as free', [runLock(run)])).rows;
+        ended.set(run, free);
+      }
+      if (!run || ended.get(run)) await client.query(`drop schema "${name}" cascade`);
+    }
   } finally {
     await client.end();
   }
