@@ -72,3 +72,24 @@ export const DeviceSyncSchema1764400000000 = sqlMigration(
   ],
   ['drop table actions', 'drop table notifications', 'drop table devices', 'drop table users', 'drop table configurations', 'drop table tenants'],
 );
+
+/**
+ * R23: when a device's old-authority profiles are due to expire, set when it is told to move and
+ * cleared by its check-in or by the sweep. A device told to check in that does not change authority
+ * (its user's effective authority is the one it has) leaves the sweep's queue with nothing expired.
+ */
+export const DeviceLegacyDue1764800000000 = sqlMigration(
+  'DeviceLegacyDue1764800000000',
+  [
+    `alter table devices add column legacy_due_at timestamptz`,
+    `update devices set legacy_due_at = migration_changed_at + interval '7 days'
+      where status = 'active' and migration_state in ('pendingCheckIn', 'blockedApns')`,
+    `drop index devices_awaiting_check_in`,
+    `create index devices_legacy_due on devices (legacy_due_at) where legacy_due_at is not null`,
+  ],
+  [
+    `drop index devices_legacy_due`,
+    `create index devices_awaiting_check_in on devices (migration_changed_at) where migration_state in ('pendingCheckIn', 'blockedApns')`,
+    `alter table devices drop column legacy_due_at`,
+  ],
+);

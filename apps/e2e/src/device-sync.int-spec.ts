@@ -200,6 +200,37 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect((await erin.checkIn(healthy)).body).toMatchObject({ managedBy: 'intune', configurations: [] });
   });
 
+  it('R23: a device told to check in that keeps its authority (coexistence, no Intune license) loses no profiles after 7 days', async () => {
+    const t = await createTenant(stack, 'Coexisting');
+    await t.admin.put(t.path('/authority'), { authority: 'office365' });
+    const group = (await t.admin.post(t.path('/groups'), { name: 'Sales' })).body.groupId;
+    for (const [name, type] of [['Sales Wi-Fi', 'wifi'], ['Sales Mail', 'email']]) {
+      await t.admin.post(t.path('/authorities/office365/configurations'), { name, type, platforms: ['android'], settings: {}, assignedGroupIds: [group] });
+    }
+    const enrol = async (upn: string, sku: string) => {
+      const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: upn, groupIds: [group] })).body.userId;
+      await t.admin.post(t.path(`/users/${userId}/licenses`), { sku });
+      const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'user', userId, serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+      const handle = device(enrolled.body.deviceCredential);
+      expect((await handle.checkIn(healthy)).body).toMatchObject({ managedBy: 'office365', configurations: [{}, {}] });
+      return { deviceId: enrolled.body.deviceId as string, handle };
+    };
+    const olga = await enrol('olga@contoso.com', 'O365_E3'); // office365 only: stays (R8)
+    const ivan = await enrol('ivan@contoso.com', 'M365_E3'); // entitles Intune: moves (R8)
+    await t.admin.put(t.path('/authority'), { authority: 'coexistence' });
+    // Both are told to check in (R16), and both stay away for 7 days.
+    for (const d of [olga, ivan]) await eventually(async () => expect((await d.handle.poll(0)).body.notifications.length).toBeGreaterThan(0));
+    await stack.operator.post('/api/v1/system/clock/advance', { seconds: 7 * DAY });
+
+    const expiry = (await stack.deviceSync.runtime.store.readStream(`devicesync-${ivan.deviceId}`)).find((e) => e.type === 'LegacyProfilesExpired');
+    expect((expiry?.data as { items: { name: string }[] }).items.map((i) => i.name).sort()).toEqual(['Sales Mail', 'Sales Wi-Fi']);
+    expect(await events(olga.deviceId)).not.toContain('LegacyProfilesExpired');
+    // Olga's device still has its profiles: its check-in keeps office365 and changes nothing on it.
+    const back = (await olga.handle.checkIn(healthy)).body;
+    expect(back).toMatchObject({ managedBy: 'office365', redundantConfigurations: [] });
+    expect(back.configurations.map((c: { name: string }) => c.name).sort()).toEqual(['Sales Mail', 'Sales Wi-Fi']);
+  });
+
   it('R18: check-ins follow the schedule: nextCheckInAt is 8 hours after each', async () => {
     const t = await createTenant(stack, 'Schedule');
     await t.admin.put(t.path('/authority'), { authority: 'intune' });

@@ -5,7 +5,7 @@ import { ManualClock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { testDatabase } from '@mdm/platform/testing';
-import { DeviceSyncSchema1764400000000 } from '../device-sync.schema';
+import { deviceSyncService } from '../device-sync.definition';
 import { NotificationReason, NotifierPort } from '../ports';
 import { CheckInFacts } from '../check-in/device-facts';
 import { ActionsService } from './actions.service';
@@ -29,7 +29,7 @@ describe('remote actions (R24)', () => {
   const clock = new ManualClock(new Date('2026-03-01T10:00:00.000Z'));
 
   beforeAll(async () => {
-    db = await testDatabase('dsactions', [DeviceSyncSchema1764400000000]);
+    db = await testDatabase('dsactions', deviceSyncService.migrations);
     store = new EventStore(db, { registry: new EventRegistry(deviceSyncEvents), clock, outboxChannel: `${db.schema}_outbox` });
     actions = new ActionsService(db, store, { clock }, notifier);
   });

@@ -150,7 +150,7 @@ export class CheckInService {
       await sql.query(
         `update devices set managed_by = $2, migration_state = $3, installed = $4, redundant = $5,
                 compliance = $6, last_check_in_at = $7, next_check_in_at = $8, certificate_serial = $9, certificate_not_after = $10,
-                migration_changed_at = $11
+                migration_changed_at = $11, legacy_due_at = null
           where device_id = $1`,
         [
           device.deviceId,

@@ -1,6 +1,8 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
 import { syncStreamId } from '@mdm/contracts/device-sync';
-import { Installed, LEGACY_PROFILE_DAYS } from '@mdm/device-sync/domain';
+import { effectiveAuthority } from '@mdm/contracts/licensing';
+import { Installed } from '@mdm/device-sync/domain';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ServiceRuntime } from '@mdm/platform/http';
@@ -11,7 +13,10 @@ const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
 
 /**
  * R23: a device told to move that has not checked in for 7 days loses the old authority's profiles
- * (LegacyProfilesExpired) and is reported unprotected until it checks in. One replica at a time.
+ * (LegacyProfilesExpired) and is reported unprotected until it checks in. A device that was told to
+ * check in but keeps its authority (its user's effective authority, R8, is the one it has: a user
+ * without an Intune license when the tenant goes to coexistence) has no old authority's profiles and
+ * loses nothing. One replica at a time.
  */
 @Injectable()
 export class LegacyProfilesSweep implements OnModuleInit {
@@ -26,37 +31,54 @@ export class LegacyProfilesSweep implements OnModuleInit {
   }
 
   async run(now: Date): Promise<number> {
-    const cutoff = new Date(now.getTime() - LEGACY_PROFILE_DAYS * 86_400_000);
     let expired = 0;
     for (;;) {
-      const count = await this.db.transaction(async (sql) => {
+      const { due, moved } = await this.db.transaction(async (sql) => {
         const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext(current_schema() || ':legacy')) locked`);
-        if (!locked) return 0;
-        const due = await sql.query<{ device_id: string; tenant_id: string; installed: Installed[] }>(
-          `select device_id, tenant_id, installed from devices
-            where status = 'active' and migration_state in ('pendingCheckIn', 'blockedApns') and migration_changed_at <= $1
-            order by migration_changed_at limit $2 for update skip locked`,
-          [cutoff, BATCH],
+        if (!locked) return { due: 0, moved: 0 };
+        const due = await sql.query<DueDevice>(
+          `select d.device_id, d.tenant_id, d.managed_by, d.installed, coalesce(t.authority, 'unknown') as tenant_authority,
+                  coalesce(u.licenses, '{}') as licenses
+             from devices d left join tenants t on t.tenant_id = d.tenant_id left join users u on u.user_id = d.user_id
+            where d.status = 'active' and d.legacy_due_at <= $1
+            order by d.legacy_due_at limit $2 for update of d skip locked`,
+          [now, BATCH],
         );
-        for (const d of due) {
-          const items = d.installed.filter((i) => LEGACY_TYPES.includes(i.type));
+        const moving = due.flatMap((d) => {
+          const target = effectiveAuthority(d.tenant_authority, d.licenses);
+          if (target === d.managed_by) return [];
+          const old = (i: Installed) => LEGACY_TYPES.includes(i.type) && i.authority !== target;
+          return [{ ...d, items: d.installed.filter(old), kept: d.installed.filter((i) => !old(i)) }];
+        });
+        for (const d of moving) {
           await this.store.append(
             syncStreamId(d.device_id),
-            [{ type: 'LegacyProfilesExpired', data: { deviceId: d.device_id, items } }],
+            [{ type: 'LegacyProfilesExpired', data: { deviceId: d.device_id, items: d.items } }],
             { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
             sql,
           );
         }
         await sql.query(
-          `update devices set migration_state = 'legacyProfilesExpired',
-                  installed = (select coalesce(jsonb_agg(i), '[]') from jsonb_array_elements(installed) i where not (i->>'type' = any($2::text[])))
-            where device_id = any($1::uuid[])`,
-          [due.map((d) => d.device_id), LEGACY_TYPES],
+          `update devices x set legacy_due_at = null,
+                  migration_state = case when r.installed is null then x.migration_state else 'legacyProfilesExpired' end,
+                  installed = coalesce(r.installed, x.installed)
+             from unnest($1::uuid[]) as d(device_id) left join unnest($2::uuid[], $3::jsonb[]) as r(device_id, installed) using (device_id)
+            where x.device_id = d.device_id`,
+          [due.map((d) => d.device_id), moving.map((d) => d.device_id), moving.map((d) => JSON.stringify(d.kept))],
         );
-        return due.length;
+        return { due: due.length, moved: moving.length };
       });
-      expired += count;
-      if (count < BATCH) return expired;
+      expired += moved;
+      if (due < BATCH) return expired;
     }
   }
+}
+
+interface DueDevice {
+  device_id: string;
+  tenant_id: string;
+  managed_by: ManagingAuthority;
+  installed: Installed[];
+  tenant_authority: TenantAuthority;
+  licenses: string[];
 }

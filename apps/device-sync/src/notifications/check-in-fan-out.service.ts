@@ -70,10 +70,10 @@ export class CheckInFanOutService extends FanOutPort {
   /** One UPDATE for all the devices with a user (or of one user), however many: their ids come back for the notifications. */
   private async markPending(sql: Sql, tenantId: string, userId: string | null, at: Date): Promise<string[]> {
     const rows = await sql.query<{ device_id: string }>(
-      `update devices set migration_state = 'pendingCheckIn', migration_changed_at = $2
+      `update devices set migration_state = 'pendingCheckIn', migration_changed_at = $2::timestamptz, legacy_due_at = $2::timestamptz + make_interval(days => $4)
         where tenant_id = $1 and status = 'active' and user_id is not null and ($3::uuid is null or user_id = $3::uuid)
         returning device_id`,
-      [tenantId, at, userId],
+      [tenantId, at, userId, LEGACY_PROFILE_DAYS],
     );
     return rows.map((r) => r.device_id);
   }

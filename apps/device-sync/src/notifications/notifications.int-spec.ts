@@ -11,7 +11,7 @@ import { ApiExceptionFilter } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
 import { DeviceAuth } from '../device-auth';
-import { DeviceSyncSchema1764400000000 } from '../device-sync.schema';
+import { deviceSyncService } from '../device-sync.definition';
 import { AuthorityFrom, NotificationReason } from '../ports';
 import { outboxChannel } from '@mdm/platform/event-store';
 import { notificationChannel } from './channels';
@@ -61,7 +61,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
   };
 
   beforeAll(async () => {
-    db = await testDatabase('ds', [DeviceSyncSchema1764400000000]);
+    db = await testDatabase('ds', deviceSyncService.migrations);
     const registry = new EventRegistry(deviceSyncEvents);
     store = new EventStore(db, { registry, clock, outboxChannel: outboxChannel(db.schema) });
     notifier = new NotifierService({ clock, schema: db.schema, topic: NOTIFICATIONS });
