@@ -220,6 +220,11 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     await t.admin.put(t.path('/authority'), { authority: 'coexistence' });
     // Both are told to check in (R16), and both stay away for 7 days.
     for (const d of [olga, ivan]) await eventually(async () => expect((await d.handle.poll(0)).body.notifications.length).toBeGreaterThan(0));
+    // The views (R27) agree: only Ivan's device holds an authority it is leaving.
+    const legacyNames = async (d: { deviceId: string }) =>
+      ((await t.admin.get(t.path(`/devices/${d.deviceId}`))).body.legacyConfigurations?.items ?? []).map((c: { name: string }) => c.name).sort();
+    await eventually(async () => expect(await legacyNames(ivan)).toEqual(['Sales Mail', 'Sales Wi-Fi']));
+    expect(await legacyNames(olga)).toEqual([]);
     await stack.operator.post('/api/v1/system/clock/advance', { seconds: 7 * DAY });
 
     const expiry = (await stack.deviceSync.runtime.store.readStream(`devicesync-${ivan.deviceId}`)).find((e) => e.type === 'LegacyProfilesExpired');

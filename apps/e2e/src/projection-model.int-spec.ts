@@ -256,7 +256,7 @@ function fold(log: EventLog, checkInIntervalMs: number): Fold {
   for (const e of log.deviceSync) {
     if (e.type === 'CheckInFanOut') continue;
     if (e.type === 'CheckInsRequested') {
-      for (const entry of e.data.devices as { deviceId: string; afterVersion: number; nextCheckInAt: string | null }[]) {
+      for (const entry of e.data.devices as { deviceId: string; afterVersion: number; nextCheckInAt: string | null; target: string | null }[]) {
         const device = devices.get(entry.deviceId)!;
         if (entry.afterVersion !== device.syncEvents) {
           inconsistencies.push(`fan-out ${e.eventId} marks ${entry.deviceId} after version ${entry.afterVersion}; ${device.syncEvents} written before it`);
@@ -266,7 +266,7 @@ function fold(log: EventLog, checkInIntervalMs: number): Fold {
           inconsistencies.push(`fan-out ${e.eventId} gives ${entry.deviceId} nextCheckInAt ${entry.nextCheckInAt}, its schedule is ${schedule}`);
         }
         enter(device, 'pendingCheckIn', e.occurredAt);
-        device.lastRequest = { at: e.occurredAt, to: e.data.to, expiresAt: plusMs(e.occurredAt, LEGACY_MS) };
+        device.lastRequest = { at: e.occurredAt, to: entry.target, expiresAt: plusMs(e.occurredAt, LEGACY_MS) };
         if (e.data.legacyProfilesExpireAt !== device.lastRequest.expiresAt) {
           inconsistencies.push(`fan-out ${e.eventId}: legacyProfilesExpireAt ${e.data.legacyProfilesExpireAt}, 7 days after the change is ${device.lastRequest.expiresAt}`);
         }
@@ -356,7 +356,7 @@ function expectedListItem(d: ModelDevice) {
 function expectedLegacy(d: ModelDevice) {
   if (d.migration === 'legacyProfilesExpired') return { items: [], expiresAt: d.lastRequest?.expiresAt ?? null, expired: true };
   if (d.migration !== 'pendingCheckIn' && d.migration !== 'blockedApns') return { items: [], expiresAt: null, expired: false };
-  // Those not of the authority the device was told to move to (a change to coexistence names no single one).
+  // Those not of the authority the device was told to move to (its user's, named per device by the fan-out).
   const target = d.lastRequest?.to ?? null;
   return {
     items: d.configurations.filter((c) => LEGACY_TYPES.includes(c.type) && c.authority !== target),

@@ -84,8 +84,8 @@ function story(ids: Ids): EventEnvelope[][] {
           to: 'intune',
           legacyProfilesExpireAt: at(9 * DAY),
           devices: [
-            { deviceId: ids.moved, afterVersion: 1, nextCheckInAt: at(DAY + 8 * HOUR) },
-            { deviceId: ids.waiting, afterVersion: 1, nextCheckInAt: at(DAY + 8 * HOUR) },
+            { deviceId: ids.moved, afterVersion: 1, nextCheckInAt: at(DAY + 8 * HOUR), target: 'intune' },
+            { deviceId: ids.waiting, afterVersion: 1, nextCheckInAt: at(DAY + 8 * HOUR), target: 'intune' },
           ],
         },
       },

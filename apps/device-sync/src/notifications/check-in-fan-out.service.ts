@@ -1,7 +1,9 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { FAN_OUT_CHUNK, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
 import { LEGACY_PROFILE_DAYS } from '@mdm/device-sync/domain';
+import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { AuthorityFrom, FanOutPort, NotificationReason, NotifierPort } from '../ports';
@@ -98,16 +100,30 @@ export class CheckInFanOutService extends FanOutPort {
   ): Promise<void> {
     const at = new Date(event.occurredAt);
     const legacyProfilesExpireAt = new Date(at.getTime() + LEGACY_PROFILE_DAYS * 86_400_000).toISOString();
-    const rows = await sql.query<{ device_id: string; version: string | null; next_check_in_at: Date | null }>(
-      `select d.device_id, s.version, d.next_check_in_at
+    const rows = await sql.query<{
+      device_id: string;
+      version: string | null;
+      next_check_in_at: Date | null;
+      tenant_authority: TenantAuthority | null;
+      licenses: string[] | null;
+    }>(
+      `select d.device_id, s.version, d.next_check_in_at, t.authority as tenant_authority, u.licenses
          from devices d left join es_streams s on s.stream_id = $2 || d.device_id
+              left join tenants t on t.tenant_id = d.tenant_id left join users u on u.user_id = d.user_id
         where d.device_id = any($1::uuid[])`,
       [deviceIds, syncStreamId('')],
     );
+    // Where each device is to go: a user's switch says it (licensing computed it); a tenant's change
+    // leaves it to each user's licenses under the new authority (R8).
+    const targetOf = (r: (typeof rows)[number]) =>
+      outcome.reason === 'userAuthorityChanged'
+        ? (event.data.to as ManagingAuthority | null)
+        : effectiveAuthority(r.tenant_authority ?? 'unknown', r.licenses ?? []);
     const devices = rows.map((r) => ({
       deviceId: r.device_id,
       afterVersion: Number(r.version ?? 0),
       nextCheckInAt: r.next_check_in_at?.toISOString() ?? null,
+      target: targetOf(r),
     }));
     const { reason } = outcome;
     const cause = { causeEventId: event.eventId, to: event.data.to };

@@ -49,11 +49,21 @@ export const CheckInFanOut = defineEvent({
  * R16: the devices one fan-out marked pendingCheckIn, at most FAN_OUT_CHUNK per event (a tenant of
  * 100,000 devices is 100 small events, not one huge one). `afterVersion` is the device's own stream
  * version when it was marked: a reader that meets this event and the device's own events in any
- * order still knows which came first.
+ * order still knows which came first. Version 2 adds each device's `target`: the authority it is to
+ * move to, its user's effective authority (R8), which under `coexistence` differs from user to user
+ * (version-1 events take the event's `to` where it names one authority, else null).
  */
 export const CheckInsRequested = defineEvent({
   type: 'CheckInsRequested',
   topic,
+  schemaVersion: 2,
+  upcasters: {
+    1: (data) => {
+      const v1 = data as { to: string | null; devices: object[] };
+      const target = v1.to === 'intune' || v1.to === 'office365' ? v1.to : null;
+      return { ...v1, devices: v1.devices.map((d) => ({ ...d, target })) };
+    },
+  },
   data: z
     .object({
       reason: z.enum(['authorityChanged', 'userAuthorityChanged']),
@@ -62,7 +72,16 @@ export const CheckInsRequested = defineEvent({
       /** R23: when the old authority's profiles expire on a device that has not checked in by then. */
       legacyProfilesExpireAt: isoTime,
       devices: z
-        .array(z.object({ deviceId: uuid, afterVersion: z.number().int().nonnegative(), nextCheckInAt: isoTime.nullable() }).strict())
+        .array(
+          z
+            .object({
+              deviceId: uuid,
+              afterVersion: z.number().int().nonnegative(),
+              nextCheckInAt: isoTime.nullable(),
+              target: managingAuthoritySchema.nullable(),
+            })
+            .strict(),
+        )
         .min(1),
     })
     .strict(),

@@ -89,7 +89,7 @@ function history(seed: number): Step[] {
         causeEventId: DEVICE,
         to: 'intune',
         legacyProfilesExpireAt: new Date(clock + 7 * 86_400_000).toISOString(),
-        devices: [{ deviceId: DEVICE, afterVersion: versions.sync, nextCheckInAt: new Date(clock + 3600_000).toISOString() }],
+        devices: [{ deviceId: DEVICE, afterVersion: versions.sync, nextCheckInAt: new Date(clock + 3600_000).toISOString(), target: 'intune' }],
       });
     } else if (r < 0.6 && state === 'pendingCheckIn') {
       enter('blockedApns');
@@ -152,7 +152,7 @@ describe('device view fold', () => {
       streamId: `fanout-${TENANT}`,
       tenantId: TENANT,
       occurredAt: at,
-      data: { reason: 'authorityChanged' as const, causeEventId: DEVICE, to: 'intune' as const, legacyProfilesExpireAt: at, devices: [{ deviceId: DEVICE, afterVersion: 0, nextCheckInAt: null }] },
+      data: { reason: 'authorityChanged' as const, causeEventId: DEVICE, to: 'intune' as const, legacyProfilesExpireAt: at, devices: [{ deviceId: DEVICE, afterVersion: 0, nextCheckInAt: null, target: 'intune' as const }] },
     });
     const migrated = envelopeFixture({ type: 'DeviceMigrated', streamId: `devicesync-${DEVICE}`, tenantId: TENANT, data: { deviceId: DEVICE, from: 'office365', to: 'intune' } });
     const device = fold(steps);

@@ -1,4 +1,4 @@
-import { ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/authority';
+import { ManagingAuthority, Platform } from '@mdm/contracts/authority';
 import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import {
   CheckInsRequested,
@@ -63,7 +63,8 @@ export interface DeviceState {
    * from it), to which authority, and when the old profiles expire (R23). Kept apart from the state,
    * which a later event of the device may already have moved on.
    */
-  request: { key: number; at: string; target: TenantAuthority | null; legacyExpiresAt: string } | null;
+  /** The last request to check in; `target` is where the device is to move (its user's effective authority, R8). */
+  request: { key: number; at: string; target: ManagingAuthority | null; legacyExpiresAt: string } | null;
   schedule: { key: number; nextCheckInAt: string | null };
 }
 
@@ -185,7 +186,7 @@ export function applyCheckInRequest(
   const key = 2 * entry.afterVersion + 1;
   // Two fan-outs after the same device event: the fan-out stream is ordered, so the later one is newer.
   if (device.request && key < device.request.key) return false;
-  device.request = { key, at: event.occurredAt, target: event.data.to, legacyExpiresAt: event.data.legacyProfilesExpireAt };
+  device.request = { key, at: event.occurredAt, target: entry.target, legacyExpiresAt: event.data.legacyProfilesExpireAt };
   if (key >= device.migration.key) device.migration = { key, state: 'pendingCheckIn', since: event.occurredAt };
   if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: entry.nextCheckInAt };
   return true;
