@@ -175,13 +175,19 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(await events(enrolled.body.deviceId)).toContain('DeviceMigrated');
   });
 
-  it('R23: a device that has not checked in keeps the old profiles 7 days, then they expire', async () => {
-    const t = await createTenant(stack, 'Away');
+  /** An office365 tenant with a group whose Android devices get two profiles, `<group> Wi-Fi` and `<group> Mail`. */
+  async function office365WithProfiles(tenantName: string, groupName: string) {
+    const t = await createTenant(stack, tenantName);
     await t.admin.put(t.path('/authority'), { authority: 'office365' });
-    const group = (await t.admin.post(t.path('/groups'), { name: 'Field' })).body.groupId;
-    for (const [name, type] of [['Field Wi-Fi', 'wifi'], ['Field Mail', 'email']]) {
+    const group: string = (await t.admin.post(t.path('/groups'), { name: groupName })).body.groupId;
+    for (const [name, type] of [[`${groupName} Wi-Fi`, 'wifi'], [`${groupName} Mail`, 'email']]) {
       await t.admin.post(t.path('/authorities/office365/configurations'), { name, type, platforms: ['android'], settings: {}, assignedGroupIds: [group] });
     }
+    return { t, group };
+  }
+
+  it('R23: a device that has not checked in keeps the old profiles 7 days, then they expire', async () => {
+    const { t, group } = await office365WithProfiles('Away', 'Field');
     const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: 'erin@contoso.com', groupIds: [group] })).body.userId;
     await t.admin.post(t.path(`/users/${userId}/licenses`), { sku: 'M365_E3' });
     const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'user', userId, serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
@@ -201,12 +207,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   });
 
   it('R23: a device told to check in that keeps its authority (coexistence, no Intune license) loses no profiles after 7 days', async () => {
-    const t = await createTenant(stack, 'Coexisting');
-    await t.admin.put(t.path('/authority'), { authority: 'office365' });
-    const group = (await t.admin.post(t.path('/groups'), { name: 'Sales' })).body.groupId;
-    for (const [name, type] of [['Sales Wi-Fi', 'wifi'], ['Sales Mail', 'email']]) {
-      await t.admin.post(t.path('/authorities/office365/configurations'), { name, type, platforms: ['android'], settings: {}, assignedGroupIds: [group] });
-    }
+    const { t, group } = await office365WithProfiles('Coexisting', 'Sales');
     const enrol = async (upn: string, sku: string) => {
       const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: upn, groupIds: [group] })).body.userId;
       await t.admin.post(t.path(`/users/${userId}/licenses`), { sku });
