@@ -6,13 +6,15 @@ import http from 'node:http';
  * streams, its own parser), and these calls sit on the path of every command.
  */
 // Idle connections close after 60 s, before our services close theirs (65 s, see startService).
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 60_000 });
+// No cap on connections per service: every device's long poll through the gateway holds one.
+const agent = new http.Agent({ keepAlive: true, timeout: 60_000 });
 
 export interface ServiceCall {
   method?: string;
   headers?: Record<string, string>;
   /** Sent as JSON. */
   body?: unknown;
+  /** Default 90 s: longer than the longest call we make, a device's 60-s long poll through the gateway. */
   timeoutMs?: number;
 }
 
@@ -31,8 +33,9 @@ export function callService(url: URL | string, call: ServiceCall = {}): Promise<
     headers['content-type'] = 'application/json';
     headers['content-length'] = Buffer.byteLength(payload);
   }
+  const timeoutMs = call.timeoutMs ?? 90_000;
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: call.method ?? 'GET', headers, agent, timeout: call.timeoutMs ?? 30_000 }, (res) => {
+    const req = http.request(url, { method: call.method ?? 'GET', headers, agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -46,7 +49,7 @@ export function callService(url: URL | string, call: ServiceCall = {}): Promise<
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${call.timeoutMs ?? 30_000} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
   });
