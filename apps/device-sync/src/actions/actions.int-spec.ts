@@ -52,7 +52,7 @@ describe('remote actions (R24)', () => {
   const inTx = <T>(fn: (sql: Sql) => Promise<T>) => db.transaction(fn);
   /** What a check-in does: its facts read finds (and locks) the pending actions, deliver marks them sent. */
   const deliver = async (sql: Sql, device: { deviceId: string; tenantId: string; credentialHash: string }) =>
-    actions.deliver(sql, device, (await new CheckInFacts().read(sql, device.credentialHash))!.pending);
+    actions.deliver(sql, device, (await new CheckInFacts().read(sql, [device.credentialHash]))[0].pending);
   const statuses = async (deviceId: string) =>
     (await db.query<{ command_id: string; status: string; error: string | null }>('select command_id, status, error from actions where device_id = $1', [deviceId]));
   const events = async (deviceId: string) => (await store.readStream(syncStreamId(deviceId))).map((e) => ({ type: e.type, data: e.data, actor: e.actor }));

@@ -40,6 +40,7 @@ export interface UserRow {
 
 /** Everything a check-in decides on. */
 export interface CheckInFactsRow extends DeviceRow {
+  credential_hash: string;
   status: string;
   tenant: TenantRow | null;
   user: UserRow | null;
@@ -48,37 +49,35 @@ export interface CheckInFactsRow extends DeviceRow {
 }
 
 /**
- * Reads what a check-in decides on, inside its transaction, in one statement: the device (found by
- * its credential, and locked, so two check-ins of one device do not interleave), its tenant, its
- * user, both authorities' profiles (R20) and compliance policies (R25) assigned to the user's groups
- * for its platform, and its pending remote actions in queue order (R24, locked, skipping any another
- * transaction holds). Each round trip to Postgres costs more CPU here than the statement itself.
+ * Reads what a batch of check-ins decides on, inside its transaction, in one statement; per device:
+ * the device (found by its credential, and locked, so two check-ins of one device do not interleave),
+ * its tenant, its user, both authorities' profiles (R20) and compliance policies (R25) assigned to the
+ * user's groups for its platform, and its pending remote actions in queue order (R24, locked,
+ * skipping any another transaction holds). Devices are locked in id order, so two batches cannot
+ * deadlock. Each round trip to Postgres costs more CPU here than the statement itself.
  */
 @Injectable()
 export class CheckInFacts {
-  async read(sql: Sql, credentialHash: string): Promise<CheckInFactsRow | undefined> {
-    const [row] = await sql.query<CheckInFactsRow>(
+  async read(sql: Sql, credentialHashes: string[]): Promise<CheckInFactsRow[]> {
+    return sql.query<CheckInFactsRow>(
       `with d as (
          select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, installed,
-                redundant, certificate_serial, certificate_not_after
-           from devices where credential_hash = $1 for update),
-       u as (select licenses, group_ids from users where user_id = (select user_id from d)),
-       a as (
-         select command_id as "commandId", type, seq from actions
-          where device_id = (select device_id from d) and tenant_id = (select tenant_id from d) and status = 'pending'
-          order by seq for update skip locked)
+                redundant, certificate_serial, certificate_not_after, credential_hash
+           from devices where credential_hash = any($1::text[]) order by device_id for update)
        select d.*,
               (select row_to_json(t) from (select authority, apns_not_after, co_management from tenants where tenant_id = d.tenant_id) t) as tenant,
-              (select row_to_json(u) from u) as "user",
+              (select row_to_json(u) from (select licenses, group_ids from users where user_id = d.user_id) u) as "user",
               (select coalesce(json_agg(c order by c.name, c.configuration_id), '[]')
                  from (select configuration_id, authority, name, type, version, settings from configurations
                         where tenant_id = d.tenant_id and not deleted and d.platform = any(platforms)
-                          and assigned_group_ids && coalesce((select group_ids from u), '{}'::uuid[])) c) as configurations,
-              (select coalesce(json_agg(json_build_object('commandId', a."commandId", 'type', a.type) order by a.seq), '[]') from a) as pending
+                          and assigned_group_ids && coalesce((select group_ids from users where user_id = d.user_id), '{}'::uuid[])) c) as configurations,
+              (select coalesce(json_agg(json_build_object('commandId', a.command_id, 'type', a.type) order by a.seq), '[]')
+                 from (select command_id, type, seq from actions
+                        where device_id = d.device_id and tenant_id = d.tenant_id and status = 'pending'
+                        order by seq for update skip locked) a) as pending
          from d`,
-      [credentialHash],
+      [credentialHashes],
     );
-    return row;
   }
 
   toFacts(row: DeviceRow): DeviceFacts {

@@ -1,3 +1,4 @@
+export * from './group-commit';
 import { Client } from 'pg';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 

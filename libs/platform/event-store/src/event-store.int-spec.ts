@@ -132,6 +132,64 @@ describe('event store (Postgres)', () => {
     expect((await store.publishedVersions(tenantId, ['counter-']))[a]).toBe(2);
   });
 
+  it('appendToStreams appends several events to each of many streams in one statement: versions, outbox order, published versions', async () => {
+    const other = randomUUID();
+    const [a, b, c] = [1, 2, 3].map(() => `counter-${randomUUID()}`);
+    await store.append(a, [{ type: 'Counted', data: { n: 0 } }, { type: 'Noted', data: { text: 'kept' } }], opts(0));
+    const results = await db.transaction((sql) =>
+      store.appendToStreams(
+        [
+          { streamId: a, events: [{ type: 'Counted', data: { n: 1 } }, { type: 'Noted', data: { text: 'tail' } }], opts: { tenantId, actor: 'x' } },
+          { streamId: b, events: [{ type: 'Noted', data: { text: 'local' } }], opts: { tenantId, actor: 'y' } },
+          { streamId: c, events: [{ type: 'Counted', data: { n: 2 } }, { type: 'Counted', data: { n: 3 } }], opts: { tenantId: other, actor: 'z' } },
+        ],
+        sql,
+      ),
+    );
+    expect(results.map((r) => [r.streamVersion, r.envelopes.map((e) => e.streamVersion)])).toEqual([
+      [4, [3, 4]],
+      [1, [1]],
+      [2, [1, 2]],
+    ]);
+    expect((await store.readStream(a)).map((e) => [e.streamVersion, e.type, e.actor])).toEqual([
+      [1, 'Counted', 'test'],
+      [2, 'Noted', 'test'],
+      [3, 'Counted', 'x'],
+      [4, 'Noted', 'x'],
+    ]);
+    expect((await store.readStream(c)).map((e) => [e.tenantId, e.data])).toEqual([
+      [other, { n: 2 }],
+      [other, { n: 3 }],
+    ]);
+    const outbox = await db.query<{ message_key: string; payload: { streamVersion: number; data: unknown } }>(
+      'select message_key, payload from outbox where message_key = any($1::text[]) order by position',
+      [[a, b, c]],
+    );
+    expect(outbox.map((o) => [o.message_key, o.payload.streamVersion, o.payload.data])).toEqual([
+      [a, 1, { n: 0 }],
+      [a, 3, { n: 1 }],
+      [c, 1, { n: 2 }],
+      [c, 2, { n: 3 }],
+    ]);
+    expect(await store.publishedVersions(tenantId, [a, b])).toEqual({ [a]: 3 });
+    expect(await store.publishedVersions(other, [c])).toEqual({ [c]: 2 });
+  });
+
+  it('appendToStreams refuses the whole call when one stream belongs to another tenant', async () => {
+    const [mine, theirs] = [1, 2].map(() => `counter-${randomUUID()}`);
+    await store.append(theirs, [{ type: 'Counted', data: { n: 0 } }], { ...opts(0), tenantId: randomUUID() });
+    await expect(
+      db.transaction((sql) =>
+        store.appendToStreams(
+          [mine, theirs].map((streamId) => ({ streamId, events: [{ type: 'Counted', data: { n: 1 } }], opts: { tenantId, actor: 'x' } })),
+          sql,
+        ),
+      ),
+    ).rejects.toThrow('1 of 2 streams belong to another tenant');
+    expect(await store.readStream(mine)).toEqual([]);
+    expect(await store.readStream(theirs)).toHaveLength(1);
+  });
+
   it('publishedVersions reports, per stream of a tenant, the newest version that went to the outbox', async () => {
     const other = randomUUID();
     const published = `counter-${randomUUID()}`;

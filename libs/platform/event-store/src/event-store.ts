@@ -157,6 +157,103 @@ export class EventStore {
     return appended;
   }
 
+  /**
+   * Appends events to many streams (expected version 'any'), each with its own tenant and actor, in
+   * one statement inside the caller's transaction: what a batch of check-ins writes. Streams are
+   * locked in id order, as appendToEach does. A stream owned by another tenant refuses the whole call.
+   */
+  async appendToStreams(
+    appends: { streamId: string; events: NewEvent[]; opts: Omit<AppendOptions, 'expectedVersion'> }[],
+    sql: Sql,
+  ): Promise<AppendResult[]> {
+    const streams = new Set(appends.map((a) => a.streamId));
+    if (streams.size !== appends.length) throw new Error('appendToStreams takes each stream once');
+    if (appends.some((a) => a.events.length === 0)) throw new Error('appendToStreams needs at least one event per stream');
+    const perStream = appends.map((a) => this.envelopes(a.streamId, a.events, { ...a.opts, expectedVersion: 'any' }));
+    if (perStream.length === 0) return [];
+    const envelopes = perStream.flat();
+    const topics = envelopes.map((e) => this.options.registry.get(e.type).topic ?? null);
+    // Per event, of its stream: the event count, and the 1-based index of its last published event (0: none).
+    const counts: number[] = [];
+    const lastPublished: number[] = [];
+    let offset = 0;
+    for (const es of perStream) {
+      const last = topics.slice(offset, offset + es.length).findLastIndex((t) => t !== null) + 1;
+      for (let i = 0; i < es.length; i++) {
+        counts.push(es.length);
+        lastPublished.push(last);
+      }
+      offset += es.length;
+    }
+    let rows: { stream_id: string; version: string }[];
+    try {
+      rows = await sql.query<{ stream_id: string; version: string }>(
+        `with r as (
+           select * from unnest($1::text[], $2::uuid[], $3::int[], $4::int[], $5::uuid[], $6::text[], $7::int[], $8::jsonb[],
+                                $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[],
+                                $15::jsonb[], $16::jsonb[])
+                    with ordinality as r(stream_id, tenant_id, n, last_published, id, type, schema_version, data, actor,
+                                         correlation_id, causation_id, occurred_at, recorded_at, topic, payload, headers, ord)),
+         k as (select *, row_number() over (partition by stream_id order by ord) as k from r),
+         v as (
+           insert into es_streams (stream_id, tenant_id, version, published_version)
+           select distinct on (stream_id) stream_id, tenant_id, n, last_published from r order by stream_id
+           on conflict (stream_id) do update
+             set version = es_streams.version + excluded.version, updated_at = now(),
+                 published_version = case when excluded.published_version = 0 then es_streams.published_version
+                                          else es_streams.version + excluded.published_version end
+             where es_streams.tenant_id = excluded.tenant_id
+           returning stream_id, version),
+         e as (
+           insert into es_events (event_id, stream_id, stream_version, type, schema_version, tenant_id, data, actor,
+                                  correlation_id, causation_id, occurred_at, recorded_at)
+           select k.id, k.stream_id, v.version - k.n + k.k, k.type, k.schema_version, k.tenant_id, k.data, k.actor,
+                  k.correlation_id, k.causation_id, k.occurred_at, k.recorded_at
+             from k join v using (stream_id)
+           returning event_id, stream_version),
+         o as (
+           insert into outbox (event_id, topic, message_key, payload, headers)
+           select e.event_id, k.topic, k.stream_id, jsonb_set(k.payload, '{streamVersion}', to_jsonb(e.stream_version)), k.headers
+             from e join k on k.id = e.event_id
+            where k.topic is not null
+            order by k.ord
+           returning 1)
+         select stream_id, version::text, (select pg_notify($17, '') from (select 1 from o limit 1) x) is null as notified from v`,
+        [
+          envelopes.map((e) => e.streamId),
+          envelopes.map((e) => e.tenantId),
+          counts,
+          lastPublished,
+          envelopes.map((e) => e.eventId),
+          envelopes.map((e) => e.type),
+          envelopes.map((e) => e.schemaVersion),
+          envelopes.map((e) => JSON.stringify(e.data)),
+          envelopes.map((e) => e.actor),
+          envelopes.map((e) => e.correlationId),
+          envelopes.map((e) => e.causationId),
+          envelopes.map((e) => e.occurredAt),
+          envelopes.map((e) => e.recordedAt),
+          topics,
+          envelopes.map((e, i) => (topics[i] ? JSON.stringify(e) : null)),
+          envelopes.map((e) => JSON.stringify(kafkaHeaders(e))),
+          this.options.outboxChannel,
+        ],
+      );
+    } catch (err) {
+      if (pgErrorCode(err) === PgErrorCode.uniqueViolation) throw new DuplicateEventIdError(envelopes.map((e) => e.eventId));
+      throw err;
+    }
+    const versions = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
+    if (versions.size !== appends.length) {
+      throw new Error(`${appends.length - versions.size} of ${appends.length} streams belong to another tenant`);
+    }
+    return perStream.map((es) => {
+      const version = versions.get(es[0].streamId)!;
+      es.forEach((e, i) => (e.streamVersion = version - es.length + 1 + i));
+      return { streamVersion: version, envelopes: es };
+    });
+  }
+
   async readStream(streamId: string, sql?: Sql): Promise<EventEnvelope[]> {
     const rows = await (sql ?? this.db).query<EventRow>(
       `select event_id, type, schema_version, stream_id, stream_version, tenant_id, occurred_at, recorded_at,

@@ -1,0 +1,46 @@
+import { GroupCommit } from './group-commit';
+
+/** A runner that records its batches and answers each item doubled; `bad` items break a whole batch. */
+function recorder(bad = new Set<number>()) {
+  const batches: number[][] = [];
+  const run = async (items: { id: string; n: number }[]): Promise<number[]> => {
+    batches.push(items.map((i) => i.n));
+    await new Promise((r) => setTimeout(r, 5));
+    if (items.some((i) => bad.has(i.n))) throw new Error(`broken by ${items.find((i) => bad.has(i.n))!.n}`);
+    return items.map((i) => i.n * 2);
+  };
+  return { batches, run };
+}
+
+describe('GroupCommit', () => {
+  it('runs alone when idle, and groups what arrives while a batch runs into the next one', async () => {
+    const { batches, run } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 10, key: (i) => i.id });
+    const answers = await Promise.all([1, 2, 3, 4].map((n) => gc.submit({ id: `d${n}`, n })));
+    expect(answers).toEqual([2, 4, 6, 8]);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('never puts two items of one key in a batch, and keeps their order', async () => {
+    const { batches, run } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 10, key: (i) => i.id });
+    await Promise.all([gc.submit({ id: 'x', n: 0 }), ...[1, 2, 3].map((n) => gc.submit({ id: n === 2 ? 'b' : 'a', n }))]);
+    expect(batches).toEqual([[0], [1, 2], [3]]);
+  });
+
+  it('takes at most maxBatch items', async () => {
+    const { batches, run } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 2, key: (i) => i.id });
+    await Promise.all([0, 1, 2, 3, 4].map((n) => gc.submit({ id: `d${n}`, n })));
+    expect(batches).toEqual([[0], [1, 2], [3, 4]]);
+  });
+
+  it('a batch that fails is run again item by item: only the item at fault gets the error', async () => {
+    const { batches, run } = recorder(new Set([3]));
+    const gc = new GroupCommit(run, { maxBatch: 10, key: (i) => i.id });
+    const settled = await Promise.allSettled([1, 2, 3, 4].map((n) => gc.submit({ id: `d${n}`, n })));
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([2, 4, 'broken by 3', 8]);
+    expect(batches).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
+
+});
