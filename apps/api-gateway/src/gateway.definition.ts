@@ -3,6 +3,7 @@ import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { accessEvents } from './access/access.events';
 import { GatewaySchema1764200000100 } from './gateway.schema';
+import { devicePassThrough } from './routing/device-pass-through';
 
 export const gatewayConfig = {
   /** The platform operator's token; outside production a random one is made and printed when unset. */
@@ -14,6 +15,8 @@ export const gatewayConfig = {
   PROJECTION_URL: serviceUrl('http://127.0.0.1:3105'),
 };
 
+export type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
+
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'api-gateway',
   portVariable: 'GATEWAY_PORT',
@@ -23,4 +26,5 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   events: accessEvents,
   produces: [],
   config: gatewayConfig,
+  passThrough: devicePassThrough,
 };

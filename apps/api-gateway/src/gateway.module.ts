@@ -3,12 +3,9 @@ import { ServiceRuntime } from '@mdm/platform/http';
 import { Access } from './access/access';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
-import { gatewayConfig } from './gateway.definition';
+import { GatewayConfig } from './gateway.definition';
 import { buildRouteTable } from './routes';
 import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controller';
-import { z } from 'zod';
-
-type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
 
 @Module({
   controllers: [DispatcherController],

@@ -248,6 +248,56 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(Date.parse(second.body.nextCheckInAt) - Date.parse(first.body.nextCheckInAt)).toBe(8 * 3600 * 1000);
   });
 
+  it('R18: 30 devices checking in at once, one of them twice, are each answered for themselves; every event carries its own request\'s correlation id', async () => {
+    const t = await createTenant(stack, 'Crowd');
+    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const fleet = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const res = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+        return res.body as { deviceId: string; deviceCredential: string };
+      }),
+    );
+    const calls = [...fleet, fleet[0]].map((d) => ({ device: d, correlationId: randomUUID() }));
+    const answers = await Promise.all(
+      calls.map(({ device: d, correlationId }) =>
+        stack.anonymous.call('POST', '/device/v1/check-in', { state: healthy }, { authorization: `Device ${d.deviceCredential}`, 'x-correlation-id': correlationId }),
+      ),
+    );
+    expect(answers.map((a) => [a.status, a.body.deviceId])).toEqual(calls.map((c) => [200, c.device.deviceId]));
+    for (const d of fleet) {
+      const checkIns = (await stack.deviceSync.runtime.store.readStream(`devicesync-${d.deviceId}`)).filter((e) => e.type === 'DeviceCheckedIn');
+      const sent = calls.filter((c) => c.device === d).map((c) => c.correlationId);
+      expect(checkIns.map((e) => e.correlationId).sort()).toEqual(sent.sort());
+      expect(checkIns.every((e) => e.actor === `device:${d.deviceId}`)).toBe(true);
+    }
+  });
+
+  it('the device API passes through the gateway: over 1 MiB is 413, an unknown device path 404, and a dropped long poll loses no notification (R16)', async () => {
+    const t = await createTenant(stack, 'Pass');
+    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+    const auth = { authorization: `Device ${enrolled.body.deviceCredential}` };
+    const huge = await fetch(`${stack.gateway.url}/device/v1/check-in`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ state: { ...healthy, osVersion: 'x'.repeat(1024 * 1024) } }),
+    });
+    expect([huge.status, ((await huge.json()) as { code: string }).code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    const unknown = await stack.anonymous.call('GET', '/device/v1/printers', undefined, auth);
+    expect([unknown.status, unknown.body.code]).toEqual([404, 'NOT_FOUND']);
+
+    const dropped = new AbortController();
+    const poll = fetch(`${stack.gateway.url}/device/v1/notifications?waitSeconds=30`, { headers: auth, signal: dropped.signal }).catch((e: Error) => e.name);
+    await new Promise((r) => setTimeout(r, 300));
+    dropped.abort();
+    expect(await poll).toBe('AbortError');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await t.admin.post(t.path(`/devices/${enrolled.body.deviceId}/actions`), { type: 'sync' })).status).toBe(202);
+    const next = await device(enrolled.body.deviceCredential).poll(10);
+    expect(next.status).toBe(200);
+    expect(next.body.notifications.map((n: { reason: string }) => n.reason)).toEqual(['sync']);
+  });
+
   it('a check-in without a valid credential is 401, an unenrolled device too; bad state is 400', async () => {
     const stranger = device('dc_not-a-device');
     expect((await stranger.checkIn(healthy)).status).toBe(401);

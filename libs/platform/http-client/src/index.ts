@@ -54,3 +54,34 @@ export function callService(url: URL | string, call: ServiceCall = {}): Promise<
     req.end(payload);
   });
 }
+
+export interface RelayedCall {
+  method: string;
+  /** All that is sent of the caller's headers. */
+  headers: Record<string, string | number>;
+  body: Buffer;
+  timeoutMs?: number;
+  /** Aborts the call: the caller went away (a device dropping its long poll). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends a call's bytes to another service as they are and hands back its answer's, unparsed: the
+ * gateway's pass-through for calls the service behind validates itself. Rejects only when the
+ * service cannot be reached or does not answer in time.
+ */
+export function relayCall(url: URL | string, call: RelayedCall): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const timeoutMs = call.timeoutMs ?? 90_000;
+  return new Promise((resolve, reject) => {
+    const headers = { ...call.headers, 'content-length': call.body.length };
+    const req = http.request(url, { method: call.method, headers, agent, timeout: timeoutMs, signal: call.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(call.body);
+  });
+}

@@ -21,7 +21,7 @@ export function requestContext(logger: Logger, metrics: Metrics) {
     runWithContext({ correlationId, tenantId }, () => {
       res.on('finish', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        const route = (req.route?.path as string | undefined) ?? 'unmatched';
+        const route = (req.route?.path as string | undefined) ?? (res.locals.route as string | undefined) ?? 'unmatched';
         metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, ms / 1000);
         if (req.path !== '/metrics' && req.path !== '/health') {
           runWithContext({ correlationId, tenantId }, () =>

@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { EventDefinition, EventRegistry, TopicSpec, deadLetterTopic } from '@mdm/contracts/core';
 import { Clock, SharedTestClock, systemClock } from '@mdm/platform/clock';
@@ -37,6 +38,11 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
   };
   /** Settings of this service beyond the common ones. */
   config?: S;
+  /**
+   * Requests the service answers before Nest and body parsing (after the request context), handing
+   * the rest on with next(): the gateway's byte-for-byte pass-through of the device API.
+   */
+  passThrough?: (runtime: ServiceRuntime) => RequestHandler;
 }
 
 export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig &
