@@ -141,6 +141,27 @@ describe('enrollment through the gateway (R11–R15)', () => {
     expect(conflicts.every((r) => r.body.code === 'ALREADY_ENROLLED')).toBe(true);
   });
 
+  it('R13: twenty enrollments at once, one of them refused (R14), each get their own answer; every DeviceEnrolled carries its request\'s correlation id', async () => {
+    await setAuthority('intune');
+    const taken = serial();
+    expect((await enroll({ platform: 'android', enrollmentType: 'bulk', serialNumber: taken, osVersion: '14' })).status).toBe(201);
+    const calls = Array.from({ length: 20 }, (_, i) => ({
+      body: { platform: 'android', enrollmentType: 'bulk', serialNumber: i === 7 ? taken : serial(), osVersion: '14' },
+      correlationId: randomUUID(),
+    }));
+    const answers = await Promise.all(calls.map((c) => tenant.admin.call('POST', tenant.path('/enrollments'), c.body, { 'x-correlation-id': c.correlationId })));
+    expect(answers.map((a) => a.status)).toEqual(calls.map((_, i) => (i === 7 ? 409 : 201)));
+    expect(answers[7].body.code).toBe('ALREADY_ENROLLED');
+    const enrolled = answers.filter((a) => a.status === 201);
+    expect(new Set(enrolled.map((a) => a.body.deviceId)).size).toBe(19);
+    expect(new Set(enrolled.map((a) => a.body.mdmCertificate.serial)).size).toBe(19);
+    for (const [i, a] of answers.entries()) {
+      if (a.status !== 201) continue;
+      const [event] = await stack.enrollment.runtime.store.readStream(`device-${a.body.deviceId}`);
+      expect([event.type, event.correlationId, (event.data as { serialNumber: string }).serialNumber]).toEqual(['DeviceEnrolled', calls[i].correlationId, calls[i].body.serialNumber]);
+    }
+  });
+
   it('R15: 180 days after its certificate expired a device is removed, not a day before', async () => {
     await setAuthority('intune');
     const device = await enroll({ platform: 'android', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '14' });

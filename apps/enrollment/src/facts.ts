@@ -69,31 +69,35 @@ export class RenewalConsumer {
   }
 }
 
+export interface EnrollmentFacts {
+  tenant: TenantFacts | undefined;
+  user: UserFacts | undefined;
+  serialActive: boolean;
+}
+
 @Injectable()
 export class Facts {
   constructor(@Inject(Database) private readonly db: Database) {}
 
   /**
-   * What an enrollment decides on (R12), in one statement: the tenant, the user (of this tenant), and
-   * whether the serial is enrolled already (R14).
+   * What each enrollment of a batch decides on (R12), in one statement, in the order asked: the
+   * tenant, the user (of this tenant), and whether the serial is enrolled already (R14).
    */
-  async forEnrollment(
-    tenantId: string,
-    userId: string | null,
-    serialNumber: string,
-  ): Promise<{ tenant: TenantFacts | undefined; user: UserFacts | undefined; serialActive: boolean }> {
+  async forEnrollments(asked: { tenantId: string; userId: string | null; serialNumber: string }[]): Promise<EnrollmentFacts[]> {
+    if (asked.length === 0) return [];
     type TenantRow = { authority: TenantAuthority; apns_not_after: Record<string, string>; consents: TenantFacts['consents'] };
-    const [row] = await this.db.query<{ tenant: TenantRow | null; user: UserFacts | null; serial_active: boolean }>(
-      `select (select row_to_json(t) from (select authority, apns_not_after, consents from tenant_facts where tenant_id = $1) t) as tenant,
-              (select row_to_json(u) from (select licenses from user_facts where user_id = $2 and tenant_id = $1) u) as "user",
-              exists (select 1 from devices where tenant_id = $1 and serial_number = $3 and status = 'active') as serial_active`,
-      [tenantId, userId, serialNumber],
+    const rows = await this.db.query<{ tenant: TenantRow | null; user: UserFacts | null; serial_active: boolean }>(
+      `select (select row_to_json(t) from (select authority, apns_not_after, consents from tenant_facts where tenant_id = r.tenant_id) t) as tenant,
+              (select row_to_json(u) from (select licenses from user_facts where user_id = r.user_id and tenant_id = r.tenant_id) u) as "user",
+              exists (select 1 from devices where tenant_id = r.tenant_id and serial_number = r.serial_number and status = 'active') as serial_active
+         from unnest($1::uuid[], $2::uuid[], $3::text[]) with ordinality as r(tenant_id, user_id, serial_number, n)
+        order by r.n`,
+      [asked.map((a) => a.tenantId), asked.map((a) => a.userId), asked.map((a) => a.serialNumber)],
     );
-    const { tenant, user } = row;
-    return {
+    return rows.map(({ tenant, user, serial_active }) => ({
       tenant: tenant ? { authority: tenant.authority, apnsNotAfter: tenant.apns_not_after, consents: tenant.consents } : undefined,
       user: user ?? undefined,
-      serialActive: row.serial_active,
-    };
+      serialActive: serial_active,
+    }));
   }
 }

@@ -43,4 +43,10 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
   });
 
+  it('with concurrency 2 two batches run at once, and a key in a running batch waits for a later one', async () => {
+    const { batches, run } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 10, key: (i) => i.id, concurrency: 2 });
+    await Promise.all([gc.submit({ id: 'a', n: 1 }), gc.submit({ id: 'a', n: 2 }), gc.submit({ id: 'b', n: 3 })]);
+    expect(batches).toEqual([[1], [3], [2]]);
+  });
 });

@@ -2,10 +2,12 @@ export interface GroupCommitOptions<I> {
   /** Items one batch takes at most. */
   maxBatch: number;
   /**
-   * Items with the same key never share a batch (two check-ins of one device); the later one waits
-   * for the next batch, so each sees what the other wrote.
+   * Items with the same key never share a batch, nor run in two batches at once (two check-ins of
+   * one device); the later one waits for a later batch, so it sees what the other wrote.
    */
   key: (item: I) => string;
+  /** Batches that may run at once (default 1): more overlap one batch's waits with another's work. */
+  concurrency?: number;
 }
 
 interface Waiting<I, O> {
@@ -18,7 +20,7 @@ interface Waiting<I, O> {
  * Group commit: items submitted while a batch is being written wait and go together in the next
  * one, so a burst of N requests costs one transaction and a few statements instead of N of each
  * (a round trip to Postgres costs more here than the statement it carries). Under light load a
- * batch is one item and nothing waits. One batch runs at a time per instance.
+ * batch is one item and nothing waits.
  *
  * The runner answers every item or throws: a batch is all or nothing, like the transaction it
  * writes. When it throws (a deadlock, one item's fault), each item is run again alone, so a fault
@@ -26,7 +28,9 @@ interface Waiting<I, O> {
  */
 export class GroupCommit<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
-  private running = false;
+  private running = 0;
+  /** Keys of the items in running batches. */
+  private readonly busy = new Set<string>();
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
@@ -36,26 +40,32 @@ export class GroupCommit<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
+      this.startBatches();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) await this.runBatch(this.take());
-    } finally {
-      this.running = false;
+  private startBatches(): void {
+    while (this.running < (this.options.concurrency ?? 1)) {
+      const batch = this.take();
+      if (batch.length === 0) return;
+      this.running++;
+      const keys = batch.map((w) => this.options.key(w.item));
+      keys.forEach((k) => this.busy.add(k));
+      void this.runBatch(batch).finally(() => {
+        keys.forEach((k) => this.busy.delete(k));
+        this.running--;
+        this.startBatches();
+      });
     }
   }
 
-  /** The oldest queued items, at most one per key, in submission order. */
+  /** The oldest queued items, at most one per key and none of a running batch's keys, in submission order. */
   private take(): Waiting<I, O>[] {
     const batch: Waiting<I, O>[] = [];
     const keys = new Set<string>();
     for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch; ) {
       const key = this.options.key(this.queue[i].item);
-      if (keys.has(key)) {
+      if (keys.has(key) || this.busy.has(key)) {
         i++;
         continue;
       }

@@ -1,0 +1,207 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { ManagingAuthority, tenantStreamId } from '@mdm/contracts/authority';
+import { notFound } from '@mdm/contracts/core';
+import { EnrollBody, deviceStreamId } from '@mdm/contracts/enrollment';
+import { userStreamId } from '@mdm/contracts/licensing';
+import { alreadyEnrolled, checkPrerequisites } from '@mdm/enrollment/domain';
+import { Database, GroupCommit, PgErrorCode, pgErrorCode } from '@mdm/platform/database';
+import { EventStore } from '@mdm/platform/event-store';
+import { ServiceRuntime } from '@mdm/platform/http';
+import { ReadYourWrites } from '@mdm/platform/inbox';
+import { LogContext, currentContext } from '@mdm/platform/logging';
+import { EnrollmentConfig } from './enrollment.definition';
+import { EnrollmentFacts, Facts } from './facts';
+import { IssuedCertificate, MdmCertificateAuthority } from './mdm-certificate-authority';
+
+const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+export interface EnrollRequest {
+  tenantId: string;
+  body: EnrollBody;
+  actor: string;
+}
+
+export interface Enrolled {
+  deviceId: string;
+  deviceCredential: string;
+  managedBy: ManagingAuthority;
+  mdmCertificate: { serial: string; notAfter: string; certificatePem: string };
+}
+
+type Outcome = { ok: true; enrolled: Enrolled } | { ok: false; error: unknown };
+
+interface Pending extends EnrollRequest {
+  /** The request's own ids: its event carries them, whichever request's batch writes it. */
+  context: LogContext;
+}
+
+/** One device about to be written: its row, its event and its answer. */
+interface Accepted {
+  request: Pending;
+  deviceId: string;
+  credentialHash: string;
+  managedBy: ManagingAuthority;
+  certificate: IssuedCertificate;
+  enrolled: Enrolled;
+}
+
+/**
+ * R11–R13: enrollments. Those that arrive together are decided together (group commit): one
+ * read-your-writes wait per tenant, one statement reading every enrollment's facts, one inserting
+ * the devices and one appending their events, in one transaction. A refused enrollment (R12, R14)
+ * is that enrollment's answer alone; the same serial never shares a batch, so of twenty at once
+ * the first wins and the others find it enrolled.
+ */
+@Injectable()
+export class Enrollments {
+  private readonly config: EnrollmentConfig;
+  private readonly batches = new GroupCommit<Pending, Outcome>((pending) => this.enrollAll(pending), {
+    maxBatch: 64,
+    key: (p) => `${p.tenantId}:${p.body.serialNumber}`,
+    // One batch's waits (read-your-writes, Postgres) overlap the other's certificates.
+    concurrency: 2,
+  });
+
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Database) private readonly db: Database,
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(Facts) private readonly facts: Facts,
+    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
+    @Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority,
+  ) {
+    this.config = runtime.config as unknown as EnrollmentConfig;
+  }
+
+  async enroll(request: EnrollRequest): Promise<Enrolled> {
+    const { correlationId, tenantId, causationId } = currentContext();
+    const outcome = await this.batches.submit({ ...request, context: { correlationId, tenantId, causationId } });
+    if (!outcome.ok) throw outcome.error;
+    return outcome.enrolled;
+  }
+
+  private async enrollAll(batch: Pending[]): Promise<Outcome[]> {
+    const outcomes = new Map<Pending, Outcome>();
+    const caughtUp = await this.catchUp(batch, outcomes);
+    const facts = await this.facts.forEnrollments(caughtUp.map((p) => ({ tenantId: p.tenantId, userId: p.body.userId ?? null, serialNumber: p.body.serialNumber })));
+    const now = this.runtime.clock.now();
+    const accepted: Accepted[] = [];
+    await Promise.all(
+      caughtUp.map((request, i) =>
+        this.accept(request, facts[i], now).then(
+          (a) => accepted.push(a),
+          (error: unknown) => outcomes.set(request, { ok: false, error }),
+        ),
+      ),
+    );
+    if (accepted.length > 0) await this.write(accepted, now);
+    for (const a of accepted) outcomes.set(a.request, { ok: true, enrolled: a.enrolled });
+    return batch.map((p) => outcomes.get(p)!);
+  }
+
+  /**
+   * Read-your-writes, one wait per tenant of the batch: what an admin just did to the authority or
+   * to these users' licenses counts. Every request of the batch arrived before its tenant's wait
+   * starts. A tenant whose events lag refuses only its own enrollments.
+   */
+  private async catchUp(batch: Pending[], outcomes: Map<Pending, Outcome>): Promise<Pending[]> {
+    const tenants = [...new Set(batch.map((p) => p.tenantId))];
+    const lagging = new Map<string, unknown>();
+    await Promise.all(
+      tenants.map((tenantId) => {
+        const users = [...new Set(batch.filter((p) => p.tenantId === tenantId && p.body.userId).map((p) => userStreamId(p.body.userId!)))];
+        return this.readYourWrites
+          .catchUpAll(tenantId, [
+            { ownerUrl: this.config.AUTHORITY_URL, prefixes: [tenantStreamId(tenantId)] },
+            ...(users.length > 0 ? [{ ownerUrl: this.config.LICENSING_URL, prefixes: users }] : []),
+          ])
+          .catch((error: unknown) => lagging.set(tenantId, error));
+      }),
+    );
+    for (const p of batch) if (lagging.has(p.tenantId)) outcomes.set(p, { ok: false, error: lagging.get(p.tenantId) });
+    return batch.filter((p) => !lagging.has(p.tenantId));
+  }
+
+  /** R12's prerequisites in order, R14's one active device per serial, then the device's identity (R13). */
+  private async accept(request: Pending, facts: EnrollmentFacts, now: Date): Promise<Accepted> {
+    const { tenantId, body } = request;
+    if (!facts.tenant) throw notFound('tenant');
+    const managedBy = checkPrerequisites(facts.tenant, facts.user, body, now);
+    if (facts.serialActive) throw alreadyEnrolled(body.serialNumber);
+    const deviceId = randomUUID();
+    const deviceCredential = `dc_${randomBytes(32).toString('base64url')}`;
+    const certificate = await this.ca.issue({ deviceId, tenantId }, now, this.config.MDM_CERTIFICATE_DAYS);
+    return {
+      request,
+      deviceId,
+      credentialHash: hash(deviceCredential),
+      managedBy,
+      certificate,
+      enrolled: {
+        deviceId,
+        deviceCredential,
+        managedBy,
+        mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter, certificatePem: certificate.pem },
+      },
+    };
+  }
+
+  /**
+   * The devices and their DeviceEnrolled events, in one transaction. The partial unique index on
+   * active serials makes a serial enrolled at once through another instance one winner: the batch
+   * fails, and each of its enrollments is run again alone, where the loser gets its 409.
+   */
+  private async write(accepted: Accepted[], now: Date): Promise<void> {
+    try {
+      await this.db.transaction(async (sql) => {
+        await sql.query(
+          `insert into devices (device_id, tenant_id, serial_number, platform, user_id, status, certificate_not_after, credential_hash, enrolled_at)
+           select d.device_id, d.tenant_id, d.serial_number, d.platform, d.user_id, 'active', d.not_after, d.credential_hash, $8
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[])
+                  as d(device_id, tenant_id, serial_number, platform, user_id, not_after, credential_hash)`,
+          [
+            accepted.map((a) => a.deviceId),
+            accepted.map((a) => a.request.tenantId),
+            accepted.map((a) => a.request.body.serialNumber),
+            accepted.map((a) => a.request.body.platform),
+            accepted.map((a) => a.request.body.userId ?? null),
+            accepted.map((a) => a.certificate.notAfter),
+            accepted.map((a) => a.credentialHash),
+            now,
+          ],
+        );
+        await this.store.appendToStreams(accepted.map((a) => this.deviceEnrolled(a)), sql);
+      });
+    } catch (err) {
+      if (accepted.length === 1 && pgErrorCode(err) === PgErrorCode.uniqueViolation) throw alreadyEnrolled(accepted[0].request.body.serialNumber);
+      throw err;
+    }
+  }
+
+  private deviceEnrolled({ request, deviceId, credentialHash, managedBy, certificate }: Accepted) {
+    const { tenantId, body, actor, context } = request;
+    return {
+      streamId: deviceStreamId(deviceId),
+      events: [
+        {
+          type: 'DeviceEnrolled',
+          data: {
+            deviceId,
+            serialNumber: body.serialNumber,
+            platform: body.platform,
+            enrollmentType: body.enrollmentType,
+            userId: body.userId ?? null,
+            deviceName: body.deviceName ?? null,
+            osVersion: body.osVersion,
+            androidWorkProfile: body.androidWorkProfile ?? false,
+            managedBy,
+            mdmCertificate: { serial: certificate.serial, notBefore: certificate.notBefore, notAfter: certificate.notAfter },
+            credentialHash,
+          },
+        },
+      ],
+      opts: { tenantId, actor, correlationId: context.correlationId, causationId: context.causationId ?? null },
+    };
+  }
+}
