@@ -101,9 +101,13 @@ describe('enrollment through the gateway (R11–R15)', () => {
     const cert = new X509Certificate(body.mdmCertificate.certificatePem);
     const db = stack.enrollment.runtime.db;
     const [ca] = await db.query<{ certificate_pem: string }>('select certificate_pem from certificate_authority');
-    expect(cert.verify(new X509Certificate(ca.certificate_pem).publicKey)).toBe(true);
+    const caCert = new X509Certificate(ca.certificate_pem);
+    expect(cert.verify(caCert.publicKey)).toBe(true);
+    expect(cert.checkIssued(caCert)).toBe(true);
     expect(cert.serialNumber.toUpperCase()).toBe(body.mdmCertificate.serial);
-    expect(cert.subject).toContain(`CN=${body.deviceId}`);
+    expect(cert.subject.split('\n')).toEqual([`CN=${body.deviceId}`, `O=${tenant.tenantId}`, 'OU=MDM device']);
+    expect([cert.ca, cert.keyUsage, cert.publicKey.asymmetricKeyDetails]).toEqual([false, ['1.3.6.1.5.5.7.3.2'], { namedCurve: 'prime256v1' }]);
+    expect([Date.parse(cert.validFrom), Date.parse(cert.validTo)]).toEqual([Math.floor(now / 1000) * 1000, Math.floor(now / 1000) * 1000 + 365 * DAY]);
 
     for (const table of ['devices', 'es_events', 'outbox']) {
       const dump = JSON.stringify(await db.query(`select * from ${table}`));
