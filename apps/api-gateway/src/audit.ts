@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@mdm/platform/clock';
-import { Database } from '@mdm/platform/database';
+import { Database, GroupCommit } from '@mdm/platform/database';
 import { currentContext } from '@mdm/platform/logging';
 import { ServiceRuntime } from '@mdm/platform/http';
 
@@ -14,10 +14,13 @@ export interface AuditRecord {
   code?: string;
 }
 
+type Row = AuditRecord & { at: Date; correlationId: string };
+
 /** DESIGN.md §4: every admin command with actor, time, tenant and outcome. */
 @Injectable()
 export class AuditLog {
   private readonly clock: Clock;
+  private readonly writes = new GroupCommit<Row, void>((rows) => this.insert(rows), { maxBatch: 200 });
 
   constructor(
     @Inject(Database) private readonly db: Database,
@@ -26,13 +29,27 @@ export class AuditLog {
     this.clock = runtime.clock;
   }
 
+  /** Written before the call answers; commands answered together are written together (group commit). */
   async record(r: AuditRecord): Promise<void> {
-    const outcome = r.status < 400 ? 'success' : `failure:${r.code ?? r.status}`;
+    await this.writes.submit({ ...r, at: this.clock.now(), correlationId: currentContext().correlationId ?? '' });
+  }
+
+  private async insert(rows: Row[]): Promise<void[]> {
     await this.db.query(
       `insert into audit_log (tenant_id, at, actor, action, target, outcome, status, correlation_id)
-       values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [r.tenantId, this.clock.now(), r.actor, r.action, r.target, outcome, r.status, currentContext().correlationId ?? ''],
+       select * from unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[])`,
+      [
+        rows.map((r) => r.tenantId),
+        rows.map((r) => r.at),
+        rows.map((r) => r.actor),
+        rows.map((r) => r.action),
+        rows.map((r) => r.target),
+        rows.map((r) => (r.status < 400 ? 'success' : `failure:${r.code ?? r.status}`)),
+        rows.map((r) => r.status),
+        rows.map((r) => r.correlationId),
+      ],
     );
+    return rows.map(() => undefined);
   }
 
   async page(tenantId: string, limit: number, cursor?: string) {

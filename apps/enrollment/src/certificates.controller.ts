@@ -30,7 +30,7 @@ export class CertificatesController {
     const active = await this.db.query(`select 1 from devices where device_id = $1 and tenant_id = $2 and status = 'active'`, [deviceId, tenantId]);
     if (active.length === 0) throw notFound('device');
     const days = (this.runtime.config as unknown as EnrollmentConfig).MDM_CERTIFICATE_DAYS;
-    const { serial, notAfter } = await this.ca.issue({ deviceId, tenantId }, new Date(notBefore), days);
+    const { serial, notAfter } = this.ca.issue({ deviceId, tenantId }, new Date(notBefore), days);
     return { serial, notBefore, notAfter };
   }
 }

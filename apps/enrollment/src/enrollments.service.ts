@@ -87,14 +87,13 @@ export class Enrollments {
     const facts = await this.facts.forEnrollments(caughtUp.map((p) => ({ tenantId: p.tenantId, userId: p.body.userId ?? null, serialNumber: p.body.serialNumber })));
     const now = this.runtime.clock.now();
     const accepted: Accepted[] = [];
-    await Promise.all(
-      caughtUp.map((request, i) =>
-        this.accept(request, facts[i], now).then(
-          (a) => accepted.push(a),
-          (error: unknown) => outcomes.set(request, { ok: false, error }),
-        ),
-      ),
-    );
+    for (const [i, request] of caughtUp.entries()) {
+      try {
+        accepted.push(this.accept(request, facts[i], now));
+      } catch (error) {
+        outcomes.set(request, { ok: false, error });
+      }
+    }
     if (accepted.length > 0) await this.write(accepted, now);
     for (const a of accepted) outcomes.set(a.request, { ok: true, enrolled: a.enrolled });
     return batch.map((p) => outcomes.get(p)!);
@@ -124,14 +123,14 @@ export class Enrollments {
   }
 
   /** R12's prerequisites in order, R14's one active device per serial, then the device's identity (R13). */
-  private async accept(request: Pending, facts: EnrollmentFacts, now: Date): Promise<Accepted> {
+  private accept(request: Pending, facts: EnrollmentFacts, now: Date): Accepted {
     const { tenantId, body } = request;
     if (!facts.tenant) throw notFound('tenant');
     const managedBy = checkPrerequisites(facts.tenant, facts.user, body, now);
     if (facts.serialActive) throw alreadyEnrolled(body.serialNumber);
     const deviceId = randomUUID();
     const deviceCredential = `dc_${randomBytes(32).toString('base64url')}`;
-    const certificate = await this.ca.issue({ deviceId, tenantId }, now, this.config.MDM_CERTIFICATE_DAYS);
+    const certificate = this.ca.issue({ deviceId, tenantId }, now, this.config.MDM_CERTIFICATE_DAYS);
     return {
       request,
       deviceId,

@@ -1,5 +1,4 @@
-import { KeyObject, createPrivateKey, generateKeyPair, randomBytes, sign, webcrypto } from 'node:crypto';
-import { promisify } from 'node:util';
+import { KeyObject, createECDH, createPrivateKey, randomBytes, sign, webcrypto } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
@@ -10,7 +9,6 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const subtle = webcrypto.subtle;
-const generateEcKeyPair = promisify(generateKeyPair);
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const OID = { commonName: '2.5.4.3', organization: '2.5.4.10', organizationalUnit: '2.5.4.11' };
 
@@ -43,6 +41,8 @@ export class MdmCertificateAuthority implements OnModuleInit {
   private caKey!: KeyObject;
   /** What every device certificate shares, built once: the issuer, the signature algorithm, the extensions. */
   private issuer!: asn1.Name;
+  /** id-ecPublicKey on P-256: the CA's own key is one, like every device's. */
+  private keyAlgorithm!: asn1.AlgorithmIdentifier;
   private readonly signatureAlgorithm = new asn1.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
   private readonly extensions = new asn1.Extensions(
     [
@@ -65,7 +65,9 @@ export class MdmCertificateAuthority implements OnModuleInit {
       [row] = await this.load();
     }
     this.caCertificate = new x509.X509Certificate(row.certificate_pem);
-    this.issuer = AsnConvert.parse(this.caCertificate.rawData, asn1.Certificate).tbsCertificate.subject;
+    const { subject, subjectPublicKeyInfo } = AsnConvert.parse(this.caCertificate.rawData, asn1.Certificate).tbsCertificate;
+    this.issuer = subject;
+    this.keyAlgorithm = subjectPublicKeyInfo.algorithm;
     this.caKey = createPrivateKey({ key: Buffer.from(row.private_key_pkcs8, 'base64'), format: 'der', type: 'pkcs8' });
   }
 
@@ -79,8 +81,10 @@ export class MdmCertificateAuthority implements OnModuleInit {
    * the higher-level generator re-parses every name and the certificate it has just made, which
    * cost more than the rest of an enrollment.
    */
-  async issue(subject: { deviceId: string; tenantId: string }, now: Date, days: number): Promise<IssuedCertificate> {
-    const { publicKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
+  issue(subject: { deviceId: string; tenantId: string }, now: Date, days: number): IssuedCertificate {
+    // A P-256 key pair whose public point comes out raw (node's ECDH API makes the same keys, and
+    // an SPKI export costs more than the key itself).
+    const publicPoint = createECDH('prime256v1').generateKeys();
     const notAfter = new Date(now.getTime() + days * 86_400_000);
     const serial = randomSerial();
     const tbsCertificate = new asn1.TBSCertificate({
@@ -94,7 +98,7 @@ export class MdmCertificateAuthority implements OnModuleInit {
         [OID.organization, subject.tenantId],
         [OID.organizationalUnit, 'MDM device'],
       ]),
-      subjectPublicKeyInfo: AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), asn1.SubjectPublicKeyInfo),
+      subjectPublicKeyInfo: new asn1.SubjectPublicKeyInfo({ algorithm: this.keyAlgorithm, subjectPublicKey: new Uint8Array(publicPoint).buffer }),
       extensions: this.extensions,
     });
     const signature = sign('sha256', Buffer.from(AsnConvert.serialize(tbsCertificate)), { key: this.caKey, dsaEncoding: 'der' });

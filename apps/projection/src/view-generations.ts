@@ -20,8 +20,8 @@ interface Generation {
 const REBUILD_CHECK_MS = 250;
 const UNDEFINED_TABLE = '42P01';
 /**
- * Batches of different partitions applied at once: one batch's statements run in Postgres while
- * another is decoded and folded here. The projector locks rows in one order, so they cannot deadlock.
+ * Transactions applying batches at once: one's statements run in Postgres while another is decoded
+ * and folded here. The projector locks rows in one order, so they cannot deadlock.
  */
 const PARTITIONS_IN_FLIGHT = 4;
 /**
@@ -139,7 +139,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       // The fold is idempotent by its version guards (R27: a duplicate changes nothing), so no inbox.
       dedup: 'handler',
       // One connection stays free for the views' queries.
-      partitionsConsumedConcurrently: Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, runtime.config.DB_POOL_SIZE - 1)),
+      transactionsInFlight: Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, runtime.config.DB_POOL_SIZE - 1)),
       fetch: FETCH,
       handle: () => Promise.reject(new Error('the projection applies whole batches')),
       handleBatch: async (items, sql) => {

@@ -5,7 +5,7 @@ export interface GroupCommitOptions<I> {
    * Items with the same key never share a batch, nor run in two batches at once (two check-ins of
    * one device); the later one waits for a later batch, so it sees what the other wrote.
    */
-  key: (item: I) => string;
+  key?: (item: I) => string;
   /** Batches that may run at once (default 1): more overlap one batch's waits with another's work. */
   concurrency?: number;
 }
@@ -44,15 +44,19 @@ export class GroupCommit<I, O> {
     });
   }
 
+  private keyOf(item: I): string | undefined {
+    return this.options.key?.(item);
+  }
+
   private startBatches(): void {
     while (this.running < (this.options.concurrency ?? 1)) {
       const batch = this.take();
       if (batch.length === 0) return;
       this.running++;
-      const keys = batch.map((w) => this.options.key(w.item));
-      keys.forEach((k) => this.busy.add(k));
+      const keys = batch.map((w) => this.keyOf(w.item));
+      keys.forEach((k) => k !== undefined && this.busy.add(k));
       void this.runBatch(batch).finally(() => {
-        keys.forEach((k) => this.busy.delete(k));
+        keys.forEach((k) => k !== undefined && this.busy.delete(k));
         this.running--;
         this.startBatches();
       });
@@ -64,12 +68,12 @@ export class GroupCommit<I, O> {
     const batch: Waiting<I, O>[] = [];
     const keys = new Set<string>();
     for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch; ) {
-      const key = this.options.key(this.queue[i].item);
-      if (keys.has(key) || this.busy.has(key)) {
+      const key = this.keyOf(this.queue[i].item);
+      if (key !== undefined && (keys.has(key) || this.busy.has(key))) {
         i++;
         continue;
       }
-      keys.add(key);
+      if (key !== undefined) keys.add(key);
       batch.push(...this.queue.splice(i, 1));
     }
     return batch;

@@ -1,5 +1,5 @@
 import { EventContractError, EventEnvelope, EventHeaders, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
-import { Sql } from '@mdm/platform/database';
+import { GroupCommit, Sql } from '@mdm/platform/database';
 import { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { Logger, runWithContext } from '@mdm/platform/logging';
 
@@ -29,7 +29,13 @@ export interface InboxConsumerOptions {
   handleBatch?: BatchHandler;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /** Partitions whose batches are taken at once (default: 8 in batch mode, else 1). */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Batch mode: transactions applying batches at once (default 1). Batches of other partitions that
+   * arrive meanwhile are applied together in the next transaction.
+   */
+  transactionsInFlight?: number;
   fromBeginning?: boolean;
   /**
    * 'handler': the handler is idempotent by itself (per-stream version guards, as in a projection):
@@ -74,9 +80,19 @@ export class InboxConsumer {
   /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
   readonly stats = { received: 0, ignored: 0, applied: 0, duplicates: 0, deadLettered: 0 };
   readonly deadLetterTopic: string;
+  /**
+   * Batch mode's transactions. On this machine a round trip to Postgres costs more than the
+   * statements it carries, and a fetch hands over small batches of many partitions at once: one
+   * transaction for all of them instead of one each.
+   */
+  private readonly transactions: GroupCommit<Decoded[], void>;
 
   constructor(private readonly options: InboxConsumerOptions) {
     this.deadLetterTopic = deadLetterTopic(options.groupId).topic;
+    this.transactions = new GroupCommit((batches) => this.applyTogether(batches), {
+      maxBatch: 64,
+      concurrency: options.transactionsInFlight ?? 1,
+    });
   }
 
   get groupId(): string {
@@ -115,7 +131,7 @@ export class InboxConsumer {
     await consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
     await consumer.run({
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? (this.options.mode === 'batch' ? 8 : 1),
       eachBatch: (payload) => this.onBatch(payload),
     });
     await joined;
@@ -188,7 +204,10 @@ export class InboxConsumer {
     }
   }
 
-  /** One transaction for the whole batch; false when it failed and must be replayed one by one. */
+  /**
+   * The batch in one transaction, with the batches of other partitions waiting at the same time;
+   * false when it failed and must be replayed one by one.
+   */
   private async tryBatch(decoded: Decoded[]): Promise<boolean> {
     const valid = decoded.filter((d) => d.event);
     if (valid.length === 0) {
@@ -196,23 +215,30 @@ export class InboxConsumer {
       return true;
     }
     try {
-      const applied = await this.options.db.transaction(async (sql) => {
-        const fresh = await this.claim(sql, valid);
-        if (this.options.handleBatch) {
-          await this.options.handleBatch(fresh.map((d) => ({ event: d.event!, delivery: d.delivery })), sql);
-        } else {
-          for (const d of fresh) await this.withContext(d.event!, () => this.options.handle(d.event!, sql, d.delivery));
-        }
-        return fresh.length;
-      });
-      this.stats.applied += applied;
-      this.stats.duplicates += valid.length - applied;
+      await this.transactions.submit(valid);
     } catch (err) {
       this.options.logger.warn({ err, count: decoded.length }, 'batch failed; replaying it message by message');
       return false;
     }
     for (const d of decoded) if (d.error) await this.deadLetter(d, d.error.message);
     return true;
+  }
+
+  /** Several partitions' batches in one transaction; a failure reruns each batch alone (GroupCommit). */
+  private async applyTogether(batches: Decoded[][]): Promise<void[]> {
+    const all = batches.flat();
+    const applied = await this.options.db.transaction(async (sql) => {
+      const fresh = await this.claim(sql, all);
+      if (this.options.handleBatch) {
+        await this.options.handleBatch(fresh.map((d) => ({ event: d.event!, delivery: d.delivery })), sql);
+      } else {
+        for (const d of fresh) await this.withContext(d.event!, () => this.options.handle(d.event!, sql, d.delivery));
+      }
+      return fresh.length;
+    });
+    this.stats.applied += applied;
+    this.stats.duplicates += all.length - applied;
+    return batches.map(() => undefined);
   }
 
   private async processOne(d: Decoded, heartbeat: () => Promise<void>): Promise<void> {
@@ -246,20 +272,6 @@ export class InboxConsumer {
   /** Records the events in the inbox; returns those not seen before, in their order. */
   private async claim(sql: Sql, items: Decoded[]): Promise<Decoded[]> {
     if (this.options.dedup === 'handler') return items;
-    const rows = await sql.query<{ event_id: string }>(
-      `with i as (
-         insert into inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
-         select $1, * from unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[])
-         on conflict do nothing returning event_id)
-       select event_id from i`,
-      [
-        this.options.groupId,
-        items.map((d) => d.event!.eventId),
-        items.map((d) => d.delivery.topic),
-        items.map((d) => d.delivery.partition),
-        items.map((d) => d.delivery.offset),
-      ],
-    );
     const byStream = new Map<string, EventEnvelope>();
     for (const d of items) {
       const e = d.event!;
@@ -268,12 +280,29 @@ export class InboxConsumer {
     // In stream order: two transactions that upsert the same streams (a rebuild beside the live
     // consumer, partitions applied at once) then lock them in the same order and cannot deadlock.
     const latest = new Map([...byStream].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    await sql.query(
-      `insert into consumed_streams (stream_id, tenant_id, version)
-       select * from unnest($1::text[], $2::uuid[], $3::bigint[])
-       on conflict (stream_id) do update
-         set version = greatest(consumed_streams.version, excluded.version), updated_at = now()`,
-      [[...latest.keys()], [...latest.values()].map((e) => e.tenantId), [...latest.values()].map((e) => e.streamVersion)],
+    // One statement, one round trip: the inbox rows and the read-your-writes bookkeeping.
+    const rows = await sql.query<{ event_id: string }>(
+      `with i as (
+         insert into inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
+         select $1, * from unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[])
+         on conflict do nothing returning event_id),
+       c as (
+         insert into consumed_streams (stream_id, tenant_id, version)
+         select * from unnest($6::text[], $7::uuid[], $8::bigint[])
+         on conflict (stream_id) do update
+           set version = greatest(consumed_streams.version, excluded.version), updated_at = now()
+         returning 1)
+       select event_id from i`,
+      [
+        this.options.groupId,
+        items.map((d) => d.event!.eventId),
+        items.map((d) => d.delivery.topic),
+        items.map((d) => d.delivery.partition),
+        items.map((d) => d.delivery.offset),
+        [...latest.keys()],
+        [...latest.values()].map((e) => e.tenantId),
+        [...latest.values()].map((e) => e.streamVersion),
+      ],
     );
     const fresh = new Set(rows.map((r) => r.event_id));
     // The same event twice in one batch (a relay re-send) is claimed once: keep its first copy.
