@@ -58,6 +58,12 @@ export interface InboxConsumerOptions {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+/**
+ * Offsets are committed this often, not after every batch: a commit is a request to the broker and
+ * a write to its offsets log, and batches come many times a second. Offsets only ever trail the
+ * inbox, so what a crash leaves uncommitted is delivered again and absorbed as a duplicate.
+ */
+const COMMIT_EVERY_MS = 500;
 
 interface Decoded {
   message: KafkaMessage;
@@ -77,6 +83,9 @@ export class InboxConsumer {
   private pruneTimer: NodeJS.Timeout | undefined;
   private dlqProducer: Producer | undefined;
   private readonly lagByPartition = new Map<string, number>();
+  /** The next offset to commit per `topic:partition`, for what was applied since the last commit. */
+  private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  private commitTimer: NodeJS.Timeout | undefined;
   /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
   readonly stats = { received: 0, ignored: 0, applied: 0, duplicates: 0, deadLettered: 0 };
   readonly deadLetterTopic: string;
@@ -126,10 +135,19 @@ export class InboxConsumer {
       ...this.options.fetch,
     });
     this.consumer = consumer;
-    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    const joined = new Promise<void>((resolve) =>
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        // Partitions given to another member are theirs to commit from now on.
+        for (const [key, { topic, partition }] of this.toCommit) {
+          if (!payload.memberAssignment[topic]?.includes(partition)) this.toCommit.delete(key);
+        }
+        resolve();
+      }),
+    );
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
     await consumer.run({
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? (this.options.mode === 'batch' ? 8 : 1),
       eachBatch: (payload) => this.onBatch(payload),
@@ -137,6 +155,24 @@ export class InboxConsumer {
     await joined;
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
     this.pruneTimer.unref();
+    this.commitTimer = setInterval(() => void this.commit(), COMMIT_EVERY_MS);
+    this.commitTimer.unref();
+  }
+
+  /** Commits the offsets of what was applied since the last commit; a failure is retried at the next tick. */
+  private async commit(): Promise<void> {
+    if (this.toCommit.size === 0 || !this.consumer) return;
+    const offsets = [...this.toCommit.values()];
+    this.toCommit.clear();
+    try {
+      await this.consumer.commitOffsets(offsets);
+    } catch (err) {
+      for (const o of offsets) {
+        const key = `${o.topic}:${o.partition}`;
+        if (!this.toCommit.has(key)) this.toCommit.set(key, o);
+      }
+      this.options.logger.debug({ err }, 'offset commit failed; retrying');
+    }
   }
 
   /** Forgets the ids this consumer applied longer ago than the dedup window. */
@@ -159,6 +195,8 @@ export class InboxConsumer {
 
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
+    clearInterval(this.commitTimer);
+    await this.commit();
     await this.consumer?.disconnect();
     await this.dlqProducer?.disconnect();
     this.consumer = undefined;
@@ -166,25 +204,31 @@ export class InboxConsumer {
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     this.stats.received += batch.messages.length;
     const wanted = batch.messages.filter((message) => !this.ignored(message));
     this.stats.ignored += batch.messages.length - wanted.length;
     const decoded = new Map(wanted.map((message) => [message, this.decode(batch.topic, batch.partition, message)]));
 
+    let applied: string | undefined;
+    const done = (offset: string) => {
+      resolveOffset(offset);
+      applied = offset;
+    };
     if (decoded.size === 0 || (this.options.mode === 'batch' && (await this.tryBatch([...decoded.values()])))) {
-      for (const message of batch.messages) resolveOffset(message.offset);
+      for (const message of batch.messages) done(message.offset);
     } else {
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
         const d = decoded.get(message);
         if (d) await this.processOne(d, heartbeat);
-        resolveOffset(message.offset);
+        done(message.offset);
       }
     }
+    const { topic, partition } = batch;
+    if (applied !== undefined) this.toCommit.set(`${topic}:${partition}`, { topic, partition, offset: String(BigInt(applied) + 1n) });
     const last = Number(batch.lastOffset());
-    this.lagByPartition.set(`${batch.topic}:${batch.partition}`, Math.max(0, Number(batch.highWatermark) - last - 1));
-    await commitOffsetsIfNecessary();
+    this.lagByPartition.set(`${topic}:${partition}`, Math.max(0, Number(batch.highWatermark) - last - 1));
     await heartbeat();
   }
 
