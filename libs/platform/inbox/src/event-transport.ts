@@ -42,7 +42,7 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
       const { awaitedStreams, ...options } = this.transportOptions;
       const ignores =
         awaitedStreams &&
-        ((e: { type: string; streamId: string }) => !this.getHandlerByPattern(e.type) && !awaitedStreams.some((prefix) => e.streamId.startsWith(prefix)));
+        ((e: { type: string; streamId: string }) => !this.handlerOf(e.type) && !awaitedStreams.some((prefix) => e.streamId.startsWith(prefix)));
       this.consumer = new InboxConsumer({ ...options, handle: this.dispatch, ...(ignores && { ignores }) });
       await this.consumer.start();
       callback();
@@ -63,8 +63,16 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
     return this.consumer as T;
   }
 
+  /** Handlers by event type, looked up once each: Nest's lookup normalises the pattern on every call. */
+  private readonly handlers = new Map<string, ReturnType<Server['getHandlerByPattern']>>();
+
+  private handlerOf(type: string) {
+    if (!this.handlers.has(type)) this.handlers.set(type, this.getHandlerByPattern(type));
+    return this.handlers.get(type);
+  }
+
   private readonly dispatch: EventHandler = async (event: EventEnvelope, sql: Sql, delivery: Delivery) => {
-    const handler = this.getHandlerByPattern(event.type);
+    const handler = this.handlerOf(event.type);
     if (!handler) return;
     await lastValueFrom(this.transformToObservable(await handler(event, new InboxContext(sql, delivery))), {
       defaultValue: undefined,
