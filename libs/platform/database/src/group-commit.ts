@@ -20,7 +20,7 @@ interface Waiting<I, O> {
  * Group commit: items submitted while a batch is being written wait and go together in the next
  * one, so a burst of N requests costs one transaction and a few statements instead of N of each
  * (a round trip to Postgres costs more here than the statement it carries). Under light load a
- * batch is one item and nothing waits.
+ * batch is one item and waits for nothing but the end of the event loop's turn.
  *
  * The runner answers every item or throws: a batch is all or nothing, like the transaction it
  * writes. When it throws (a deadlock, one item's fault), each item is run again alone, so a fault
@@ -29,6 +29,7 @@ interface Waiting<I, O> {
 export class GroupCommit<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
   private running = 0;
+  private scheduled = false;
   /** Keys of the items in running batches. */
   private readonly busy = new Set<string>();
 
@@ -40,6 +41,16 @@ export class GroupCommit<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Batches start on the next turn of the event loop: what is submitted in this one goes together. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
       this.startBatches();
     });
   }
@@ -58,7 +69,7 @@ export class GroupCommit<I, O> {
       void this.runBatch(batch).finally(() => {
         keys.forEach((k) => k !== undefined && this.busy.delete(k));
         this.running--;
-        this.startBatches();
+        this.schedule();
       });
     }
   }
