@@ -20,8 +20,8 @@ interface Generation {
 const REBUILD_CHECK_MS = 250;
 const UNDEFINED_TABLE = '42P01';
 /**
- * Transactions applying batches at once: one's statements run in Postgres while another is decoded
- * and folded here. The projector locks rows in one order, so they cannot deadlock.
+ * Partitions' batches applied at once, each in its own transaction: one's statements run in Postgres
+ * while another is decoded and folded here. The projector locks rows in one order, so they cannot deadlock.
  */
 const PARTITIONS_IN_FLIGHT = 4;
 /**
@@ -128,6 +128,8 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     const groupId = this.groupOf(tables.generation);
     await ensureTopics(runtime.kafka, [deadLetterTopic(groupId)]);
     const projector = new Projector(tables);
+    // One connection stays free for the views' queries.
+    const inFlight = Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, runtime.config.DB_POOL_SIZE - 1));
     const consumer = new InboxConsumer({
       kafka: runtime.kafka,
       db: runtime.db,
@@ -138,8 +140,8 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       mode: 'batch',
       // The fold is idempotent by its version guards (R27: a duplicate changes nothing), so no inbox.
       dedup: 'handler',
-      // One connection stays free for the views' queries.
-      transactionsInFlight: Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, runtime.config.DB_POOL_SIZE - 1)),
+      partitionsConsumedConcurrently: inFlight,
+      transactionsInFlight: inFlight,
       fetch: FETCH,
       handle: () => Promise.reject(new Error('the projection applies whole batches')),
       handleBatch: async (items, sql) => {

@@ -36,6 +36,7 @@ type Outcome =
   | { kind: 'unknown' }
   | { kind: 'retry'; tenantId: string }
   | { kind: 'blocked'; authority: ManagingAuthority }
+  | { kind: 'failed'; error: unknown }
   | { kind: 'answered'; answer: CheckInAnswer };
 
 interface Attempt {
@@ -131,6 +132,7 @@ export class CheckInService {
       outcome = await this.batches.submit({ credentialHash, body, final: true, context });
     }
     if (outcome.kind === 'blocked') throw apnsMissing(outcome.authority);
+    if (outcome.kind === 'failed') throw outcome.error;
     if (outcome.kind === 'answered') return outcome.answer;
     throw unknownDevice();
   }
@@ -179,12 +181,19 @@ export class CheckInService {
       return { kind: 'blocked', authority: err.authority };
     }
 
+    // The renewal first, before this device writes anything: a CA that cannot answer fails this
+    // check-in alone, and the rest of its batch goes on.
+    let certificate: { serial: string; notBefore: string | null; notAfter: string };
+    try {
+      certificate = inRenewalWindow(row.certificate_not_after, now)
+        ? await this.renewal.renew(device, now)
+        : { serial: row.certificate_serial, notBefore: null, notAfter: row.certificate_not_after.toISOString() };
+    } catch (error) {
+      return { kind: 'failed', error };
+    }
     await this.actions.applyResults(sql, device, body.commandResults ?? []);
     const commands = await this.actions.deliver(sql, device, row.pending);
     const compliance = this.compliance(tenant, row.platform, plan.managedBy, assigned, body.state);
-    const certificate = inRenewalWindow(row.certificate_not_after, now)
-      ? await this.renewal.renew(device, now)
-      : { serial: row.certificate_serial, notBefore: null, notAfter: row.certificate_not_after.toISOString() };
     const nextCheckInAt = new Date(now.getTime() + this.config.CHECK_IN_INTERVAL_HOURS * HOUR).toISOString();
     // When the device entered its migration state: now if this check-in moved it (R20), else as it was.
     const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;

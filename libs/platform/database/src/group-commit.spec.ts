@@ -53,4 +53,14 @@ describe('GroupCommit', () => {
     await Promise.all([a1, gc.submit({ id: 'a', n: 2 }), gc.submit({ id: 'b', n: 3 })]);
     expect(batches).toEqual([[1], [3], [2]]);
   });
+
+  it('free slots share the queue evenly: four items and two slots make two batches of two, run at once', async () => {
+    const { batches, run } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 10, concurrency: 2 });
+    await Promise.all([1, 2, 3, 4].map((n) => gc.submit({ id: `d${n}`, n })));
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
 });

@@ -60,8 +60,11 @@ export class GroupCommit<I, O> {
   }
 
   private startBatches(): void {
-    while (this.running < (this.options.concurrency ?? 1)) {
-      const batch = this.take();
+    const concurrency = this.options.concurrency ?? 1;
+    // Free slots share the queue evenly: with room for several batches, none takes everything.
+    const size = Math.min(this.options.maxBatch, Math.ceil(this.queue.length / Math.max(1, concurrency - this.running)));
+    while (this.running < concurrency) {
+      const batch = this.take(size);
       if (batch.length === 0) return;
       this.running++;
       const keys = batch.map((w) => this.keyOf(w.item));
@@ -75,10 +78,10 @@ export class GroupCommit<I, O> {
   }
 
   /** The oldest queued items, at most one per key and none of a running batch's keys, in submission order. */
-  private take(): Waiting<I, O>[] {
+  private take(size: number): Waiting<I, O>[] {
     const batch: Waiting<I, O>[] = [];
     const keys = new Set<string>();
-    for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch; ) {
+    for (let i = 0; i < this.queue.length && batch.length < size; ) {
       const key = this.keyOf(this.queue[i].item);
       if (key !== undefined && (keys.has(key) || this.busy.has(key))) {
         i++;
