@@ -63,4 +63,11 @@ describe('GroupCommit', () => {
       [3, 4],
     ]);
   });
+
+  it('a batch takes items up to maxWeight, and always its first one', async () => {
+    const { batches, run } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 10, weight: (i) => i.n, maxWeight: 5 });
+    await Promise.all([9, 1, 2, 2, 3].map((n, i) => gc.submit({ id: `d${i}`, n })));
+    expect(batches).toEqual([[9], [1, 2, 2], [3]]);
+  });
 });

@@ -6,6 +6,12 @@ export interface GroupCommitOptions<I> {
    * one device); the later one waits for a later batch, so it sees what the other wrote.
    */
   key?: (item: I) => string;
+  /**
+   * An item's size, and the most a batch takes beyond its first item: small items gather, big ones
+   * (a replay's long Kafka batches) are better written apart, where the next can be read meanwhile.
+   */
+  weight?: (item: I) => number;
+  maxWeight?: number;
   /** Batches that may run at once (default 1): more overlap one batch's waits with another's work. */
   concurrency?: number;
 }
@@ -81,13 +87,17 @@ export class GroupCommit<I, O> {
   private take(size: number): Waiting<I, O>[] {
     const batch: Waiting<I, O>[] = [];
     const keys = new Set<string>();
+    let weight = 0;
     for (let i = 0; i < this.queue.length && batch.length < size; ) {
+      const itemWeight = this.options.weight?.(this.queue[i].item) ?? 1;
+      if (batch.length > 0 && weight + itemWeight > (this.options.maxWeight ?? Infinity)) break;
       const key = this.keyOf(this.queue[i].item);
       if (key !== undefined && (keys.has(key) || this.busy.has(key))) {
         i++;
         continue;
       }
       if (key !== undefined) keys.add(key);
+      weight += itemWeight;
       batch.push(...this.queue.splice(i, 1));
     }
     return batch;

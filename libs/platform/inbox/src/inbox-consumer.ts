@@ -32,8 +32,10 @@ export interface InboxConsumerOptions {
   /** Partitions whose batches are taken at once (default: 8 in batch mode, else 1). */
   partitionsConsumedConcurrently?: number;
   /**
-   * Batch mode: transactions applying batches at once (default 1). Batches of other partitions that
-   * arrive meanwhile are applied together in the next transaction.
+   * Batch mode: transactions applying batches at once (default 2: one's round trips overlap the
+   * other's). Small batches of other partitions that arrive meanwhile are applied together in the
+   * next transaction. Batches of different partitions hold different streams; should two
+   * transactions still deadlock, Postgres breaks it and their batches are replayed apart.
    */
   transactionsInFlight?: number;
   fromBeginning?: boolean;
@@ -100,7 +102,11 @@ export class InboxConsumer {
     this.deadLetterTopic = deadLetterTopic(options.groupId).topic;
     this.transactions = new GroupCommit((batches) => this.applyTogether(batches), {
       maxBatch: 64,
-      concurrency: options.transactionsInFlight ?? 1,
+      // Small batches (a live stream) gather; long ones (a replay) are applied apart, which lets
+      // kafkajs read ahead meanwhile.
+      weight: (batch) => batch.length,
+      maxWeight: 200,
+      concurrency: options.transactionsInFlight ?? 2,
     });
   }
 
