@@ -59,8 +59,6 @@ export class Enrollments {
   private readonly batches = new GroupCommit<Pending, Outcome>((pending) => this.enrollAll(pending), {
     maxBatch: 64,
     key: (p) => `${p.tenantId}:${p.body.serialNumber}`,
-    // One batch's waits (read-your-writes, Postgres) overlap the other's certificates.
-    concurrency: 2,
   });
 
   constructor(
