@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Role, notFound } from '@mdm/contracts/core';
-import { Database } from '@mdm/platform/database';
+import { Database, GroupCommit } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ServiceRuntime } from '@mdm/platform/http';
 
@@ -14,10 +14,21 @@ const hash = (token: string) => createHash('sha256').update(token).digest('hex')
 const newToken = () => `mdm_${randomBytes(32).toString('base64url')}`;
 const tokenStream = (tokenId: string) => `token-${tokenId}`;
 
+interface TokenRow {
+  token_id: string;
+  tenant_id: string;
+  role: Role;
+}
+
 /** Tenant tokens: random, stored only as hashes, revocable at once; and the operator token. */
 @Injectable()
 export class Tokens {
   readonly operatorToken: string;
+  /**
+   * Calls that arrive together are authenticated by one statement (no cache: each lookup reads the
+   * table after its call arrived, so a revoked token stops working at once).
+   */
+  private readonly lookups = new GroupCommit<string, TokenRow | undefined>((hashes) => this.lookup(hashes), { maxBatch: 200 });
 
   constructor(
     @Inject(Database) private readonly db: Database,
@@ -36,11 +47,18 @@ export class Tokens {
 
   async resolve(token: string): Promise<Principal | undefined> {
     if (sameSecret(token, this.operatorToken)) return { kind: 'operator' };
-    const [row] = await this.db.query<{ token_id: string; tenant_id: string; role: Role }>(
-      'select token_id, tenant_id, role from access_tokens where token_hash = $1 and revoked_at is null',
-      [hash(token)],
-    );
+    const row = await this.lookups.submit(hash(token));
     return row && { kind: 'tenant', tokenId: row.token_id, tenantId: row.tenant_id, role: row.role };
+  }
+
+  /** Live tokens by hash, one statement for all those asked at once. */
+  private async lookup(hashes: string[]): Promise<(TokenRow | undefined)[]> {
+    const rows = await this.db.query<TokenRow & { token_hash: string }>(
+      'select token_hash, token_id, tenant_id, role from access_tokens where token_hash = any($1::text[]) and revoked_at is null',
+      [[...new Set(hashes)]],
+    );
+    const byHash = new Map(rows.map((r) => [r.token_hash, r]));
+    return hashes.map((h) => byHash.get(h));
   }
 
   async issue(tenantId: string, role: Role, actor: string): Promise<{ tokenId: string; token: string; role: Role }> {
