@@ -24,9 +24,10 @@ interface Waiting<I, O> {
 
 /**
  * Group commit: items submitted while a batch is being written wait and go together in the next
- * one (reads are grouped the same way: the gateway's token lookups), so a burst of N requests costs one transaction and a few statements instead of N of each
- * (a round trip to Postgres costs more here than the statement it carries). Under light load a
- * batch is one item and waits for nothing but the end of the event loop's turn.
+ * one, so a burst of N requests costs one transaction and a few statements instead of N of each (a
+ * round trip to Postgres costs more here than the statement it carries). Reads are grouped the same
+ * way (the gateway's token lookups). Under light load a batch is one item and waits for nothing but
+ * the end of the event loop's turn.
  *
  * The runner answers every item or throws: a batch is all or nothing, like the transaction it
  * writes. When it throws (a deadlock, one item's fault), each item is run again alone, so a fault
