@@ -224,15 +224,7 @@ export class EventStore {
           envelopes.map((e) => e.tenantId),
           counts,
           lastPublished,
-          envelopes.map((e) => e.eventId),
-          envelopes.map((e) => e.type),
-          envelopes.map((e) => e.schemaVersion),
-          envelopes.map((e) => JSON.stringify(e.data)),
-          envelopes.map((e) => e.actor),
-          envelopes.map((e) => e.correlationId),
-          envelopes.map((e) => e.causationId),
-          envelopes.map((e) => e.occurredAt),
-          envelopes.map((e) => e.recordedAt),
+          ...eventColumns(envelopes),
           topics,
           envelopes.map((e, i) => (topics[i] ? JSON.stringify(e) : null)),
           envelopes.map((e) => JSON.stringify(kafkaHeaders(e))),
@@ -333,15 +325,7 @@ export class EventStore {
       envelopes[0].tenantId,
       count,
       expected === 'any' ? 0 : expected,
-      envelopes.map((e) => e.eventId),
-      envelopes.map((e) => e.type),
-      envelopes.map((e) => e.schemaVersion),
-      envelopes.map((e) => JSON.stringify(e.data)),
-      envelopes.map((e) => e.actor),
-      envelopes.map((e) => e.correlationId),
-      envelopes.map((e) => e.causationId),
-      envelopes.map((e) => e.occurredAt),
-      envelopes.map((e) => e.recordedAt),
+      ...eventColumns(envelopes),
     ];
     // Outbox rows are only built when an event is published: their arrays are the costliest to send.
     if (publishes) {
@@ -413,6 +397,21 @@ export class EventStore {
       data,
     };
   }
+}
+
+/** The es_events columns of the envelopes, one array each, in the order the append statements take them. */
+function eventColumns(envelopes: EventEnvelope[]): unknown[][] {
+  return [
+    envelopes.map((e) => e.eventId),
+    envelopes.map((e) => e.type),
+    envelopes.map((e) => e.schemaVersion),
+    envelopes.map((e) => JSON.stringify(e.data)),
+    envelopes.map((e) => e.actor),
+    envelopes.map((e) => e.correlationId),
+    envelopes.map((e) => e.causationId),
+    envelopes.map((e) => e.occurredAt),
+    envelopes.map((e) => e.recordedAt),
+  ];
 }
 
 export function kafkaHeaders(e: EventEnvelope): Record<string, string> {
