@@ -1,0 +1,77 @@
+import { X509Certificate, createPrivateKey, randomUUID, webcrypto } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1 from '@peculiar/asn1-x509';
+import * as x509 from '@peculiar/x509';
+import { DerTemplate, DeviceCertificates } from './device-certificates';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+async function certificateAuthority() {
+  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=Test device CA',
+    notBefore: new Date('2020-01-01T00:00:00Z'),
+    notAfter: new Date('2090-01-01T00:00:00Z'),
+    signingAlgorithm: algorithm,
+    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+  });
+  const key = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), format: 'der', type: 'pkcs8' });
+  return { certificate: new X509Certificate(Buffer.from(ca.rawData)), certificates: new DeviceCertificates(ca.rawData, key) };
+}
+
+describe('DeviceCertificates (R13)', () => {
+  it('R13: every certificate is a valid X.509 certificate of its own device, key, serial and validity, signed by the CA', async () => {
+    const { certificate: ca, certificates } = await certificateAuthority();
+    const tenantId = randomUUID();
+    const notBefore = new Date('2026-11-28T10:11:12.345Z');
+    const notAfter = new Date('2027-11-28T10:11:12.345Z');
+    const signatureLengths = new Set<number>();
+    const keys = new Set<string>();
+    const serials = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const deviceId = randomUUID();
+      const issued = certificates.issue({ deviceId, tenantId }, notBefore, notAfter);
+      const cert = new X509Certificate(issued.pem);
+      expect(cert.raw).toEqual(issued.der);
+      expect(cert.verify(ca.publicKey)).toBe(true);
+      expect(cert.checkIssued(ca)).toBe(true);
+      expect(cert.serialNumber.toUpperCase()).toBe(issued.serial);
+      expect(issued.serial).toMatch(/^[4-7][0-9A-F]{31}$/);
+      expect(cert.subject.split('\n')).toEqual([`CN=${deviceId}`, `O=${tenantId}`, 'OU=MDM device']);
+      expect([Date.parse(cert.validFrom), Date.parse(cert.validTo)]).toEqual([Date.parse('2026-11-28T10:11:12Z'), Date.parse('2027-11-28T10:11:12Z')]);
+      expect([cert.ca, cert.keyUsage, cert.publicKey.asymmetricKeyDetails]).toEqual([false, ['1.3.6.1.5.5.7.3.2'], { namedCurve: 'prime256v1' }]);
+      signatureLengths.add(issued.der.length);
+      keys.add(cert.publicKey.export({ format: 'der', type: 'spki' }).toString('hex'));
+      serials.add(issued.serial);
+    }
+    // DER ECDSA signatures are 70 to 72 bytes: certificates of different lengths came from their own templates.
+    expect(signatureLengths.size).toBeGreaterThan(1);
+    expect([keys.size, serials.size]).toEqual([200, 200]);
+  });
+
+  it('R13: validity from 2050 on is GeneralizedTime (RFC 5280), also when only the end is past 2049', async () => {
+    const { certificate: ca, certificates } = await certificateAuthority();
+    for (const [from, to] of [
+      ['2049-06-30T23:59:59.999Z', '2050-06-30T23:59:59.999Z'],
+      ['2051-01-01T00:00:00Z', '2052-01-01T00:00:00Z'],
+    ]) {
+      const issued = certificates.issue({ deviceId: randomUUID(), tenantId: randomUUID() }, new Date(from), new Date(to));
+      const cert = new X509Certificate(issued.der);
+      expect(cert.verify(ca.publicKey)).toBe(true);
+      expect([Date.parse(cert.validFrom), Date.parse(cert.validTo)]).toEqual([Math.floor(Date.parse(from) / 1000) * 1000, Math.floor(Date.parse(to) / 1000) * 1000]);
+      const { validity } = AsnConvert.parse(new Uint8Array(issued.der).buffer, asn1.Certificate).tbsCertificate;
+      expect([validity.notBefore, validity.notAfter].map((t) => (t.generalTime ? 'generalized' : 'utc'))).toEqual([from, to].map((d) => (d >= '2050' ? 'generalized' : 'utc')));
+    }
+  });
+
+  it('a template refuses a stand-in it does not hold, and a value of another width', () => {
+    const der = Buffer.from('30 08 04 02 aa bb 04 02 cc dd'.replace(/ /g, ''), 'hex');
+    expect(() => DerTemplate.of(new Uint8Array(der).buffer, { x: Buffer.from('eeff', 'hex') })).toThrow('the stand-in of x is not there exactly once');
+    const template = DerTemplate.of(new Uint8Array(der).buffer, { x: Buffer.from('ccdd', 'hex') });
+    expect(template.fill({ x: Buffer.from('0102', 'hex') }).toString('hex')).toBe('30080402aabb04020102');
+    expect(() => template.fill({ x: Buffer.from('01', 'hex') })).toThrow('x is 1 bytes, the template holds 2');
+  });
+});
