@@ -3,13 +3,16 @@ import { GroupCommit } from './group-commit';
 /** A runner that records its batches and answers each item doubled; `bad` items break a whole batch. */
 function recorder(bad = new Set<number>()) {
   const batches: number[][] = [];
+  const overlap = { running: 0, most: 0 };
   const run = async (items: { id: string; n: number }[]): Promise<number[]> => {
     batches.push(items.map((i) => i.n));
+    overlap.most = Math.max(overlap.most, ++overlap.running);
     await new Promise((r) => setTimeout(r, 5));
+    overlap.running--;
     if (items.some((i) => bad.has(i.n))) throw new Error(`broken by ${items.find((i) => bad.has(i.n))!.n}`);
     return items.map((i) => i.n * 2);
   };
-  return { batches, run };
+  return { batches, run, overlap };
 }
 
 describe('GroupCommit', () => {
@@ -54,14 +57,33 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1], [3], [2]]);
   });
 
-  it('free slots share the queue evenly: four items and two slots make two batches of two, run at once', async () => {
+  it('a queue that fits one batch makes one, even with free slots', async () => {
     const { batches, run } = recorder();
     const gc = new GroupCommit(run, { maxBatch: 10, concurrency: 2 });
     await Promise.all([1, 2, 3, 4].map((n) => gc.submit({ id: `d${n}`, n })));
+    expect(batches).toEqual([[1, 2, 3, 4]]);
+  });
+
+  it('free slots share a queue that needs several batches evenly: five items, maxBatch 3 and two slots make batches of three and two, run at once', async () => {
+    const { batches, run, overlap } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 3, concurrency: 2 });
+    await Promise.all([1, 2, 3, 4, 5].map((n) => gc.submit({ id: `d${n}`, n })));
     expect(batches).toEqual([
-      [1, 2],
-      [3, 4],
+      [1, 2, 3],
+      [4, 5],
     ]);
+    expect(overlap.most).toBe(2);
+  });
+
+  it('free slots share by weight too: four items of weight 3 with maxWeight 6 and four slots make two batches of two, run at once', async () => {
+    const { batches, run, overlap } = recorder();
+    const gc = new GroupCommit(run, { maxBatch: 10, weight: (i) => i.n, maxWeight: 6, concurrency: 4 });
+    await Promise.all([3, 3, 3, 3].map((n, i) => gc.submit({ id: `d${i}`, n })));
+    expect(batches).toEqual([
+      [3, 3],
+      [3, 3],
+    ]);
+    expect(overlap.most).toBe(2);
   });
 
   it('a batch takes items up to maxWeight, and always its first one', async () => {

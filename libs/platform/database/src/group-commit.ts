@@ -12,7 +12,10 @@ export interface GroupCommitOptions<I> {
    */
   weight?: (item: I) => number;
   maxWeight?: number;
-  /** Batches that may run at once (default 1): more overlap one batch's waits with another's work. */
+  /**
+   * Batches that may run at once (default 1): more overlap one batch's waits with another's work.
+   * A queue that fits one batch still makes one.
+   */
   concurrency?: number;
 }
 
@@ -68,8 +71,12 @@ export class GroupCommit<I, O> {
 
   private startBatches(): void {
     const concurrency = this.options.concurrency ?? 1;
-    // Free slots share the queue evenly: with room for several batches, none takes everything.
-    const size = Math.min(this.options.maxBatch, Math.ceil(this.queue.length / Math.max(1, concurrency - this.running)));
+    // As few batches as the queue needs (a transaction each), shared evenly when it needs several:
+    // a live stream's few events make one, a replay's backlog fills every free slot, none taking everything.
+    const { maxBatch, maxWeight = Infinity } = this.options;
+    const weight = this.options.weight ? this.queue.reduce((sum, w) => sum + this.options.weight!(w.item), 0) : this.queue.length;
+    const needed = Math.max(Math.ceil(this.queue.length / maxBatch), Math.ceil(weight / maxWeight));
+    const size = Math.min(maxBatch, Math.ceil(this.queue.length / Math.max(1, Math.min(needed, concurrency - this.running))));
     while (this.running < concurrency) {
       const batch = this.take(size);
       if (batch.length === 0) return;
