@@ -6,7 +6,7 @@ import { EventData } from '@mdm/contracts/core';
 import { DeviceEnrolled } from '@mdm/contracts/enrollment';
 import { Sql } from '@mdm/platform/database';
 import { ServiceRuntime } from '@mdm/platform/http';
-import { InboxContext } from '@mdm/platform/inbox';
+import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 import { DeviceSyncConfig } from './device-sync.definition';
 import { AuthorityFrom, FanOutPort } from './ports';
 
@@ -104,24 +104,27 @@ export class FactsConsumer {
     await this.fanOut.userChanged(sql, e);
   }
 
-  @EventPattern('DeviceEnrolled')
-  async deviceEnrolled(@Payload() e: EventEnvelope<EventData<typeof DeviceEnrolled>>, @Ctx() { sql }: InboxContext) {
-    const d = e.data;
+  /** A burst of enrollments is one statement. */
+  @EventBatch('DeviceEnrolled')
+  async devicesEnrolled(@Payload() events: EventEnvelope<EventData<typeof DeviceEnrolled>>[], @Ctx() { sql }: InboxContext) {
     await sql.query(
       `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by,
                             certificate_serial, certificate_not_after, next_check_in_at)
-       values ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9) on conflict do nothing`,
+       select device_id, tenant_id, user_id, platform, credential_hash, 'active', managed_by, certificate_serial, certificate_not_after, next_check_in_at
+         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[])
+              as d(device_id, tenant_id, user_id, platform, credential_hash, managed_by, certificate_serial, certificate_not_after, next_check_in_at)
+       on conflict do nothing`,
       [
-        d.deviceId,
-        e.tenantId,
-        d.userId,
-        d.platform,
-        d.credentialHash,
-        d.managedBy,
-        d.mdmCertificate.serial,
-        d.mdmCertificate.notAfter,
+        events.map((e) => e.data.deviceId),
+        events.map((e) => e.tenantId),
+        events.map((e) => e.data.userId),
+        events.map((e) => e.data.platform),
+        events.map((e) => e.data.credentialHash),
+        events.map((e) => e.data.managedBy),
+        events.map((e) => e.data.mdmCertificate.serial),
+        events.map((e) => e.data.mdmCertificate.notAfter),
         // R18: the schedule starts at enrollment.
-        new Date(Date.parse(e.occurredAt) + this.checkInIntervalMs),
+        events.map((e) => new Date(Date.parse(e.occurredAt) + this.checkInIntervalMs)),
       ],
     );
   }

@@ -2,17 +2,28 @@ import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import { DeviceEnrolled } from '@mdm/contracts/enrollment';
-import { InboxContext } from '@mdm/platform/inbox';
+import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 
 /** What licensing keeps of the enrollment context: which devices are enrolled, for whom (R9, R16, R17, R22). */
 @Controller()
 export class EnrollmentEventsConsumer {
-  @EventPattern('DeviceEnrolled')
-  async deviceEnrolled(@Payload() e: EventEnvelope<EventData<typeof DeviceEnrolled>>, @Ctx() { sql }: InboxContext) {
+  /** A burst of enrollments is one statement. */
+  @EventBatch('DeviceEnrolled')
+  async devicesEnrolled(@Payload() events: EventEnvelope<EventData<typeof DeviceEnrolled>>[], @Ctx() { sql }: InboxContext) {
     await sql.query(
       `insert into devices (device_id, tenant_id, user_id, platform, managed_by, active, enrolled_at)
-       values ($1, $2, $3, $4, $5, true, $6) on conflict (device_id) do nothing`,
-      [e.data.deviceId, e.tenantId, e.data.userId, e.data.platform, e.data.managedBy, e.occurredAt],
+       select device_id, tenant_id, user_id, platform, managed_by, true, enrolled_at
+         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])
+              as d(device_id, tenant_id, user_id, platform, managed_by, enrolled_at)
+       on conflict (device_id) do nothing`,
+      [
+        events.map((e) => e.data.deviceId),
+        events.map((e) => e.tenantId),
+        events.map((e) => e.data.userId),
+        events.map((e) => e.data.platform),
+        events.map((e) => e.data.managedBy),
+        events.map((e) => e.occurredAt),
+      ],
     );
   }
 

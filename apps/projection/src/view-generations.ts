@@ -143,7 +143,6 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       partitionsConsumedConcurrently: inFlight,
       transactionsInFlight: inFlight,
       fetch: FETCH,
-      handle: () => Promise.reject(new Error('the projection applies whole batches')),
       handleBatch: async (items, sql) => {
         const isLive = this.live?.consumer === consumer;
         if (isLive) this.freshness.started(items);

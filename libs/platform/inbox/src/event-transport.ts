@@ -1,15 +1,30 @@
-import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { CustomTransportStrategy, EventPattern, MessageHandler, Server } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
-import { Delivery, EventHandler, InboxConsumer, InboxConsumerOptions } from './inbox-consumer';
+import { BatchHandler, InboxConsumer, InboxConsumerOptions, inEventContext } from './inbox-consumer';
 
-/** What an `@EventPattern` handler receives beside the event: the inbox transaction to write in. */
+/** What an `@EventPattern` or `@EventBatch` handler receives beside the events: the inbox transaction to write in. */
 export class InboxContext {
-  constructor(
-    readonly sql: Sql,
-    readonly delivery: Delivery,
-  ) {}
+  constructor(readonly sql: Sql) {}
+}
+
+/**
+ * Like `@EventPattern(type)`, for a handler that takes the events of its type that come one after
+ * another in a transaction as one array, in order: one statement for many events. Events of other
+ * types between them split the array, so every event is still applied in its turn.
+ */
+export const EventBatch = (type: string): MethodDecorator => EventPattern(type, { batch: true });
+
+/** The events split where their type changes, in order. */
+export function runsOfOneType<E extends { type: string }>(events: E[]): E[][] {
+  const runs: E[][] = [];
+  for (const event of events) {
+    const last = runs[runs.length - 1];
+    if (last?.[0].type === event.type) last.push(event);
+    else runs.push([event]);
+  }
+  return runs;
 }
 
 export interface InboxTransportOptions extends Omit<InboxConsumerOptions, 'handle' | 'handleBatch' | 'ignores'> {
@@ -43,7 +58,7 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
       const ignores =
         awaitedStreams &&
         ((e: { type: string; streamId: string }) => !this.handlerOf(e.type) && !awaitedStreams.some((prefix) => e.streamId.startsWith(prefix)));
-      this.consumer = new InboxConsumer({ ...options, handle: this.dispatch, ...(ignores && { ignores }) });
+      this.consumer = new InboxConsumer({ ...options, handleBatch: this.dispatch, ...(ignores && { ignores }) });
       await this.consumer.start();
       callback();
     } catch (err) {
@@ -64,18 +79,25 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
   }
 
   /** Handlers by event type, looked up once each: Nest's lookup normalises the pattern on every call. */
-  private readonly handlers = new Map<string, ReturnType<Server['getHandlerByPattern']>>();
+  private readonly handlers = new Map<string, MessageHandler | null>();
 
-  private handlerOf(type: string) {
+  private handlerOf(type: string): MessageHandler | null {
     if (!this.handlers.has(type)) this.handlers.set(type, this.getHandlerByPattern(type));
-    return this.handlers.get(type);
+    return this.handlers.get(type)!;
   }
 
-  private readonly dispatch: EventHandler = async (event: EventEnvelope, sql: Sql, delivery: Delivery) => {
-    const handler = this.handlerOf(event.type);
-    if (!handler) return;
-    await lastValueFrom(this.transformToObservable(await handler(event, new InboxContext(sql, delivery))), {
-      defaultValue: undefined,
-    });
+  /** Each run of consecutive events of one type goes to its handler: at once to an `@EventBatch` one, else one by one. */
+  private readonly dispatch: BatchHandler = async (items, sql) => {
+    const context = new InboxContext(sql);
+    for (const events of runsOfOneType(items.map((i) => i.event))) {
+      const handler = this.handlerOf(events[0].type);
+      if (!handler) continue;
+      if (handler.extras?.batch) await this.invoke(handler, events, context);
+      else for (const event of events) await inEventContext(event, () => this.invoke(handler, event, context));
+    }
   };
+
+  private async invoke(handler: MessageHandler, data: EventEnvelope | EventEnvelope[], context: InboxContext): Promise<void> {
+    await lastValueFrom(this.transformToObservable(await handler(data, context)), { defaultValue: undefined });
+  }
 }

@@ -157,6 +157,7 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     const batches: number[] = [];
     const consumer = await start(topic, {
       mode: 'batch',
+      handle: undefined,
       handleBatch: async (items, sql) => {
         if (items.some((i) => i.event.eventId === poison.eventId)) throw new Error('poison in batch');
         batches.push(items.length);

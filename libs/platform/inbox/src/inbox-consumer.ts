@@ -20,13 +20,15 @@ export interface InboxConsumerOptions {
   topics: string[];
   registry: EventRegistry;
   logger: Logger;
-  handle: EventHandler;
+  /** Applies one event, in the event's log context. Give this or handleBatch. */
+  handle?: EventHandler;
+  /** Applies a transaction's fresh events at once, in their order. Give this or handle. */
+  handleBatch?: BatchHandler;
   /**
    * 'batch': one transaction per Kafka batch (high-volume consumers); a batch that fails is
    * replayed message by message so that one bad event cannot hold back the others.
    */
   mode?: 'message' | 'batch';
-  handleBatch?: BatchHandler;
   maxAttempts?: number;
   retryBackoffMs?: number;
   /** Partitions whose batches are taken at once (default: 8 in batch mode, else 1). */
@@ -57,6 +59,11 @@ export interface InboxConsumerOptions {
    * and no read-your-writes bookkeeping (a check-in's events cost a service that wants renewals only nothing).
    */
   ignores?: (event: { type: string; streamId: string }) => boolean;
+}
+
+/** Runs `fn` in the event's log context: what it logs, and what it appends, carries the event's correlation id. */
+export function inEventContext<T>(event: EventEnvelope, fn: () => Promise<T>): Promise<T> {
+  return runWithContext({ correlationId: event.correlationId, tenantId: event.tenantId, causationId: event.eventId }, fn);
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -98,7 +105,17 @@ export class InboxConsumer {
    */
   private readonly transactions: GroupCommit<Decoded[], void>;
 
+  /** The fresh events of a transaction, applied: by handleBatch, or one by one by handle. */
+  private readonly apply: BatchHandler;
+
   constructor(private readonly options: InboxConsumerOptions) {
+    const { handle, handleBatch } = options;
+    if (!handle === !handleBatch) throw new Error('InboxConsumer: give handle or handleBatch, one of them');
+    this.apply =
+      handleBatch ??
+      (async (items, sql) => {
+        for (const { event, delivery } of items) await inEventContext(event, () => handle!(event, sql, delivery));
+      });
     this.deadLetterTopic = deadLetterTopic(options.groupId).topic;
     this.transactions = new GroupCommit((batches) => this.applyTogether(batches), {
       maxBatch: 64,
@@ -279,11 +296,10 @@ export class InboxConsumer {
     const all = batches.flat();
     const applied = await this.options.db.transaction(async (sql) => {
       const fresh = await this.claim(sql, all);
-      if (this.options.handleBatch) {
-        await this.options.handleBatch(fresh.map((d) => ({ event: d.event!, delivery: d.delivery })), sql);
-      } else {
-        for (const d of fresh) await this.withContext(d.event!, () => this.options.handle(d.event!, sql, d.delivery));
-      }
+      await this.apply(
+        fresh.map((d) => ({ event: d.event!, delivery: d.delivery })),
+        sql,
+      );
       return fresh.length;
     });
     this.stats.applied += applied;
@@ -300,8 +316,7 @@ export class InboxConsumer {
         const applied = await this.options.db.transaction(async (sql) => {
           const [fresh] = await this.claim(sql, [d]);
           if (!fresh) return false;
-          if (this.options.handleBatch) await this.options.handleBatch([{ event, delivery: d.delivery }], sql);
-          else await this.withContext(event, () => this.options.handle(event, sql, d.delivery));
+          await this.apply([{ event, delivery: d.delivery }], sql);
           return true;
         });
         if (applied) this.stats.applied++;
@@ -357,13 +372,6 @@ export class InboxConsumer {
     const fresh = new Set(rows.map((r) => r.event_id));
     // The same event twice in one batch (a relay re-send) is claimed once: keep its first copy.
     return items.filter((d) => fresh.delete(d.event!.eventId));
-  }
-
-  private withContext<T>(event: EventEnvelope, fn: () => Promise<T>): Promise<T> {
-    return runWithContext(
-      { correlationId: event.correlationId, tenantId: event.tenantId, causationId: event.eventId },
-      fn,
-    );
   }
 
   private async deadLetter(d: Decoded, reason: string): Promise<void> {
