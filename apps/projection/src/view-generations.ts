@@ -26,9 +26,12 @@ const UNDEFINED_TABLE = '42P01';
 const PARTITIONS_IN_FLIGHT = 4;
 /**
  * Up to 4 MB per partition and fetch: replaying history (a rebuild, a catch-up) then folds several
- * events of a device per row write; caught up, batches are as small as what arrived.
+ * events of a device per row write. Caught up, the broker holds a fetch up to 100 ms for more to
+ * arrive: under load a transaction then applies a tenth of a second of events instead of the few
+ * that came during the last one (a fleet enrolling made 700 transactions of 6 events in 17 s). No
+ * command waits on the views, and 100 ms is a tenth of R29's lag target.
  */
-const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 };
+const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024, minBytes: 1024 * 1024, maxWaitTimeInMs: 100 };
 
 /**
  * R30: the views live in generations of tables, each filled by a consumer group of its own. A
