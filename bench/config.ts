@@ -14,10 +14,13 @@ export const benchConfig = {
   sweepRows: Number(process.env.BENCH_SWEEP_ROWS ?? 20_000),
   relayBatchSizes: (process.env.BENCH_RELAY_BATCH_SIZES ?? '500,1000,2000').split(',').map(Number),
   inboxEvents: Number(process.env.BENCH_INBOX_EVENTS ?? 100_000),
-  /** (f): concurrent HTTP clients, enrollments measured (after a warm-up), licensed users, time cap of the measured run. */
+  /**
+   * (f): concurrent HTTP clients, enrollments measured, licensed users, time cap of the measured run;
+   * before it, the same load for enrollWarmupMs (every service's hot code compiled and optimised).
+   */
   enrollClients: Number(process.env.BENCH_ENROLL_CLIENTS ?? 32),
   enrollCount: Number(process.env.BENCH_ENROLL_COUNT ?? 4000),
-  enrollWarmup: Number(process.env.BENCH_ENROLL_WARMUP ?? 200),
+  enrollWarmupMs: Number(process.env.BENCH_ENROLL_WARMUP_MS ?? 10_000),
   enrollUsers: Number(process.env.BENCH_ENROLL_USERS ?? 300),
   enrollMaxMs: Number(process.env.BENCH_ENROLL_MAX_MS ?? 60_000),
   /** (j): device-sync events produced per second and for how long, in slices of sliceMs; the fleet enrolled first. */

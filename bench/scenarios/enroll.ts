@@ -135,8 +135,8 @@ export function loadRows(
 /**
  * (f) Enrollments per second end to end through the gateway (token lookup, proxy, read-your-writes
  * checks with authority and licensing, prerequisites, MDM certificate, devices row + event + outbox,
- * audit) from 32 concurrent clients, against a raw pg BEGIN/INSERT/COMMIT loop at the same
- * concurrency (measured before the stack started).
+ * audit) from 32 concurrent clients after a 10-s warm-up under the same load, against a raw pg
+ * BEGIN/INSERT/COMMIT loop at the same concurrency (measured before the stack started).
  */
 export async function enrollScenario(stack: BenchStack, raw: { rate: number; units: number; connections: number }): Promise<BenchResult[]> {
   const clients = benchConfig.enrollClients;
@@ -149,8 +149,11 @@ export async function enrollScenario(stack: BenchStack, raw: { rate: number; uni
   const runId = randomBytes(4).toString('hex');
   const path = `/api/v1/tenants/${tenant.tenantId}/enrollments`;
   const enroll = (offset: number) => (i: number) => gatewayCall(stack, 'POST', path, tenant.enrollerToken, enrollBody(tenant, offset + i, runId));
-  const warm = await closedLoop(clients, benchConfig.enrollWarmup, benchConfig.enrollMaxMs, 201, enroll(0));
+  // Sustained means steady state: per-second counts showed the first ~8 s at three quarters of the
+  // later rate, while V8 optimises the hot code of seven processes sharing two cores.
+  const warm = await closedLoop(clients, Number.MAX_SAFE_INTEGER, benchConfig.enrollWarmupMs, 201, enroll(0));
   if (warm.failures) throw new Error(`warm-up: ${warm.failures} of ${warm.done} enrollments failed, e.g. ${warm.failureSample.join('; ')}`);
+  results.push(result(SCENARIO, `warm-up: the first ${Math.round(warm.seconds)} s of the same load (${warm.done} enrollments)`, warm.rate, 'enroll/s'));
   const run = await closedLoop(clients, benchConfig.enrollCount, benchConfig.enrollMaxMs, 201, enroll(warm.done));
   results.push(
     ...loadRows(SCENARIO, run, raw, {
