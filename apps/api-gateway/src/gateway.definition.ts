@@ -3,7 +3,7 @@ import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { accessEvents } from './access/access.events';
 import { GatewaySchema1764200000100 } from './gateway.schema';
-import { devicePassThrough } from './routing/device-pass-through';
+import { servicePassThrough } from './routing/pass-through';
 
 export const gatewayConfig = {
   /** The platform operator's token; outside production a random one is made and printed when unset. */
@@ -26,5 +26,5 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   events: accessEvents,
   produces: [],
   config: gatewayConfig,
-  passThrough: devicePassThrough,
+  passThrough: servicePassThrough,
 };

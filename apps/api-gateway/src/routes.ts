@@ -11,8 +11,7 @@ import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
 import { advanceClockBody, createTokenBody, gatewayOperations, pageQuery } from './gateway.operations';
 import { openApiDocument } from './openapi';
-import { CallContext, RouteTable } from './routing/route-table';
-import { forward } from './routing/service-proxy';
+import { RouteTable } from './routing/route-table';
 
 export interface GatewayDeps {
   runtime: ServiceRuntime;
@@ -21,7 +20,7 @@ export interface GatewayDeps {
   serviceUrls: { authority: string; licensing: string; enrollment: string; deviceSync: string; projection: string };
 }
 
-const proxied = (url: string) => (operation: HttpOperation) => ({ operation, handle: (ctx: CallContext) => forward(url, ctx) });
+const proxied = (upstream: string) => (operation: HttpOperation) => ({ operation, upstream });
 
 /** Every call of the public contract, and who answers it. */
 export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: GatewayDeps): RouteTable {

@@ -1,18 +1,18 @@
 import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DomainError } from '@mdm/contracts/core';
+import { DomainError, HttpOperation } from '@mdm/contracts/core';
 import { ServiceRuntime, parseOrThrow, parsePath, toErrorResponse } from '@mdm/platform/http';
 import { Access, actorOf } from '../access/access';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
-import { Answer, RouteTable } from './route-table';
+import { Answer, RouteTable, isProxied } from './route-table';
 
 export const ROUTE_TABLE = Symbol('ROUTE_TABLE');
 
 /**
- * The single entry of every API call: find the operation, authenticate, authorise (404 across
- * tenants), validate what the gateway answers itself, run it, and audit admin commands with
- * their outcome.
+ * The calls the gateway answers itself, and every path no operation has (404): find the operation,
+ * authenticate, authorise (404 across tenants), validate, run it, and audit admin commands with
+ * their outcome. The calls services answer never get here: the pass-through relays them first.
  */
 @Controller()
 export class DispatcherController {
@@ -29,15 +29,13 @@ export class DispatcherController {
     let answer: Answer;
     const found = this.routes.match(req.method, req.path);
     try {
-      if (!found) throw new DomainError(404, 'NOT_FOUND', `no ${req.method} ${req.path}`);
-      const { route, params } = found;
-      // Devices authenticate at device-sync with their credential; everyone else here.
-      if (route.operation.access !== 'device') {
-        principal = await this.access.authenticate(req);
-        this.access.authorize(principal, route.operation.access, params.tenantId);
-      }
-      const { operation } = route;
-      answer = await route.handle({
+      if (!found || isProxied(found.route)) throw new DomainError(404, 'NOT_FOUND', `no ${req.method} ${req.path}`);
+      const { params } = found;
+      const { operation, handle } = found.route;
+      principal = await this.access.authenticate(req);
+      // None of the gateway's own calls is a device's.
+      this.access.authorize(principal, operation.access as Exclude<HttpOperation['access'], 'device'>, params.tenantId);
+      answer = await handle({
         req,
         params: operation.params ? parsePath(operation.params, params) : params,
         principal,

@@ -6,7 +6,7 @@ export interface CallContext {
   req: Request;
   params: Record<string, string>;
   principal: Principal | undefined;
-  /** The body, already validated against the operation's schema when the gateway answers itself. */
+  /** The body, validated against the operation's schema. */
   body: unknown;
   query: unknown;
 }
@@ -16,15 +16,26 @@ export interface Answer {
   body?: unknown;
 }
 
-export interface Route {
+/** A call the gateway answers itself (tenants, tokens, audit, clock, the API document). */
+export interface GatewayRoute {
   operation: HttpOperation;
   handle(ctx: CallContext): Promise<Answer>;
 }
 
-interface CompiledRoute extends Route {
+/** A call a service answers: passed through to `upstream` (see pass-through.ts). */
+export interface ProxiedRoute {
+  operation: HttpOperation;
+  upstream: string;
+}
+
+export type Route = GatewayRoute | ProxiedRoute;
+
+export const isProxied = (route: Route): route is ProxiedRoute => 'upstream' in route;
+
+type CompiledRoute = Route & {
   pattern: RegExp;
   names: string[];
-}
+};
 
 /** Matches a request to the one operation of the contract it calls. */
 export class RouteTable {

@@ -50,7 +50,7 @@ export async function startService(
     { bodyParser: false, logger: nestLogger(logger), abortOnError: false },
   );
   app.use(requestContext(logger, runtime.metrics));
-  if (definition.passThrough) app.use(definition.passThrough(runtime));
+  if (definition.passThrough) app.use(definition.passThrough(app, runtime));
   app.use(json({ limit: BODY_LIMIT }));
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));

@@ -1,3 +1,4 @@
+import type { INestApplication } from '@nestjs/common';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { EventDefinition, EventRegistry, TopicSpec, deadLetterTopic } from '@mdm/contracts/core';
@@ -39,10 +40,11 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
   /** Settings of this service beyond the common ones. */
   config?: S;
   /**
-   * Requests the service answers before Nest and body parsing (after the request context), handing
-   * the rest on with next(): the gateway's byte-for-byte pass-through of the device API.
+   * Requests the service answers before Nest's routing and body parsing (after the request
+   * context), handing the rest on with next(): the gateway's byte-for-byte pass-through of the
+   * calls services answer. It may take providers from the application.
    */
-  passThrough?: (runtime: ServiceRuntime) => RequestHandler;
+  passThrough?: (app: INestApplication, runtime: ServiceRuntime) => RequestHandler;
 }
 
 export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig &

@@ -1,0 +1,117 @@
+import type { INestApplication } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { DomainError } from '@mdm/contracts/core';
+import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { relayCall } from '@mdm/platform/http-client';
+import { currentContext } from '@mdm/platform/logging';
+import { Access, actorOf } from '../access/access';
+import { Principal } from '../access/tokens';
+import { AuditLog } from '../audit';
+import { ROUTE_TABLE } from './dispatcher.controller';
+import { ProxiedRoute, RouteTable, isProxied } from './route-table';
+
+const BODY_LIMIT_BYTES = 1024 * 1024;
+/** What is passed back of a service's answer besides its status and bytes. */
+const ANSWER_HEADERS = ['content-type', 'cache-control'];
+
+/**
+ * The calls a service answers, passed through as bytes before Nest and body parsing: the gateway
+ * matches the operation, authenticates and authorises the caller (404 across tenants, bad path ids
+ * 404), relays the body unparsed, hands the service's answer back as it came, and audits admin
+ * commands with their outcome. The service validates the body and answers in the API's format;
+ * parsing and re-serialising every body and answer here cost as much as the rest of the gateway's
+ * work. Only the gateway's own headers go on (the caller's identity as the gateway established
+ * it, the correlation id, the body's type), and a device's credential on the device API, which
+ * device-sync authenticates. The gateway's own calls and unknown paths go on to the dispatcher.
+ */
+export function servicePassThrough(app: INestApplication, runtime: ServiceRuntime): RequestHandler {
+  const routes = app.get<RouteTable>(ROUTE_TABLE);
+  const access = app.get(Access);
+  const audit = app.get(AuditLog);
+  return (req: Request, res: Response, next: NextFunction) => {
+    const found = routes.match(req.method, req.path);
+    if (!found || !isProxied(found.route)) return next();
+    res.locals.route = found.route.operation.path;
+    void passThrough(req, res, found.route, found.params);
+  };
+
+  async function passThrough(req: Request, res: Response, route: ProxiedRoute, params: Record<string, string>): Promise<void> {
+    const { operation } = route;
+    let principal: Principal | undefined;
+    let answer: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
+    // A caller that goes away cancels its call at the service (a device dropping its long poll,
+    // so no notification is handed to nobody).
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableEnded) abort.abort();
+    });
+    try {
+      const headers: Record<string, string> = { [Headers.correlationId]: currentContext().correlationId ?? '' };
+      if (operation.access === 'device') {
+        const credential = req.header('authorization');
+        if (credential) headers.authorization = credential;
+      } else {
+        principal = await access.authenticate(req);
+        access.authorize(principal, operation.access, params.tenantId);
+        if (operation.params) parsePath(operation.params, params);
+        headers[Headers.actor] = actorOf(principal);
+        if (principal?.kind === 'tenant') headers[Headers.tenantId] = principal.tenantId;
+      }
+      const contentType = req.header('content-type');
+      if (contentType) headers['content-type'] = contentType;
+      const body = await readBody(req);
+      try {
+        answer = await relayCall(new URL(req.originalUrl, route.upstream), { method: req.method, headers, body, signal: abort.signal });
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+      }
+    } catch (err) {
+      const { status, body } = toErrorResponse(err, runtime.logger);
+      answer = { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: Buffer.from(JSON.stringify(body)) };
+    }
+    if (operation.audited) await record(operation.id, req, principal, answer);
+    for (const name of ANSWER_HEADERS) {
+      const value = answer.headers[name];
+      if (value) res.setHeader(name, value);
+    }
+    res.status(answer.status).end(answer.body);
+  }
+
+  /** Only calls that reached their own tenant are audited there: a probe of another tenant leaves no trace in it. */
+  async function record(action: string, req: Request, principal: Principal | undefined, answer: { status: number; body: Buffer }) {
+    if (principal?.kind !== 'tenant' || !req.path.includes(`/tenants/${principal.tenantId}`)) return;
+    await audit
+      .record({ tenantId: principal.tenantId, actor: actorOf(principal), action, target: req.path, status: answer.status, code: errorCode(answer) })
+      .catch((err) => runtime.logger.error({ err }, 'audit write failed'));
+  }
+}
+
+/** The code of a refusal, read from the answer only when it is one. */
+function errorCode(answer: { status: number; body: Buffer }): string | undefined {
+  if (answer.status < 400) return undefined;
+  try {
+    return (JSON.parse(answer.body.toString('utf8')) as { code?: string }).code;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request's body; a 413 once it passes the API's 1 MiB limit. */
+function readBody(req: Request): Promise<Buffer> {
+  const tooLarge = () => new DomainError(413, 'PAYLOAD_TOO_LARGE', 'request body exceeds 1 MiB');
+  if (Number(req.header('content-length') ?? 0) > BODY_LIMIT_BYTES) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => (size > BODY_LIMIT_BYTES ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
+    req.on('error', (err) => reject(new DomainError(400, 'VALIDATION_FAILED', `request body could not be read: ${err.message}`)));
+  });
+}
