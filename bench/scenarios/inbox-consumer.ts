@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { deadLetterTopic } from '@mdm/contracts/core';
+import { EventEnvelope, deadLetterTopic } from '@mdm/contracts/core';
 import { Database, Sql, sqlMigration } from '@mdm/platform/database';
 import { InboxConsumer } from '@mdm/platform/inbox';
 import { Kafka, createReliableProducer } from '@mdm/platform/kafka';
@@ -78,24 +78,27 @@ async function consume(kafka: Kafka, topic: string, count: number, variant: Vari
             mode: 'batch',
             partitionsConsumedConcurrently: variant.partitionsConsumedConcurrently,
             transactionsInFlight: variant.transactionsInFlight,
-            handle: async (event, sql) => {
-              const data = event.data as RecordedData;
-              await sql.query('insert into bench_sink (event_id, stream_id, seq) values ($1, $2, $3)', [event.eventId, event.streamId, data.seq]);
-              perTx.set(sql, (perTx.get(sql) ?? 0) + 1);
-            },
-            handleBatch: variant.perEvent
-              ? undefined
-              : async (events, sql) => {
-                  await sql.query(
-                    'insert into bench_sink (event_id, stream_id, seq) select * from unnest($1::uuid[], $2::text[], $3::int[])',
-                    [
-                      events.map((e) => e.event.eventId),
-                      events.map((e) => e.event.streamId),
-                      events.map((e) => (e.event.data as RecordedData).seq),
-                    ],
-                  );
-                  perTx.set(sql, (perTx.get(sql) ?? 0) + events.length);
-                },
+            ...(variant.perEvent
+              ? {
+                  handle: async (event: EventEnvelope, sql: Sql) => {
+                    const data = event.data as RecordedData;
+                    await sql.query('insert into bench_sink (event_id, stream_id, seq) values ($1, $2, $3)', [event.eventId, event.streamId, data.seq]);
+                    perTx.set(sql, (perTx.get(sql) ?? 0) + 1);
+                  },
+                }
+              : {
+                  handleBatch: async (events: { event: EventEnvelope }[], sql: Sql) => {
+                    await sql.query(
+                      'insert into bench_sink (event_id, stream_id, seq) select * from unnest($1::uuid[], $2::text[], $3::int[])',
+                      [
+                        events.map((e) => e.event.eventId),
+                        events.map((e) => e.event.streamId),
+                        events.map((e) => (e.event.data as RecordedData).seq),
+                      ],
+                    );
+                    perTx.set(sql, (perTx.get(sql) ?? 0) + events.length);
+                  },
+                }),
           });
           let timer: NodeJS.Timeout | undefined;
           try {

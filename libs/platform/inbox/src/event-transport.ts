@@ -2,7 +2,7 @@ import { CustomTransportStrategy, EventPattern, MessageHandler, Server } from '@
 import { lastValueFrom } from 'rxjs';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
-import { BatchHandler, InboxConsumer, InboxConsumerOptions, inEventContext } from './inbox-consumer';
+import { BatchHandler, InboxConsumer, InboxConsumerSettings, inEventContext } from './inbox-consumer';
 
 /** What an `@EventPattern` or `@EventBatch` handler receives beside the events: the inbox transaction to write in. */
 export class InboxContext {
@@ -27,7 +27,7 @@ export function runsOfOneType<E extends { type: string }>(events: E[]): E[][] {
   return runs;
 }
 
-export interface InboxTransportOptions extends Omit<InboxConsumerOptions, 'handle' | 'handleBatch' | 'ignores'> {
+export interface InboxTransportOptions extends Omit<InboxConsumerSettings, 'ignores'> {
   /**
    * The prefixes of the streams read-your-writes waits on in this service. Given, an event that no
    * handler takes and whose stream is none of these is ignored (no transaction); absent, every

@@ -5,7 +5,7 @@ import { Database } from '@mdm/platform/database';
 import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
 import { envelopeFixture, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
-import { InboxConsumer, InboxConsumerOptions } from './inbox-consumer';
+import { EventHandler, InboxConsumer, InboxConsumerSettings, InboxHandler } from './inbox-consumer';
 
 const Scored = defineEvent({ type: 'Scored', data: z.object({ points: z.number().int() }).strict() });
 const registry = new EventRegistry([Scored]);
@@ -32,7 +32,11 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     await db.close();
   });
 
-  async function start(topic: string, overrides: Partial<InboxConsumerOptions> = {}) {
+  const score: EventHandler = async (event, sql) => {
+    await sql.query('insert into scores (event_id, points) values ($1, $2)', [event.eventId, (event.data as { points: number }).points]);
+  };
+
+  async function start(topic: string, { handle, handleBatch, ...settings }: Partial<InboxConsumerSettings> & Partial<InboxHandler> = {}) {
     const groupId = uniqueName('scores');
     await ensureTopics(kafka, [deadLetterTopic(groupId)]);
     const consumer = new InboxConsumer({
@@ -44,10 +48,8 @@ describe('inbox consumer (Kafka → Postgres)', () => {
       logger: createLogger('inbox', 'fatal'),
       retryBackoffMs: 10,
       maxAttempts: 3,
-      handle: async (event, sql) => {
-        await sql.query('insert into scores (event_id, points) values ($1, $2)', [event.eventId, (event.data as { points: number }).points]);
-      },
-      ...overrides,
+      ...settings,
+      ...(handleBatch ? { handleBatch } : { handle: handle ?? score }),
     });
     consumers.push(consumer);
     await consumer.start();
@@ -157,7 +159,6 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     const batches: number[] = [];
     const consumer = await start(topic, {
       mode: 'batch',
-      handle: undefined,
       handleBatch: async (items, sql) => {
         if (items.some((i) => i.event.eventId === poison.eventId)) throw new Error('poison in batch');
         batches.push(items.length);

@@ -12,7 +12,22 @@ export interface Delivery {
 export type EventHandler = (event: EventEnvelope, sql: Sql, delivery: Delivery) => Promise<void>;
 export type BatchHandler = (events: { event: EventEnvelope; delivery: Delivery }[], sql: Sql) => Promise<void>;
 
-export interface InboxConsumerOptions {
+/** How the consumer applies what it claimed: one event at a time, or a transaction's events at once. */
+export type InboxHandler =
+  | {
+      /** Applies one event, in the event's log context. */
+      handle: EventHandler;
+      handleBatch?: never;
+    }
+  | {
+      /** Applies a transaction's fresh events at once, in their order. */
+      handleBatch: BatchHandler;
+      handle?: never;
+    };
+
+export type InboxConsumerOptions = InboxConsumerSettings & InboxHandler;
+
+export interface InboxConsumerSettings {
   kafka: Kafka;
   db: { transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> };
   /** Also the inbox's consumer name and the dead-letter topic's suffix. */
@@ -20,10 +35,6 @@ export interface InboxConsumerOptions {
   topics: string[];
   registry: EventRegistry;
   logger: Logger;
-  /** Applies one event, in the event's log context. Give this or handleBatch. */
-  handle?: EventHandler;
-  /** Applies a transaction's fresh events at once, in their order. Give this or handle. */
-  handleBatch?: BatchHandler;
   /**
    * 'batch': one transaction per Kafka batch (high-volume consumers); a batch that fails is
    * replayed message by message so that one bad event cannot hold back the others.
@@ -110,7 +121,6 @@ export class InboxConsumer {
 
   constructor(private readonly options: InboxConsumerOptions) {
     const { handle, handleBatch } = options;
-    if (!handle === !handleBatch) throw new Error('InboxConsumer: give handle or handleBatch, one of them');
     this.apply =
       handleBatch ??
       (async (items, sql) => {
