@@ -51,6 +51,8 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   private next: Generation | undefined;
   private rebuild: Rebuild | null = null;
   private watcher: NodeJS.Timeout | undefined;
+  /** The rebuild check under way, if one is. */
+  private checking: Promise<void> | undefined;
 
   constructor(
     @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
@@ -73,6 +75,9 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     clearTimeout(this.watcher);
+    // A switch under way finishes first (its clean-up needs the database, closed after this hook):
+    // cut short, a rebuild that had switched was marked failed.
+    await this.checking;
     await this.next?.consumer.stop();
     await this.live?.consumer.stop();
   }
@@ -172,7 +177,9 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   private watch(): void {
     this.watcher = setTimeout(() => {
-      this.checkRebuild().catch((err) => this.fail(err));
+      this.checking = this.checkRebuild()
+        .catch((err) => this.fail(err))
+        .finally(() => (this.checking = undefined));
     }, REBUILD_CHECK_MS);
   }
 
