@@ -3,7 +3,7 @@
 # dev dependencies are runtime dependencies here: a plain `npm ci`, no --omit=dev, no build step.
 #
 #   docker build --build-arg SERVICE=authority -t mdm/authority .
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 WORKDIR /app
 

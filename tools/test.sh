@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true
 
+# npm puts node_modules/.bin first on PATH: the `node` package's Node 24 runs everything below.
+echo "== node $(node --version)"
 echo "== type check"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint"
