@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
+import { authorityEvents, configurationStreamId, tenantStreamId } from '@mdm/contracts/authority';
 import { Topics } from '@mdm/contracts/core';
 import { deviceSyncEvents } from '@mdm/contracts/device-sync';
-import { enrollmentEvents } from '@mdm/contracts/enrollment';
-import { licensingEvents } from '@mdm/contracts/licensing';
+import { deviceStreamId, enrollmentEvents } from '@mdm/contracts/enrollment';
+import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { DeviceLegacyDue1764800000000, DeviceSyncSchema1764400000000 } from './device-sync.schema';
@@ -31,8 +31,8 @@ export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
     groupId: 'device-sync.devices',
     topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.enrollmentEvents],
     mode: 'batch',
-    // A refused check-in (R22) waits for its tenant's stream.
-    awaitedStreams: [tenantStreamId('')],
+    // Device calls wait for their tenant, its configurations, the device's user and the device itself.
+    awaitedStreams: [tenantStreamId(''), configurationStreamId(''), userStreamId(''), deviceStreamId('')],
   },
   config: deviceSyncConfig,
 };

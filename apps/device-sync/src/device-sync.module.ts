@@ -5,7 +5,9 @@ import { CheckInController } from './check-in/check-in.controller';
 import { CheckInService } from './check-in/check-in.service';
 import { CheckInFacts } from './check-in/device-facts';
 import { LegacyProfilesSweep } from './check-in/legacy-profiles.sweep';
-import { DeviceAuth } from './device-auth';
+import { ServiceRuntime } from '@mdm/platform/http';
+import { DeviceAuth, DeviceStateOwners } from './device-auth';
+import { DeviceSyncConfig } from './device-sync.definition';
 import { FactsConsumer } from './facts.consumer';
 import { notificationControllers, notificationProviders } from './notifications/notifications.module-parts';
 
@@ -13,6 +15,14 @@ import { notificationControllers, notificationProviders } from './notifications/
   controllers: [CheckInController, FactsConsumer, ...notificationControllers, ...actionControllers],
   providers: [
     DeviceAuth,
+    {
+      provide: DeviceStateOwners,
+      inject: [ServiceRuntime],
+      useFactory: ({ config }: ServiceRuntime) => {
+        const { AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL } = config as unknown as DeviceSyncConfig;
+        return new DeviceStateOwners(AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL);
+      },
+    },
     CheckInFacts,
     CheckInService,
     CertificateRenewal,

@@ -91,7 +91,7 @@ describe('enrollment through the gateway (R11–R15)', () => {
     expect(status).toBe(201);
     expect(body).toEqual({
       deviceId: expect.any(String),
-      deviceCredential: expect.stringMatching(/^dc_[A-Za-z0-9_-]{43}$/),
+      deviceCredential: expect.stringMatching(/^dc_[0-9a-f-]{36}\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/),
       managedBy: 'office365',
       mdmCertificate: { serial: expect.stringMatching(/^[0-9A-F]{32}$/), notAfter: expect.any(String), certificatePem: expect.any(String) },
     });

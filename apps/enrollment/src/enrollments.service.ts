@@ -1,8 +1,8 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ManagingAuthority, tenantStreamId } from '@mdm/contracts/authority';
 import { notFound } from '@mdm/contracts/core';
-import { EnrollBody, deviceStreamId } from '@mdm/contracts/enrollment';
+import { EnrollBody, deviceStreamId, newDeviceCredential } from '@mdm/contracts/enrollment';
 import { userStreamId } from '@mdm/contracts/licensing';
 import { alreadyEnrolled, checkPrerequisites } from '@mdm/enrollment/domain';
 import { Database, GroupCommit, PgErrorCode, pgErrorCode } from '@mdm/platform/database';
@@ -127,7 +127,7 @@ export class Enrollments {
     const managedBy = checkPrerequisites(facts.tenant, facts.user, body, now);
     if (facts.serialActive) throw alreadyEnrolled(body.serialNumber);
     const deviceId = randomUUID();
-    const deviceCredential = `dc_${randomBytes(32).toString('base64url')}`;
+    const deviceCredential = newDeviceCredential({ tenantId, deviceId });
     const certificate = this.ca.issue({ deviceId, tenantId }, now, this.config.MDM_CERTIFICATE_DAYS);
     return {
       request,

@@ -16,6 +16,6 @@ export class CheckInController {
   @Post('check-in')
   @HttpCode(200)
   async checkIn(@Req() req: Request, @Body(new ZodPipe(checkInBody)) body: CheckInBody) {
-    return this.checkIns.checkIn(this.auth.credentialHash(req), body);
+    return this.checkIns.checkIn(this.auth.credential(req), body);
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ManagingAuthority, tenantStreamId } from '@mdm/contracts/authority';
+import { ManagingAuthority } from '@mdm/contracts/authority';
 import { CheckInAnswer, CheckInBody, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { AppendOptions, NewEvent } from '@mdm/platform/event-store';
@@ -15,8 +15,7 @@ import {
 import { Database, GroupCommit, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ServiceRuntime } from '@mdm/platform/http';
-import { ReadYourWrites } from '@mdm/platform/inbox';
-import { DeviceAuth, unknownDevice } from '../device-auth';
+import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
 import { AssignedConfiguration, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
@@ -34,7 +33,6 @@ const toInstalled = (c: AssignedConfiguration): Installed => ({
 
 type Outcome =
   | { kind: 'unknown' }
-  | { kind: 'retry'; tenantId: string }
   | { kind: 'blocked'; authority: ManagingAuthority }
   | { kind: 'failed'; error: unknown }
   | { kind: 'answered'; answer: CheckInAnswer };
@@ -42,8 +40,6 @@ type Outcome =
 interface Attempt {
   credentialHash: string;
   body: CheckInBody;
-  /** A first attempt that would be refused (R22) answers `retry` and writes nothing; a final one records the refusal. */
-  final: boolean;
   /** The request's own ids: its events carry them, whichever request's batch they are written in. */
   context: LogContext;
 }
@@ -104,7 +100,6 @@ export class CheckInService {
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CheckInFacts) private readonly facts: CheckInFacts,
     @Inject(ActionsPort) private readonly actions: ActionsPort,
-    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
     @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
   ) {
@@ -112,25 +107,14 @@ export class CheckInService {
   }
 
   /**
-   * A check-in decides on this service's copy of the tenant. Only a refusal (R22) first makes sure
-   * the copy has what the authority service published: an APNs certificate uploaded a moment ago
-   * counts at once. Anything else a stale copy could miss is picked up at the next check-in, which
-   * the change's notification (R16) triggers anyway; the hot path stays free of calls to other services.
-   * The device is found by its credential in the statement that reads the facts; one enrolled a moment
-   * ago whose enrollment has not reached this service yet is waited for, as every device call does.
+   * A check-in is decided on this service's copy of the other contexts' state, once that copy holds
+   * everything their owners had committed when the check-in arrived (DeviceAuth.caughtUp, one wait
+   * per batch of device calls): nothing decided on a stale copy reaches the event log.
    */
-  async checkIn(credentialHash: string, body: CheckInBody) {
+  async checkIn(credential: DeviceCredential, body: CheckInBody) {
     const { correlationId, tenantId, causationId } = currentContext();
-    const context = { correlationId, tenantId, causationId };
-    let outcome = await this.batches.submit({ credentialHash, body, final: false, context });
-    if (outcome.kind === 'unknown') {
-      await this.auth.arrived(credentialHash);
-      outcome = await this.batches.submit({ credentialHash, body, final: false, context });
-    }
-    if (outcome.kind === 'retry') {
-      await this.readYourWrites.catchUp(this.config.AUTHORITY_URL, outcome.tenantId, [tenantStreamId(outcome.tenantId)]);
-      outcome = await this.batches.submit({ credentialHash, body, final: true, context });
-    }
+    await this.auth.caughtUp(credential);
+    const outcome = await this.batches.submit({ credentialHash: credential.hash, body, context: { correlationId, tenantId, causationId } });
     if (outcome.kind === 'blocked') throw apnsMissing(outcome.authority);
     if (outcome.kind === 'failed') throw outcome.error;
     if (outcome.kind === 'answered') return outcome.answer;
@@ -173,7 +157,6 @@ export class CheckInService {
       plan = planCheckIn(this.facts.toFacts(row), target, apnsReady, profilesOf);
     } catch (err) {
       if (!(err instanceof MigrationBlockedByApns)) throw err;
-      if (!attempt.final) return { kind: 'retry', tenantId: device.tenantId };
       if (row.migration_state !== 'blockedApns') {
         writes.append(device, [{ type: 'DeviceMigrationBlocked', data: { deviceId: device.deviceId, reason: 'apns', authority: err.authority } }]);
         writes.blocked.push(device.deviceId);

@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
@@ -10,7 +12,8 @@ import { EventStore } from '@mdm/platform/event-store';
 import { ApiExceptionFilter } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
-import { DeviceAuth } from '../device-auth';
+import { ReadYourWrites } from '@mdm/platform/inbox';
+import { DeviceAuth, DeviceStateOwners } from '../device-auth';
 import { deviceSyncService } from '../device-sync.definition';
 import { AuthorityFrom, NotificationReason } from '../ports';
 import { outboxChannel } from '@mdm/platform/event-store';
@@ -328,6 +331,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     let app: INestApplication;
     let url: string;
     let hub: LongPollHub;
+    let owner: http.Server;
     const credential = `dc_${randomUUID()}`;
     const device = { deviceId: randomUUID(), tenantId: randomUUID() };
 
@@ -338,9 +342,19 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
          values ($1, $2, null, 'windows', $3, 'active', 'intune', 'AB', now() + interval '1 year')`,
         [device.deviceId, device.tenantId, createHash('sha256').update(credential).digest('hex')],
       );
+      // The owners of the device's state have nothing newer than the row written above.
+      owner = http.createServer((req, res) => req.resume().on('end', () => res.setHeader('content-type', 'application/json').end('{"streams":{}}')));
+      await new Promise<void>((r) => owner.listen(0, '127.0.0.1', r));
+      const ownerUrl = `http://127.0.0.1:${(owner.address() as AddressInfo).port}`;
       @Module({
         controllers: [NotificationsController],
-        providers: [DeviceAuth, { provide: Database, useValue: db }, { provide: LongPollHub, useValue: hub }],
+        providers: [
+          DeviceAuth,
+          { provide: Database, useValue: db },
+          { provide: LongPollHub, useValue: hub },
+          { provide: ReadYourWrites, useValue: new ReadYourWrites({ db, logger }) },
+          { provide: DeviceStateOwners, useValue: new DeviceStateOwners(ownerUrl, ownerUrl, ownerUrl) },
+        ],
       })
       class TestModule {}
       app = await NestFactory.create(TestModule, { logger: false });
@@ -348,7 +362,10 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       await app.listen(0, '127.0.0.1');
       url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     });
-    afterAll(() => app.close());
+    afterAll(async () => {
+      await app.close();
+      owner.close();
+    });
 
     type Answer = { notifications: { notificationId: string; reason: string; createdAt: string }[]; code?: string };
     const get = async (query: string, auth = `Device ${credential}`, signal?: AbortSignal) => {

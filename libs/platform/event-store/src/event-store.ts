@@ -22,6 +22,13 @@ export interface AppendOptions {
   occurredAt?: Date;
 }
 
+/** Streams of one tenant: those whose id starts with one of `prefixes`, and those named in `streams`. */
+export interface StreamQuery {
+  tenantId: string;
+  prefixes?: string[];
+  streams?: string[];
+}
+
 export interface AppendResult {
   streamVersion: number;
   envelopes: EventEnvelope[];
@@ -261,10 +268,38 @@ export class EventStore {
    * see), for streams whose id starts with one of the prefixes. Read-your-writes waits on it.
    */
   async publishedVersions(tenantId: string, prefixes: string[]): Promise<Record<string, number>> {
+    return this.publishedVersionsOf([{ tenantId, prefixes }]);
+  }
+
+  /**
+   * The same for many tenants at once, by prefix or by exact stream id, in one statement: a batch of
+   * device calls across tenants asks once. A stream is reported only under its own tenant.
+   */
+  async publishedVersionsOf(queries: StreamQuery[]): Promise<Record<string, number>> {
+    const patterns: [string[], string[]] = [[], []];
+    const exact: [string[], string[]] = [[], []];
+    for (const q of queries) {
+      for (const p of q.prefixes ?? []) {
+        patterns[0].push(q.tenantId);
+        patterns[1].push(`${p.replace(/[\\%_]/g, '\\$&')}%`);
+      }
+      for (const id of q.streams ?? []) {
+        exact[0].push(q.tenantId);
+        exact[1].push(id);
+      }
+    }
+    if (patterns[0].length + exact[0].length === 0) return {};
     const rows = await this.db.query<{ stream_id: string; version: number }>(
-      `select stream_id, published_version::int as version from es_streams
-        where tenant_id = $1 and stream_id like any($2::text[]) and published_version > 0`,
-      [tenantId, prefixes.map((p) => `${p.replace(/[\\%_]/g, '\\$&')}%`)],
+      `select s.stream_id, s.published_version::int as version
+         from es_streams s join unnest($1::uuid[], $2::text[]) q(tenant_id, pattern)
+           on s.tenant_id = q.tenant_id and s.stream_id like q.pattern
+        where s.published_version > 0
+       union
+       select s.stream_id, s.published_version::int
+         from es_streams s join unnest($3::uuid[], $4::text[]) x(tenant_id, stream_id)
+           on s.stream_id = x.stream_id and s.tenant_id = x.tenant_id
+        where s.published_version > 0`,
+      [...patterns, ...exact],
     );
     return Object.fromEntries(rows.map((r) => [r.stream_id, r.version]));
   }

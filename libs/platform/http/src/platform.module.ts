@@ -1,11 +1,11 @@
-import { Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Post, Res } from '@nestjs/common';
 import { z } from 'zod';
 import type { Response } from 'express';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
 import { Metrics } from './metrics';
-import { PathPipe, ZodPipe } from './validation';
+import { ZodPipe } from './validation';
 import { ServiceRuntime } from './service-runtime';
 
 /** Where the running consumer (if any) is found, for /health and /metrics. */
@@ -15,6 +15,24 @@ export class ConsumerHandle {
     return this.consumer?.lag ?? 0;
   }
 }
+
+const streamName = z.string().min(1).max(200);
+const publishedVersionsQuery = z
+  .object({
+    queries: z
+      .array(
+        z
+          .object({
+            tenantId: z.string().uuid(),
+            prefixes: z.array(streamName).max(20).optional(),
+            streams: z.array(streamName).max(5000).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .strict();
 
 @Controller()
 class OperationsController {
@@ -37,14 +55,14 @@ class OperationsController {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   }
 
-  /** For other services' read-your-writes: the newest published version of each matching stream. */
-  @Get('internal/tenants/:tenantId/published-versions')
-  async publishedVersions(
-    @Param(new PathPipe(z.object({ tenantId: z.string().uuid() }))) { tenantId }: { tenantId: string },
-    @Query(new ZodPipe(z.object({ prefix: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).strict()))
-    { prefix }: { prefix: string | string[] },
-  ) {
-    return { streams: await this.runtime.store.publishedVersions(tenantId, ([] as string[]).concat(prefix)) };
+  /**
+   * For other services' read-your-writes: the newest published version of each matching stream, for
+   * any number of tenants in one call (a batch of device calls asks once, whatever its tenants).
+   */
+  @Post('internal/published-versions')
+  @HttpCode(200)
+  async publishedVersions(@Body(new ZodPipe(publishedVersionsQuery)) { queries }: z.infer<typeof publishedVersionsQuery>) {
+    return { streams: await this.runtime.store.publishedVersionsOf(queries) };
   }
 
   /** Called by the gateway after it moved the shared test clock: adopt the new time, run due sweeps. */

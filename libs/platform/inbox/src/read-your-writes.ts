@@ -1,11 +1,18 @@
 import { DomainError } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
+import type { StreamQuery } from '@mdm/platform/event-store';
 import { callService } from '@mdm/platform/http-client';
 import { Logger } from '@mdm/platform/logging';
 
-/** What the owning service reports: the newest published version of each of a tenant's streams. */
+/** What the owning service reports: the newest published version of each matching stream. */
 export interface PublishedVersions {
   streams: Record<string, number>;
+}
+
+/** Streams owned by the service at `ownerUrl`. */
+export interface OwnerQuery {
+  ownerUrl: string;
+  queries: StreamQuery[];
 }
 
 export interface ReadYourWritesOptions {
@@ -19,11 +26,21 @@ export interface ReadYourWritesOptions {
 /**
  * Read-your-writes across services (API.md: a command that returned 2xx is visible to every later
  * command). Before a command that depends on another service's state, ask the owner which versions
- * of the tenant's streams it has published, and wait, bounded, until this service's inbox has
- * applied them. The services stay separate: they share no tables and learn state only from events.
+ * of the streams it has committed for the outbox, and wait, bounded, until this service's inbox has
+ * applied them. The owner counts an event from its commit, so one still in its outbox or on its way
+ * through the broker is waited for too. The services stay separate: they share no tables and learn
+ * state only from events.
  */
 export class ReadYourWrites {
-  constructor(private readonly options: ReadYourWritesOptions) {}
+  /** How long a caller waits for its inbox before it is refused with `lagging`. */
+  readonly timeoutMs: number;
+  /** How often it looks again meanwhile. */
+  readonly pollMs: number;
+
+  constructor(private readonly options: ReadYourWritesOptions) {
+    this.timeoutMs = options.timeoutMs ?? 3000;
+    this.pollMs = options.pollMs ?? 10;
+  }
 
   /** Waits until every stream of `tenantId` whose id starts with one of `prefixes` is caught up with `ownerUrl`. */
   catchUp(ownerUrl: string, tenantId: string, prefixes: string[]): Promise<void> {
@@ -32,11 +49,21 @@ export class ReadYourWrites {
 
   /** The same with several owners at once: asked in parallel, then one wait for all their streams. */
   async catchUpAll(tenantId: string, owners: { ownerUrl: string; prefixes: string[] }[]): Promise<void> {
-    const answers = await Promise.all(owners.map(({ ownerUrl, prefixes }) => this.published(ownerUrl, tenantId, prefixes)));
-    const wanted: Record<string, number> = Object.assign({}, ...answers);
+    await this.applied(await this.published(owners.map(({ ownerUrl, prefixes }) => ({ ownerUrl, queries: [{ tenantId, prefixes }] }))));
+  }
+
+  /** The owners' published versions, one call per owner, in parallel. */
+  async published(owners: OwnerQuery[]): Promise<Record<string, number>> {
+    const asked = owners.filter((o) => o.queries.some((q) => (q.prefixes?.length ?? 0) + (q.streams?.length ?? 0) > 0));
+    const answers = await Promise.all(asked.map((o) => this.ask(o)));
+    return Object.assign({}, ...answers);
+  }
+
+  /** Waits, bounded, until this service's inbox has applied every stream at least to the version given. */
+  async applied(wanted: Record<string, number>): Promise<void> {
     const ids = Object.keys(wanted);
     if (ids.length === 0) return;
-    const deadline = Date.now() + (this.options.timeoutMs ?? 3000);
+    const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       const rows = await this.options.db.query<{ stream_id: string; version: string }>(
         'select stream_id, version::text from consumed_streams where stream_id = any($1::text[])',
@@ -45,20 +72,22 @@ export class ReadYourWrites {
       const applied = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
       const behind = ids.filter((id) => (applied.get(id) ?? 0) < wanted[id]);
       if (behind.length === 0) return;
-      if (Date.now() > deadline) {
-        throw new DomainError(503, 'DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
-          behind,
-        });
-      }
-      await new Promise((r) => setTimeout(r, this.options.pollMs ?? 10));
+      if (Date.now() > deadline) throw this.lagging(behind);
+      await new Promise((r) => setTimeout(r, this.pollMs));
     }
   }
 
-  private async published(ownerUrl: string, tenantId: string, prefixes: string[]): Promise<Record<string, number>> {
-    const url = new URL(`/internal/tenants/${tenantId}/published-versions`, ownerUrl);
-    for (const p of prefixes) url.searchParams.append('prefix', p);
+  /** The refusal when the inbox has not caught up in time (the streams it still waits for, a few of them). */
+  lagging(behind: string[]): DomainError {
+    return new DomainError(503, 'DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
+      behind: behind.slice(0, 20),
+    });
+  }
+
+  private async ask({ ownerUrl, queries }: OwnerQuery): Promise<Record<string, number>> {
+    const url = new URL('/internal/published-versions', ownerUrl);
     try {
-      const res = await callService(url);
+      const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000 });
       if (!res.ok) throw new Error(`${res.status}`);
       return (res.body as PublishedVersions).streams;
     } catch (err) {
