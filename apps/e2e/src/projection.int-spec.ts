@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ConsumerHandle } from '@mdm/platform/http';
 import { eventually } from '@mdm/platform/testing';
 import { DeviceClient } from './support/device-client';
 import { TestTenant, createTenant, tokenFor, useStackWithTenant } from './support/tenant';
@@ -70,6 +71,24 @@ describe('views through the gateway (R26–R30)', () => {
     });
     await tenant.admin.put(tenant.path('/authority'), { authority: 'office365' });
     await view(tenant.path('/overview'), (o) => expect([o.authority, o.bannerVisible]).toEqual(['office365', false]));
+  });
+
+  it('R29: while the views\' consumer is held, events the owners commit make lagMs grow; released, it is back to 0', async () => {
+    const { tenant } = ctx;
+    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' })).status).toBe(200);
+    await view(tenant.path('/overview'), (o) => expect(o.lagMs).toBe(0));
+    const consumer = ctx.stack.projection.app.get(ConsumerHandle).consumer!;
+    consumer.pause();
+    try {
+      expect((await tenant.admin.post(tenant.path('/groups'), { name: 'Held back' })).status).toBe(201);
+      const first = await view(tenant.path('/overview'), (o) => expect(o.lagMs).toBeGreaterThan(0));
+      await new Promise((r) => setTimeout(r, 700));
+      const later = (await tenant.admin.get(tenant.path('/overview'))).body;
+      expect(later.lagMs).toBeGreaterThanOrEqual(first.lagMs + 500);
+    } finally {
+      consumer.resume();
+    }
+    await view(tenant.path('/overview'), (o) => expect(o.lagMs).toBe(0));
   });
 
   it('R26/R27/R29: an authority change shows who is pending, who needs support and who moved, in the overview, the list and the device view', async () => {

@@ -80,7 +80,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     Object.assign(urls, { ENROLLMENT_URL: enrollment.url });
     const deviceSync = await start(deviceSyncService, () => DeviceSyncModule, { ...own('device_sync', true), ...urls, DEVICE_SYNC_PORT: '0' });
     Object.assign(urls, { DEVICE_SYNC_URL: deviceSync.url });
-    const projection = await start(projectionService, () => ProjectionModule, { ...own('projection', true), PROJECTION_PORT: '0' });
+    const projection = await start(projectionService, () => ProjectionModule, { ...own('projection', true), ...urls, PROJECTION_PORT: '0' });
     Object.assign(urls, { PROJECTION_URL: projection.url });
     const gateway = await start(gatewayService, () => GatewayModule, {
       ...own('gateway'),

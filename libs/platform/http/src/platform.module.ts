@@ -65,6 +65,20 @@ class OperationsController {
     return { streams: await this.runtime.store.publishedVersionsOf(queries) };
   }
 
+  /**
+   * For the views' freshness (R29): per topic, the events this service has committed that still wait
+   * in its outbox, and how long the oldest has waited (by the database's clock).
+   */
+  @Get('internal/outbox')
+  async outbox() {
+    const rows = await this.runtime.db.query<{ topic: string; count: number; oldest_age_ms: number }>(
+      `select topic, count(*)::int as count,
+              (extract(epoch from clock_timestamp() - min(created_at)) * 1000)::int as oldest_age_ms
+         from outbox where published_at is null group by topic`,
+    );
+    return { pending: Object.fromEntries(rows.map((r) => [r.topic, { count: r.count, oldestAgeMs: Math.max(0, r.oldest_age_ms) }])) };
+  }
+
   /** Called by the gateway after it moved the shared test clock: adopt the new time, run due sweeps. */
   @Post('internal/clock/sync')
   @HttpCode(200)

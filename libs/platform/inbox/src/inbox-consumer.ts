@@ -192,6 +192,15 @@ export class InboxConsumer {
     this.commitTimer.unref();
   }
 
+  /** Stops fetching: what is being applied finishes, nothing more is taken until `resume` (slowing a consumer down). */
+  pause(): void {
+    this.consumer?.pause(this.options.topics.map((topic) => ({ topic })));
+  }
+
+  resume(): void {
+    this.consumer?.resume(this.options.topics.map((topic) => ({ topic })));
+  }
+
   /** Commits the offsets of what was applied since the last commit; a failure is retried at the next tick. */
   private async commit(): Promise<void> {
     if (this.toCommit.size === 0 || !this.consumer) return;
