@@ -10,6 +10,7 @@ import { TestTenant, createTenant } from './support/tenant';
  * answered, TRIALS times, while 200 other devices check in beside it. Every answer is checked, and
  * every DeviceCheckedIn the calls appended is checked against the log afterwards.
  */
+jest.setTimeout(600_000);
 const TRIALS = Number(process.env.CONSISTENCY_TRIALS ?? 50);
 const BACKGROUND_DEVICES = 200;
 const DAY_MS = 86_400_000;
