@@ -13,6 +13,10 @@
  *   (h) 10,000 waiting long polls answered after an authority change <= 5 s
  *   (i) check-ins through the gateway, 200 devices: >= 1,000/s, p99 < 250 ms
  *       (baseline: raw pg BEGIN/INSERT/COMMIT at up to 200 connections, informational)
+ *   (i2) (i) while 20 admin commands/s land on the same tenant: same targets, and a probe device
+ *       checking in right after each command always reflects it
+ *   (l) unknown device credentials: one alone < 20 ms; 1,000 at concurrency 200 no slower (p99) than
+ *       valid check-ins alone, and the valid check-ins beside them change p99 by < 20%
  *   (j) projection lag, device events at 5,000/s for 60 s: applied_at - recorded_at p99 < 1 s
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
  *
@@ -24,6 +28,7 @@ import { benchConfig as cfg } from './config';
 import { processStack } from './process-stack';
 import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
+import { bogusCredentialScenario, checkInUnderCommandsScenario } from './scenarios/device-consistency';
 import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
 import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
@@ -61,18 +66,20 @@ async function main(): Promise<void> {
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
   }
-  if (['f', 'g', 'h', 'i'].some(on)) {
+  if (['f', 'g', 'h', 'i', 'i2', 'l'].some(on)) {
     await benchKafka(); // starts the project's broker when nothing answers
     // The raw baselines first: the stack's pools take most of Postgres's connections.
     const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
-    const rawI = on('i') ? await step('(i) raw pg commit baseline', async () => rawInsertCommit(await freeConnections(200, 5))) : undefined;
+    const rawI = on('i') || on('i2') ? await step('(i) raw pg commit baseline', async () => rawInsertCommit(await freeConnections(200, 5))) : undefined;
     // The load scenarios run against the services as deployed, each a process of its own
     // (BENCH_STACK=in-process puts them in this process, as the fan-out and long-poll scenarios need).
-    if (rawF || rawI) {
+    if (rawF || rawI || on('l')) {
       const system = await step('services as processes', cfg.inProcess ? benchStack : processStack);
       try {
         if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(system, rawF))));
-        if (rawI) results.push(...(await step('(i) check-in', () => checkInScenario(system, rawI))));
+        if (rawI && on('i')) results.push(...(await step('(i) check-in', () => checkInScenario(system, rawI))));
+        if (rawI && on('i2')) results.push(...(await step('(i2) check-in under commands', () => checkInUnderCommandsScenario(system, rawI))));
+        if (on('l')) results.push(...(await step('(l) bogus credentials', () => bogusCredentialScenario(system))));
       } finally {
         await system.stop();
       }

@@ -27,9 +27,9 @@ interface Seeded extends Tenant {
 /**
  * A tenant created through the gateway on `authority` (device-sync has applied it), with `devices`
  * active android devices written straight into device-sync's tables, each with one of 1,000 users
- * licensed EMS_E3 (intune and office365).
+ * licensed EMS_E3 (Intune), managed by Intune under coexistence.
  */
-async function seedDevices(stack: BenchStack, devices: number, authority: string): Promise<Seeded> {
+export async function seedDevices(stack: BenchStack, devices: number, authority: string): Promise<Seeded> {
   const tenant = await createTenant(stack, `Bench devices ${devices}`, authority);
   const db = stack.deviceSync.runtime.db;
   await eventually(async () => {
@@ -47,7 +47,7 @@ async function seedDevices(stack: BenchStack, devices: number, authority: string
      select gen_random_uuid(), $1, md5($2 || '/u/' || (g % $4::int + 1))::uuid, 'android',
             encode(sha256(convert_to($2 || '-' || g, 'UTF8')), 'hex'), 'active', $5, 'BENCH' || g, now() + interval '365 days'
        from generate_series(1, $3::int) g`,
-    [tenant.tenantId, prefix, devices, USERS, authority],
+    [tenant.tenantId, prefix, devices, USERS, authority === 'coexistence' ? 'intune' : authority],
   );
   await db.query('analyze devices');
   return { ...tenant, prefix };

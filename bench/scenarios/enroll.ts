@@ -90,6 +90,8 @@ export async function closedLoop(
   maxMs: number,
   expected: number,
   call: (i: number, client: number) => Promise<Answer>,
+  /** Ends the run early (another load it runs beside is over). */
+  stop: () => boolean = () => false,
 ): Promise<Run> {
   const latencies: number[] = [];
   const failureSample: string[] = [];
@@ -99,7 +101,7 @@ export async function closedLoop(
   const deadline = start + maxMs;
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
-      while (next < count && performance.now() < deadline) {
+      while (next < count && performance.now() < deadline && !stop()) {
         const i = next++;
         const t = performance.now();
         const { status, body } = await call(i, client).catch((err: Error) => ({ status: 0, body: err.message }));
