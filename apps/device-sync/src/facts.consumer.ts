@@ -8,6 +8,8 @@ import { Sql } from '@mdm/platform/database';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 import { DeviceSyncConfig } from './device-sync.definition';
+import { notificationChannel } from './notifications/channels';
+import { revokedPayload } from './notifications/long-poll-hub';
 import { AuthorityFrom, FanOutPort } from './ports';
 
 type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' }>['data'];
@@ -19,12 +21,14 @@ type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' 
 @Controller()
 export class FactsConsumer {
   private readonly checkInIntervalMs: number;
+  private readonly channel: string;
 
   constructor(
     @Inject(FanOutPort) private readonly fanOut: FanOutPort,
     @Inject(ServiceRuntime) runtime: ServiceRuntime,
   ) {
     this.checkInIntervalMs = (runtime.config as unknown as DeviceSyncConfig).CHECK_IN_INTERVAL_HOURS * 3600_000;
+    this.channel = notificationChannel(runtime.config.schema);
   }
 
   @EventPattern('TenantCreated')
@@ -131,12 +135,18 @@ export class FactsConsumer {
 
   @EventPattern('DeviceUnenrolled')
   async deviceUnenrolled(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
-    await sql.query(`update devices set status = 'unenrolled' where device_id = $1`, [e.data.deviceId]);
+    await this.retire(sql, e, 'unenrolled');
   }
 
   @EventPattern('DeviceRemoved')
   async deviceRemoved(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
-    await sql.query(`update devices set status = 'removed' where device_id = $1`, [e.data.deviceId]);
+    await this.retire(sql, e, 'removed');
+  }
+
+  /** R14/R15: the device's credential stops working, and its polls waiting on any replica end (at commit). */
+  private async retire(sql: Sql, e: EventEnvelope<{ deviceId: string }>, status: 'unenrolled' | 'removed') {
+    await sql.query(`update devices set status = $2 where device_id = $1`, [e.data.deviceId, status]);
+    await sql.query('select pg_notify($1, $2)', [this.channel, revokedPayload(e.tenantId, e.data.deviceId)]);
   }
 }
 

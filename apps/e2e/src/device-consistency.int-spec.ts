@@ -284,6 +284,19 @@ describe('device calls see every command that answered before them (API.md, R14,
     expect(enrolledRow.stale).toBe(0);
   });
 
+  it('R14: a poll waiting when its device is unenrolled ends at once with 401', async () => {
+    const t = await tenantOf('intune');
+    const kiosk = await enroll(t, { platform: 'android', enrollmentType: 'bulk' });
+    expect((await checkIn(kiosk, healthy)).status).toBe(200);
+    const started = Date.now();
+    const waiting = device(kiosk).poll(30);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await t.admin.post(t.path(`/devices/${kiosk.deviceId}/unenroll`))).status).toBe(200);
+    const answer = await waiting;
+    expect([answer.status, answer.body.code]).toEqual([401, 'UNAUTHORIZED']);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('R24: a remote action queued: the next check-in delivers it', async () => {
     const t = await tenantOf('intune');
     const phone = await enroll(t, { platform: 'android', enrollmentType: 'bulk' });

@@ -42,6 +42,7 @@ interface Waiter {
   rows: PolledNotification[];
   timer: NodeJS.Timeout;
   resolve(rows: PolledNotification[]): void;
+  reject(error: unknown): void;
   promise: Promise<PolledNotification[]>;
 }
 
@@ -155,8 +156,11 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
 
   private register(device: { deviceId: string; tenantId: string }, waitMs: number): Waiter {
     let resolve!: (rows: PolledNotification[]) => void;
-    const promise = new Promise<PolledNotification[]>((r) => (resolve = r));
-    const w: Waiter = { ...device, done: false, rows: [], resolve, promise, timer: undefined as unknown as NodeJS.Timeout };
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<PolledNotification[]>((ok, ko) => ((resolve = ok), (reject = ko)));
+    // A revocation that arrives while the poll answers from its queue has nobody awaiting it.
+    promise.catch(() => undefined);
+    const w: Waiter = { ...device, done: false, rows: [], resolve, reject, promise, timer: undefined as unknown as NodeJS.Timeout };
     // The only per-poll work while idle: one unref'd timer.
     w.timer = setTimeout(() => this.finish(w, []), waitMs).unref();
     let devices = this.waiting.get(device.tenantId);
@@ -168,7 +172,7 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     return w;
   }
 
-  private finish(w: Waiter, rows: PolledNotification[]): void {
+  private finish(w: Waiter, rows: PolledNotification[], revoked = false): void {
     if (w.done) return;
     w.done = true;
     w.rows = rows;
@@ -178,7 +182,13 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     if (set?.delete(w)) this.waiters--;
     if (set && set.size === 0) devices!.delete(w.deviceId);
     if (devices && devices.size === 0) this.waiting.delete(w.tenantId);
-    w.resolve(rows);
+    if (revoked) w.reject(new PollRevoked());
+    else w.resolve(rows);
+  }
+
+  /** The device was unenrolled or removed (by whichever replica applied it): its waiting polls end. */
+  private revoke(tenantId: string, deviceId: string): void {
+    for (const w of [...(this.waiting.get(tenantId)?.get(deviceId) ?? [])]) this.finish(w, [], true);
   }
 
   /** A NOTIFY for the tenant: one take for all its waiting devices, and one more if woken meanwhile. */
@@ -262,7 +272,11 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     if (!this.running || this.client) return;
     const client = new Client(this.deps.clientConfig);
     this.client = client;
-    client.on('notification', (msg) => msg.payload && this.wake(msg.payload));
+    client.on('notification', ({ payload }) => {
+      const revoked = payload && revokedDevice(payload);
+      if (revoked) this.revoke(revoked.tenantId, revoked.deviceId);
+      else if (payload) this.wake(payload);
+    });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     try {
@@ -295,6 +309,21 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     this.deps.logger.warn({ err, delay }, 'long-poll LISTEN session lost; reconnecting');
     this.retryTimer = setTimeout(() => void this.connect(), delay).unref();
   }
+}
+
+/** A waiting poll whose device's credential stopped working (unenrolled or removed). */
+export class PollRevoked extends Error {
+  constructor() {
+    super('the device was unenrolled or removed');
+  }
+}
+
+/** The channel's payload that ends a device's waiting polls (any other payload is a tenant to wake). */
+export const revokedPayload = (tenantId: string, deviceId: string) => `revoked:${tenantId}:${deviceId}`;
+
+function revokedDevice(payload: string): { tenantId: string; deviceId: string } | undefined {
+  const [kind, tenantId, deviceId] = payload.split(':');
+  return kind === 'revoked' && tenantId && deviceId ? { tenantId, deviceId } : undefined;
 }
 
 function byCreatedAt(a: PolledNotification, b: PolledNotification): number {

@@ -3,8 +3,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { notificationsQuery } from '@mdm/contracts/device-sync';
 import { ZodPipe } from '@mdm/platform/http';
-import { DeviceAuth } from '../device-auth';
-import { LongPollHub } from './long-poll-hub';
+import { DeviceAuth, unknownDevice } from '../device-auth';
+import { LongPollHub, PollRevoked } from './long-poll-hub';
 
 /** R16: a device learns of a check-in notification by long polling (the default push channel). */
 @Controller('device/v1')
@@ -28,6 +28,12 @@ export class NotificationsController {
       if (!res.writableEnded) poll.cancel();
     });
     res.setHeader('Cache-Control', 'no-store');
-    return { notifications: await poll.result };
+    try {
+      return { notifications: await poll.result };
+    } catch (err) {
+      // Unenrolled or removed while it waited: the credential died with it (R14).
+      if (err instanceof PollRevoked) throw unknownDevice();
+      throw err;
+    }
   }
 }
