@@ -93,3 +93,24 @@ export const DeviceLegacyDue1764800000000 = sqlMigration(
     `alter table devices drop column legacy_due_at`,
   ],
 );
+
+/**
+ * Check-ins decide on what changed (R20, R21, R25): a version of each tenant's configurations and of
+ * each user's groups, and per device the key of the assignment it was last given with the compliance
+ * policies that came with it. A device with no key yet gets its configurations read at its next check-in.
+ */
+export const DeviceAssignments1765100000000 = sqlMigration(
+  'DeviceAssignments1765100000000',
+  [
+    `alter table tenants add column assignments_version bigint not null default 0`,
+    `alter table users add column group_version bigint not null default 0`,
+    `alter table devices add column assignment_key text`,
+    `alter table devices add column policies jsonb not null default '[]'::jsonb`,
+  ],
+  [
+    `alter table devices drop column policies`,
+    `alter table devices drop column assignment_key`,
+    `alter table users drop column group_version`,
+    `alter table tenants drop column assignments_version`,
+  ],
+);

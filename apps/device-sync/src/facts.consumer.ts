@@ -14,6 +14,10 @@ import { AuthorityFrom, FanOutPort } from './ports';
 
 type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' }>['data'];
 
+/** After a `c` of changed configurations: the tenant's assignments version moves (its row made if its events come later). */
+const bumpAssignments = `insert into tenants (tenant_id, assignments_version) select distinct tenant_id, 1 from c
+  on conflict (tenant_id) do update set assignments_version = tenants.assignments_version + 1`;
+
 /**
  * What device-sync keeps of the other contexts, from their events, in the inbox transaction. Events
  * of one stream arrive in order (one key, one partition), so each handler simply applies its event.
@@ -72,7 +76,11 @@ export class FactsConsumer {
 
   @EventPattern('ConfigurationDeleted')
   async configurationDeleted(@Payload() e: EventEnvelope<{ configurationId: string; version: number }>, @Ctx() { sql }: InboxContext) {
-    await sql.query('update configurations set deleted = true, version = $2 where configuration_id = $1', [e.data.configurationId, e.data.version]);
+    await sql.query(
+      `with c as (update configurations set deleted = true, version = $2 where configuration_id = $1 returning tenant_id)
+     ${bumpAssignments}`,
+      [e.data.configurationId, e.data.version],
+    );
   }
 
   @EventPattern('UserCreated')
@@ -86,7 +94,7 @@ export class FactsConsumer {
 
   @EventPattern('UserGroupsChanged')
   async userGroupsChanged(@Payload() e: EventEnvelope<{ userId: string; groupIds: string[] }>, @Ctx() { sql }: InboxContext) {
-    await sql.query('update users set group_ids = $2 where user_id = $1', [e.data.userId, e.data.groupIds]);
+    await sql.query('update users set group_ids = $2, group_version = group_version + 1 where user_id = $1', [e.data.userId, e.data.groupIds]);
   }
 
   @EventPattern('LicenseAssigned')
@@ -150,12 +158,16 @@ export class FactsConsumer {
   }
 }
 
+/** A configuration and the tenant's assignments version (a check-in re-reads its configurations only when that moved). */
 function upsertConfiguration(sql: Sql, tenantId: string, c: Configuration) {
   return sql.query(
-    `insert into configurations (configuration_id, tenant_id, authority, name, type, platforms, settings, assigned_group_ids, version)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     on conflict (configuration_id) do update set name = excluded.name, type = excluded.type, platforms = excluded.platforms,
-       settings = excluded.settings, assigned_group_ids = excluded.assigned_group_ids, version = excluded.version, deleted = false`,
+    `with c as (
+       insert into configurations (configuration_id, tenant_id, authority, name, type, platforms, settings, assigned_group_ids, version)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       on conflict (configuration_id) do update set name = excluded.name, type = excluded.type, platforms = excluded.platforms,
+         settings = excluded.settings, assigned_group_ids = excluded.assigned_group_ids, version = excluded.version, deleted = false
+       returning tenant_id)
+     ${bumpAssignments}`,
     [c.configurationId, tenantId, c.authority, c.name, c.type, c.platforms, JSON.stringify(c.settings), c.assignedGroupIds, c.version],
   );
 }

@@ -138,6 +138,8 @@ interface Cfg {
   version: number;
 }
 
+type HeldCfg = Cfg & { configurationId: string };
+
 interface ModelDevice {
   deviceId: string;
   tenantId: string;
@@ -153,11 +155,12 @@ interface ModelDevice {
   lastCheckIn: {
     at: string;
     managedBy: string;
-    redundant: Cfg[];
     compliance: { state: string; reasons: unknown[]; source: string | null };
     nextCheckInAt: string;
   } | null;
-  configurations: Cfg[];
+  /** With their configuration ids, which the check-ins' changes name. */
+  configurations: HeldCfg[];
+  redundant: HeldCfg[];
   migration: string;
   /** When the device last entered `migrated`. */
   migratedSince: string | null;
@@ -184,6 +187,9 @@ interface Fold {
 }
 
 const cfg = (c: Cfg): Cfg => ({ name: c.name, type: c.type, authority: c.authority, version: c.version });
+const held = (c: HeldCfg): HeldCfg => ({ configurationId: c.configurationId, ...cfg(c) });
+/** By name, then id, comparing code points. */
+const listed = (a: HeldCfg, b: HeldCfg) => (a.name !== b.name ? (a.name < b.name ? -1 : 1) : a.configurationId < b.configurationId ? -1 : 1);
 const plusMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 
 function fold(log: EventLog, checkInIntervalMs: number): Fold {
@@ -230,6 +236,7 @@ function fold(log: EventLog, checkInIntervalMs: number): Fold {
         certificate: { serial: d.mdmCertificate.serial, notAfter: d.mdmCertificate.notAfter },
         lastCheckIn: null,
         configurations: [],
+        redundant: [],
         migration: 'none',
         migratedSince: null,
         lastRequest: null,
@@ -296,13 +303,26 @@ function fold(log: EventLog, checkInIntervalMs: number): Fold {
         device.lastCheckIn = {
           at: e.occurredAt,
           managedBy: d.managedBy,
-          redundant: d.redundantConfigurations.map(cfg),
           compliance: { state: d.compliance.state, reasons: d.compliance.reasons, source: d.compliance.source },
           nextCheckInAt: d.nextCheckInAt,
         };
-        device.configurations = d.configurations.map(cfg);
+        // Version-2 check-ins carried the whole lists; version 3 leaves what changed to DeviceConfigurationsChanged.
+        if (d.configurations) device.configurations = d.configurations.map(held);
+        if (d.redundantConfigurations) device.redundant = d.redundantConfigurations.map(held);
         enter(device, d.migration, e.occurredAt);
         break;
+      case 'DeviceConfigurationsChanged': {
+        const id = (c: HeldCfg) => c.configurationId;
+        const removed = new Set<string>(d.removed.map(id));
+        const updated = new Map<string, HeldCfg>(d.updated.map((c: HeldCfg) => [id(c), held(c)]));
+        device.configurations = [
+          ...device.configurations.filter((c) => !removed.has(id(c))).map((c) => updated.get(id(c)) ?? c),
+          ...d.added.map(held),
+        ].sort(listed);
+        const gone = new Set<string>(d.redundantRemoved.map(id));
+        device.redundant = [...device.redundant.filter((c) => !gone.has(id(c))), ...d.redundantAdded.map(held)];
+        break;
+      }
       case 'LegacyProfilesExpired': {
         const gone = (c: Cfg) => d.items.some((i: Cfg) => i.name === c.name && i.type === c.type && i.authority === c.authority);
         device.configurations = device.configurations.filter((c) => !gone(c));
@@ -359,7 +379,7 @@ function expectedLegacy(d: ModelDevice) {
   // Those not of the authority the device was told to move to (its user's, named per device by the fan-out).
   const target = d.lastRequest?.to ?? null;
   return {
-    items: d.configurations.filter((c) => LEGACY_TYPES.includes(c.type) && c.authority !== target),
+    items: d.configurations.filter((c) => LEGACY_TYPES.includes(c.type) && c.authority !== target).map(cfg),
     expiresAt: d.lastRequest?.expiresAt ?? null,
     expired: false,
   };
@@ -372,8 +392,8 @@ function expectedDetail(d: ModelDevice, intervalMs: number) {
     deviceName: d.deviceName,
     enrollmentType: d.enrollmentType,
     enrolledAt: d.enrolledAt,
-    configurations: d.configurations,
-    redundantConfigurations: d.lastCheckIn?.redundant ?? [],
+    configurations: d.configurations.map(cfg),
+    redundantConfigurations: d.redundant.map(cfg),
     legacyConfigurations: expectedLegacy(d),
     compliance: complianceOf(d),
     nextCheckInAt: nextCheckInOf(d, intervalMs),
@@ -440,7 +460,7 @@ function expectedReports(f: Fold, tenantId: string, now: string) {
   return {
     migration: expectedMigrationReport(f, tenantId),
     redundant: devices.flatMap((d) =>
-      (d.lastCheckIn?.redundant ?? []).map((c) => ({ deviceId: d.deviceId, name: c.name, type: c.type, authority: c.authority })),
+      d.redundant.map((c) => ({ deviceId: d.deviceId, name: c.name, type: c.type, authority: c.authority })),
     ),
     unconfigured: [...t.switches.values()]
       .filter((s) => s.to === 'intune' && s.warnings.includes(NO_INTUNE))

@@ -155,14 +155,25 @@ describe('views through the gateway (R26–R30)', () => {
       configurations: [{ name: 'Office Wi-Fi', type: 'wifi', authority: 'intune', version: 1 }],
       redundantConfigurations: [{ name: 'Mail', type: 'email', authority: 'office365', version: 1 }],
     });
+    // A check-in records what changed in the device's configurations, when something did, before itself.
     expect(moved.timeline.map((e: { type: string }) => e.type)).toEqual([
       'DeviceEnrolled',
+      'DeviceConfigurationsChanged',
       'DeviceCheckedIn',
       'CheckInsRequested',
       'CheckInsRequested',
       'DeviceMigrated',
+      'DeviceConfigurationsChanged',
       'DeviceCheckedIn',
     ]);
+    expect(moved.timeline[6].data).toMatchObject({
+      added: [{ name: 'Office Wi-Fi', type: 'wifi', authority: 'intune', version: 1 }],
+      removed: [
+        { name: 'Mail', type: 'email', authority: 'office365', version: 1 },
+        { name: 'Office Wi-Fi', type: 'wifi', authority: 'office365', version: 1 },
+      ],
+      redundantAdded: [{ name: 'Mail', type: 'email', authority: 'office365', version: 1 }],
+    });
     expect(moved.timeline[0].data).not.toHaveProperty('credentialHash');
     expect((await view(tenant.path('/reports/redundant-configurations'), () => undefined)).items).toEqual([
       { deviceId: alice.deviceId, name: 'Mail', type: 'email', authority: 'office365' },

@@ -8,8 +8,12 @@ import {
   Installed,
   MigrationBlockedByApns,
   apnsMissing,
-  evaluateCompliance,
+  assignmentKey,
+  checkInEvents,
+  configurationDelta,
+  deviceCompliance,
   inRenewalWindow,
+  nextManagedBy,
   planCheckIn,
 } from '@mdm/device-sync/domain';
 import { Database, GroupCommit, Sql } from '@mdm/platform/database';
@@ -18,18 +22,12 @@ import { ServiceRuntime } from '@mdm/platform/http';
 import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
-import { AssignedConfiguration, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
+import { Assigned, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
 import { CertificateRenewal } from './certificate-renewal';
 
 const HOUR = 3_600_000;
 const view = ({ name, type, authority, version }: Installed) => ({ name, type, authority, version });
-const toInstalled = (c: AssignedConfiguration): Installed => ({
-  configurationId: c.configuration_id,
-  name: c.name,
-  type: c.type,
-  authority: c.authority,
-  version: c.version,
-});
+const NO_TENANT: TenantRow = { authority: 'unknown', assignments_version: 'none', apns_not_after: {}, co_management: { enabled: false, workloads: {} } };
 
 type Outcome =
   | { kind: 'unknown' }
@@ -48,6 +46,8 @@ interface Attempt {
 class BatchWrites {
   readonly appends: { streamId: string; events: NewEvent[]; opts: Omit<AppendOptions, 'expectedVersion'> }[] = [];
   readonly checkedIn: Record<string, unknown>[] = [];
+  /** Devices given another assignment: their configurations, redundant ones and policies are rewritten. */
+  readonly assigned: Record<string, unknown>[] = [];
   readonly blocked: string[] = [];
 
   append(device: { deviceId: string; tenantId: string }, events: NewEvent[]): void {
@@ -64,15 +64,25 @@ class BatchWrites {
     if (this.checkedIn.length > 0) {
       await sql.query(
         `update devices d
-            set managed_by = x.managed_by, migration_state = x.migration_state, installed = x.installed, redundant = x.redundant,
+            set managed_by = x.managed_by, migration_state = x.migration_state,
                 compliance = x.compliance, last_check_in_at = x.last_check_in_at, next_check_in_at = x.next_check_in_at,
                 certificate_serial = x.certificate_serial, certificate_not_after = x.certificate_not_after,
                 migration_changed_at = x.migration_changed_at, legacy_due_at = null
-           from jsonb_to_recordset($1::jsonb) as x(device_id uuid, managed_by text, migration_state text, installed jsonb,
-                redundant jsonb, compliance jsonb, last_check_in_at timestamptz, next_check_in_at timestamptz,
+           from jsonb_to_recordset($1::jsonb) as x(device_id uuid, managed_by text, migration_state text,
+                compliance jsonb, last_check_in_at timestamptz, next_check_in_at timestamptz,
                 certificate_serial text, certificate_not_after timestamptz, migration_changed_at timestamptz)
           where d.device_id = x.device_id`,
         [JSON.stringify(this.checkedIn)],
+      );
+    }
+    // Apart, and only for the devices whose lists changed: an unchanged device's lists are not rewritten.
+    if (this.assigned.length > 0) {
+      await sql.query(
+        `update devices d
+            set installed = x.installed, redundant = x.redundant, policies = x.policies, assignment_key = x.assignment_key
+           from jsonb_to_recordset($1::jsonb) as x(device_id uuid, installed jsonb, redundant jsonb, policies jsonb, assignment_key text)
+          where d.device_id = x.device_id`,
+        [JSON.stringify(this.assigned)],
       );
     }
     if (this.blocked.length > 0) {
@@ -127,34 +137,53 @@ export class CheckInService {
     return this.db.transaction(async (sql) => {
       const rows = await this.facts.read(sql, attempts.map((a) => a.credentialHash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));
+      // R20/R21: only the devices whose assignment moved since their last check-in have theirs read again.
+      const moved = rows.filter((r) => r.status === 'active').map((row) => ({ row, ...this.assignment(row) })).filter((d) => d.key !== d.row.assignment_key);
+      const assigned = await this.facts.assigned(sql, moved.map(({ row, managedBy }) => ({ row, authority: managedBy })));
       const writes = new BatchWrites();
       const outcomes: Outcome[] = [];
       for (const a of attempts) {
-        outcomes.push(await runWithContext(a.context, () => this.decide(sql, byCredential.get(a.credentialHash), a, now, writes)));
+        const row = byCredential.get(a.credentialHash);
+        outcomes.push(await runWithContext(a.context, () => this.decide(sql, row, row && assigned.get(row.device_id), a, now, writes)));
       }
       await writes.flush(sql, this.store);
       return outcomes;
     });
   }
 
-  /** One device's check-in: its answer, with what it writes queued in `writes`. */
-  private async decide(sql: Sql, row: CheckInFactsRow | undefined, attempt: Attempt, now: Date, writes: BatchWrites): Promise<Outcome> {
+  /** Where the device is managed after this check-in, and the key of the assignment that gives it. */
+  private assignment(row: CheckInFactsRow): { managedBy: ManagingAuthority; key: string } {
+    const tenant = row.tenant ?? NO_TENANT;
+    const target = row.user_id ? effectiveAuthority(tenant.authority, row.user?.licenses ?? []) : null;
+    const managedBy = nextManagedBy(this.facts.toFacts(row), target);
+    return { managedBy, key: assignmentKey(tenant.assignments_version, row.user?.group_version ?? 'none', managedBy) };
+  }
+
+  /**
+   * One device's check-in: its answer, with what it writes queued in `writes`. `fresh` is what its
+   * managing authority assigns it, read when its assignment moved; otherwise it has it already.
+   */
+  private async decide(
+    sql: Sql,
+    row: CheckInFactsRow | undefined,
+    fresh: Assigned | undefined,
+    attempt: Attempt,
+    now: Date,
+    writes: BatchWrites,
+  ): Promise<Outcome> {
     if (row?.status !== 'active') return { kind: 'unknown' };
     const { body } = attempt;
     const device = { deviceId: row.device_id, tenantId: row.tenant_id };
-    const tenant: TenantRow = row.tenant ?? { authority: 'unknown', apns_not_after: {}, co_management: { enabled: false, workloads: {} } };
-    const user = row.user ?? { licenses: [], group_ids: [] };
-    const assigned = row.configurations;
-    const target = row.user_id ? effectiveAuthority(tenant.authority, user.licenses) : null;
+    const tenant = row.tenant ?? NO_TENANT;
+    const target = row.user_id ? effectiveAuthority(tenant.authority, row.user?.licenses ?? []) : null;
     const apnsReady = (a: ManagingAuthority) => {
       const notAfter = tenant.apns_not_after[a];
       return notAfter !== undefined && Date.parse(notAfter) > now.getTime();
     };
-    const profilesOf = (a: ManagingAuthority) => assigned.filter((c) => c.authority === a && c.type !== 'compliance').map(toInstalled);
 
     let plan;
     try {
-      plan = planCheckIn(this.facts.toFacts(row), target, apnsReady, profilesOf);
+      plan = planCheckIn(this.facts.toFacts(row), target, apnsReady, () => fresh?.profiles ?? row.installed);
     } catch (err) {
       if (!(err instanceof MigrationBlockedByApns)) throw err;
       if (row.migration_state !== 'blockedApns') {
@@ -176,40 +205,30 @@ export class CheckInService {
     }
     await this.actions.applyResults(sql, device, body.commandResults ?? []);
     const commands = await this.actions.deliver(sql, device, row.pending);
-    const compliance = this.compliance(tenant, row.platform, plan.managedBy, assigned, body.state);
+    const policies = fresh?.policies ?? row.policies;
+    const compliance = deviceCompliance(tenant.co_management, row.platform, plan.managedBy, policies, body.state);
     const nextCheckInAt = new Date(now.getTime() + this.config.CHECK_IN_INTERVAL_HOURS * HOUR).toISOString();
     // When the device entered its migration state: now if this check-in moved it (R20), else as it was.
     const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;
+    const delta = configurationDelta({ configurations: row.installed, redundant: row.redundant }, plan);
 
-    const events: NewEvent[] = [];
-    if (plan.migrated) events.push({ type: 'DeviceMigrated', data: { deviceId: device.deviceId, ...plan.migrated } });
-    if (certificate.notBefore) {
-      events.push({
-        type: 'MdmCertificateRenewed',
-        data: { deviceId: device.deviceId, serial: certificate.serial, notBefore: certificate.notBefore, notAfter: certificate.notAfter },
-      });
-    }
-    events.push({
-      type: 'DeviceCheckedIn',
-      data: {
+    writes.append(
+      device,
+      checkInEvents({
         deviceId: device.deviceId,
-        managedBy: plan.managedBy,
+        plan,
+        delta,
+        renewed: certificate.notBefore ? { serial: certificate.serial, notBefore: certificate.notBefore, notAfter: certificate.notAfter } : null,
         state: body.state,
-        configurations: plan.configurations,
-        redundantConfigurations: plan.redundant,
         compliance,
         nextCheckInAt,
-        migration: plan.migrationState,
-        migrationSince: migrationSince?.toISOString() ?? null,
-      },
-    });
-    writes.append(device, events);
+        migrationSince: migrationSince ? new Date(migrationSince).toISOString() : null,
+      }) as NewEvent[],
+    );
     writes.checkedIn.push({
       device_id: device.deviceId,
       managed_by: plan.managedBy,
       migration_state: plan.migrationState,
-      installed: plan.configurations,
-      redundant: plan.redundant,
       compliance,
       last_check_in_at: now.toISOString(),
       next_check_in_at: nextCheckInAt,
@@ -217,6 +236,15 @@ export class CheckInService {
       certificate_not_after: certificate.notAfter,
       migration_changed_at: migrationSince ? new Date(migrationSince).toISOString() : null,
     });
+    if (fresh || delta) {
+      writes.assigned.push({
+        device_id: device.deviceId,
+        installed: plan.configurations,
+        redundant: plan.redundant,
+        policies,
+        assignment_key: this.assignment(row).key,
+      });
+    }
     return {
       kind: 'answered',
       answer: {
@@ -230,21 +258,5 @@ export class CheckInService {
         nextCheckInAt,
       },
     };
-  }
-
-  /** R25; co-managed Windows devices with the compliance workload on Configuration Manager are its to judge. */
-  private compliance(
-    tenant: { co_management: { enabled: boolean; workloads: Record<string, string> } },
-    platform: string,
-    managedBy: ManagingAuthority,
-    assigned: AssignedConfiguration[],
-    state: CheckInBody['state'],
-  ) {
-    const { enabled, workloads } = tenant.co_management;
-    if (platform === 'windows' && enabled && workloads.compliancePolicies === 'configMgr') {
-      return { state: 'notEvaluated' as const, reasons: [], source: 'configMgr' as const };
-    }
-    const policies = assigned.filter((c) => c.authority === managedBy && c.type === 'compliance');
-    return { ...evaluateCompliance(policies, state), source: managedBy };
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/authority';
-import { CompliancePolicy, DeviceFacts, Installed, MigrationState } from '@mdm/device-sync/domain';
+import { DeviceFacts, HeldPolicy, Installed, MigrationState } from '@mdm/device-sync/domain';
+import { configurationOrder } from '@mdm/contracts/device-sync';
 import { Sql } from '@mdm/platform/database';
 import { PendingAction } from '../ports';
 
@@ -16,19 +17,20 @@ export interface DeviceRow {
   redundant: Installed[];
   certificate_serial: string;
   certificate_not_after: Date;
+  /** The assignment the device was last given (assignmentKey), and the compliance policies that came with it. */
+  assignment_key: string | null;
+  policies: HeldPolicy[];
 }
 
-export interface AssignedConfiguration {
-  configuration_id: string;
-  authority: ManagingAuthority;
-  name: string;
-  type: Installed['type'];
-  version: number;
-  settings: CompliancePolicy['settings'];
+/** What an authority assigns a device (R20, R25): its profiles and its compliance policies. */
+export interface Assigned {
+  profiles: Installed[];
+  policies: HeldPolicy[];
 }
 
 export interface TenantRow {
   authority: TenantAuthority;
+  assignments_version: string;
   apns_not_after: Partial<Record<ManagingAuthority, string>>;
   co_management: { enabled: boolean; workloads: Record<string, string> };
 }
@@ -36,6 +38,7 @@ export interface TenantRow {
 export interface UserRow {
   licenses: string[];
   group_ids: string[];
+  group_version: string;
 }
 
 /** Everything a check-in decides on. */
@@ -44,17 +47,16 @@ export interface CheckInFactsRow extends DeviceRow {
   status: string;
   tenant: TenantRow | null;
   user: UserRow | null;
-  configurations: AssignedConfiguration[];
   pending: PendingAction[];
 }
 
 /**
  * Reads what a batch of check-ins decides on, inside its transaction, in one statement; per device:
- * the device (found by its credential, and locked, so two check-ins of one device do not interleave),
- * its tenant, its user, both authorities' profiles (R20) and compliance policies (R25) assigned to the
- * user's groups for its platform, and its pending remote actions in queue order (R24, locked,
- * skipping any another transaction holds). Devices are locked in id order, so two batches cannot
- * deadlock. Each round trip to Postgres costs more CPU here than the statement itself.
+ * the device (found by its credential, and locked, so two check-ins of one device do not interleave)
+ * with the configurations and policies it was last given, its tenant, its user, and its pending
+ * remote actions in queue order (R24, locked, skipping any another transaction holds). Devices are
+ * locked in id order, so two batches cannot deadlock. The configurations assigned to it are read
+ * (`assigned`) only for the devices whose assignment moved since their last check-in.
  */
 @Injectable()
 export class CheckInFacts {
@@ -62,21 +64,54 @@ export class CheckInFacts {
     return sql.query<CheckInFactsRow>(
       `with d as (
          select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, installed,
-                redundant, certificate_serial, certificate_not_after, credential_hash
+                redundant, certificate_serial, certificate_not_after, credential_hash, assignment_key, policies
            from devices where credential_hash = any($1::text[]) order by device_id for update)
        select d.*,
-              (select row_to_json(t) from (select authority, apns_not_after, co_management from tenants where tenant_id = d.tenant_id) t) as tenant,
-              (select row_to_json(u) from (select licenses, group_ids from users where user_id = d.user_id) u) as "user",
-              (select coalesce(json_agg(c order by c.name, c.configuration_id), '[]')
-                 from (select configuration_id, authority, name, type, version, settings from configurations
-                        where tenant_id = d.tenant_id and not deleted and d.platform = any(platforms)
-                          and assigned_group_ids && coalesce((select group_ids from users where user_id = d.user_id), '{}'::uuid[])) c) as configurations,
+              (select row_to_json(t) from (select authority, assignments_version::text, apns_not_after, co_management
+                                             from tenants where tenant_id = d.tenant_id) t) as tenant,
+              (select row_to_json(u) from (select licenses, group_ids, group_version::text from users where user_id = d.user_id) u) as "user",
               (select coalesce(json_agg(json_build_object('commandId', a.command_id, 'type', a.type) order by a.seq), '[]')
                  from (select command_id, type, seq from actions
                         where device_id = d.device_id and tenant_id = d.tenant_id and status = 'pending'
                         order by seq for update skip locked) a) as pending
          from d`,
       [credentialHashes],
+    );
+  }
+
+  /**
+   * R20/R25: per device, the profiles and compliance policies of `authority` assigned to its user's
+   * groups for its platform, for a batch of devices in one statement.
+   */
+  async assigned(sql: Sql, devices: { row: DeviceRow; authority: ManagingAuthority }[]): Promise<Map<string, Assigned>> {
+    if (devices.length === 0) return new Map();
+    const rows = await sql.query<{ device_id: string; items: (Installed & { settings: HeldPolicy['settings'] })[] }>(
+      `select x.device_id,
+              (select coalesce(json_agg(json_build_object('configurationId', c.configuration_id, 'name', c.name, 'type', c.type,
+                                                          'authority', c.authority, 'version', c.version, 'settings', c.settings)), '[]')
+                 from configurations c
+                where c.tenant_id = x.tenant_id and not c.deleted and c.authority = x.authority and x.platform = any(c.platforms)
+                  and c.assigned_group_ids && coalesce((select group_ids from users where user_id = x.user_id), '{}'::uuid[])) as items
+         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) as x(device_id, tenant_id, user_id, platform, authority)`,
+      [
+        devices.map((d) => d.row.device_id),
+        devices.map((d) => d.row.tenant_id),
+        devices.map((d) => d.row.user_id),
+        devices.map((d) => d.row.platform),
+        devices.map((d) => d.authority),
+      ],
+    );
+    return new Map(
+      rows.map(({ device_id, items }) => [
+        device_id,
+        {
+          profiles: items
+            .filter((c) => c.type !== 'compliance')
+            .map(({ configurationId, name, type, authority, version }) => ({ configurationId, name, type, authority, version }))
+            .sort(configurationOrder),
+          policies: items.filter((c) => c.type === 'compliance').map(({ configurationId, settings }) => ({ configurationId, settings })),
+        },
+      ]),
     );
   }
 

@@ -22,6 +22,12 @@ export const installedConfigurationSchema = z.object({
   version: z.number().int(),
 });
 
+/** The order a device's configurations are listed in: by name, then id (code points, the same everywhere). */
+export function configurationOrder(a: { name: string; configurationId: string }, b: { name: string; configurationId: string }): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  return a.configurationId < b.configurationId ? -1 : a.configurationId > b.configurationId ? 1 : 0;
+}
+
 export const complianceReasonSchema = z.object({ setting: z.string(), expected: z.unknown(), actual: z.unknown() });
 
 /**
@@ -105,29 +111,83 @@ export const DeviceMigrated = defineEvent({
 });
 
 /**
- * R18–R21, R25: what a check-in reported and what the device was told. Version 2 adds `migration`,
- * the device's migration state after the check-in, and `migrationSince`, when it entered that state
- * (both null in version-1 events, which did not say).
+ * R18, R19, R25: what a check-in reported and how the device stands after it. Version 2 added
+ * `migration`, the device's migration state after the check-in, and `migrationSince`, when it
+ * entered that state (both null in version-1 events, which did not say). Version 3 no longer carries
+ * the device's whole configuration lists: what changed is a DeviceConfigurationsChanged before it.
+ * Events of versions 1 and 2 keep their lists (`configurations`, `redundantConfigurations`), which a
+ * reader takes as the device's lists at that point.
  */
 export const DeviceCheckedIn = defineEvent({
   type: 'DeviceCheckedIn',
   topic,
-  schemaVersion: 2,
-  upcasters: { 1: (data) => ({ ...(data as object), migration: null, migrationSince: null }) },
+  schemaVersion: 3,
+  upcasters: {
+    1: (data) => ({ ...(data as object), migration: null, migrationSince: null }),
+    2: (data) => data,
+  },
   data: z
     .object({
       deviceId: uuid,
       managedBy: managingAuthoritySchema,
       state: z.object({ osVersion: z.string(), encrypted: z.boolean(), jailbroken: z.boolean(), passcodeSet: z.boolean() }).strict(),
-      configurations: z.array(installedConfigurationSchema),
-      redundantConfigurations: z.array(installedConfigurationSchema),
       compliance: z.object({ state: complianceStateSchema, reasons: z.array(complianceReasonSchema), source: z.enum(['intune', 'office365', 'configMgr']) }),
       nextCheckInAt: isoTime,
       migration: migrationStateSchema.nullable(),
       migrationSince: isoTime.nullable(),
+      /** Versions 1 and 2 only: the device's lists at that point. */
+      configurations: z.array(installedConfigurationSchema).optional(),
+      redundantConfigurations: z.array(installedConfigurationSchema).optional(),
     })
     .strict(),
 });
+
+/**
+ * R20/R21: what a check-in changed in the configurations a device has and the redundant ones it
+ * keeps, by configuration id (`removed` as they were). Written only when something changed; a
+ * check-in that changes nothing is a DeviceCheckedIn alone.
+ */
+export const DeviceConfigurationsChanged = defineEvent({
+  type: 'DeviceConfigurationsChanged',
+  topic,
+  data: z
+    .object({
+      deviceId: uuid,
+      added: z.array(installedConfigurationSchema),
+      updated: z.array(installedConfigurationSchema),
+      removed: z.array(installedConfigurationSchema),
+      redundantAdded: z.array(installedConfigurationSchema),
+      redundantRemoved: z.array(installedConfigurationSchema),
+    })
+    .strict(),
+});
+
+type Held = { configurationId?: string; name: string; type: string; authority: string };
+type Item = { configurationId: string; name: string; type: string; authority: string };
+
+/** The held item the delta's item is about: by id, or by name, type and authority for one held without an id. */
+const isItem = (held: Held, item: Item) =>
+  held.configurationId !== undefined
+    ? held.configurationId === item.configurationId
+    : held.name === item.name && held.type === item.type && held.authority === item.authority;
+
+/**
+ * A device's configurations and redundant ones after a DeviceConfigurationsChanged, configurations in
+ * configurationOrder. Readers that kept lists without ids (from version-2 check-ins) match by name,
+ * type and authority.
+ */
+export function applyConfigurationDelta<T extends Held>(
+  current: { configurations: T[]; redundant: T[] },
+  delta: { added: (T & Item)[]; updated: (T & Item)[]; removed: Item[]; redundantAdded: (T & Item)[]; redundantRemoved: Item[] },
+): { configurations: T[]; redundant: T[] } {
+  const kept = current.configurations
+    .filter((c) => !delta.removed.some((r) => isItem(c, r)))
+    .map((c) => delta.updated.find((u) => isItem(c, u)) ?? c);
+  return {
+    configurations: [...kept, ...delta.added].sort((a, b) => configurationOrder({ configurationId: '', ...a }, { configurationId: '', ...b })),
+    redundant: [...current.redundant.filter((c) => !delta.redundantRemoved.some((r) => isItem(c, r))), ...delta.redundantAdded],
+  };
+}
 
 /** R23 */
 export const LegacyProfilesExpired = defineEvent({
@@ -164,6 +224,7 @@ export const deviceSyncEvents = [
   DeviceMigrationBlocked,
   DeviceMigrated,
   DeviceCheckedIn,
+  DeviceConfigurationsChanged,
   LegacyProfilesExpired,
   RemoteActionQueued,
   RemoteActionStatusChanged,
@@ -176,6 +237,7 @@ export type DeviceSyncEvent =
   | DomainEventOf<typeof DeviceMigrationBlocked>
   | DomainEventOf<typeof DeviceMigrated>
   | DomainEventOf<typeof DeviceCheckedIn>
+  | DomainEventOf<typeof DeviceConfigurationsChanged>
   | DomainEventOf<typeof LegacyProfilesExpired>
   | DomainEventOf<typeof RemoteActionQueued>
   | DomainEventOf<typeof RemoteActionStatusChanged>

@@ -40,6 +40,11 @@ export class MigrationBlockedByApns extends Error {
 export const apnsMissing = (authority: ManagingAuthority) =>
   ruleViolation('APNS_CERTIFICATE_MISSING', `Apple devices moving to ${authority} need an APNs certificate on it first`, { authority });
 
+/** R17/R20: where a device is managed after its check-in: its target if it has a user and a target, else where it is. */
+export function nextManagedBy(device: Pick<DeviceFacts, 'userId' | 'managedBy'>, target: ManagingAuthority | null): ManagingAuthority {
+  return device.userId !== null && target !== null ? target : device.managedBy;
+}
+
 /**
  * R18–R21: what a check-in does. `target` is where the device belongs now (the user's effective
  * authority, R8; userless devices stay where they are, R17); `configurationsOf` gives an authority's
@@ -51,9 +56,9 @@ export function planCheckIn(
   apnsReady: (authority: ManagingAuthority) => boolean,
   configurationsOf: (authority: ManagingAuthority) => Installed[],
 ): CheckInPlan {
-  const moving = device.userId !== null && target !== null && target !== device.managedBy;
-  if (moving && APPLE_PLATFORMS.includes(device.platform) && !apnsReady(target)) throw new MigrationBlockedByApns(target);
-  const managedBy = moving ? target : device.managedBy;
+  const managedBy = nextManagedBy(device, target);
+  const moving = managedBy !== device.managedBy;
+  if (moving && APPLE_PLATFORMS.includes(device.platform) && !apnsReady(managedBy)) throw new MigrationBlockedByApns(managedBy);
   const configurations = configurationsOf(managedBy);
   // R21: a new profile replaces an installed one only with the same name and type; the rest of the
   // old authority's profiles stay on the device and are reported as redundant.

@@ -56,3 +56,29 @@ export function evaluateCompliance(policies: CompliancePolicy[], state: Reported
 }
 
 export const appliesTo = (platforms: string[], platform: Platform) => platforms.includes(platform);
+
+/** A compliance policy as a device keeps it between check-ins. */
+export interface HeldPolicy extends CompliancePolicy {
+  configurationId: string;
+}
+
+export interface DeviceCompliance extends ComplianceResult {
+  source: 'intune' | 'office365' | 'configMgr';
+}
+
+/**
+ * R25: the managing authority's policies assigned to the device judge it; co-managed Windows devices
+ * with the compliance workload on Configuration Manager are its to judge (notEvaluated here).
+ */
+export function deviceCompliance(
+  coManagement: { enabled: boolean; workloads: Record<string, string> },
+  platform: Platform,
+  managedBy: 'intune' | 'office365',
+  policies: CompliancePolicy[],
+  state: ReportedState,
+): DeviceCompliance {
+  if (platform === 'windows' && coManagement.enabled && coManagement.workloads.compliancePolicies === 'configMgr') {
+    return { state: 'notEvaluated', reasons: [], source: 'configMgr' };
+  }
+  return { ...evaluateCompliance(policies, state), source: managedBy };
+}

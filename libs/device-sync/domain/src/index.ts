@@ -1,2 +1,3 @@
 export * from './compliance';
 export * from './check-in';
+export * from './configuration-delta';

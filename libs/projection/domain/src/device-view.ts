@@ -3,6 +3,8 @@ import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import {
   CheckInsRequested,
   DeviceCheckedIn,
+  DeviceConfigurationsChanged,
+  applyConfigurationDelta,
   DeviceMigrationBlocked,
   LegacyProfilesExpired,
   MdmCertificateRenewed,
@@ -13,6 +15,7 @@ import { DeviceEnrolled } from '@mdm/contracts/enrollment';
 import { ConfigurationView, DeviceDetail, DeviceListItem, TimelineEntry } from '@mdm/contracts/projection';
 
 type MigrationState = DeviceListItem['migration'];
+type HeldConfiguration = ConfigurationView & { configurationId?: string };
 type ComplianceView = DeviceDetail['compliance'];
 type ActionView = DeviceDetail['pendingActions'][number];
 
@@ -46,8 +49,9 @@ export interface DeviceState {
     version: number;
     managedBy: ManagingAuthority | null;
     lastCheckInAt: string | null;
-    configurations: ConfigurationView[];
-    redundant: ConfigurationView[];
+    /** With their configuration ids (views kept before the ids were folded have none). */
+    configurations: HeldConfiguration[];
+    redundant: HeldConfiguration[];
     compliance: ComplianceView | null;
     certificate: { serial: string; notAfter: string } | null;
     /** By command id; `queued` is the stream version that queued it (R24: queue order). */
@@ -87,6 +91,7 @@ export function deviceIdOf(event: EventEnvelope): string | undefined {
 }
 
 const view = ({ name, type, authority, version }: ConfigurationView): ConfigurationView => ({ name, type, authority, version });
+const held = ({ configurationId, name, type, authority, version }: HeldConfiguration): HeldConfiguration => ({ configurationId, name, type, authority, version });
 
 /** `since`: when the device entered the state, as the event says; else the event's time if the state changes. */
 function setMigration(device: DeviceState, key: number, state: MigrationState, at: string, since?: string | null) {
@@ -117,13 +122,21 @@ export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boo
       const d = event.data as EventData<typeof DeviceCheckedIn>;
       device.sync.managedBy = d.managedBy;
       device.sync.lastCheckInAt = at;
-      device.sync.configurations = d.configurations.map(view);
-      device.sync.redundant = d.redundantConfigurations.map(view);
+      // Check-ins before version 3 carry the whole lists; later ones change nothing in them.
+      if (d.configurations) device.sync.configurations = d.configurations.map(held);
+      if (d.redundantConfigurations) device.sync.redundant = d.redundantConfigurations.map(held);
       device.sync.compliance = { state: d.compliance.state, reasons: d.compliance.reasons, source: d.compliance.source };
       // Version-1 check-ins did not say; a check-in moves every device that was told to move.
       const affected = !['none', 'needsSupport'].includes(device.migration.state);
       setMigration(device, key, d.migration ?? (affected ? 'migrated' : device.migration.state), at, d.migrationSince);
       if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: d.nextCheckInAt };
+      break;
+    }
+    case 'DeviceConfigurationsChanged': {
+      const d = event.data as EventData<typeof DeviceConfigurationsChanged>;
+      const { configurations, redundant } = applyConfigurationDelta<HeldConfiguration>(device.sync, d);
+      device.sync.configurations = configurations;
+      device.sync.redundant = redundant;
       break;
     }
     case 'LegacyProfilesExpired': {
@@ -225,7 +238,7 @@ function legacy({ migration, request, sync }: DeviceState): DeviceDetail['legacy
   const expiresAt = request?.legacyExpiresAt ?? null;
   if (migration.state === 'legacyProfilesExpired') return { items: [], expiresAt, expired: true };
   if (migration.state !== 'pendingCheckIn' && migration.state !== 'blockedApns') return { items: [], expiresAt: null, expired: false };
-  const items = sync.configurations.filter((c) => c.authority !== request?.target && LEGACY_TYPES.includes(c.type));
+  const items = sync.configurations.filter((c) => c.authority !== request?.target && LEGACY_TYPES.includes(c.type)).map(view);
   return { items, expiresAt, expired: false };
 }
 
@@ -238,8 +251,8 @@ export function deviceDetail(device: DeviceState, timeline: TimelineEntry[]): Om
     deviceName: e.deviceName,
     enrollmentType: e.enrollmentType,
     enrolledAt: e.enrolledAt,
-    configurations: device.sync.configurations,
-    redundantConfigurations: device.sync.redundant,
+    configurations: device.sync.configurations.map(view),
+    redundantConfigurations: device.sync.redundant.map(view),
     legacyConfigurations: legacy(device),
     compliance: device.sync.compliance ?? { state: 'notEvaluated', reasons: [], source: null },
     nextCheckInAt: device.schedule.nextCheckInAt,
