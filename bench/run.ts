@@ -17,6 +17,7 @@
  *       checking in right after each command always reflects it
  *   (l) unknown device credentials: one alone < 20 ms; 1,000 at concurrency 200 no slower (p99) than
  *       valid check-ins alone, and the valid check-ins beside them change p99 by < 20%
+ *   (p) check-ins with 200 configurations assigned against 1: >= 0.8x; an unchanged check-in appends <= 1 KB
  *   (j) projection lag, device events at 5,000/s for 60 s: applied_at - recorded_at p99 < 1 s
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
  *
@@ -29,6 +30,7 @@ import { processStack } from './process-stack';
 import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
 import { bogusCredentialScenario, checkInUnderCommandsScenario } from './scenarios/device-consistency';
+import { checkInScaleScenario } from './scenarios/check-in-scale';
 import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
 import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
@@ -66,20 +68,21 @@ async function main(): Promise<void> {
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
   }
-  if (['f', 'g', 'h', 'i', 'i2', 'l'].some(on)) {
+  if (['f', 'g', 'h', 'i', 'i2', 'l', 'p'].some(on)) {
     await benchKafka(); // starts the project's broker when nothing answers
     // The raw baselines first: the stack's pools take most of Postgres's connections.
     const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
     const rawI = on('i') || on('i2') ? await step('(i) raw pg commit baseline', async () => rawInsertCommit(await freeConnections(200, 5))) : undefined;
     // The load scenarios run against the services as deployed, each a process of its own
     // (BENCH_STACK=in-process puts them in this process, as the fan-out and long-poll scenarios need).
-    if (rawF || rawI || on('l')) {
+    if (rawF || rawI || on('l') || on('p')) {
       const system = await step('services as processes', cfg.inProcess ? benchStack : processStack);
       try {
         if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(system, rawF))));
         if (rawI && on('i')) results.push(...(await step('(i) check-in', () => checkInScenario(system, rawI))));
         if (rawI && on('i2')) results.push(...(await step('(i2) check-in under commands', () => checkInUnderCommandsScenario(system, rawI))));
         if (on('l')) results.push(...(await step('(l) bogus credentials', () => bogusCredentialScenario(system))));
+        if (on('p')) results.push(...(await step('(p) check-in, 200 configurations', () => checkInScaleScenario(system))));
       } finally {
         await system.stop();
       }
