@@ -310,10 +310,19 @@ describe('device calls see every command that answered before them (API.md, R14,
 
   it('no DeviceCheckedIn in the log carries configurations older than the commands that answered before its check-in', async () => {
     expect(expectedLog.size).toBeGreaterThan(0);
+    type Item = { configurationId: string; name: string };
     for (const [deviceId, expected] of expectedLog) {
-      const logged = (await stack.deviceSync.runtime.store.readStream(`devicesync-${deviceId}`))
-        .filter((e) => e.type === 'DeviceCheckedIn')
-        .map((e) => ((e.data as { configurations: { name: string }[] }).configurations ?? []).map((c) => c.name).sort());
+      // The device's configurations at each of its check-ins, folded from what the log recorded.
+      const held = new Map<string, string>();
+      const logged: string[][] = [];
+      for (const e of await stack.deviceSync.runtime.store.readStream(`devicesync-${deviceId}`)) {
+        if (e.type === 'DeviceConfigurationsChanged') {
+          const d = e.data as Record<'added' | 'updated' | 'removed', Item[]>;
+          for (const c of d.removed) held.delete(c.configurationId);
+          for (const c of [...d.added, ...d.updated]) held.set(c.configurationId, c.name);
+        }
+        if (e.type === 'DeviceCheckedIn') logged.push([...held.values()].sort());
+      }
       expect({ deviceId, logged }).toEqual({ deviceId, logged: expected.map((names) => [...names].sort()) });
     }
   });
