@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
+import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { PathPipe, ZodPipe } from './validation';
 import { ServiceRuntime } from './service-runtime';
@@ -37,18 +38,21 @@ class OperationsController {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   }
 
-  /** For other services' read-your-writes: the newest published version of each matching stream. */
+  /** For other services' read-your-writes (those the definition names): the newest published version of each matching stream. */
   @Get('internal/tenants/:tenantId/published-versions')
   async publishedVersions(
+    @Res({ passthrough: true }) res: Response,
     @Param(new PathPipe(z.object({ tenantId: z.string().uuid() }))) { tenantId }: { tenantId: string },
     @Query(new ZodPipe(z.object({ prefix: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).strict()))
     { prefix }: { prefix: string | string[] },
   ) {
+    requireCaller(callerOf(res), this.runtime.definition.publishedVersionsReaders ?? []);
     return { streams: await this.runtime.store.publishedVersions(tenantId, ([] as string[]).concat(prefix)) };
   }
 
   /** Called by the gateway after it moved the shared test clock: adopt the new time, run due sweeps. */
   @Post('internal/clock/sync')
+  @CalledBy(GATEWAY_SERVICE)
   @HttpCode(200)
   async syncClock() {
     await this.runtime.testClock?.sync();
@@ -72,7 +76,7 @@ export class PlatformModule {
         { provide: Metrics, useValue: runtime.metrics },
         {
           provide: ReadYourWrites,
-          useValue: new ReadYourWrites({ db: runtime.db, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
+          useValue: new ReadYourWrites({ db: runtime.db, signer: runtime.signer, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
         },
         ConsumerHandle,
       ],

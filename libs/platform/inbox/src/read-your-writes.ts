@@ -1,6 +1,6 @@
 import { DomainError } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
-import { callService } from '@mdm/platform/http-client';
+import { CallSigner, callService } from '@mdm/platform/http-client';
 import { Logger } from '@mdm/platform/logging';
 
 /** What the owning service reports: the newest published version of each of a tenant's streams. */
@@ -10,6 +10,8 @@ export interface PublishedVersions {
 
 export interface ReadYourWritesOptions {
   db: Sql;
+  /** Signs the question to the owner, which answers only the services it names. */
+  signer: CallSigner;
   logger: Logger;
   /** How long a command may wait for the consumer to catch up before it is refused. */
   timeoutMs?: number;
@@ -58,7 +60,7 @@ export class ReadYourWrites {
     const url = new URL(`/internal/tenants/${tenantId}/published-versions`, ownerUrl);
     for (const p of prefixes) url.searchParams.append('prefix', p);
     try {
-      const res = await callService(url);
+      const res = await callService(url, { signer: this.options.signer });
       if (!res.ok) throw new Error(`${res.status}`);
       return (res.body as PublishedVersions).streams;
     } catch (err) {
