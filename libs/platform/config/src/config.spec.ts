@@ -16,9 +16,10 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 describe('configuration', () => {
-  it('applies defaults for a local machine', () => {
+  it('applies defaults for a local machine: services bind loopback only', () => {
     const config = loadConfig('svc', commonConfigShape, {});
     expect(config).toMatchObject({
+      HOST: '127.0.0.1',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/mdm',
       KAFKA_BROKERS: ['127.0.0.1:9092'],
       MDM_TEST_CLOCK: false,
