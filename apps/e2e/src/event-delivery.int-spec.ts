@@ -46,8 +46,10 @@ describe('an event appended by one process, relayed, and consumed by another', (
   const kafka = testKafka('delivery');
   const authoritySchema = uniqueName('authority');
   /** The gateway's calls (tenant registration, then commands), signed as it signs them. */
-  const post = (p: string, body: unknown, method = 'POST') =>
-    fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json', ...asGateway(method, `${authorityUrl}${p}`) }, body: JSON.stringify(body) });
+  const post = (p: string, body: unknown, method = 'POST') => {
+    const json = JSON.stringify(body);
+    return fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json', ...asGateway(method, `${authorityUrl}${p}`, {}, json) }, body: json });
+  };
 
   beforeAll(async () => {
     const port = await freePort();

@@ -1,16 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { CALL_CONTEXT_TTL_MS, CallSigner, signedContextHeader } from '@mdm/platform/http-client';
+import { CALL_CONTEXT_TTL_MS, CallSigner, bodyHash, signedContextHeader } from '@mdm/platform/http-client';
 import { TEST_SIGNING_KEY, WORKSPACE_ROOT } from '@mdm/platform/testing';
 import { ApiClient } from './support/api-client';
 import { DeviceClient } from './support/device-client';
 import { TestStack } from './support/stack';
 import { TestTenant, useStackWithTenant } from './support/tenant';
 
-/** The headers of a call signed by `service` with the stack's key (as that service would sign it). */
-function signedBy(service: string, method: string, url: string, context: { actor?: string; tenantId?: string } = {}, key = TEST_SIGNING_KEY) {
-  return signedContextHeader(new CallSigner(key, service), method, new URL(url), context);
+/** The headers of a call signed by `service` with the stack's key (as that service would sign it), for a JSON `body`. */
+function signedBy(service: string, method: string, url: string, opts: { actor?: string; tenantId?: string; body?: unknown; key?: string } = {}) {
+  const { body, key = TEST_SIGNING_KEY, ...context } = opts;
+  return signedContextHeader(new CallSigner(key, service), method, new URL(url), context, body === undefined ? undefined : JSON.stringify(body));
 }
 
 const unauthenticated = (reason: string) => ({
@@ -79,10 +80,10 @@ describe("services trust no one (DESIGN.md §4): only the gateway's signed conte
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     const raised = Buffer.from(JSON.stringify({ ...claims, actor: 'operator' })).toString('base64url');
     expect(await get({ 'x-mdm-context': `${v}.${raised}.${mac}` })).toEqual(unauthenticated('bad signature'));
-    expect(await get(signedBy('api-gateway', 'GET', url, {}, 'x'.repeat(43)))).toEqual(unauthenticated('bad signature'));
+    expect(await get(signedBy('api-gateway', 'GET', url, { key: 'x'.repeat(43) }))).toEqual(unauthenticated('bad signature'));
 
     const expired = new CallSigner(TEST_SIGNING_KEY, 'api-gateway').sign(
-      { actor: 'token:x', correlationId: 'c', method: 'GET', path: tenant.path('/authority') },
+      { actor: 'token:x', correlationId: 'c', method: 'GET', path: tenant.path('/authority'), bodyHash: bodyHash() },
       Date.now() - CALL_CONTEXT_TTL_MS - 1,
     );
     expect(await get({ 'x-mdm-context': expired })).toEqual(unauthenticated('expired call context'));
@@ -92,11 +93,17 @@ describe("services trust no one (DESIGN.md §4): only the gateway's signed conte
     expect(await get(other)).toEqual(unauthenticated('call context signed for another call'));
     const put = answer(direct(stack.authority.url).call('PUT', tenant.path('/authority'), { authority: 'intune' }, good));
     expect(await put).toEqual(unauthenticated('call context signed for another call'));
+
+    // Captured on a command, replayed on the same path with another body.
+    const signedPut = signedBy('api-gateway', 'PUT', url, { actor: 'token:x', body: { authority: 'intune' } });
+    const otherBody = answer(direct(stack.authority.url).call('PUT', tenant.path('/authority'), { authority: 'office365' }, signedPut));
+    expect(await otherBody).toEqual(unauthenticated('call context signed for another body'));
+    expect((await tenant.admin.get(tenant.path('/authority'))).body.authority).toBe('unknown');
   });
 
   it('the actor a service records is the signed one: an x-actor header next to it is ignored', async () => {
     const route = tenant.path('/authority');
-    const headers = { ...signedBy('api-gateway', 'PUT', `${stack.authority.url}${route}`, { actor: 'token:signed' }), 'x-actor': 'operator' };
+    const headers = { ...signedBy('api-gateway', 'PUT', `${stack.authority.url}${route}`, { actor: 'token:signed', body: { authority: 'intune' } }), 'x-actor': 'operator' };
     expect((await direct(stack.authority.url).call('PUT', route, { authority: 'intune' }, headers)).status).toBe(200);
     const rows = await stack.authority.runtime.db.query<{ actor: string }>(
       `select actor from es_events where tenant_id = $1 and type = 'AuthorityChanged'`,
@@ -119,12 +126,12 @@ describe("services trust no one (DESIGN.md §4): only the gateway's signed conte
     const issue = (headers: Record<string, string>) => answer(direct(stack.enrollment.url).call('POST', route, body, headers));
     expect(await issue({})).toEqual(unauthenticated('no signed call context (x-mdm-context)'));
     for (const service of ['api-gateway', 'licensing', 'projection']) {
-      expect(await issue(signedBy(service, 'POST', url))).toEqual({
+      expect(await issue(signedBy(service, 'POST', url, { body }))).toEqual({
         status: 403,
         body: { code: 'FORBIDDEN', message: `${service} may not call this endpoint`, details: { allowed: ['device-sync'] } },
       });
     }
-    const issued = await issue(signedBy('device-sync', 'POST', url));
+    const issued = await issue(signedBy('device-sync', 'POST', url, { body }));
     expect(issued).toEqual({ status: 201, body: { serial: expect.any(String), notBefore: body.notBefore, notAfter: expect.any(String) } });
   });
 
@@ -140,14 +147,16 @@ describe("services trust no one (DESIGN.md §4): only the gateway's signed conte
     expect((await versions('licensing', stack.projection)).status).toBe(403);
 
     const sync = (service: string, owner = stack.deviceSync) =>
-      direct(owner.url).call('POST', '/internal/clock/sync', {}, signedBy(service, 'POST', `${owner.url}/internal/clock/sync`));
+      direct(owner.url).call('POST', '/internal/clock/sync', {}, signedBy(service, 'POST', `${owner.url}/internal/clock/sync`, { body: {} }));
     expect((await sync('enrollment')).status).toBe(403);
     expect((await sync('api-gateway')).status).toBe(200);
     // The gateway is the edge: its public API is open to clients, its internal endpoints are not.
     expect(await answer(direct(stack.gateway.url).post('/internal/clock/sync', {}))).toEqual(unauthenticated('no signed call context (x-mdm-context)'));
 
-    const register = (service: string) =>
-      direct(stack.authority.url).call('POST', '/internal/tenants', { tenantId: randomUUID(), name: 'Rogue' }, signedBy(service, 'POST', `${stack.authority.url}/internal/tenants`));
+    const register = (service: string) => {
+      const rogue = { tenantId: randomUUID(), name: 'Rogue' };
+      return direct(stack.authority.url).call('POST', '/internal/tenants', rogue, signedBy(service, 'POST', `${stack.authority.url}/internal/tenants`, { body: rogue }));
+    };
     expect((await register('licensing')).status).toBe(403);
   });
 });

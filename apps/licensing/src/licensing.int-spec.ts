@@ -21,10 +21,11 @@ interface Answer {
 /** A direct call to a service, as the gateway would forward it (its signed context names the caller). */
 async function call(baseUrl: string, method: string, path: string, body?: unknown): Promise<Answer> {
   const url = new URL(path, baseUrl);
+  const json = body === undefined ? undefined : JSON.stringify(body);
   const res = await fetch(url, {
     method,
-    headers: { ...asGateway(method, url), ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { ...asGateway(method, url, {}, json), ...(json !== undefined && { 'content-type': 'application/json' }) },
+    body: json,
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };

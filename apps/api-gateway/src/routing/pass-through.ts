@@ -46,25 +46,19 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
     });
     try {
       const target = new URL(req.originalUrl, route.upstream);
-      let headers: Record<string, string>;
-      if (operation.access === 'device') {
-        headers = signedContextHeader(runtime.signer, req.method, target, { actor: 'device' });
-        const credential = req.header('authorization');
-        if (credential) headers.authorization = credential;
-      } else {
+      let caller: { actor: string; tenantId?: string; role?: string } = { actor: 'device' };
+      if (operation.access !== 'device') {
         principal = await access.authenticate(req);
         access.authorize(principal, operation.access, params.tenantId);
         if (operation.params) parsePath(operation.params, params);
-        headers = signedContextHeader(
-          runtime.signer,
-          req.method,
-          target,
-          principal?.kind === 'tenant' ? { actor: actorOf(principal), tenantId: principal.tenantId, role: principal.role } : { actor: actorOf(principal) },
-        );
+        caller = principal?.kind === 'tenant' ? { actor: actorOf(principal), tenantId: principal.tenantId, role: principal.role } : { actor: actorOf(principal) };
       }
+      const body = await readBody(req);
+      const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
+      const credential = req.header('authorization');
+      if (operation.access === 'device' && credential) headers.authorization = credential;
       const contentType = req.header('content-type');
       if (contentType) headers['content-type'] = contentType;
-      const body = await readBody(req);
       try {
         answer = await relayCall(target, { method: req.method, headers, body, signal: abort.signal });
       } catch (err) {

@@ -1,9 +1,9 @@
-import { CALL_CONTEXT_TTL_MS, CallSigner } from './call-context';
+import { CALL_CONTEXT_TTL_MS, CallSigner, bodyHash } from './call-context';
 
 describe('signed call contexts (services trust no caller)', () => {
   const key = 'k'.repeat(32);
   const gateway = new CallSigner(key, 'api-gateway');
-  const call = { actor: 'token:1', tenantId: 't1', role: 'admin', correlationId: 'c1', method: 'POST', path: '/api/v1/tenants/t1/authority?x=1' };
+  const call = { actor: 'token:1', tenantId: 't1', role: 'admin', correlationId: 'c1', method: 'POST', path: '/api/v1/tenants/t1/authority?x=1', bodyHash: bodyHash('{"authority":"intune"}') };
   const now = 1_800_000_000_000;
 
   it('a context the gateway signed is good for its very call, and names the caller as signed', () => {

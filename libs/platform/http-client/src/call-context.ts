@@ -1,4 +1,4 @@
-import { KeyObject, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { KeyObject, createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 
 /** The header a signed call context travels in, from the gateway (or a service) to a service. */
 export const CALL_CONTEXT_HEADER = 'x-mdm-context';
@@ -9,8 +9,8 @@ export const CALL_CONTEXT_TTL_MS = 30_000;
 /**
  * Who makes a call, as the signer vouches for it. `service` is the signing service (the gateway
  * for every call it relays), `actor` on whose behalf (`token:<id>`, `operator`, `device`,
- * `service:<name>`), and the call it was signed for: a context is bound to one method and path
- * (with its query) and cannot be replayed on another call.
+ * `service:<name>`), and the call it was signed for: a context is bound to one method, path
+ * (with its query) and body, and cannot be replayed on another call.
  */
 export interface CallContext {
   service: string;
@@ -20,6 +20,8 @@ export interface CallContext {
   correlationId: string;
   method: string;
   path: string;
+  /** SHA-256 of the body's bytes (base64url; of nothing when there is none): see `bodyHash`. */
+  bodyHash: string;
   /** Epoch milliseconds of the wall clock (never the shared test clock). */
   expiresAt: number;
 }
@@ -27,6 +29,9 @@ export interface CallContext {
 export type CallContextCheck = { ok: true; context: CallContext } | { ok: false; reason: string };
 
 const VERSION = 'v1';
+
+/** What a context's `bodyHash` holds for these bytes; the receiving service compares it with the body it reads. */
+export const bodyHash = (body: Buffer | string = ''): string => createHash('sha256').update(body).digest('base64url');
 
 /**
  * Signs and checks call contexts with HMAC-SHA256 over one key every service of a deployment
@@ -53,7 +58,10 @@ export class CallSigner {
     return `${VERSION}.${payload}.${this.mac(payload)}`;
   }
 
-  /** The signed context of a call to `method` `path` (the request target: path and query), or why there is none. */
+  /**
+   * The signed context of a call to `method` `path` (the request target: path and query), or why
+   * there is none. The body arrives later: whoever reads it compares `bodyHash` with it.
+   */
   verify(token: string | undefined, method: string, path: string, now = Date.now()): CallContextCheck {
     if (!token) return { ok: false, reason: `no signed call context (${CALL_CONTEXT_HEADER})` };
     const [version, payload, mac] = token.split('.');

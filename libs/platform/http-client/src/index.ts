@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { currentContext } from '@mdm/platform/logging';
-import { CALL_CONTEXT_HEADER, CallSigner } from './call-context';
+import { CALL_CONTEXT_HEADER, CallSigner, bodyHash } from './call-context';
 
 export * from './call-context';
 
@@ -28,12 +28,13 @@ export interface ServiceCall {
   actor?: string;
 }
 
-/** The signed-context header of a call to `url`, bound to its method and request target. */
+/** The signed-context header of a call to `url`, bound to its method, request target and body. */
 export function signedContextHeader(
   signer: CallSigner,
   method: string,
   url: URL,
   context: { actor?: string; tenantId?: string; role?: string } = {},
+  body?: Buffer | string,
 ): Record<string, string> {
   const correlationId = currentContext().correlationId ?? '';
   const token = signer.sign({
@@ -43,6 +44,7 @@ export function signedContextHeader(
     correlationId,
     method,
     path: `${url.pathname}${url.search}`,
+    bodyHash: bodyHash(body),
   });
   return { [CALL_CONTEXT_HEADER]: token, ...(correlationId && { 'x-correlation-id': correlationId }) };
 }
@@ -59,7 +61,7 @@ export function callService(url: URL | string, call: ServiceCall = {}): Promise<
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   const method = call.method ?? 'GET';
   const headers: Record<string, string | number> = {
-    ...(call.signer && signedContextHeader(call.signer, method, new URL(url), { actor: call.actor })),
+    ...(call.signer && signedContextHeader(call.signer, method, new URL(url), { actor: call.actor }, payload)),
     ...call.headers,
   };
   if (payload !== undefined) {

@@ -5,7 +5,7 @@ import { json } from 'express';
 import { ConfigError } from '@mdm/platform/config';
 import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
-import { callerAuthentication } from './caller';
+import { callerAuthentication, signedBodyCheck } from './caller';
 import { ApiExceptionFilter, bodyErrorHandler } from './errors';
 import { ConsumerHandle, PlatformModule } from './platform.module';
 import { requestContext } from './request-context';
@@ -53,7 +53,7 @@ export async function startService(
   app.use(requestContext(logger, runtime.metrics));
   app.use(callerAuthentication(runtime.signer, definition.edge));
   if (definition.passThrough) app.use(definition.passThrough(app, runtime));
-  app.use(json({ limit: BODY_LIMIT }));
+  app.use(json({ limit: BODY_LIMIT, verify: signedBodyCheck }));
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   // The runtime's definition: its topics carry the namespace, if one is configured.

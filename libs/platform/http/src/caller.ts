@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, UseGuards, createParamDecorator } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
-import { CALL_CONTEXT_HEADER, CallContext, CallSigner } from '@mdm/platform/http-client';
+import { CALL_CONTEXT_HEADER, CallContext, CallSigner, bodyHash } from '@mdm/platform/http-client';
 import { runWithContext } from '@mdm/platform/logging';
 
 /** The service every outside call comes through: the only one whose contexts the public API takes. */
@@ -26,7 +26,7 @@ export function callerAuthentication(signer: CallSigner, edge = false) {
     if (edge && !internal) return next();
     const check = signer.verify(req.header(CALL_CONTEXT_HEADER), req.method, req.originalUrl);
     if (!check.ok) {
-      res.status(401).json({ code: 'UNAUTHENTICATED', message: `calls to this service need the gateway's signed context: ${check.reason}` });
+      res.status(401).json(unauthenticated(check.reason));
       return;
     }
     const { context } = check;
@@ -37,6 +37,24 @@ export function callerAuthentication(signer: CallSigner, edge = false) {
     res.locals.caller = context;
     runWithContext({ ...(context.tenantId && { tenantId: context.tenantId }) }, next);
   };
+}
+
+const unauthenticated = (reason: string) => ({
+  code: 'UNAUTHENTICATED',
+  message: `calls to this service need the gateway's signed context: ${reason}`,
+});
+
+/**
+ * The body parser's `verify`: the body read is the one the context was signed for (a context
+ * captured on one command cannot carry another body to the same path). A body the parser does not
+ * read (not JSON) is never used either.
+ */
+export function signedBodyCheck(_req: Request, res: Response, body: Buffer): void {
+  const caller = res.locals.caller as CallContext | undefined;
+  if (caller && caller.bodyHash !== bodyHash(body)) {
+    const { code, message } = unauthenticated('call context signed for another body');
+    throw new DomainError(401, code, message);
+  }
 }
 
 /** The verified context of the call being answered. */

@@ -26,8 +26,8 @@ export const TEST_SIGNING_KEY = randomBytes(32).toString('base64url');
  * The headers of a call to a service as the gateway relays it (its signed context, bound to the
  * call): what a test calling a service directly sends in the gateway's place.
  */
-export function asGateway(method: string, url: URL | string, context: { actor?: string; tenantId?: string } = {}): Record<string, string> {
-  return signedContextHeader(new CallSigner(TEST_SIGNING_KEY, 'api-gateway'), method, new URL(url), { actor: 'token:test', ...context });
+export function asGateway(method: string, url: URL | string, context: { actor?: string; tenantId?: string } = {}, body?: string): Record<string, string> {
+  return signedContextHeader(new CallSigner(TEST_SIGNING_KEY, 'api-gateway'), method, new URL(url), { actor: 'token:test', ...context }, body);
 }
 
 /** The environment of a service under test: the harness's infrastructure, its own schema, a free port. */
