@@ -152,6 +152,7 @@ describe("services trust no one (DESIGN.md §4): only the gateway's signed conte
     expect((await sync('api-gateway')).status).toBe(200);
     // The gateway is the edge: its public API is open to clients, its internal endpoints are not.
     expect(await answer(direct(stack.gateway.url).post('/internal/clock/sync', {}))).toEqual(unauthenticated('no signed call context (x-mdm-context)'));
+    expect(await answer(direct(stack.gateway.url).post('/INTERNAL/clock/sync', {}))).toEqual(unauthenticated('no signed call context (x-mdm-context)'));
 
     const register = (service: string) => {
       const rogue = { tenantId: randomUUID(), name: 'Rogue' };

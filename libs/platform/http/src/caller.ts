@@ -9,7 +9,8 @@ export const GATEWAY_SERVICE = 'api-gateway';
 
 /** Open to anyone who reaches the port: probes and scrapes carry no caller. */
 const OPEN_PATHS = new Set(['/health', '/metrics']);
-const INTERNAL = /^\/internal\//;
+// Case-insensitive as the router is: /INTERNAL/… reaches the same handlers.
+const INTERNAL = /^\/internal\//i;
 
 /**
  * DESIGN.md §4, services trust no caller: every call needs a context signed with the deployment's
