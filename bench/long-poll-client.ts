@@ -4,11 +4,13 @@
  * Sends { ready } once every poll is written, then { done } with when the last one answered.
  */
 import { Agent } from 'node:http';
+import { CallSigner, signedContextHeader } from '@mdm/platform/http-client';
 import { httpCall } from './http';
 
 const [url, prefix, countText] = process.argv.slice(2);
 const count = Number(countText);
 const agent = new Agent({ keepAlive: false, maxSockets: count + 10 });
+const signer = new CallSigner(process.env.MDM_GATEWAY_SIGNING_KEY!, 'api-gateway');
 let answered = 0;
 let notified = 0;
 let errors = 0;
@@ -17,8 +19,9 @@ const sample: string[] = [];
 
 const polls = Array.from({ length: count }, async (_, i) => {
   try {
-    const { status, text } = await httpCall(agent, `${url}/device/v1/notifications?waitSeconds=30`, {
-      headers: { authorization: `Device ${prefix}-${i + 1}` },
+    const target = `${url}/device/v1/notifications?waitSeconds=30`;
+    const { status, text } = await httpCall(agent, target, {
+      headers: { authorization: `Device ${prefix}-${i + 1}`, ...signedContextHeader(signer, 'GET', new URL(target), { actor: 'device' }) },
     });
     const got = status === 200 && (JSON.parse(text) as { notifications: unknown[] }).notifications.length > 0;
     if (got) notified++;

@@ -16,6 +16,8 @@ export interface BenchStack {
   enrollment: { runtime: ServiceRuntime };
   deviceSync: { url: string; runtime: ServiceRuntime };
   operatorToken: string;
+  /** MDM_GATEWAY_SIGNING_KEY of every service: what a load generator calling a service directly signs with. */
+  signingKey: string;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ function freePort(): Promise<number> {
 export async function processStack(): Promise<BenchStack> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
+  const signingKey = randomBytes(32).toString('base64url');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'development',
@@ -47,6 +50,7 @@ export async function processStack(): Promise<BenchStack> {
     KAFKA_TOPIC_NAMESPACE: `bench-${run}`,
     LOG_LEVEL: 'warn',
     MDM_OPERATOR_TOKEN: operatorToken,
+    MDM_GATEWAY_SIGNING_KEY: signingKey,
   };
   const own = new Map<string, Record<string, string>>();
   for (const { app, definition } of stackServices) {
@@ -82,6 +86,7 @@ export async function processStack(): Promise<BenchStack> {
     enrollment: { runtime: runtimes.get('enrollment')! },
     deviceSync: { url: url('device-sync'), runtime: runtimes.get('device-sync')! },
     operatorToken,
+    signingKey,
     stop: async () => {
       await stack.stop();
       const admin = runtimes.get('api-gateway')!.kafka.admin();

@@ -113,6 +113,8 @@ export async function longPollScenario(stack: TestStack, devices = Number(proces
   const before = hub.size;
   const child: ChildProcess = fork(path.join(__dirname, '..', 'long-poll-client.ts'), [stack.deviceSync.url, tenant.prefix, String(devices)], {
     execArgv: ['-r', path.join(__dirname, '..', '..', 'tools', 'register.js')],
+    // It calls device-sync in the gateway's place, so it signs as the gateway does.
+    env: { ...process.env, MDM_GATEWAY_SIGNING_KEY: stack.signingKey },
   });
   const done = new Promise<{ answered: number; notified: number; errors: number; lastAt: number; sample: string[] }>((resolve, reject) => {
     child.on('message', (m: { done?: boolean }) => m.done && resolve(m as never));

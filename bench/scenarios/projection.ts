@@ -6,7 +6,7 @@ import { deadLetterTopic } from '@mdm/contracts/core';
 import { RebuildStatus } from '@mdm/contracts/projection';
 import { RunningService, startService } from '@mdm/platform/http';
 import { Kafka, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
-import { IsolatedTopics, eventually, groupCaughtUp, uniqueName } from '@mdm/platform/testing';
+import { IsolatedTopics, TEST_SIGNING_KEY, asGateway, eventually, groupCaughtUp, uniqueName } from '@mdm/platform/testing';
 import { projectionService } from '../../apps/projection/src/projection.definition';
 import { ProjectionModule } from '../../apps/projection/src/projection.module';
 import { benchConfig as cfg, logger } from '../config';
@@ -57,6 +57,7 @@ async function withProjection<T>(
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     DB_POOL_SIZE: String(cfg.projectionPoolSize),
     PROJECTION_PORT: '0',
+    MDM_GATEWAY_SIGNING_KEY: TEST_SIGNING_KEY,
     DB_SCHEMA: schema,
     KAFKA_CONSUMER_GROUP: group,
     });
@@ -200,13 +201,14 @@ export async function projectionRebuildScenario(): Promise<BenchResult[]> {
       const liveSeconds = seconds(serviceStart);
 
       const url = new URL('/api/v1/system/projection/rebuild', p.service.url);
-      const post = await fetch(url, { method: 'POST' });
+      // The operator's call, as the gateway relays it.
+      const post = await fetch(url, { method: 'POST', headers: asGateway('POST', url, { actor: 'operator' }) });
       if (post.status !== 202) throw new Error(`rebuild: ${post.status} ${await post.text()}`);
       const wallStart = performance.now();
       let rebuild: RebuildStatus['rebuild'] = null;
       for (;;) {
         await new Promise((r) => setTimeout(r, 250));
-        rebuild = ((await (await fetch(url)).json()) as RebuildStatus).rebuild;
+        rebuild = ((await (await fetch(url, { headers: asGateway('GET', url, { actor: 'operator' }) })).json()) as RebuildStatus).rebuild;
         if (rebuild?.status === 'failed') throw new Error(`rebuild failed: ${rebuild.error}`);
         if (rebuild?.status === 'switched') break;
         if (seconds(wallStart) > cfg.rebuildMaxMs / 1000) throw new Error(`rebuild still ${rebuild?.status} after ${cfg.rebuildMaxMs} ms`);

@@ -43,8 +43,11 @@ async function main() {
   }
   env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/mdm';
   await checkPostgres(env.DATABASE_URL);
-  if (!env.MDM_OPERATOR_TOKEN && env.NODE_ENV !== 'production') {
-    env.MDM_OPERATOR_TOKEN = `mdm_dev_${randomBytes(24).toString('base64url')}`;
+  // Development secrets of this run, shared by every service it starts; production brings its own.
+  const generatedToken = !env.MDM_OPERATOR_TOKEN && !env.MDM_OPERATOR_TOKEN_FILE && env.NODE_ENV !== 'production';
+  if (generatedToken) env.MDM_OPERATOR_TOKEN = `mdm_dev_${randomBytes(24).toString('base64url')}`;
+  if (!env.MDM_GATEWAY_SIGNING_KEY && !env.MDM_GATEWAY_SIGNING_KEY_FILE && env.NODE_ENV !== 'production') {
+    env.MDM_GATEWAY_SIGNING_KEY = randomBytes(32).toString('base64url');
   }
 
   let stack: ProcessStack | undefined;
@@ -81,7 +84,7 @@ async function main() {
   say('');
   say(`MDM authority platform is running: ${gatewayUrl}`);
   say(`  API:            ${gatewayUrl}/api/v1  (OpenAPI: ${gatewayUrl}/api/v1/openapi.json)`);
-  say(`  operator token: ${env.MDM_OPERATOR_TOKEN}`);
+  say(`  operator token: ${generatedToken ? env.MDM_OPERATOR_TOKEN : 'as configured (MDM_OPERATOR_TOKEN)'}`);
   say(`  logs:           ${logDir}/<service>.log (JSON lines)`);
   say('Ctrl-C stops everything.');
 }

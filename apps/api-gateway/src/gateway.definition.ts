@@ -27,4 +27,6 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   produces: [],
   config: gatewayConfig,
   passThrough: servicePassThrough,
+  edge: true,
+  productionSecrets: ['MDM_OPERATOR_TOKEN'],
 };

@@ -6,7 +6,7 @@ import { enrollmentOperations } from '@mdm/contracts/enrollment';
 import { licensingOperations } from '@mdm/contracts/licensing';
 import { projectionOperations } from '@mdm/contracts/projection';
 import { ServiceRuntime } from '@mdm/platform/http';
-import { ServiceAnswer, callService } from '@mdm/platform/http-client';
+import { CallSigner, ServiceAnswer, callService } from '@mdm/platform/http-client';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
 import { advanceClockBody, createTokenBody, gatewayOperations, pageQuery } from './gateway.operations';
@@ -32,7 +32,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
     handle: async ({ body }) => {
       const tenantId = crypto.randomUUID();
       const { name } = body as z.infer<typeof createTenantBody>;
-      const created = await postJson(`${serviceUrls.authority}${registerTenantOperation.path}`, { tenantId, name });
+      const created = await postJson(runtime.signer, `${serviceUrls.authority}${registerTenantOperation.path}`, { tenantId, name }, 'operator');
       const { token } = await tokens.issue(tenantId, 'admin', 'operator');
       return { status: 201, body: { tenantId, name: (created as { name: string }).name, adminToken: token } };
     },
@@ -70,7 +70,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
       if (!clock) throw new DomainError(409, 'TEST_CLOCK_DISABLED', 'the clock can be advanced only when the stack runs with MDM_TEST_CLOCK=1');
       await clock.advance((body as z.infer<typeof advanceClockBody>).seconds);
       // Each service adopts the new time and runs its due sweeps before the call answers.
-      await Promise.all(Object.values(serviceUrls).map((url) => postJson(`${url}/internal/clock/sync`, {})));
+      await Promise.all(Object.values(serviceUrls).map((url) => postJson(runtime.signer, `${url}/internal/clock/sync`, {}, 'operator')));
       await runtime.runSweeps();
       return { status: 200, body: { now: clock.now().toISOString() } };
     },
@@ -92,10 +92,11 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
   return table;
 }
 
-async function postJson(url: string, body: unknown): Promise<unknown> {
+/** A call of the gateway's own to a service, signed as the gateway's on behalf of `actor`. */
+async function postJson(signer: CallSigner, url: string, body: unknown, actor: string): Promise<unknown> {
   let answer: ServiceAnswer;
   try {
-    answer = await callService(url, { method: 'POST', body });
+    answer = await callService(url, { method: 'POST', body, signer, actor });
   } catch (err) {
     throw new DomainError(503, 'SERVICE_UNAVAILABLE', `${new URL(url).host} is unreachable`, { cause: (err as Error).message });
   }

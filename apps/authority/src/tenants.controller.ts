@@ -17,7 +17,7 @@ import {
   uploadApnsCertificate,
   assertExists,
 } from '@mdm/authority/domain';
-import { Actor, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { Actor, CalledBy, GATEWAY_SERVICE, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
 
 import { TenantsService, toAuthorityState } from './tenants.service';
 
@@ -32,6 +32,7 @@ export class TenantsController {
 
   /** R1: a tenant starts with authority unknown. The gateway chooses the id so that a retry is idempotent. */
   @Post('internal/tenants')
+  @CalledBy(GATEWAY_SERVICE)
   @HttpCode(201)
   async register(@Body(new ZodPipe(registerTenantBody)) body: z.infer<typeof registerTenantBody>, @Actor() actor: string) {
     return toAuthorityState(await this.tenants.execute(body.tenantId, actor, (state) => createTenant(state, body)));

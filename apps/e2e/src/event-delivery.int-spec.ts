@@ -11,7 +11,7 @@ import { Database } from '@mdm/platform/database';
 import { InboxContext, InboxEventTransport } from '@mdm/platform/inbox';
 import { createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
-import { WORKSPACE_ROOT, eventually, testDatabase, testKafka, uniqueName } from '@mdm/platform/testing';
+import { TEST_SIGNING_KEY, WORKSPACE_ROOT, asGateway, eventually, testDatabase, testKafka, uniqueName } from '@mdm/platform/testing';
 
 @Controller()
 class AuthorityChangesRecorder {
@@ -45,15 +45,18 @@ describe('an event appended by one process, relayed, and consumed by another', (
   let transport: InboxEventTransport;
   const kafka = testKafka('delivery');
   const authoritySchema = uniqueName('authority');
-  const post = (p: string, body: unknown, method = 'POST') =>
-    fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  /** The gateway's calls (tenant registration, then commands), signed as it signs them. */
+  const post = (p: string, body: unknown, method = 'POST') => {
+    const json = JSON.stringify(body);
+    return fetch(`${authorityUrl}${p}`, { method, headers: { 'content-type': 'application/json', ...asGateway(method, `${authorityUrl}${p}`, {}, json) }, body: json });
+  };
 
   beforeAll(async () => {
     const port = await freePort();
     authorityUrl = `http://127.0.0.1:${port}`;
     authority = spawn(process.execPath, ['-r', path.join(WORKSPACE_ROOT, 'tools/register.js'), 'apps/authority/src/main.ts'], {
       cwd: WORKSPACE_ROOT,
-      env: { ...process.env, AUTHORITY_PORT: String(port), DB_SCHEMA: authoritySchema, LOG_LEVEL: 'warn' },
+      env: { ...process.env, AUTHORITY_PORT: String(port), DB_SCHEMA: authoritySchema, LOG_LEVEL: 'warn', MDM_GATEWAY_SIGNING_KEY: TEST_SIGNING_KEY },
       stdio: 'ignore',
     });
     db = await testDatabase('recorder');

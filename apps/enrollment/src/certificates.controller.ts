@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { notFound } from '@mdm/contracts/core';
 import { deviceParams } from '@mdm/contracts/enrollment';
 import { Database } from '@mdm/platform/database';
-import { PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { CalledBy, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
 import { EnrollmentConfig } from './enrollment.definition';
 import { MdmCertificateAuthority } from './mdm-certificate-authority';
 
@@ -22,6 +22,7 @@ export class CertificatesController {
   ) {}
 
   @Post()
+  @CalledBy('device-sync')
   @HttpCode(201)
   async issue(
     @Param(new PathPipe(deviceParams)) { tenantId, deviceId }: z.infer<typeof deviceParams>,

@@ -23,6 +23,7 @@ export const enrollmentService: ServiceDefinition<typeof enrollmentConfig> = {
   migrations: [EnrollmentSchema1764300000100],
   events: [...enrollmentEvents, ...authorityEvents, ...licensingEvents, ...deviceSyncEvents],
   produces: [Topics.enrollmentEvents],
+  publishedVersionsReaders: ['device-sync'],
   // Batch mode: a fresh replica replays the topics' history in one transaction per Kafka batch.
   consumes: {
     groupId: 'enrollment.prerequisites',

@@ -20,6 +20,8 @@ export type LicensingConfig = z.infer<z.ZodObject<typeof licensingConfig>>;
 /** Users, groups and licenses (R8–R10), with what it learns of tenants, configurations and devices. */
 export const licensingService: ServiceDefinition<typeof licensingConfig> = {
   name: 'licensing',
+  // Enrollment waits for the enrolling user's licenses (R8, R12).
+  publishedVersionsReaders: ['enrollment', 'device-sync'],
   portVariable: 'LICENSING_PORT',
   defaultPort: 3102,
   schema: 'licensing',

@@ -3,7 +3,7 @@ import { Topics } from '@mdm/contracts/core';
 import { Platform } from '@mdm/contracts/authority';
 import { RunningService, startService } from '@mdm/platform/http';
 import { Producer, createReliableProducer } from '@mdm/platform/kafka';
-import { eventually, groupCaughtUp, selfSignedCertificatePem, testEnv, testKafka, uniqueName, envelopeFixture } from '@mdm/platform/testing';
+import { asGateway, eventually, groupCaughtUp, selfSignedCertificatePem, testEnv, testKafka, uniqueName, envelopeFixture } from '@mdm/platform/testing';
 // The licensing service learns tenants and configurations from the real authority service, in this process.
 import { authorityService } from '../../authority/src/authority.definition';
 import { AuthorityModule } from '../../authority/src/authority.module';
@@ -18,12 +18,14 @@ interface Answer {
   body: any;
 }
 
-/** A direct call to a service, as the gateway would forward it (x-actor names the caller). */
+/** A direct call to a service, as the gateway would forward it (its signed context names the caller). */
 async function call(baseUrl: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(new URL(path, baseUrl), {
+  const url = new URL(path, baseUrl);
+  const json = body === undefined ? undefined : JSON.stringify(body);
+  const res = await fetch(url, {
     method,
-    headers: { 'x-actor': 'token:test', ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { ...asGateway(method, url, {}, json), ...(json !== undefined && { 'content-type': 'application/json' }) },
+    body: json,
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };

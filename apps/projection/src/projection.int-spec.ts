@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { RunningService, startService } from '@mdm/platform/http';
 import { Producer, createReliableProducer } from '@mdm/platform/kafka';
-import { IsolatedTopics, envelopeFixture, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
+import { IsolatedTopics, asGateway, envelopeFixture, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { projectionService } from './projection.definition';
 import { ProjectionModule } from './projection.module';
 
@@ -102,7 +102,8 @@ describe('projection service: views from events in any order (R26–R30)', () =>
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const get = async (path: string): Promise<{ status: number; body: any }> => {
-    const res = await fetch(new URL(path, projection.url));
+    const url = new URL(path, projection.url);
+    const res = await fetch(url, { headers: asGateway('GET', url) });
     return { status: res.status, body: await res.json() };
   };
   const publish = async (events: EventEnvelope[]) => {
@@ -230,10 +231,11 @@ describe('projection service: views from events in any order (R26–R30)', () =>
 
   it('R30: a rebuild replays the topics into new tables while the old ones serve, switches, and equals the live views', async () => {
     const before = { inOrder: await views(inOrder), reversed: await views(reversed) };
-    const started = await fetch(new URL('/api/v1/system/projection/rebuild', projection.url), { method: 'POST' });
+    const rebuild = new URL('/api/v1/system/projection/rebuild', projection.url);
+    const started = await fetch(rebuild, { method: 'POST', headers: asGateway('POST', rebuild, { actor: 'operator' }) });
     expect(started.status).toBe(202);
     expect(await started.json()).toMatchObject({ liveGeneration: 1, rebuild: { generation: 2, status: 'running' } });
-    const again = await fetch(new URL('/api/v1/system/projection/rebuild', projection.url), { method: 'POST' });
+    const again = await fetch(rebuild, { method: 'POST', headers: asGateway('POST', rebuild, { actor: 'operator' }) });
     expect([again.status, ((await again.json()) as { code: string }).code]).toEqual([409, 'REBUILD_RUNNING']);
     const status = await eventually(async () => {
       const { body } = await get('/api/v1/system/projection/rebuild');

@@ -35,13 +35,13 @@ export class Tokens {
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(ServiceRuntime) runtime: ServiceRuntime,
   ) {
+    // Required in production (the gateway's definition says so, and its configuration refuses to start without it).
     const configured = (runtime.config as { MDM_OPERATOR_TOKEN?: string }).MDM_OPERATOR_TOKEN;
-    if (!configured && runtime.config.NODE_ENV === 'production') {
-      throw new Error('MDM_OPERATOR_TOKEN must be set in production');
-    }
     this.operatorToken = configured ?? newToken();
     if (!configured) {
-      runtime.logger.warn({ operatorToken: this.operatorToken }, 'MDM_OPERATOR_TOKEN unset: generated a development operator token');
+      // Shown on the terminal, never in the JSON log: logs are shipped and kept, the token would outlive its session there.
+      runtime.logger.warn('MDM_OPERATOR_TOKEN unset: generated a development operator token (printed on stderr)');
+      process.stderr.write(`development operator token: ${this.operatorToken}\n`);
     }
   }
 

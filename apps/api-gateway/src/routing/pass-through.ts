@@ -1,9 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
-import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
-import { relayCall } from '@mdm/platform/http-client';
-import { currentContext } from '@mdm/platform/logging';
+import { ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { relayCall, signedContextHeader } from '@mdm/platform/http-client';
 import { Access, actorOf } from '../access/access';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
@@ -21,8 +20,8 @@ const ANSWER_HEADERS = ['content-type', 'cache-control'];
  * commands with their outcome. The service validates the body and answers in the API's format;
  * parsing and re-serialising every body and answer here cost as much as the rest of the gateway's
  * work. Only the gateway's own headers go on (the caller's identity as the gateway established
- * it, the correlation id, the body's type), and a device's credential on the device API, which
- * device-sync authenticates. The gateway's own calls and unknown paths go on to the dispatcher.
+ * it, signed and bound to this call, the correlation id, the body's type), and a device's
+ * credential on the device API, which device-sync authenticates. The gateway's own calls and unknown paths go on to the dispatcher.
  */
 export function servicePassThrough(app: INestApplication, runtime: ServiceRuntime): RequestHandler {
   const routes = app.get<RouteTable>(ROUTE_TABLE);
@@ -46,22 +45,22 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       if (!res.writableEnded) abort.abort();
     });
     try {
-      const headers: Record<string, string> = { [Headers.correlationId]: currentContext().correlationId ?? '' };
-      if (operation.access === 'device') {
-        const credential = req.header('authorization');
-        if (credential) headers.authorization = credential;
-      } else {
+      const target = new URL(req.originalUrl, route.upstream);
+      let caller: { actor: string; tenantId?: string; role?: string } = { actor: 'device' };
+      if (operation.access !== 'device') {
         principal = await access.authenticate(req);
         access.authorize(principal, operation.access, params.tenantId);
         if (operation.params) parsePath(operation.params, params);
-        headers[Headers.actor] = actorOf(principal);
-        if (principal?.kind === 'tenant') headers[Headers.tenantId] = principal.tenantId;
+        caller = principal?.kind === 'tenant' ? { actor: actorOf(principal), tenantId: principal.tenantId, role: principal.role } : { actor: actorOf(principal) };
       }
+      const body = await readBody(req);
+      const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
+      const credential = req.header('authorization');
+      if (operation.access === 'device' && credential) headers.authorization = credential;
       const contentType = req.header('content-type');
       if (contentType) headers['content-type'] = contentType;
-      const body = await readBody(req);
       try {
-        answer = await relayCall(new URL(req.originalUrl, route.upstream), { method: req.method, headers, body, signal: abort.signal });
+        answer = await relayCall(target, { method: req.method, headers, body, signal: abort.signal });
       } catch (err) {
         if (abort.signal.aborted) return;
         throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });

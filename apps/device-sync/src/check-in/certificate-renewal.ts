@@ -13,13 +13,13 @@ import { DeviceSyncConfig } from '../device-sync.definition';
 export class CertificateRenewal {
   private readonly enrollmentUrl: string;
 
-  constructor(@Inject(ServiceRuntime) runtime: ServiceRuntime) {
+  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {
     this.enrollmentUrl = (runtime.config as unknown as DeviceSyncConfig).ENROLLMENT_URL;
   }
 
   async renew(device: AuthenticatedDevice, now: Date): Promise<{ serial: string; notBefore: string; notAfter: string }> {
     const url = `${this.enrollmentUrl}/internal/tenants/${device.tenantId}/devices/${device.deviceId}/certificates`;
-    const res = await callService(url, { method: 'POST', body: { notBefore: now.toISOString() } }).catch((err: Error) => {
+    const res = await callService(url, { method: 'POST', body: { notBefore: now.toISOString() }, signer: this.runtime.signer }).catch((err: Error) => {
       throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority is unreachable: ${err.message}`);
     });
     if (!res.ok) throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority answered ${res.status}`);

@@ -11,7 +11,8 @@ import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ApiExceptionFilter } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
-import { envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
+import { CallSigner } from '@mdm/platform/http-client';
+import { TEST_SIGNING_KEY, envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
 import { ReadYourWrites } from '@mdm/platform/inbox';
 import { DeviceAuth, DeviceStateOwners } from '../device-auth';
 import { deviceSyncService } from '../device-sync.definition';
@@ -352,7 +353,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
           DeviceAuth,
           { provide: Database, useValue: db },
           { provide: LongPollHub, useValue: hub },
-          { provide: ReadYourWrites, useValue: new ReadYourWrites({ db, logger }) },
+          { provide: ReadYourWrites, useValue: new ReadYourWrites({ db, logger, signer: new CallSigner(TEST_SIGNING_KEY, 'device-sync') }) },
           { provide: DeviceStateOwners, useValue: new DeviceStateOwners(ownerUrl, ownerUrl, ownerUrl) },
         ],
       })

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { deadLetterTopic } from '@mdm/contracts/core';
 import { RunningService, ServiceDefinition, startService } from '@mdm/platform/http';
-import { IsolatedTopics, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
+import { IsolatedTopics, TEST_SIGNING_KEY, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { authorityService } from '../../../authority/src/authority.definition';
 import { AuthorityModule } from '../../../authority/src/authority.module';
 import { deviceSyncService } from '../../../device-sync/src/device-sync.definition';
@@ -25,6 +25,8 @@ export interface TestStack {
   deviceSync: RunningService;
   projection: RunningService;
   operatorToken: string;
+  /** The key every service of the stack signs and checks call contexts with (MDM_GATEWAY_SIGNING_KEY). */
+  signingKey: string;
   operator: ApiClient;
   anonymous: ApiClient;
   client(token: string): ApiClient;
@@ -49,7 +51,12 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const started: RunningService[] = [];
   const schemas: string[] = [];
   const groups: string[] = [];
-  const shared: Record<string, string> = { MDM_TEST_CLOCK: opts.testClock ? '1' : '0', MDM_CLOCK_SCHEMA: schema('clock'), ...opts.env };
+  const shared: Record<string, string> = {
+    MDM_TEST_CLOCK: opts.testClock ? '1' : '0',
+    MDM_CLOCK_SCHEMA: schema('clock'),
+    MDM_GATEWAY_SIGNING_KEY: TEST_SIGNING_KEY,
+    ...opts.env,
+  };
 
   function schema(name: string) {
     schemas.push(uniqueName(name));
@@ -104,6 +111,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       deviceSync,
       projection,
       operatorToken,
+      signingKey: shared.MDM_GATEWAY_SIGNING_KEY,
       operator: client(operatorToken),
       anonymous: client(),
       client,

@@ -1,4 +1,8 @@
 import http from 'node:http';
+import { currentContext } from '@mdm/platform/logging';
+import { CALL_CONTEXT_HEADER, CallSigner, bodyHash } from './call-context';
+
+export * from './call-context';
 
 /**
  * Calls between our own services (the gateway's forwarding, read-your-writes, certificate renewal):
@@ -16,6 +20,33 @@ export interface ServiceCall {
   body?: unknown;
   /** Default 90 s: longer than the longest call we make, a device's 60-s long poll through the gateway. */
   timeoutMs?: number;
+  /**
+   * The calling service's signer: the call carries its signed context (services accept no call
+   * without one), on behalf of `actor` (default `service:<the signer's service>`).
+   */
+  signer?: CallSigner;
+  actor?: string;
+}
+
+/** The signed-context header of a call to `url`, bound to its method, request target and body. */
+export function signedContextHeader(
+  signer: CallSigner,
+  method: string,
+  url: URL,
+  context: { actor?: string; tenantId?: string; role?: string } = {},
+  body?: Buffer | string,
+): Record<string, string> {
+  const correlationId = currentContext().correlationId ?? '';
+  const token = signer.sign({
+    actor: context.actor ?? `service:${signer.service}`,
+    ...(context.tenantId && { tenantId: context.tenantId }),
+    ...(context.role && { role: context.role }),
+    correlationId,
+    method,
+    path: `${url.pathname}${url.search}`,
+    bodyHash: bodyHash(body),
+  });
+  return { [CALL_CONTEXT_HEADER]: token, ...(correlationId && { 'x-correlation-id': correlationId }) };
 }
 
 export interface ServiceAnswer {
@@ -28,14 +59,18 @@ export interface ServiceAnswer {
 
 export function callService(url: URL | string, call: ServiceCall = {}): Promise<ServiceAnswer> {
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
-  const headers: Record<string, string | number> = { ...call.headers };
+  const method = call.method ?? 'GET';
+  const headers: Record<string, string | number> = {
+    ...(call.signer && signedContextHeader(call.signer, method, new URL(url), { actor: call.actor }, payload)),
+    ...call.headers,
+  };
   if (payload !== undefined) {
     headers['content-type'] = 'application/json';
     headers['content-length'] = Buffer.byteLength(payload);
   }
   const timeoutMs = call.timeoutMs ?? 90_000;
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: call.method ?? 'GET', headers, agent, timeout: timeoutMs }, (res) => {
+    const req = http.request(url, { method, headers, agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);

@@ -5,6 +5,7 @@ import { json } from 'express';
 import { ConfigError } from '@mdm/platform/config';
 import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
+import { callerAuthentication, signedBodyCheck } from './caller';
 import { ApiExceptionFilter, bodyErrorHandler } from './errors';
 import { ConsumerHandle, PlatformModule } from './platform.module';
 import { requestContext } from './request-context';
@@ -50,8 +51,9 @@ export async function startService(
     { bodyParser: false, logger: nestLogger(logger), abortOnError: false },
   );
   app.use(requestContext(logger, runtime.metrics));
+  app.use(callerAuthentication(runtime.signer, definition.edge));
   if (definition.passThrough) app.use(definition.passThrough(app, runtime));
-  app.use(json({ limit: BODY_LIMIT }));
+  app.use(json({ limit: BODY_LIMIT, verify: signedBodyCheck }));
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   // The runtime's definition: its topics carry the namespace, if one is configured.

@@ -5,5 +5,5 @@ export * from './request-context';
 export * from './service-runtime';
 export * from './platform.module';
 export * from './bootstrap';
-export * from './actor';
+export * from './caller';
 export * from './topic-namespace';

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
+import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { ZodPipe } from './validation';
 import { ServiceRuntime } from './service-runtime';
@@ -61,7 +62,11 @@ class OperationsController {
    */
   @Post('internal/published-versions')
   @HttpCode(200)
-  async publishedVersions(@Body(new ZodPipe(publishedVersionsQuery)) { queries }: z.infer<typeof publishedVersionsQuery>) {
+  async publishedVersions(
+    @Res({ passthrough: true }) res: Response,
+    @Body(new ZodPipe(publishedVersionsQuery)) { queries }: z.infer<typeof publishedVersionsQuery>,
+  ) {
+    requireCaller(callerOf(res), this.runtime.definition.publishedVersionsReaders ?? []);
     return { streams: await this.runtime.store.publishedVersionsOf(queries) };
   }
 
@@ -70,6 +75,7 @@ class OperationsController {
    * in its outbox, and how long the oldest has waited (by the database's clock).
    */
   @Get('internal/outbox')
+  @CalledBy('projection')
   async outbox() {
     const rows = await this.runtime.db.query<{ topic: string; count: number; oldest_age_ms: number }>(
       `select topic, count(*)::int as count,
@@ -81,6 +87,7 @@ class OperationsController {
 
   /** Called by the gateway after it moved the shared test clock: adopt the new time, run due sweeps. */
   @Post('internal/clock/sync')
+  @CalledBy(GATEWAY_SERVICE)
   @HttpCode(200)
   async syncClock() {
     await this.runtime.testClock?.sync();
@@ -104,7 +111,7 @@ export class PlatformModule {
         { provide: Metrics, useValue: runtime.metrics },
         {
           provide: ReadYourWrites,
-          useValue: new ReadYourWrites({ db: runtime.db, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
+          useValue: new ReadYourWrites({ db: runtime.db, signer: runtime.signer, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
         },
         ConsumerHandle,
       ],

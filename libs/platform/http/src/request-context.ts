@@ -5,8 +5,6 @@ import { Metrics } from './metrics';
 
 export const Headers = {
   correlationId: 'x-correlation-id',
-  tenantId: 'x-tenant-id',
-  actor: 'x-actor',
 } as const;
 
 const TENANT_IN_PATH = /\/tenants\/([0-9a-f-]{36})(?:\/|$)/i;
@@ -15,7 +13,7 @@ const TENANT_IN_PATH = /\/tenants\/([0-9a-f-]{36})(?:\/|$)/i;
 export function requestContext(logger: Logger, metrics: Metrics) {
   return (req: Request, res: Response, next: NextFunction) => {
     const correlationId = req.header(Headers.correlationId) || randomUUID();
-    const tenantId = req.header(Headers.tenantId) || TENANT_IN_PATH.exec(req.path)?.[1];
+    const tenantId = TENANT_IN_PATH.exec(req.path)?.[1];
     res.setHeader(Headers.correlationId, correlationId);
     const started = process.hrtime.bigint();
     runWithContext({ correlationId, tenantId }, () => {

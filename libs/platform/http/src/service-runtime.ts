@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { EventDefinition, EventRegistry, TopicSpec, deadLetterTopic } from '@mdm/contracts/core';
 import { Clock, SharedTestClock, systemClock } from '@mdm/platform/clock';
-import { CommonConfig, commonConfigShape, loadConfig, port } from '@mdm/platform/config';
+import { CommonConfig, commonConfigShape, loadConfig, port, productionSecrets } from '@mdm/platform/config';
 import { Database, MigrationClass } from '@mdm/platform/database';
 import { EventStore, EventStoreSchema1764200000000, outboxChannel } from '@mdm/platform/event-store';
 import { inboxMigrations } from '@mdm/platform/inbox';
+import { CallSigner } from '@mdm/platform/http-client';
 import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
 import { Logger, createLogger } from '@mdm/platform/logging';
 import { OutboxRelay } from '@mdm/platform/outbox';
@@ -45,6 +47,15 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
    * calls services answer. It may take providers from the application.
    */
   passThrough?: (app: INestApplication, runtime: ServiceRuntime) => RequestHandler;
+  /**
+   * The service outside callers reach (the gateway): it authenticates them itself, and only its
+   * /internal calls need a signed context. Every other service answers only signed calls.
+   */
+  edge?: boolean;
+  /** The services whose read-your-writes ask this one for its published versions (none by default). */
+  publishedVersionsReaders?: readonly string[];
+  /** Settings of this service that hold secrets it refuses to start without in production. */
+  productionSecrets?: readonly string[];
 }
 
 export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig &
@@ -68,6 +79,8 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
   readonly kafka: Kafka;
   readonly producer: Producer;
   readonly relay: OutboxRelay;
+  /** Signs this service's calls to others and checks the calls it gets (MDM_GATEWAY_SIGNING_KEY). */
+  readonly signer: CallSigner;
   private readonly sweeps: { name: string; run: Sweep }[] = [];
   private kafkaHealthy: { at: number; ok: boolean } | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -84,13 +97,21 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default(definition.schema),
       ...(definition.consumes && { KAFKA_CONSUMER_GROUP: z.string().min(1).default(definition.consumes.groupId) }),
     };
-    const parsed = loadConfig(definition.name, shape, env) as Record<string, unknown>;
+    const required = env.NODE_ENV === 'production' ? [...productionSecrets, ...(definition.productionSecrets ?? [])] : [];
+    const parsed = loadConfig(definition.name, shape, env, required) as Record<string, unknown>;
     this.config = { ...parsed, port: parsed[definition.portVariable], schema: parsed.DB_SCHEMA } as ServiceConfig<S>;
     const namespace = this.config.KAFKA_TOPIC_NAMESPACE;
     this.definition = namespace ? withTopicNamespace(definition, namespace) : definition;
     definition = this.definition;
     this.logger = createLogger(definition.name, this.config.LOG_LEVEL);
     this.metrics = new Metrics(definition.name);
+    let signingKey = this.config.MDM_GATEWAY_SIGNING_KEY;
+    if (!signingKey) {
+      // Outside production only (required there): `npm start` and the test stacks give every service one key.
+      signingKey = randomBytes(32).toString('base64url');
+      this.logger.warn('MDM_GATEWAY_SIGNING_KEY unset: made a key for this process alone; no other service can call it, nor it them');
+    }
+    this.signer = new CallSigner(signingKey, definition.name);
     this.registry = new EventRegistry(definition.events);
     this.db = new Database({
       url: this.config.DATABASE_URL,

@@ -1,7 +1,7 @@
 import { DomainError } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
 import type { StreamQuery } from '@mdm/platform/event-store';
-import { callService } from '@mdm/platform/http-client';
+import { CallSigner, callService } from '@mdm/platform/http-client';
 import { Logger } from '@mdm/platform/logging';
 
 /** What the owning service reports: the newest published version of each matching stream. */
@@ -17,6 +17,8 @@ export interface OwnerQuery {
 
 export interface ReadYourWritesOptions {
   db: Sql;
+  /** Signs the question to the owner, which answers only the services it names. */
+  signer: CallSigner;
   logger: Logger;
   /** How long a command may wait for the consumer to catch up before it is refused. */
   timeoutMs?: number;
@@ -87,7 +89,7 @@ export class ReadYourWrites {
   private async ask({ ownerUrl, queries }: OwnerQuery): Promise<Record<string, number>> {
     const url = new URL('/internal/published-versions', ownerUrl);
     try {
-      const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000 });
+      const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000, signer: this.options.signer });
       if (!res.ok) throw new Error(`${res.status}`);
       return (res.body as PublishedVersions).streams;
     } catch (err) {

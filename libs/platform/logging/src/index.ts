@@ -18,18 +18,28 @@ export function currentContext(): LogContext {
   return storage.getStore() ?? {};
 }
 
-/** One JSON line per entry, with the ambient tenant and correlation ids mixed in. */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+const SECRETS = ['authorization', 'x-mdm-context', 'MDM_OPERATOR_TOKEN', 'MDM_GATEWAY_SIGNING_KEY', 'operatorToken', 'signingKey'];
+
+/**
+ * Where a secret could sit in what is logged (a credential header, a token, the configuration),
+ * at the top level and one or two levels down (`{ headers: { authorization } }`, `{ req: { headers } }`).
+ */
+export const REDACTED_PATHS = SECRETS.flatMap((name) => [`["${name}"]`, `*["${name}"]`, `*.*["${name}"]`]);
+
+/** One JSON line per entry, with the ambient tenant and correlation ids mixed in; secrets censored. */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     mixin: () => {
       const { correlationId, tenantId } = currentContext();
       return { ...(correlationId && { correlationId }), ...(tenantId && { tenantId }) };
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger } from 'pino';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Database, MigrationClass } from '@mdm/platform/database';
 import { EventStoreSchema1764200000000 } from '@mdm/platform/event-store';
+import { CallSigner, signedContextHeader } from '@mdm/platform/http-client';
 import { inboxMigrations } from '@mdm/platform/inbox';
 
 import { TEST_RUN_VARIABLE, newTestRun } from './infrastructure';
@@ -18,10 +19,22 @@ export function uniqueName(prefix: string): string {
   return `${TEST_SCHEMA_PREFIX}${TEST_RUN}_${prefix}_${randomBytes(5).toString('hex')}`.toLowerCase();
 }
 
+/** The signing key of every service a test process starts (testEnv), as `npm start` shares one. */
+export const TEST_SIGNING_KEY = randomBytes(32).toString('base64url');
+
+/**
+ * The headers of a call to a service as the gateway relays it (its signed context, bound to the
+ * call): what a test calling a service directly sends in the gateway's place.
+ */
+export function asGateway(method: string, url: URL | string, context: { actor?: string; tenantId?: string } = {}, body?: string): Record<string, string> {
+  return signedContextHeader(new CallSigner(TEST_SIGNING_KEY, 'api-gateway'), method, new URL(url), { actor: 'token:test', ...context }, body);
+}
+
 /** The environment of a service under test: the harness's infrastructure, its own schema, a free port. */
 export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     NODE_ENV: 'test',
+    MDM_GATEWAY_SIGNING_KEY: TEST_SIGNING_KEY,
     DATABASE_URL: process.env.DATABASE_URL,
     KAFKA_BROKERS: process.env.KAFKA_BROKERS,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
