@@ -1,17 +1,20 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { notFound } from '@mdm/contracts/core';
-import { deviceParams } from '@mdm/contracts/enrollment';
+import { csrPem, deviceParams } from '@mdm/contracts/enrollment';
 import { Database } from '@mdm/platform/database';
 import { PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { csrPublicKey, newDeviceKey } from './device-keys';
 import { EnrollmentConfig } from './enrollment.definition';
 import { MdmCertificateAuthority } from './mdm-certificate-authority';
 
-const renewalBody = z.object({ notBefore: z.string().datetime() }).strict();
+const renewalBody = z.object({ notBefore: z.string().datetime(), csrPem: csrPem.optional() }).strict();
 
 /**
- * For device-sync only (R15): signs a renewed MDM certificate for an active device. It changes
- * nothing here; the renewal is device-sync's MdmCertificateRenewed event, which this service consumes.
+ * For device-sync only (R15): signs a renewed MDM certificate for an active device, for the key of
+ * the CSR the device sent with its check-in (422 INVALID_CSR), else for the device's key again. The
+ * renewal itself is device-sync's MdmCertificateRenewed event, which this service consumes; here only
+ * a CSR's key is recorded, as the key the device now proved it holds.
  */
 @Controller('internal/tenants/:tenantId/devices/:deviceId/certificates')
 export class CertificatesController {
@@ -25,12 +28,19 @@ export class CertificatesController {
   @HttpCode(201)
   async issue(
     @Param(new PathPipe(deviceParams)) { tenantId, deviceId }: z.infer<typeof deviceParams>,
-    @Body(new ZodPipe(renewalBody)) { notBefore }: z.infer<typeof renewalBody>,
+    @Body(new ZodPipe(renewalBody)) body: z.infer<typeof renewalBody>,
   ) {
-    const active = await this.db.query(`select 1 from devices where device_id = $1 and tenant_id = $2 and status = 'active'`, [deviceId, tenantId]);
-    if (active.length === 0) throw notFound('device');
+    const requested = body.csrPem === undefined ? undefined : await csrPublicKey(body.csrPem);
+    const [device] = await this.db.query<{ public_key: Buffer | null }>(
+      `select public_key from devices where device_id = $1 and tenant_id = $2 and status = 'active'`,
+      [deviceId, tenantId],
+    );
+    if (!device) throw notFound('device');
+    if (requested) await this.db.query('update devices set public_key = $2 where device_id = $1', [deviceId, requested]);
+    // A device enrolled before keys were kept: a key of the service's, as every renewal made before.
+    const publicKey = requested ?? device.public_key ?? newDeviceKey().publicKey;
     const days = (this.runtime.config as unknown as EnrollmentConfig).MDM_CERTIFICATE_DAYS;
-    const { serial, notAfter } = this.ca.issue({ deviceId, tenantId }, new Date(notBefore), days);
-    return { serial, notBefore, notAfter };
+    const { serial, notAfter, pem } = this.ca.issue({ deviceId, tenantId }, publicKey, new Date(body.notBefore), days);
+    return { serial, notBefore: body.notBefore, notAfter, pem };
   }
 }

@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import * as pkijs from 'pkijs';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -21,4 +22,51 @@ export async function selfSignedCertificatePem(opts: {
     signingAlgorithm: algorithm,
   });
   return cert.toString('pem');
+}
+
+pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] }));
+
+export type DeviceKeyAlgorithm = 'P-256' | 'P-384' | 'RSA-1024' | 'RSA-2048';
+
+/** A device's key pair and its PKCS#10 request (R13 fixtures), signed with that key unless `signWith` says another. */
+export async function certificateSigningRequest(
+  opts: { algorithm?: DeviceKeyAlgorithm; subject?: string; signWith?: webcrypto.CryptoKeyPair } = {},
+): Promise<{ keys: webcrypto.CryptoKeyPair; csrPem: string; publicKeySpki: Buffer }> {
+  const algorithm = opts.algorithm ?? 'P-256';
+  const params = algorithm.startsWith('RSA')
+    ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: Number(algorithm.slice(4)) }
+    : { name: 'ECDSA', namedCurve: algorithm, hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(params, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  // With `signWith`, the request names `keys` but is signed by another key: its signature must not verify.
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: opts.subject ?? 'CN=ignored by the CA',
+    keys: { publicKey: keys.publicKey, privateKey: (opts.signWith ?? keys).privateKey } as unknown as Parameters<
+      typeof x509.Pkcs10CertificateRequestGenerator.create
+    >[0]['keys'],
+    signingAlgorithm: params,
+  });
+  return { keys, csrPem: csr.toString('pem'), publicKeySpki: Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)) };
+}
+
+/** What a PKCS#12 bundle holds, opened with its password (the device's side of bulk provisioning). */
+export async function openPkcs12(der: Buffer, password: string): Promise<{ privateKeyPkcs8: Buffer; certificatesDer: Buffer[] }> {
+  const secret = new Uint8Array(Buffer.from(password, 'utf8')).buffer;
+  const pfx = pkijs.PFX.fromBER(new Uint8Array(der).buffer);
+  await pfx.parseInternalValues({ password: secret, checkIntegrity: true });
+  const safe = pfx.parsedValue!.authenticatedSafe!;
+  await safe.parseInternalValues({ safeContents: safe.safeContents.map(() => ({ password: secret })) });
+  const bags: pkijs.SafeBag[] = safe.parsedValue.safeContents.flatMap((c: { value: pkijs.SafeContents }) => c.value.safeBags);
+  let privateKeyPkcs8: Buffer | undefined;
+  const certificatesDer: Buffer[] = [];
+  for (const bag of bags) {
+    if (bag.bagValue instanceof pkijs.PKCS8ShroudedKeyBag) {
+      // parseInternalValues is protected in the typings, and the documented way to decrypt a shrouded key bag.
+      await (bag.bagValue as unknown as { parseInternalValues(p: { password: ArrayBuffer }): Promise<void> }).parseInternalValues({ password: secret });
+      privateKeyPkcs8 = Buffer.from(bag.bagValue.parsedValue!.toSchema().toBER(false));
+    } else if (bag.bagValue instanceof pkijs.CertBag) {
+      certificatesDer.push(Buffer.from((bag.bagValue.parsedValue as pkijs.Certificate).toSchema().toBER(false)));
+    }
+  }
+  if (!privateKeyPkcs8) throw new Error('PKCS#12: no private key');
+  return { privateKeyPkcs8, certificatesDer };
 }
