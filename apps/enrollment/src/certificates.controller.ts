@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common'
 import { z } from 'zod';
 import { notFound } from '@mdm/contracts/core';
 import { csrPem, deviceParams } from '@mdm/contracts/enrollment';
+import { keyToRenew } from '@mdm/enrollment/domain';
 import { Database } from '@mdm/platform/database';
 import { PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
 import { csrPublicKey, newDeviceKey } from './device-keys';
@@ -12,9 +13,10 @@ const renewalBody = z.object({ notBefore: z.string().datetime(), csrPem: csrPem.
 
 /**
  * For device-sync only (R15): signs a renewed MDM certificate for an active device, for the key of
- * the CSR the device sent with its check-in (422 INVALID_CSR), else for the device's key again. The
- * renewal itself is device-sync's MdmCertificateRenewed event, which this service consumes; here only
- * a CSR's key is recorded, as the key the device now proved it holds.
+ * the CSR the device sent with its check-in (422 INVALID_CSR), else as keyToRenew decides (409
+ * CSR_REQUIRED for a device with a key of its own). The renewal itself is device-sync's
+ * MdmCertificateRenewed event, which this service consumes; here only a CSR's key is recorded, as
+ * the key the device now proved it holds.
  */
 @Controller('internal/tenants/:tenantId/devices/:deviceId/certificates')
 export class CertificatesController {
@@ -31,14 +33,13 @@ export class CertificatesController {
     @Body(new ZodPipe(renewalBody)) body: z.infer<typeof renewalBody>,
   ) {
     const requested = body.csrPem === undefined ? undefined : await csrPublicKey(body.csrPem);
-    const [device] = await this.db.query<{ public_key: Buffer | null }>(
-      `select public_key from devices where device_id = $1 and tenant_id = $2 and status = 'active'`,
+    const [device] = await this.db.query<{ public_key: Buffer | null; own_key: boolean }>(
+      `select public_key, own_key from devices where device_id = $1 and tenant_id = $2 and status = 'active'`,
       [deviceId, tenantId],
     );
     if (!device) throw notFound('device');
-    if (requested) await this.db.query('update devices set public_key = $2 where device_id = $1', [deviceId, requested]);
-    // A device enrolled before keys were kept: a key of the service's, as every renewal made before.
-    const publicKey = requested ?? device.public_key ?? newDeviceKey().publicKey;
+    const publicKey = keyToRenew(requested, { publicKey: device.public_key, ownKey: device.own_key }) ?? newDeviceKey().publicKey;
+    if (requested) await this.db.query('update devices set public_key = $2, own_key = true where device_id = $1', [deviceId, requested]);
     const days = (this.runtime.config as unknown as EnrollmentConfig).MDM_CERTIFICATE_DAYS;
     const { serial, notAfter, pem } = this.ca.issue({ deviceId, tenantId }, publicKey, new Date(body.notBefore), days);
     return { serial, notBefore: body.notBefore, notAfter, pem };

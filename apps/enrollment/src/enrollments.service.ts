@@ -166,10 +166,10 @@ export class Enrollments {
     try {
       await this.db.transaction(async (sql) => {
         await sql.query(
-          `insert into devices (device_id, tenant_id, serial_number, platform, user_id, status, certificate_not_after, credential_hash, enrolled_at, public_key)
-           select d.device_id, d.tenant_id, d.serial_number, d.platform, d.user_id, 'active', d.not_after, d.credential_hash, $8, d.public_key
-             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[], $9::bytea[])
-                  as d(device_id, tenant_id, serial_number, platform, user_id, not_after, credential_hash, public_key)`,
+          `insert into devices (device_id, tenant_id, serial_number, platform, user_id, status, certificate_not_after, credential_hash, enrolled_at, public_key, own_key)
+           select d.device_id, d.tenant_id, d.serial_number, d.platform, d.user_id, 'active', d.not_after, d.credential_hash, $8, d.public_key, d.own_key
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[], $9::bytea[], $10::boolean[])
+                  as d(device_id, tenant_id, serial_number, platform, user_id, not_after, credential_hash, public_key, own_key)`,
           [
             accepted.map((a) => a.deviceId),
             accepted.map((a) => a.request.tenantId),
@@ -180,6 +180,7 @@ export class Enrollments {
             accepted.map((a) => a.credentialHash),
             now,
             accepted.map((a) => a.publicKey),
+            accepted.map((a) => a.request.publicKey !== undefined),
           ],
         );
         await this.store.appendToStreams(accepted.map((a) => this.deviceEnrolled(a)), sql);

@@ -9,7 +9,6 @@ import {
   MigrationBlockedByApns,
   apnsMissing,
   evaluateCompliance,
-  inRenewalWindow,
   planCheckIn,
 } from '@mdm/device-sync/domain';
 import { Database, GroupCommit, Sql } from '@mdm/platform/database';
@@ -20,7 +19,7 @@ import { DeviceAuth, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
 import { AssignedConfiguration, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
-import { CertificateRenewal } from './certificate-renewal';
+import { CertificateAtCheckIn, CertificateRenewal } from './certificate-renewal';
 
 const HOUR = 3_600_000;
 const view = ({ name, type, authority, version }: Installed) => ({ name, type, authority, version });
@@ -183,11 +182,9 @@ export class CheckInService {
 
     // The renewal first, before this device writes anything: a CA that cannot answer fails this
     // check-in alone, and the rest of its batch goes on.
-    let certificate: { serial: string; notBefore: string | null; notAfter: string };
+    let certificate: CertificateAtCheckIn;
     try {
-      certificate = inRenewalWindow(row.certificate_not_after, now)
-        ? await this.renewal.renew(device, now)
-        : { serial: row.certificate_serial, notBefore: null, notAfter: row.certificate_not_after.toISOString() };
+      certificate = await this.renewal.atCheckIn(device, { serial: row.certificate_serial, notAfter: row.certificate_not_after }, now, body.csrPem);
     } catch (error) {
       return { kind: 'failed', error };
     }
@@ -243,7 +240,7 @@ export class CheckInService {
         redundantConfigurations: plan.redundant.map(view),
         commands,
         compliance,
-        mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter },
+        mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter, renewalDue: certificate.renewalDue, ...(certificate.pem && { pem: certificate.pem }) },
         nextCheckInAt,
       },
     };

@@ -1,5 +1,5 @@
 import { DomainError } from '@mdm/contracts/core';
-import { checkDeviceKey } from './device-key';
+import { checkDeviceKey, keyToRenew } from './device-key';
 
 const refusal = (key: Parameters<typeof checkDeviceKey>[0]) => {
   try {
@@ -29,5 +29,26 @@ describe('checkDeviceKey (R13: the keys the CA certifies)', () => {
       refusal({ type: 'ed25519' }),
       refusal({ type: undefined }),
     ]).toEqual([invalid, invalid, invalid, invalid, invalid, invalid]);
+  });
+});
+
+describe('keyToRenew (R15: the key a renewal certifies)', () => {
+  const code = (f: () => unknown) => {
+    try {
+      return f();
+    } catch (err) {
+      return err instanceof DomainError ? `${err.status} ${err.code}` : err;
+    }
+  };
+
+  it('R15: a CSR\'s key always; without one the key the service gave the device, or a new one for a device enrolled before keys were kept', () => {
+    expect(keyToRenew('csr', { publicKey: 'known', ownKey: true })).toBe('csr');
+    expect(keyToRenew('csr', { publicKey: 'known', ownKey: false })).toBe('csr');
+    expect(keyToRenew(undefined, { publicKey: 'known', ownKey: false })).toBe('known');
+    expect(keyToRenew(undefined, { publicKey: null, ownKey: false })).toBeUndefined();
+  });
+
+  it('R15: a device with a key of its own renews only with a CSR: 409 CSR_REQUIRED', () => {
+    expect(code(() => keyToRenew(undefined, { publicKey: 'known', ownKey: true }))).toBe('409 CSR_REQUIRED');
   });
 });

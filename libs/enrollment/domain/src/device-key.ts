@@ -23,3 +23,19 @@ export function checkDeviceKey(key: DeviceKeyDetails): void {
   const what = key.type === 'ec' ? `an EC key on ${key.namedCurve}` : key.type === 'rsa' ? `a ${key.modulusLength}-bit RSA key` : `a ${key.type ?? 'unknown'} key`;
   throw invalidCsr(`${what}; the CA certifies P-256 or RSA of at least ${MIN_RSA_BITS} bits`);
 }
+
+/** 409 CSR_REQUIRED: a device that holds a key of its own renews with a CSR for it (R15). */
+export const csrRequired = (): DomainError =>
+  new DomainError(409, 'CSR_REQUIRED', 'this device holds its own key: its renewal needs a certificate signing request (csrPem)');
+
+/**
+ * R15: the key a renewed certificate is for. A CSR's, always. Without one: a device that made its
+ * own key (enrolled with a CSR) must send one, as only it can prove a new key; a device whose key
+ * the service made keeps today's automatic renewal, for the key it was given (`known`), or, if
+ * none was kept (enrolled before keys were), a new one the service makes (`undefined`).
+ */
+export function keyToRenew<K>(csrKey: K | undefined, device: { publicKey: K | null; ownKey: boolean }): K | undefined {
+  if (csrKey !== undefined) return csrKey;
+  if (device.ownKey) throw csrRequired();
+  return device.publicKey ?? undefined;
+}
