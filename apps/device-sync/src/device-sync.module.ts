@@ -7,12 +7,14 @@ import { CheckInFacts } from './check-in/device-facts';
 import { LegacyProfilesSweep } from './check-in/legacy-profiles.sweep';
 import { DeviceAuth } from './device-auth';
 import { FactsConsumer } from './facts.consumer';
+import { MdmSignatureGuard } from './mdm-signature';
 import { notificationControllers, notificationProviders } from './notifications/notifications.module-parts';
 
 @Module({
   controllers: [CheckInController, FactsConsumer, ...notificationControllers, ...actionControllers],
   providers: [
     DeviceAuth,
+    MdmSignatureGuard,
     CheckInFacts,
     CheckInService,
     CertificateRenewal,

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { notFound } from '@mdm/contracts/core';
 import { csrPem, deviceParams } from '@mdm/contracts/enrollment';
@@ -43,5 +43,20 @@ export class CertificatesController {
     const days = (this.runtime.config as unknown as EnrollmentConfig).MDM_CERTIFICATE_DAYS;
     const { serial, notAfter, pem } = this.ca.issue({ deviceId, tenantId }, publicKey, new Date(body.notBefore), days);
     return { serial, notBefore: body.notBefore, notAfter, pem };
+  }
+}
+
+/**
+ * For device-sync only: the CA certificate that device certificates chain to, to verify a device's
+ * Mdm-Signature. One CA signs for every tenant (a certificate names its tenant in O) and it never
+ * changes while the service runs, so device-sync asks once.
+ */
+@Controller('internal/ca-certificate')
+export class CaCertificateController {
+  constructor(@Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority) {}
+
+  @Get()
+  certificate() {
+    return { pem: this.ca.certificatePem };
   }
 }

@@ -50,6 +50,9 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       if (operation.access === 'device') {
         const credential = req.header('authorization');
         if (credential) headers.authorization = credential;
+        // A device's detached CMS signature of the body, which device-sync verifies.
+        const signature = req.header(Headers.mdmSignature);
+        if (signature) headers[Headers.mdmSignature] = signature;
       } else {
         principal = await access.authenticate(req);
         access.authorize(principal, operation.access, params.tenantId);

@@ -13,6 +13,9 @@ import { ServiceDefinition, ServiceRuntime } from './service-runtime';
 /** Request bodies above this size are refused with 413 PAYLOAD_TOO_LARGE (API.md). */
 export const BODY_LIMIT = '1mb';
 
+/** A request whose JSON body was parsed keeps its bytes in `rawBody`. */
+export type RawBodyRequest = import('node:http').IncomingMessage & { rawBody?: Buffer };
+
 export interface RunningService {
   app: INestApplication;
   runtime: ServiceRuntime;
@@ -51,7 +54,8 @@ export async function startService(
   );
   app.use(requestContext(logger, runtime.metrics));
   if (definition.passThrough) app.use(definition.passThrough(app, runtime));
-  app.use(json({ limit: BODY_LIMIT }));
+  // The body's bytes are kept as they came: a signature over them (a device's Mdm-Signature) is checked against them.
+  app.use(json({ limit: BODY_LIMIT, verify: (req, _res, raw) => ((req as RawBodyRequest).rawBody = raw) }));
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   // The runtime's definition: its topics carry the namespace, if one is configured.

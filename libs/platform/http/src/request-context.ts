@@ -7,6 +7,8 @@ export const Headers = {
   correlationId: 'x-correlation-id',
   tenantId: 'x-tenant-id',
   actor: 'x-actor',
+  /** A device's detached CMS signature of the body (API.md "Device identity and push"). */
+  mdmSignature: 'mdm-signature',
 } as const;
 
 const TENANT_IN_PATH = /\/tenants\/([0-9a-f-]{36})(?:\/|$)/i;

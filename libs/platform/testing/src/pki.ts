@@ -10,9 +10,11 @@ export async function selfSignedCertificatePem(opts: {
   notBefore: Date;
   notAfter: Date;
   serialNumber?: string;
+  /** A P-256 key pair to certify; a new one by default. */
+  keys?: webcrypto.CryptoKeyPair;
 }): Promise<string> {
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const keys = opts.keys ?? (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: opts.serialNumber ?? '0a1b2c3d4e5f',
     name: opts.subject ?? 'CN=APSP:test-push, O=Contoso',
@@ -69,4 +71,34 @@ export async function openPkcs12(der: Buffer, password: string): Promise<{ priva
   }
   if (!privateKeyPkcs8) throw new Error('PKCS#12: no private key');
   return { privateKeyPkcs8, certificatesDer };
+}
+
+/**
+ * A device's `Mdm-Signature`: a detached CMS SignedData of `body`, made with `privateKey`
+ * (PKCS#8 DER, P-256 or RSA) and carrying `certificatePem`, in base64.
+ */
+export async function mdmSignature(body: Buffer, certificatePem: string, privateKeyPkcs8: Buffer): Promise<string> {
+  const certificate = pkijs.Certificate.fromBER(new Uint8Array(new x509.X509Certificate(certificatePem).rawData));
+  const rsa = certificate.subjectPublicKeyInfo.algorithm.algorithmId === '1.2.840.113549.1.1.1';
+  const key = await webcrypto.subtle.importKey(
+    'pkcs8',
+    privateKeyPkcs8,
+    rsa ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
+  const signed = new pkijs.SignedData({
+    version: 1,
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: pkijs.ContentInfo.DATA }),
+    signerInfos: [
+      new pkijs.SignerInfo({
+        version: 1,
+        sid: new pkijs.IssuerAndSerialNumber({ issuer: certificate.issuer, serialNumber: certificate.serialNumber }),
+      }),
+    ],
+    certificates: [certificate],
+  });
+  await signed.sign(key as unknown as Parameters<pkijs.SignedData['sign']>[0], 0, 'SHA-256', new Uint8Array(body).buffer);
+  const cms = new pkijs.ContentInfo({ contentType: pkijs.ContentInfo.SIGNED_DATA, content: signed.toSchema(true) });
+  return Buffer.from(cms.toSchema().toBER(false)).toString('base64');
 }
