@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, randomUUID, sign, verify, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, randomUUID, sign, verify, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { DomainError } from '@mdm/contracts/core';
 import { certificateSigningRequest, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
@@ -33,6 +33,18 @@ describe('device keys (R13)', () => {
       (await certificateSigningRequest({ algorithm: 'RSA-1024' })).csrPem,
     ];
     expect(await Promise.all(csrs.map((pem) => refusal(csrPublicKey(pem))))).toEqual(csrs.map(() => invalid));
+  });
+
+  it('R13: a key the service makes is P-256, written as node itself writes SubjectPublicKeyInfo and PKCS#8, and the two belong together', () => {
+    for (let i = 0; i < 50; i++) {
+      const { publicKey, privateKey } = newDeviceKey();
+      const pub = createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
+      const priv = createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' });
+      expect([pub.asymmetricKeyType, pub.asymmetricKeyDetails]).toEqual(['ec', { namedCurve: 'prime256v1' }]);
+      expect([pub.export({ type: 'spki', format: 'der' }), priv.export({ type: 'pkcs8', format: 'der' })]).toEqual([publicKey, privateKey]);
+      expect(createPublicKey(priv).export({ type: 'spki', format: 'der' })).toEqual(publicKey);
+      expect(verify('sha256', Buffer.from('m'), pub, sign('sha256', Buffer.from('m'), priv))).toBe(true);
+    }
   });
 
   it('R13: a bulk device\'s PKCS#12 opens with its password alone and holds its key, its certificate and the CA\'s', async () => {
