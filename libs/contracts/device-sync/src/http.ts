@@ -72,7 +72,8 @@ export const deviceSyncOperations: HttpOperation[] = [
     method: 'POST',
     path: '/device/v1/check-in',
     access: 'device',
-    summary: 'A device checks in (R18–R25); 422 APNS_CERTIFICATE_MISSING (R22); 401 for a bad or unenrolled credential',
+    summary:
+      'A device checks in (R15, R18–R25); 422 APNS_CERTIFICATE_MISSING (R22), INVALID_CSR (R15); 401 for a bad or unenrolled credential, or a bad Mdm-Signature (optional header: base64 detached CMS SignedData of the body, made with the device\'s MDM certificate, which it carries)',
     body: checkInBody,
     response: checkInAnswerSchema,
     successStatus: 200,
