@@ -85,6 +85,9 @@ async function main() {
   say(`MDM authority platform is running: ${gatewayUrl}`);
   say(`  API:            ${gatewayUrl}/api/v1  (OpenAPI: ${gatewayUrl}/api/v1/openapi.json)`);
   say(`  operator token: ${generatedToken ? env.MDM_OPERATOR_TOKEN : 'as configured (MDM_OPERATOR_TOKEN)'}`);
+  if (!env.MDM_CA_KEY_ENCRYPTION_KEY && !env.MDM_CA_KEY_ENCRYPTION_KEY_FILE) {
+    say('  device CA key:  sealed with the public development key-encryption key (set MDM_CA_KEY_ENCRYPTION_KEY or _FILE)');
+  }
   say(`  logs:           ${logDir}/<service>.log (JSON lines)`);
   say('Ctrl-C stops everything.');
 }

@@ -9,6 +9,7 @@ import { ServiceRuntime } from '@mdm/platform/http';
 import { DeviceAuth, DeviceStateOwners } from './device-auth';
 import { DeviceSyncConfig } from './device-sync.definition';
 import { FactsConsumer } from './facts.consumer';
+import { MdmSignatureGuard } from './mdm-signature';
 import { notificationControllers, notificationProviders } from './notifications/notifications.module-parts';
 
 @Module({
@@ -23,6 +24,7 @@ import { notificationControllers, notificationProviders } from './notifications/
         return new DeviceStateOwners(AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL);
       },
     },
+    MdmSignatureGuard,
     CheckInFacts,
     CheckInService,
     CertificateRenewal,

@@ -1,5 +1,5 @@
-import { X509Certificate, randomUUID } from 'node:crypto';
-import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
+import { X509Certificate, createPrivateKey, randomUUID } from 'node:crypto';
+import { certificateSigningRequest, eventually, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { TestStack } from './support/stack';
 import { TestTenant, createTenant, tokenFor, useStackWithTenant } from './support/tenant';
 
@@ -85,7 +85,7 @@ describe('enrollment through the gateway (R11–R15)', () => {
     expect((await enroll({ platform: 'ipados', enrollmentType: 'ade', serialNumber: serial(), osVersion: '17' })).status).toBe(201);
   });
 
-  it('R13: the device gets a real MDM certificate for a year and a credential stored only as a hash', async () => {
+  it('R13: without a CSR the device gets a year\'s certificate and its key once, as PKCS#12 that opens with its password and holds a key matching the certificate', async () => {
     await setAuthority('office365');
     const { body, status } = await enroll({ platform: 'windows', enrollmentType: 'bulk', serialNumber: serial(), osVersion: '10.0' });
     expect(status).toBe(201);
@@ -93,15 +93,23 @@ describe('enrollment through the gateway (R11–R15)', () => {
       deviceId: expect.any(String),
       deviceCredential: expect.stringMatching(/^dc_[0-9a-f-]{36}\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/),
       managedBy: 'office365',
-      mdmCertificate: { serial: expect.stringMatching(/^[0-9A-F]{32}$/), notAfter: expect.any(String), certificatePem: expect.any(String) },
+      mdmCertificate: {
+        serial: expect.stringMatching(/^[0-9A-F]{32}$/),
+        notAfter: expect.any(String),
+        pem: expect.stringContaining('-----BEGIN CERTIFICATE-----'),
+        caPem: expect.stringContaining('-----BEGIN CERTIFICATE-----'),
+        pkcs12: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/),
+        pkcs12Password: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      },
     });
     const now = Date.parse((await stack.anonymous.get('/api/v1/system/clock')).body.now);
     expect(Date.parse(body.mdmCertificate.notAfter) - now).toBe(365 * DAY);
 
-    const cert = new X509Certificate(body.mdmCertificate.certificatePem);
+    const cert = new X509Certificate(body.mdmCertificate.pem);
     const db = stack.enrollment.runtime.db;
     const [ca] = await db.query<{ certificate_pem: string }>('select certificate_pem from certificate_authority');
     const caCert = new X509Certificate(ca.certificate_pem);
+    expect(new X509Certificate(body.mdmCertificate.caPem).raw).toEqual(caCert.raw);
     expect(cert.verify(caCert.publicKey)).toBe(true);
     expect(cert.checkIssued(caCert)).toBe(true);
     expect(cert.serialNumber.toUpperCase()).toBe(body.mdmCertificate.serial);
@@ -109,6 +117,19 @@ describe('enrollment through the gateway (R11–R15)', () => {
     expect([cert.ca, cert.keyUsage, cert.publicKey.asymmetricKeyDetails]).toEqual([false, ['1.3.6.1.5.5.7.3.2'], { namedCurve: 'prime256v1' }]);
     expect([Date.parse(cert.validFrom), Date.parse(cert.validTo)]).toEqual([Math.floor(now / 1000) * 1000, Math.floor(now / 1000) * 1000 + 365 * DAY]);
 
+    const bundle = Buffer.from(body.mdmCertificate.pkcs12, 'base64');
+    const opened = await openPkcs12(bundle, body.mdmCertificate.pkcs12Password);
+    expect(opened.certificatesDer).toEqual([cert.raw, caCert.raw]);
+    const privateKey = createPrivateKey({ key: opened.privateKeyPkcs8, format: 'der', type: 'pkcs8' });
+    expect(cert.checkPrivateKey(privateKey)).toBe(true);
+    await expect(openPkcs12(bundle, 'not-the-password-at-all')).rejects.toThrow();
+
+    // Stored nowhere: neither the key (in any form), nor the bundle, nor its password.
+    const secrets = [body.mdmCertificate.pkcs12, body.mdmCertificate.pkcs12Password, opened.privateKeyPkcs8.toString('base64'), opened.privateKeyPkcs8.toString('hex')];
+    for (const table of ['devices', 'es_events', 'outbox', 'certificate_authority']) {
+      const dump = JSON.stringify(await db.query(`select * from ${table}`));
+      for (const secret of secrets) expect(dump).not.toContain(secret);
+    }
     for (const table of ['devices', 'es_events', 'outbox']) {
       const dump = JSON.stringify(await db.query(`select * from ${table}`));
       expect(dump).not.toContain(body.deviceCredential);
@@ -116,6 +137,55 @@ describe('enrollment through the gateway (R11–R15)', () => {
     const [event] = await stack.enrollment.runtime.store.readStream(`device-${body.deviceId}`);
     expect(event.type).toBe('DeviceEnrolled');
     expect((event.data as { credentialHash: string }).credentialHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('R13: a device enrolled with its CSR gets a certificate that verifies against caPem, holds the CSR\'s public key and names the device, and no PKCS#12', async () => {
+    await setAuthority('intune');
+    const user = await licensedUser();
+    for (const algorithm of ['P-256', 'RSA-2048'] as const) {
+      const { csrPem, publicKeySpki } = await certificateSigningRequest({ algorithm, subject: 'CN=someone-else, O=Not the tenant' });
+      const { body, status } = await enroll({ platform: 'android', enrollmentType: 'user', userId: user, serialNumber: serial(), osVersion: '14', csrPem });
+      expect(status).toBe(201);
+      expect(Object.keys(body.mdmCertificate).sort()).toEqual(['caPem', 'notAfter', 'pem', 'serial']);
+      const cert = new X509Certificate(body.mdmCertificate.pem);
+      const ca = new X509Certificate(body.mdmCertificate.caPem);
+      expect([cert.verify(ca.publicKey), cert.checkIssued(ca)]).toEqual([true, true]);
+      expect(cert.publicKey.export({ type: 'spki', format: 'der' })).toEqual(publicKeySpki);
+      expect(cert.subject.split('\n')).toEqual([`CN=${body.deviceId}`, `O=${tenant.tenantId}`, 'OU=MDM device']);
+      expect(cert.serialNumber.toUpperCase()).toBe(body.mdmCertificate.serial);
+    }
+  });
+
+  it('R13: a CSR that does not parse, whose signature fails or whose key is not allowed is 422 INVALID_CSR, and enrolls nothing', async () => {
+    await setAuthority('intune');
+    const other = await certificateSigningRequest();
+    const csrs = [
+      'garbage',
+      (await certificateSigningRequest({ signWith: other.keys })).csrPem,
+      (await certificateSigningRequest({ algorithm: 'P-384' })).csrPem,
+      (await certificateSigningRequest({ algorithm: 'RSA-1024' })).csrPem,
+    ];
+    const sn = serial();
+    for (const csrPem of csrs) {
+      const res = await enroll({ platform: 'android', enrollmentType: 'bulk', serialNumber: sn, osVersion: '14', csrPem });
+      expect([res.status, res.body.code, typeof res.body.message]).toEqual([422, 'INVALID_CSR', 'string']);
+    }
+    const rows = await stack.enrollment.runtime.db.query('select 1 from devices where tenant_id = $1 and serial_number = $2', [tenant.tenantId, sn]);
+    expect(rows).toHaveLength(0);
+  });
+
+  it('the CA\'s private key is kept encrypted: its row holds no PKCS#8 key in the clear', async () => {
+    const [row] = await stack.enrollment.runtime.db.query<{ private_key_pkcs8: string | null; private_key_encrypted: string }>(
+      'select private_key_pkcs8, private_key_encrypted from certificate_authority',
+    );
+    expect(row.private_key_pkcs8).toBeNull();
+    expect(JSON.parse(row.private_key_encrypted)).toEqual({
+      format: 'mdm-ca-key:v1',
+      kdf: { name: 'scrypt', N: 32768, r: 8, p: 1, salt: expect.any(String) },
+      iv: expect.any(String),
+      tag: expect.any(String),
+      ciphertext: expect.any(String),
+    });
   });
 
   it('R14: unenroll, then enroll the same serial again as a new device', async () => {

@@ -132,7 +132,7 @@ describe("services trust no one (DESIGN.md §4): only the gateway's signed conte
       });
     }
     const issued = await issue(signedBy('device-sync', 'POST', url, { body }));
-    expect(issued).toEqual({ status: 201, body: { serial: expect.any(String), notBefore: body.notBefore, notAfter: expect.any(String) } });
+    expect(issued).toEqual({ status: 201, body: { serial: expect.any(String), notBefore: body.notBefore, notAfter: expect.any(String), pem: expect.stringContaining('BEGIN CERTIFICATE') } });
   });
 
   it('published versions answer only the services whose read-your-writes ask them; the clock hook and tenant registration only the gateway', async () => {

@@ -1,18 +1,20 @@
-import { KeyObject, createECDH, randomBytes, randomUUID, sign } from 'node:crypto';
+import { KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const OID = { commonName: '2.5.4.3', organization: '2.5.4.10', organizationalUnit: '2.5.4.11' };
-/** An uncompressed P-256 point, a 128-bit serial. */
-const WIDTH = { publicKey: 65, serial: 16 };
+/** A 128-bit serial. */
+const SERIAL_WIDTH = 16;
 
 /**
  * DER made once by the ASN.1 library from stand-in values, whose fixed-width fields are then
  * overwritten in place. Every device certificate has the same shape (same issuer, extensions and
  * field widths), so only those bytes differ; the library's schema serializer cost ten times the
- * signature, most of an enrollment's CPU in this service.
+ * signature, most of an enrollment's CPU in this service, and the library's certificate builder
+ * (X509CertificateGenerator) costs more than ten times this path per certificate (measured in
+ * device-certificates.spec.ts).
  */
 export class DerTemplate<K extends string> {
   private constructor(
@@ -54,7 +56,7 @@ function timeText(date: Date): Buffer {
 
 /** A positive 128-bit serial of a fixed width: the first byte is 0x40–0x7f, so DER keeps all 16 bytes. */
 export function randomSerial(): Buffer {
-  const serial = randomBytes(WIDTH.serial);
+  const serial = randomBytes(SERIAL_WIDTH);
   serial[0] = 0x40 | (serial[0] & 0x3f);
   return serial;
 }
@@ -74,7 +76,9 @@ export interface DeviceCertificate {
 
 /**
  * The devices' MDM identity certificates (R13): subject CN=device id, O=tenant id, OU=MDM device;
- * a P-256 key of the device's own; client authentication only; signed ECDSA-SHA256 by the CA.
+ * the device's own public key; client authentication only; signed ECDSA-SHA256 by the CA.
+ * The subject public key info is one fixed-width slot of the template: keys whose DER has the same
+ * length (every P-256 key; RSA keys of one size) share a template, whatever their algorithm.
  */
 export class DeviceCertificates {
   private readonly signatureAlgorithm = new asn1.AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
@@ -90,46 +94,48 @@ export class DeviceCertificates {
   /** The certificate around a TBS, by TBS template and signature length (DER ECDSA signatures vary). */
   private readonly certificateTemplates = new Map<string, DerTemplate<'tbs' | 'signature'>>();
   private readonly issuer: asn1.Name;
-  private readonly keyAlgorithm: asn1.AlgorithmIdentifier;
 
-  /** `caCertificateDer`: the CA's certificate; its subject is the issuer, and its key is P-256 like every device's. */
+  /** `caCertificateDer`: the CA's certificate, whose subject is the issuer; `caKey`: its P-256 key. */
   constructor(
     caCertificateDer: ArrayBuffer,
     private readonly caKey: KeyObject,
   ) {
-    const { subject, subjectPublicKeyInfo } = AsnConvert.parse(caCertificateDer, asn1.Certificate).tbsCertificate;
-    this.issuer = subject;
-    this.keyAlgorithm = subjectPublicKeyInfo.algorithm;
+    this.issuer = AsnConvert.parse(caCertificateDer, asn1.Certificate).tbsCertificate.subject;
   }
 
-  issue(subject: { deviceId: string; tenantId: string }, notBefore: Date, notAfter: Date): DeviceCertificate {
-    const kinds = `${timeKind(notBefore)}/${timeKind(notAfter)}`;
+  /** `publicKey`: the device's SubjectPublicKeyInfo, DER (as node's `export({ type: 'spki', format: 'der' })`). */
+  issue(subject: { deviceId: string; tenantId: string }, publicKey: Buffer, notBefore: Date, notAfter: Date): DeviceCertificate {
+    const kinds = `${timeKind(notBefore)}/${timeKind(notAfter)}/${publicKey.length}`;
     const serial = randomSerial();
-    const tbs = this.tbsTemplate(kinds).template.fill({
+    const tbs = this.tbsTemplate(kinds, publicKey).template.fill({
       serial,
       notBefore: timeText(notBefore),
       notAfter: timeText(notAfter),
       deviceId: Buffer.from(subject.deviceId, 'latin1'),
       tenantId: Buffer.from(subject.tenantId, 'latin1'),
-      // Node's ECDH API makes the same P-256 keys as generateKeyPair, with the public point raw.
-      publicKey: createECDH('prime256v1').generateKeys(),
+      publicKey,
     });
     const signature = sign('sha256', tbs, { key: this.caKey, dsaEncoding: 'der' });
     const der = this.certificateTemplate(kinds, signature.length).fill({ tbs, signature });
     return { serial: serial.toString('hex').toUpperCase(), der, pem: x509.PemConverter.encode(der, 'CERTIFICATE') };
   }
 
-  private tbsTemplate(kinds: string) {
+  /** `publicKey`: a key of the template's width, whose algorithm the stand-in borrows. */
+  private tbsTemplate(kinds: string, publicKey?: Buffer) {
     let entry = this.tbsTemplates.get(kinds);
     if (!entry) {
-      const [before, after] = kinds.split('/').map((kind) => (kind === 'utc' ? standInDate(1990, 2040) : standInDate(2100, 2200)));
+      if (!publicKey) throw new Error(`DER template: no template for ${kinds}`);
+      const [before, after] = kinds.split('/').slice(0, 2).map((kind) => (kind === 'utc' ? standInDate(1990, 2040) : standInDate(2100, 2200)));
+      // The device's key with its bits replaced by random ones: same algorithm, same width, and a stand-in that occurs once.
+      const key = AsnConvert.parse(new Uint8Array(publicKey).buffer, asn1.SubjectPublicKeyInfo);
+      key.subjectPublicKey = new Uint8Array(randomBytes(key.subjectPublicKey.byteLength)).buffer;
       const standIns = {
         serial: randomSerial(),
         notBefore: timeText(before),
         notAfter: timeText(after),
         deviceId: Buffer.from(randomUUID(), 'latin1'),
         tenantId: Buffer.from(randomUUID(), 'latin1'),
-        publicKey: Buffer.concat([Buffer.from([4]), randomBytes(WIDTH.publicKey - 1)]),
+        publicKey: Buffer.from(AsnConvert.serialize(key)),
       };
       const standIn = new asn1.TBSCertificate({
         version: asn1.Version.v3,
@@ -147,7 +153,7 @@ export class DeviceCertificates {
               new asn1.RelativeDistinguishedName([new asn1.AttributeTypeAndValue({ type, value: new asn1.AttributeValue({ utf8String: value }) })]),
           ),
         ),
-        subjectPublicKeyInfo: new asn1.SubjectPublicKeyInfo({ algorithm: this.keyAlgorithm, subjectPublicKey: new Uint8Array(standIns.publicKey).buffer }),
+        subjectPublicKeyInfo: key,
         extensions: this.extensions,
       });
       const der = Buffer.from(AsnConvert.serialize(standIn));

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { CertificatesController } from './certificates.controller';
+import { CaCertificateController, CertificatesController } from './certificates.controller';
 import { EnrollmentsController } from './enrollments.controller';
 import { Enrollments } from './enrollments.service';
 import { Facts, FactsConsumer, RenewalConsumer } from './facts';
@@ -7,7 +7,7 @@ import { MdmCertificateAuthority } from './mdm-certificate-authority';
 import { RemovalSweep } from './removal-sweep';
 
 @Module({
-  controllers: [EnrollmentsController, FactsConsumer, RenewalConsumer, CertificatesController],
+  controllers: [EnrollmentsController, FactsConsumer, RenewalConsumer, CertificatesController, CaCertificateController],
   providers: [Facts, Enrollments, MdmCertificateAuthority, RemovalSweep],
 })
 export class EnrollmentModule {}

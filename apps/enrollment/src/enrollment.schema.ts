@@ -35,3 +35,22 @@ export const EnrollmentSchema1764300000100 = sqlMigration(
   ],
   ['drop table certificate_authority', 'drop table devices', 'drop table user_facts', 'drop table tenant_facts'],
 );
+
+/**
+ * R13: the CA's key is kept encrypted (the service seals a key left in the clear at start-up, as
+ * only it has the key-encryption key), and each device's public key, which a renewal without a
+ * CSR certifies again, and whether the device made it (R15: then its renewal needs a CSR).
+ */
+export const EnrollmentDeviceKeys1765100000000 = sqlMigration(
+  'EnrollmentDeviceKeys1765100000000',
+  [
+    `alter table certificate_authority add column private_key_encrypted text, alter column private_key_pkcs8 drop not null`,
+    `alter table certificate_authority add constraint certificate_authority_key check (private_key_pkcs8 is not null or private_key_encrypted is not null)`,
+    `alter table devices add column public_key bytea, add column own_key boolean not null default false`,
+  ],
+  [
+    'alter table devices drop column public_key, drop column own_key',
+    'alter table certificate_authority drop constraint certificate_authority_key',
+    'alter table certificate_authority drop column private_key_encrypted',
+  ],
+);

@@ -12,6 +12,7 @@ import { ReadYourWrites } from '@mdm/platform/inbox';
 import { LogContext, currentContext } from '@mdm/platform/logging';
 import { EnrollmentConfig } from './enrollment.definition';
 import { EnrollmentFacts, Facts } from './facts';
+import { csrPublicKey, newDeviceKey, newPkcs12Password, pkcs12 } from './device-keys';
 import { IssuedCertificate, MdmCertificateAuthority } from './mdm-certificate-authority';
 
 const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
@@ -26,7 +27,7 @@ export interface Enrolled {
   deviceId: string;
   deviceCredential: string;
   managedBy: ManagingAuthority;
-  mdmCertificate: { serial: string; notAfter: string; certificatePem: string };
+  mdmCertificate: { serial: string; notAfter: string; pem: string; caPem: string; pkcs12?: string; pkcs12Password?: string };
 }
 
 type Outcome = { ok: true; enrolled: Enrolled } | { ok: false; error: unknown };
@@ -34,6 +35,8 @@ type Outcome = { ok: true; enrolled: Enrolled } | { ok: false; error: unknown };
 interface Pending extends EnrollRequest {
   /** The request's own ids: its event carries them, whichever request's batch writes it. */
   context: LogContext;
+  /** The public key of the request's CSR, verified; none: the service makes the device's key. */
+  publicKey?: Buffer;
 }
 
 /** One device about to be written: its row, its event and its answer. */
@@ -43,6 +46,7 @@ interface Accepted {
   credentialHash: string;
   managedBy: ManagingAuthority;
   certificate: IssuedCertificate;
+  publicKey: Buffer;
   enrolled: Enrolled;
 }
 
@@ -72,9 +76,11 @@ export class Enrollments {
     this.config = runtime.config as unknown as EnrollmentConfig;
   }
 
+  /** A CSR is checked first (422 INVALID_CSR), outside the batch: its signature check is the only await. */
   async enroll(request: EnrollRequest): Promise<Enrolled> {
     const { correlationId, tenantId, causationId } = currentContext();
-    const outcome = await this.batches.submit({ ...request, context: { correlationId, tenantId, causationId } });
+    const publicKey = request.body.csrPem === undefined ? undefined : await csrPublicKey(request.body.csrPem);
+    const outcome = await this.batches.submit({ ...request, publicKey, context: { correlationId, tenantId, causationId } });
     if (!outcome.ok) throw outcome.error;
     return outcome.enrolled;
   }
@@ -120,7 +126,11 @@ export class Enrollments {
     return batch.filter((p) => !lagging.has(p.tenantId));
   }
 
-  /** R12's prerequisites in order, R14's one active device per serial, then the device's identity (R13). */
+  /**
+   * R12's prerequisites in order, R14's one active device per serial, then the device's identity
+   * (R13): a certificate for its CSR's key, or (bulk provisioning, and any enrollment without a CSR)
+   * for a key made here and handed over once in a PKCS#12 under a one-time password, kept nowhere.
+   */
   private accept(request: Pending, facts: EnrollmentFacts, now: Date): Accepted {
     const { tenantId, body } = request;
     if (!facts.tenant) throw notFound('tenant');
@@ -128,19 +138,22 @@ export class Enrollments {
     if (facts.serialActive) throw alreadyEnrolled(body.serialNumber);
     const deviceId = randomUUID();
     const deviceCredential = newDeviceCredential({ tenantId, deviceId });
-    const certificate = this.ca.issue({ deviceId, tenantId }, now, this.config.MDM_CERTIFICATE_DAYS);
+    const made = request.publicKey ? undefined : newDeviceKey();
+    const publicKey = request.publicKey ?? made!.publicKey;
+    const certificate = this.ca.issue({ deviceId, tenantId }, publicKey, now, this.config.MDM_CERTIFICATE_DAYS);
+    const mdmCertificate: Enrolled['mdmCertificate'] = { serial: certificate.serial, notAfter: certificate.notAfter, pem: certificate.pem, caPem: this.ca.certificatePem };
+    if (made) {
+      mdmCertificate.pkcs12Password = newPkcs12Password();
+      mdmCertificate.pkcs12 = pkcs12(made.privateKey, certificate.der, this.ca.certificateDer, mdmCertificate.pkcs12Password).toString('base64');
+    }
     return {
       request,
       deviceId,
       credentialHash: hash(deviceCredential),
       managedBy,
       certificate,
-      enrolled: {
-        deviceId,
-        deviceCredential,
-        managedBy,
-        mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter, certificatePem: certificate.pem },
-      },
+      publicKey,
+      enrolled: { deviceId, deviceCredential, managedBy, mdmCertificate },
     };
   }
 
@@ -153,10 +166,10 @@ export class Enrollments {
     try {
       await this.db.transaction(async (sql) => {
         await sql.query(
-          `insert into devices (device_id, tenant_id, serial_number, platform, user_id, status, certificate_not_after, credential_hash, enrolled_at)
-           select d.device_id, d.tenant_id, d.serial_number, d.platform, d.user_id, 'active', d.not_after, d.credential_hash, $8
-             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[])
-                  as d(device_id, tenant_id, serial_number, platform, user_id, not_after, credential_hash)`,
+          `insert into devices (device_id, tenant_id, serial_number, platform, user_id, status, certificate_not_after, credential_hash, enrolled_at, public_key, own_key)
+           select d.device_id, d.tenant_id, d.serial_number, d.platform, d.user_id, 'active', d.not_after, d.credential_hash, $8, d.public_key, d.own_key
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[], $9::bytea[], $10::boolean[])
+                  as d(device_id, tenant_id, serial_number, platform, user_id, not_after, credential_hash, public_key, own_key)`,
           [
             accepted.map((a) => a.deviceId),
             accepted.map((a) => a.request.tenantId),
@@ -166,6 +179,8 @@ export class Enrollments {
             accepted.map((a) => a.certificate.notAfter),
             accepted.map((a) => a.credentialHash),
             now,
+            accepted.map((a) => a.publicKey),
+            accepted.map((a) => a.request.publicKey !== undefined),
           ],
         );
         await this.store.appendToStreams(accepted.map((a) => this.deviceEnrolled(a)), sql);

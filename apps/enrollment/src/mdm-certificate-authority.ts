@@ -2,7 +2,10 @@ import { createPrivateKey, webcrypto } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import * as x509 from '@peculiar/x509';
 import { Database } from '@mdm/platform/database';
+import { ServiceRuntime } from '@mdm/platform/http';
+import { decryptCaKey, encryptCaKey, keyEncryptionKey } from './ca-key-encryption';
 import { DeviceCertificates, randomSerial } from './device-certificates';
+import { EnrollmentConfig } from './enrollment.definition';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -15,32 +18,51 @@ export interface IssuedCertificate {
   notBefore: string;
   notAfter: string;
   pem: string;
+  der: Buffer;
 }
 
 /**
  * The CA that signs the devices' MDM identity certificates (R13). It is created on first start and
- * kept in the service's schema; replicas starting together agree on the first one written.
- * (Production would keep the key in a KMS or HSM; see README.)
+ * kept in the service's schema, its key encrypted (ca-key-encryption.ts); replicas starting together
+ * agree on the first one written. (Production would rather keep the key in a KMS or HSM; see README.)
  */
 @Injectable()
 export class MdmCertificateAuthority implements OnModuleInit {
   private caCertificate!: x509.X509Certificate;
   private devices!: DeviceCertificates;
 
-  constructor(@Inject(Database) private readonly db: Database) {}
+  constructor(
+    @Inject(Database) private readonly db: Database,
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+  ) {}
 
+  /**
+   * Loads the CA, or creates it, with its key sealed under the key-encryption key. A key kept in the
+   * clear by an earlier version is sealed here, once (the first replica to do it wins).
+   */
   async onModuleInit(): Promise<void> {
+    const { kek, development } = keyEncryptionKey(this.runtime.config as unknown as EnrollmentConfig & { NODE_ENV: string });
+    if (development) {
+      this.runtime.logger.warn('MDM_CA_KEY_ENCRYPTION_KEY unset: the CA key is sealed with the public development key-encryption key');
+    }
     let [row] = await this.load();
     if (!row) {
       const created = await this.create();
-      await this.db.query(
-        'insert into certificate_authority (certificate_pem, private_key_pkcs8) values ($1, $2) on conflict do nothing',
-        [created.certificatePem, created.privateKey],
-      );
+      await this.db.query('insert into certificate_authority (certificate_pem, private_key_encrypted) values ($1, $2) on conflict do nothing', [
+        created.certificatePem,
+        encryptCaKey(created.privateKey, kek),
+      ]);
+      [row] = await this.load();
+    }
+    if (row.private_key_pkcs8 !== null) {
+      await this.db.query('update certificate_authority set private_key_encrypted = $1, private_key_pkcs8 = null where private_key_pkcs8 is not null', [
+        encryptCaKey(Buffer.from(row.private_key_pkcs8, 'base64'), kek),
+      ]);
+      this.runtime.logger.info('sealed the CA key kept in the clear with the key-encryption key');
       [row] = await this.load();
     }
     this.caCertificate = new x509.X509Certificate(row.certificate_pem);
-    const caKey = createPrivateKey({ key: Buffer.from(row.private_key_pkcs8, 'base64'), format: 'der', type: 'pkcs8' });
+    const caKey = createPrivateKey({ key: decryptCaKey(row.private_key_encrypted!, kek), format: 'der', type: 'pkcs8' });
     this.devices = new DeviceCertificates(this.caCertificate.rawData, caKey);
   }
 
@@ -48,20 +70,24 @@ export class MdmCertificateAuthority implements OnModuleInit {
     return this.caCertificate.toString('pem');
   }
 
-  /** A certificate for the device, with a key pair of its own, valid from `now` for `days`. */
-  issue(subject: { deviceId: string; tenantId: string }, now: Date, days: number): IssuedCertificate {
+  get certificateDer(): Buffer {
+    return Buffer.from(this.caCertificate.rawData);
+  }
+
+  /** A certificate for the device's public key (SubjectPublicKeyInfo DER), valid from `now` for `days`. */
+  issue(subject: { deviceId: string; tenantId: string }, publicKey: Buffer, now: Date, days: number): IssuedCertificate {
     const notAfter = new Date(now.getTime() + days * 86_400_000);
-    const { serial, pem } = this.devices.issue(subject, now, notAfter);
-    return { serial, notBefore: now.toISOString(), notAfter: notAfter.toISOString(), pem };
+    const { serial, pem, der } = this.devices.issue(subject, publicKey, now, notAfter);
+    return { serial, notBefore: now.toISOString(), notAfter: notAfter.toISOString(), pem, der };
   }
 
   private load() {
-    return this.db.query<{ certificate_pem: string; private_key_pkcs8: string }>(
-      'select certificate_pem, private_key_pkcs8 from certificate_authority',
+    return this.db.query<{ certificate_pem: string; private_key_pkcs8: string | null; private_key_encrypted: string | null }>(
+      'select certificate_pem, private_key_pkcs8, private_key_encrypted from certificate_authority',
     );
   }
 
-  private async create(): Promise<{ certificatePem: string; privateKey: string }> {
+  private async create(): Promise<{ certificatePem: string; privateKey: Buffer }> {
     const keys = await subtle.generateKey(algorithm, true, ['sign', 'verify']);
     const now = new Date();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -77,7 +103,7 @@ export class MdmCertificateAuthority implements OnModuleInit {
       ],
     });
     const pkcs8 = await subtle.exportKey('pkcs8', keys.privateKey);
-    return { certificatePem: cert.toString('pem'), privateKey: Buffer.from(pkcs8).toString('base64') };
+    return { certificatePem: cert.toString('pem'), privateKey: Buffer.from(pkcs8) };
   }
 }
 

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
-import { ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
 import { relayCall, signedContextHeader } from '@mdm/platform/http-client';
 import { Access, actorOf } from '../access/access';
 import { Principal } from '../access/tokens';
@@ -55,8 +55,13 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       }
       const body = await readBody(req);
       const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
-      const credential = req.header('authorization');
-      if (operation.access === 'device' && credential) headers.authorization = credential;
+      if (operation.access === 'device') {
+        const credential = req.header('authorization');
+        if (credential) headers.authorization = credential;
+        // A device's detached CMS signature of the body, which device-sync verifies.
+        const signature = req.header(Headers.mdmSignature);
+        if (signature) headers[Headers.mdmSignature] = signature;
+      }
       const contentType = req.header('content-type');
       if (contentType) headers['content-type'] = contentType;
       try {

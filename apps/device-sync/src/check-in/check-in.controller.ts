@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import { CheckInBody, checkInBody } from '@mdm/contracts/device-sync';
 import { ZodPipe } from '@mdm/platform/http';
 import { DeviceAuth } from '../device-auth';
+import { MdmSignatureGuard } from '../mdm-signature';
 import { CheckInService } from './check-in.service';
 
 @Controller('device/v1')
@@ -15,6 +16,7 @@ export class CheckInController {
   /** R18/R19: a scheduled check-in, one after a notification and one the user starts are the same call. */
   @Post('check-in')
   @HttpCode(200)
+  @UseGuards(MdmSignatureGuard)
   async checkIn(@Req() req: Request, @Body(new ZodPipe(checkInBody)) body: CheckInBody) {
     return this.checkIns.checkIn(this.auth.credential(req), body);
   }

@@ -12,7 +12,6 @@ import {
   checkInEvents,
   configurationDelta,
   deviceCompliance,
-  inRenewalWindow,
   nextManagedBy,
   planCheckIn,
 } from '@mdm/device-sync/domain';
@@ -23,7 +22,7 @@ import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
 import { Assigned, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
-import { CertificateRenewal } from './certificate-renewal';
+import { CertificateAtCheckIn, CertificateRenewal } from './certificate-renewal';
 
 const HOUR = 3_600_000;
 const view = ({ name, type, authority, version }: Installed) => ({ name, type, authority, version });
@@ -195,11 +194,9 @@ export class CheckInService {
 
     // The renewal first, before this device writes anything: a CA that cannot answer fails this
     // check-in alone, and the rest of its batch goes on.
-    let certificate: { serial: string; notBefore: string | null; notAfter: string };
+    let certificate: CertificateAtCheckIn;
     try {
-      certificate = inRenewalWindow(row.certificate_not_after, now)
-        ? await this.renewal.renew(device, now)
-        : { serial: row.certificate_serial, notBefore: null, notAfter: row.certificate_not_after.toISOString() };
+      certificate = await this.renewal.atCheckIn(device, { serial: row.certificate_serial, notAfter: row.certificate_not_after }, now, body.csrPem);
     } catch (error) {
       return { kind: 'failed', error };
     }
@@ -254,7 +251,7 @@ export class CheckInService {
         redundantConfigurations: plan.redundant.map(view),
         commands,
         compliance,
-        mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter },
+        mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter, renewalDue: certificate.renewalDue, ...(certificate.pem && { pem: certificate.pem }) },
         nextCheckInAt,
       },
     };

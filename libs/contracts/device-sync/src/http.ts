@@ -21,6 +21,8 @@ export const checkInBody = z
       .array(z.object({ commandId: uuid, status: z.enum(['done', 'failed']), error: z.string().max(2000).optional() }).strict())
       .max(100)
       .optional(),
+    /** R15: a new key's PKCS#10 request, sent in the renewal window (422 INVALID_CSR); ignored outside it. */
+    csrPem: z.string().min(1).max(16 * 1024).optional(),
   })
   .strict();
 export type CheckInBody = z.infer<typeof checkInBody>;
@@ -34,7 +36,12 @@ export const checkInAnswerSchema = z.object({
   redundantConfigurations: z.array(configurationView),
   commands: z.array(z.object({ commandId: uuid, type: remoteActionTypeSchema })),
   compliance: z.object({ state: complianceStateSchema, reasons: z.array(complianceReasonSchema), source: z.string() }),
-  mdmCertificate: z.object({ serial: z.string(), notAfter: isoDateTime }),
+  mdmCertificate: z.object({
+    serial: z.string(),
+    notAfter: isoDateTime,
+    renewalDue: z.boolean().describe('R15: in the last 30 days and not renewed by this check-in: send csrPem with the next one'),
+    pem: z.string().optional().describe('the renewed certificate, when this check-in renewed it (the previous one stays valid until its notAfter)'),
+  }),
   nextCheckInAt: isoDateTime,
 });
 export type CheckInAnswer = z.infer<typeof checkInAnswerSchema>;
@@ -65,7 +72,8 @@ export const deviceSyncOperations: HttpOperation[] = [
     method: 'POST',
     path: '/device/v1/check-in',
     access: 'device',
-    summary: 'A device checks in (R18–R25); 422 APNS_CERTIFICATE_MISSING (R22); 401 for a bad or unenrolled credential',
+    summary:
+      'A device checks in (R15, R18–R25); 422 APNS_CERTIFICATE_MISSING (R22), INVALID_CSR (R15); 401 for a bad or unenrolled credential, or a bad Mdm-Signature (optional header: base64 detached CMS SignedData of the body, made with the device\'s MDM certificate, which it carries)',
     body: checkInBody,
     response: checkInAnswerSchema,
     successStatus: 200,

@@ -6,6 +6,9 @@ import { enrollmentTypeSchema } from './events';
 /** R12: the platforms that need an APNs certificate. */
 export const APPLE_PLATFORMS: readonly string[] = ['ios', 'ipados', 'macos'];
 
+/** A PEM PKCS#10 request; whether it parses and verifies is the service's 422 INVALID_CSR. */
+export const csrPem = z.string().min(1).max(16 * 1024).describe('PEM PKCS#10 certificate signing request (P-256 or RSA ≥ 2048 bits); its subject is ignored');
+
 export const enrollBody = z
   .object({
     platform: platformSchema,
@@ -15,6 +18,8 @@ export const enrollBody = z
     deviceName: z.string().trim().min(1).max(200).optional(),
     osVersion: z.string().trim().min(1).max(64),
     androidWorkProfile: z.boolean().optional(),
+    /** R13: the device's PKCS#10 request (P-256 or RSA ≥ 2048); without one the service makes the key (PKCS#12). */
+    csrPem: csrPem.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -39,7 +44,14 @@ export const enrollmentAnswerSchema = z.object({
   deviceId: uuid,
   deviceCredential: z.string(),
   managedBy: managingAuthoritySchema,
-  mdmCertificate: z.object({ serial: z.string(), notAfter: z.string().datetime(), certificatePem: z.string() }),
+  mdmCertificate: z.object({
+    serial: z.string(),
+    notAfter: z.string().datetime(),
+    pem: z.string().describe('the device certificate: subject CN=<deviceId>, O=<tenantId>, OU=MDM device; client authentication'),
+    caPem: z.string().describe('the CA certificate that signed it'),
+    pkcs12: z.string().optional().describe('without csrPem only: the key the service made, its certificate and the CA certificate, PKCS#12 in base64, shown once and stored nowhere'),
+    pkcs12Password: z.string().optional().describe('without csrPem only: the one-time password of pkcs12'),
+  }),
 });
 
 const T = '/api/v1/tenants/:tenantId';
@@ -50,7 +62,8 @@ export const enrollmentOperations: HttpOperation[] = [
     method: 'POST',
     path: `${T}/enrollments`,
     access: ['admin', 'enroller'],
-    summary: 'Enroll a device (R11–R13); 422 MDM_AUTHORITY_NOT_SET, NO_MDM_LICENSE, APNS_CERTIFICATE_MISSING, CONSENT_REQUIRED; 409 ALREADY_ENROLLED',
+    summary:
+      'Enroll a device (R11–R13); 422 INVALID_CSR, MDM_AUTHORITY_NOT_SET, NO_MDM_LICENSE, APNS_CERTIFICATE_MISSING, CONSENT_REQUIRED; 409 ALREADY_ENROLLED. With csrPem the certificate is for the device\'s key; without, the service makes a P-256 key and returns it once as PKCS#12 (every enrollment type alike)',
     params: tenantParams,
     body: enrollBody,
     response: enrollmentAnswerSchema,

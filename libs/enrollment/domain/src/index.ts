@@ -1,1 +1,2 @@
 export * from './prerequisites';
+export * from './device-key';

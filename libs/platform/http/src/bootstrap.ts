@@ -14,6 +14,9 @@ import { ServiceDefinition, ServiceRuntime } from './service-runtime';
 /** Request bodies above this size are refused with 413 PAYLOAD_TOO_LARGE (API.md). */
 export const BODY_LIMIT = '1mb';
 
+/** A request whose JSON body was parsed keeps its bytes in `rawBody`. */
+export type RawBodyRequest = import('node:http').IncomingMessage & { rawBody?: Buffer };
+
 export interface RunningService {
   app: INestApplication;
   runtime: ServiceRuntime;
@@ -53,7 +56,17 @@ export async function startService(
   app.use(requestContext(logger, runtime.metrics));
   app.use(callerAuthentication(runtime.signer, definition.edge));
   if (definition.passThrough) app.use(definition.passThrough(app, runtime));
-  app.use(json({ limit: BODY_LIMIT, verify: signedBodyCheck }));
+  // The body's bytes are checked against the gateway's signed context, and kept as they came: a
+  // device's Mdm-Signature is checked against them.
+  app.use(
+    json({
+      limit: BODY_LIMIT,
+      verify: (req, res, raw) => {
+        (req as RawBodyRequest).rawBody = raw;
+        signedBodyCheck(req as never, res as never, raw);
+      },
+    }),
+  );
   app.use(bodyErrorHandler(logger));
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   // The runtime's definition: its topics carry the namespace, if one is configured.

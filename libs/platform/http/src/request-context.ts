@@ -5,6 +5,8 @@ import { Metrics } from './metrics';
 
 export const Headers = {
   correlationId: 'x-correlation-id',
+  /** A device's detached CMS signature of the body (API.md "Device identity and push"). */
+  mdmSignature: 'mdm-signature',
 } as const;
 
 const TENANT_IN_PATH = /\/tenants\/([0-9a-f-]{36})(?:\/|$)/i;
