@@ -93,3 +93,13 @@ export const DeviceLegacyDue1764800000000 = sqlMigration(
     `alter table devices drop column legacy_due_at`,
   ],
 );
+
+/**
+ * R16: each device's push token (from enrollment or a later check-in; cleared when its provider says
+ * it is dead), and which notifications the push dispatcher has taken (at most one push each).
+ */
+export const DevicePushTokens1765000000000 = sqlMigration(
+  'DevicePushTokens1765000000000',
+  [`alter table devices add column push_token text`, `alter table notifications add column pushed_at timestamptz`],
+  [`alter table notifications drop column pushed_at`, `alter table devices drop column push_token`],
+);

@@ -21,6 +21,7 @@ import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
 import { AssignedConfiguration, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
 import { CertificateRenewal } from './certificate-renewal';
+import { PushTokens } from '../notifications/push/push-tokens';
 
 const HOUR = 3_600_000;
 const view = ({ name, type, authority, version }: Installed) => ({ name, type, authority, version });
@@ -107,6 +108,7 @@ export class CheckInService {
     @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
     @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
+    @Inject(PushTokens) private readonly pushTokens: PushTokens,
   ) {
     this.config = runtime.config as unknown as DeviceSyncConfig;
   }
@@ -198,7 +200,7 @@ export class CheckInService {
     // When the device entered its migration state: now if this check-in moved it (R20), else as it was.
     const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;
 
-    const events: NewEvent[] = [];
+    const events: NewEvent[] = await this.pushTokens.atCheckIn(sql, { deviceId: device.deviceId, platform: row.platform }, body.pushToken);
     if (plan.migrated) events.push({ type: 'DeviceMigrated', data: { deviceId: device.deviceId, ...plan.migrated } });
     if (certificate.notBefore) {
       events.push({

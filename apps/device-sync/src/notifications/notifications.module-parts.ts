@@ -9,6 +9,7 @@ import { NotificationsController } from './notifications.controller';
 import { NotifierService } from './notifier.service';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { PushProviders } from './push/push-providers';
+import { PushTokens } from './push/push-tokens';
 
 /**
  * What device-sync's module spreads into its controllers and providers. The services take their
@@ -26,6 +27,7 @@ export const notificationProviders: Provider[] = [
   },
   { provide: NotifierPort, useExisting: NotifierService },
   { provide: FanOutPort, useClass: CheckInFanOutService },
+  PushTokens,
   {
     provide: LongPollHub,
     inject: [ServiceRuntime],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, READ_ROLES, isoDateTime, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, pushTokenSchema } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
   complianceStateSchema,
@@ -21,6 +21,8 @@ export const checkInBody = z
       .array(z.object({ commandId: uuid, status: z.enum(['done', 'failed']), error: z.string().max(2000).optional() }).strict())
       .max(100)
       .optional(),
+    /** R16: the device's current token for its platform's push provider; a new one replaces the old. */
+    pushToken: pushTokenSchema.optional(),
   })
   .strict();
 export type CheckInBody = z.infer<typeof checkInBody>;

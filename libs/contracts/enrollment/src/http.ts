@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, ADMIN_ONLY, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema, platformSchema, tenantParams } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, platformSchema, pushTokenSchema, tenantParams } from '@mdm/contracts/authority';
 import { enrollmentTypeSchema } from './events';
 
 /** R12: the platforms that need an APNs certificate. */
@@ -15,6 +15,8 @@ export const enrollBody = z
     deviceName: z.string().trim().min(1).max(200).optional(),
     osVersion: z.string().trim().min(1).max(64),
     androidWorkProfile: z.boolean().optional(),
+    /** R16: the device's token for its platform's push provider (APNs, FCM or WNS). */
+    pushToken: pushTokenSchema.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

@@ -1,7 +1,7 @@
 import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import { CheckInsRequested } from '@mdm/contracts/device-sync';
 import { envelopeFixture } from '@mdm/platform/testing';
-import { DeviceState, applyCheckInRequest, applyDeviceEvent, deviceDetail, emptyDevice } from './device-view';
+import { DeviceState, applyCheckInRequest, applyDeviceEvent, deviceDetail, emptyDevice, timelineData } from './device-view';
 
 const TENANT = '11111111-1111-4111-8111-111111111111';
 const DEVICE = '22222222-2222-4222-8222-222222222222';
@@ -160,5 +160,17 @@ describe('device view fold', () => {
     applyCheckInRequest(device, mark, mark.data.devices[0]);
     expect(device.migration.state).toBe('migrated');
     expect(device.request?.at).toBe(at);
+  });
+
+  it('R16: the timeline shows that a push token was registered or cleared, never the token', () => {
+    const registered = envelopeFixture({
+      type: 'PushTokenRegistered',
+      streamId: `devicesync-${DEVICE}`,
+      tenantId: TENANT,
+      data: { deviceId: DEVICE, provider: 'apns', token: 'ab12cd' },
+    });
+    expect(timelineData(registered)).toEqual({ deviceId: DEVICE, provider: 'apns' });
+    const cleared = { deviceId: DEVICE, provider: 'apns', reason: 'unregistered', status: 410 };
+    expect(timelineData(envelopeFixture({ type: 'PushTokenCleared', streamId: `devicesync-${DEVICE}`, tenantId: TENANT, data: cleared }))).toEqual(cleared);
   });
 });

@@ -6,6 +6,7 @@ import {
   DeviceMigrationBlocked,
   LegacyProfilesExpired,
   MdmCertificateRenewed,
+  PushTokenRegistered,
   RemoteActionQueued,
   RemoteActionStatusChanged,
 } from '@mdm/contracts/device-sync';
@@ -264,9 +265,16 @@ export function timelinePosition(event: EventEnvelope, afterVersion?: number): n
   return event.type === 'DeviceEnrolled' ? 0 : Number.MAX_SAFE_INTEGER;
 }
 
-/** What the timeline shows of an event: its data, without secrets (R13: the credential's hash stays out). */
+/**
+ * What the timeline shows of an event: its data, without secrets (R13: the credential's hash stays
+ * out) and without push tokens (R16: an address for the device that no admin needs to read).
+ */
 export function timelineData(event: EventEnvelope): Record<string, unknown> {
+  if (event.type === 'PushTokenRegistered') {
+    const { token: _token, ...rest } = event.data as EventData<typeof PushTokenRegistered>;
+    return rest;
+  }
   if (event.type !== 'DeviceEnrolled') return event.data as Record<string, unknown>;
-  const { credentialHash: _hidden, ...rest } = event.data as EventData<typeof DeviceEnrolled>;
+  const { credentialHash: _hidden, pushToken: _token, ...rest } = event.data as EventData<typeof DeviceEnrolled>;
   return rest;
 }
