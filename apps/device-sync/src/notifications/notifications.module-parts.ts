@@ -8,6 +8,7 @@ import { LongPollHub } from './long-poll-hub';
 import { NotificationsController } from './notifications.controller';
 import { NotifierService } from './notifier.service';
 import { DeviceSyncConfig } from '../device-sync.definition';
+import { PushDispatch } from './push/push-dispatch';
 import { PushProviders } from './push/push-providers';
 import { PushTokens } from './push/push-tokens';
 
@@ -46,4 +47,5 @@ export const notificationProviders: Provider[] = [
     inject: [ServiceRuntime],
     useFactory: (rt: ServiceRuntime) => PushProviders.from(rt.config as unknown as DeviceSyncConfig),
   },
+  PushDispatch,
 ];

@@ -38,9 +38,9 @@ export type Platform = z.infer<typeof platformSchema>;
  * Apple devices, Firebase Cloud Messaging for Android, Windows Push Notification Services for Windows.
  */
 export const pushProviderSchema = z.enum(['apns', 'fcm', 'wns']);
-export type PushProvider = z.infer<typeof pushProviderSchema>;
-const PUSH_PROVIDERS: Record<Platform, PushProvider> = { ios: 'apns', ipados: 'apns', macos: 'apns', android: 'fcm', windows: 'wns' };
-export const pushProviderOf = (platform: Platform): PushProvider => PUSH_PROVIDERS[platform];
+export type PushProviderName = z.infer<typeof pushProviderSchema>;
+const PUSH_PROVIDERS: Record<Platform, PushProviderName> = { ios: 'apns', ipados: 'apns', macos: 'apns', android: 'fcm', windows: 'wns' };
+export const pushProviderOf = (platform: Platform): PushProviderName => PUSH_PROVIDERS[platform];
 
 /**
  * A device's push token as the device reports it: an APNs device token (hex), an FCM registration

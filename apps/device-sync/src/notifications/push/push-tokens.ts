@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Platform, PushProvider, pushProviderOf } from '@mdm/contracts/authority';
+import { Platform, PushProviderName, pushProviderOf } from '@mdm/contracts/authority';
 import { syncStreamId } from '@mdm/contracts/device-sync';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore, NewEvent } from '@mdm/platform/event-store';
@@ -34,7 +34,7 @@ export class PushTokens {
    * The provider answered that `token` is dead: clears it, unless the device has reported another
    * since (that one is alive as far as anyone knows). Answers whether it was cleared.
    */
-  async clear(deviceId: string, token: string, provider: PushProvider, status: number): Promise<boolean> {
+  async clear(deviceId: string, token: string, provider: PushProviderName, status: number): Promise<boolean> {
     return this.db.transaction(async (sql) => {
       const [row] = await sql.query<{ tenant_id: string }>(
         'update devices set push_token = null where device_id = $1 and push_token = $2 returning tenant_id',
