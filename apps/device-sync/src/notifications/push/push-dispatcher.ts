@@ -110,11 +110,6 @@ export class PushDispatcher {
     await Promise.race([settled, new Promise((r) => setTimeout(r, waitMs).unref())]);
   }
 
-  /** Resolves when every push taken so far has its outcome (tests). */
-  async drained(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
   private async onBatch({ batch }: EachBatchPayload): Promise<void> {
     const notifications: DeviceNotification[] = [];
     for (const message of batch.messages) {
