@@ -182,6 +182,15 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
     await eventually(() => expect(apns.pushesTo(third)).toHaveLength(1), 20_000);
   });
 
+  it('R16: the OpenAPI document names pushToken in the enrollment and the check-in bodies', async () => {
+    const { paths } = (await stack.anonymous.get('/api/v1/openapi.json')).body;
+    const body = (path: string) => paths[path].post.requestBody.content['application/json'].schema;
+    for (const path of ['/api/v1/tenants/{tenantId}/enrollments', '/device/v1/check-in']) {
+      expect(body(path).properties.pushToken).toMatchObject({ type: 'string', minLength: 1, maxLength: 1024 });
+      expect(body(path).required ?? []).not.toContain('pushToken');
+    }
+  });
+
   it('R16: with APNs down, a long-poll notification arrives as fast as with it up; pushes resume when it is back', async () => {
     const token = apnsToken();
     const iphone = await enroll('ios', token);

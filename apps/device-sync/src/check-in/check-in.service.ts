@@ -200,7 +200,7 @@ export class CheckInService {
     // When the device entered its migration state: now if this check-in moved it (R20), else as it was.
     const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;
 
-    const events: NewEvent[] = await this.pushTokens.atCheckIn(sql, { deviceId: device.deviceId, platform: row.platform }, body.pushToken);
+    const events: NewEvent[] = await this.pushTokens.atCheckIn(sql, row, body.pushToken);
     if (plan.migrated) events.push({ type: 'DeviceMigrated', data: { deviceId: device.deviceId, ...plan.migrated } });
     if (certificate.notBefore) {
       events.push({

@@ -16,6 +16,7 @@ export interface DeviceRow {
   redundant: Installed[];
   certificate_serial: string;
   certificate_not_after: Date;
+  push_token: string | null;
 }
 
 export interface AssignedConfiguration {
@@ -62,7 +63,7 @@ export class CheckInFacts {
     return sql.query<CheckInFactsRow>(
       `with d as (
          select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, installed,
-                redundant, certificate_serial, certificate_not_after, credential_hash
+                redundant, certificate_serial, certificate_not_after, credential_hash, push_token
            from devices where credential_hash = any($1::text[]) order by device_id for update)
        select d.*,
               (select row_to_json(t) from (select authority, apns_not_after, co_management from tenants where tenant_id = d.tenant_id) t) as tenant,

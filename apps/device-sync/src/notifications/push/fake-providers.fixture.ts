@@ -87,6 +87,8 @@ export function apnsKey(): ApnsKey {
  */
 export class FakeApns extends Fake<Http2Server> {
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** A slow provider: each answer waits this long. */
+  delayMs = 0;
 
   constructor(
     private readonly key: ApnsKey,
@@ -136,6 +138,7 @@ export class FakeApns extends Fake<Http2Server> {
     }
     if (headers['apns-topic'] !== this.topic) return reply(400, 'TopicDisallowed');
     const token = path[1];
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.unregistered.has(token)) return reply(410, 'Unregistered');
     this.pushes.push({ token, headers: { ...headers }, body: JSON.parse(body) });
     reply(200);

@@ -51,6 +51,12 @@ export interface PushDispatcherDeps {
   /** Pushes in flight per provider, and how many may wait beyond them. */
   concurrency: number;
   queue: number;
+  /**
+   * Where a group with no committed offsets starts: by default at the end (a week of old
+   * notifications is no reason to wake devices now); a test on a fresh topic starts at the beginning,
+   * so that nothing it produces right after the join can fall before the group's first offset.
+   */
+  fromBeginning?: boolean;
 }
 
 interface Target {
@@ -95,8 +101,7 @@ export class PushDispatcher {
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
-    // A new group starts at the end: a week of old notifications is no reason to wake devices now.
-    await consumer.subscribe({ topic, fromBeginning: false });
+    await consumer.subscribe({ topic, fromBeginning: this.deps.fromBeginning ?? false });
     await consumer.run({ partitionsConsumedConcurrently: 4, eachBatch: (payload) => this.onBatch(payload) });
     await joined;
     logger.info({ groupId, providers: this.deps.providers.all.map((p) => p.name) }, 'push dispatcher started');

@@ -17,17 +17,18 @@ export class PushTokens {
   ) {}
 
   /**
-   * At check-in, inside its transaction (the device row is locked by the check-in's read): records a
-   * reported token that differs from the stored one and answers the event for the check-in to append.
+   * At check-in, inside its transaction, with the device as the check-in read and locked it: records
+   * a reported token that differs from the stored one and answers the event for the check-in to
+   * append. The same token again costs nothing.
    */
-  async atCheckIn(sql: Sql, device: { deviceId: string; platform: Platform }, reported: string | undefined): Promise<NewEvent[]> {
-    if (reported === undefined) return [];
-    const changed = await sql.query(
-      'update devices set push_token = $2 where device_id = $1 and push_token is distinct from $2 returning device_id',
-      [device.deviceId, reported],
-    );
-    if (changed.length === 0) return [];
-    return [{ type: 'PushTokenRegistered', data: { deviceId: device.deviceId, provider: pushProviderOf(device.platform), token: reported } }];
+  async atCheckIn(
+    sql: Sql,
+    device: { device_id: string; platform: Platform; push_token: string | null },
+    reported: string | undefined,
+  ): Promise<NewEvent[]> {
+    if (reported === undefined || reported === device.push_token) return [];
+    await sql.query('update devices set push_token = $2 where device_id = $1', [device.device_id, reported]);
+    return [{ type: 'PushTokenRegistered', data: { deviceId: device.device_id, provider: pushProviderOf(device.platform), token: reported } }];
   }
 
   /**
