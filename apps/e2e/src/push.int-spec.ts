@@ -106,6 +106,7 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
     const pushes = apns.pushesTo(token);
     expect(pushes).toHaveLength(2);
     expect(apns.refusals).toEqual([]);
+    await eventually(async () => expect((await tenant.admin.get(tenant.path(`/devices/${iphone.deviceId}`))).body.push).toEqual({ provider: 'apns', registered: true }));
     for (const p of pushes) expect(p.headers).toMatchObject({ ':path': `/3/device/${token}`, 'apns-topic': TOPIC, 'apns-push-type': 'background' });
     // The pushes are the notifications the long poll hands out: one each.
     const polled = (await device(iphone).poll(0)).body.notifications.map((n: { notificationId: string }) => n.notificationId);
@@ -167,12 +168,13 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
     expect(apns.pushesTo(second)).toHaveLength(0);
     expect(await metric('push_failed_total', 'reason="unregistered"')).toBeGreaterThanOrEqual(1);
 
-    // The views agree: the device's timeline shows the registration and the clearing, not the token.
+    // The views agree: no token, and the timeline shows the registration and the clearing, not the token.
+    const view = async () => (await tenant.admin.get(tenant.path(`/devices/${iphone.deviceId}`))).body;
     await eventually(async () => {
-      const view = await tenant.admin.get(tenant.path(`/devices/${iphone.deviceId}`));
-      const timeline = view.body.timeline as { type: string; data: object }[];
-      expect(timeline.map((e) => e.type)).toEqual(expect.arrayContaining(['PushTokenRegistered', 'PushTokenCleared']));
-      expect(JSON.stringify(timeline)).not.toContain(second);
+      const v = await view();
+      expect(v.push).toEqual({ provider: 'apns', registered: false });
+      expect(v.timeline.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['PushTokenRegistered', 'PushTokenCleared']));
+      expect(JSON.stringify(v.timeline)).not.toContain(second);
     }, 20_000);
 
     // A new token from the device is used again.
@@ -180,6 +182,7 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
     expect((await d.checkIn(third)).status).toBe(200);
     await sync(iphone);
     await eventually(() => expect(apns.pushesTo(third)).toHaveLength(1), 20_000);
+    await eventually(async () => expect((await view()).push).toEqual({ provider: 'apns', registered: true }), 20_000);
   });
 
   it('R16: the OpenAPI document names pushToken in the enrollment and the check-in bodies', async () => {

@@ -173,4 +173,25 @@ describe('device view fold', () => {
     const cleared = { deviceId: DEVICE, provider: 'apns', reason: 'unregistered', status: 410 };
     expect(timelineData(envelopeFixture({ type: 'PushTokenCleared', streamId: `devicesync-${DEVICE}`, tenantId: TENANT, data: cleared }))).toEqual(cleared);
   });
+
+  it('R16: the device view says whether the device has a push token: from its enrollment, then from device-sync\'s last word', () => {
+    const enrolled = history(1)[0].event;
+    const withToken = { ...enrolled, schemaVersion: 2, data: { ...(enrolled.data as object), pushToken: 'ab12' } };
+    const push = (device: DeviceState) => deviceDetail(device, []).push;
+    const device = emptyDevice(DEVICE, TENANT);
+    applyDeviceEvent(device, enrolled);
+    expect(push(device)).toEqual({ provider: 'apns', registered: false });
+    const tokened = emptyDevice(DEVICE, TENANT);
+    applyDeviceEvent(tokened, withToken);
+    expect(push(tokened)).toEqual({ provider: 'apns', registered: true });
+    const sync = (streamVersion: number, type: string, data: object) =>
+      envelopeFixture({ type, streamId: `devicesync-${DEVICE}`, tenantId: TENANT, streamVersion, data: { deviceId: DEVICE, provider: 'apns', ...data } });
+    const cleared = sync(1, 'PushTokenCleared', { reason: 'unregistered', status: 410 });
+    applyDeviceEvent(tokened, cleared);
+    expect(push(tokened)).toEqual({ provider: 'apns', registered: false });
+    // A redelivered clearing after a newer registration changes nothing.
+    applyDeviceEvent(tokened, sync(2, 'PushTokenRegistered', { token: 'cd34' }));
+    applyDeviceEvent(tokened, cleared);
+    expect(push(tokened)).toEqual({ provider: 'apns', registered: true });
+  });
 });

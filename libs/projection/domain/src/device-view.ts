@@ -1,4 +1,4 @@
-import { ManagingAuthority, Platform } from '@mdm/contracts/authority';
+import { ManagingAuthority, Platform, pushProviderOf } from '@mdm/contracts/authority';
 import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import {
   CheckInsRequested,
@@ -42,6 +42,8 @@ export interface DeviceState {
     enrolledAt: string;
     status: 'active' | 'unenrolled' | 'removed';
     certificate: { serial: string; notAfter: string };
+    /** R16: it gave a push token at enrollment (absent in docs folded before push tokens existed). */
+    pushToken?: boolean;
   } | null;
   sync: {
     version: number;
@@ -53,6 +55,8 @@ export interface DeviceState {
     certificate: { serial: string; notAfter: string } | null;
     /** By command id; `queued` is the stream version that queued it (R24: queue order). */
     actions: Record<string, ActionView & { queued: number }>;
+    /** R16: the last push token event of the device-sync stream: registered at check-in, or cleared. */
+    pushToken?: boolean | null;
   };
   /**
    * The migration state and the check-in schedule, ordered by `key`: 2v for the device's own event
@@ -145,6 +149,12 @@ export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boo
       device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at, queued };
       break;
     }
+    case 'PushTokenRegistered':
+      device.sync.pushToken = true;
+      break;
+    case 'PushTokenCleared':
+      device.sync.pushToken = false;
+      break;
     case 'MdmCertificateRenewed': {
       const d = event.data as EventData<typeof MdmCertificateRenewed>;
       device.sync.certificate = { serial: d.serial, notAfter: d.notAfter };
@@ -169,6 +179,7 @@ function applyEnrollment(device: DeviceState, event: EventEnvelope): boolean {
       enrolledAt: event.occurredAt,
       status: 'active',
       certificate: { serial: d.mdmCertificate.serial, notAfter: d.mdmCertificate.notAfter },
+      pushToken: Boolean(d.pushToken),
     };
   } else if (device.enrollment) {
     device.enrollment.version = event.streamVersion;
@@ -246,6 +257,8 @@ export function deviceDetail(device: DeviceState, timeline: TimelineEntry[]): Om
     nextCheckInAt: device.schedule.nextCheckInAt,
     mdmCertificate: cert,
     removalDueAt: removalDueAt(device),
+    // R16: device-sync's last word on the token, else whether the device gave one at enrollment.
+    push: { provider: pushProviderOf(e.platform), registered: device.sync.pushToken ?? e.pushToken ?? false },
     pendingActions: Object.values(device.sync.actions)
       .filter((a) => a.status === 'pending' || a.status === 'sent')
       .sort((a, b) => a.queued - b.queued)
