@@ -70,6 +70,8 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
       ...(pushToken && { pushToken }),
     });
     expect(res.status).toBe(201);
+    // A device call waits until device-sync has the enrollment; an admin's action right after it may not (404).
+    expect((await device(res.body).poll(0)).status).toBe(200);
     return res.body;
   };
   const device = (d: Enrolled) => {
