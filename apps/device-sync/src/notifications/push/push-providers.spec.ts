@@ -247,8 +247,10 @@ describe('push providers (against local stand-ins of the providers)', () => {
     });
     expect(all.all.map((p) => p.name)).toEqual(['apns', 'fcm', 'wns']);
     await all.close();
-    await expect(PushProviders.fromEnv({ APNS_TOPIC: 'com.example.mdm', APNS_KEY_FILE: p8 })).rejects.toThrow(
-      new PushConfigError('APNs is configured by halves: set APNS_KEY_ID, APNS_TEAM_ID too (or none of APNS_TOPIC, APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID)'),
+    const halves = PushProviders.fromEnv({ APNS_TOPIC: 'com.example.mdm', APNS_KEY_FILE: p8 });
+    await expect(halves).rejects.toBeInstanceOf(PushConfigError);
+    await expect(halves).rejects.toThrow(
+      'device-sync: invalid configuration\n  - APNS_KEY_ID: APNS_TOPIC, APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID go together: set APNS_KEY_ID, APNS_TEAM_ID too, or none',
     );
     await expect(PushProviders.fromEnv({ FCM_SERVICE_ACCOUNT_FILE: p8 })).rejects.toThrow(/FCM_SERVICE_ACCOUNT_FILE: not a service account key/);
     await expect(

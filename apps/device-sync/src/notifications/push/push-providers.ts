@@ -1,18 +1,26 @@
 import { readFile } from 'node:fs/promises';
 import { PushProviderName } from '@mdm/contracts/authority';
+import { ConfigError } from '@mdm/platform/config';
 import { ApnsProvider } from './apns.provider';
 import { apnsProviderToken, googleAccessToken, serviceAccountSchema } from './credentials';
 import { FcmProvider, WnsProvider, wnsChannelAllowed } from './http-providers';
 import { PushConfig, PushProvider, RetryPolicy, pushConfig } from './push-provider';
 
-/** A provider configured by halves would silently never push: start-up names what is missing. */
-export class PushConfigError extends Error {}
+/**
+ * A push setting the service cannot use stops its start like any bad variable; a provider configured
+ * by halves would otherwise silently never push.
+ */
+export class PushConfigError extends ConfigError {
+  constructor(variable: string, message: string) {
+    super('device-sync', [{ code: 'custom', path: [variable], message }]);
+  }
+}
 
-function complete(provider: string, settings: Record<string, unknown>): boolean {
+function complete(settings: Record<string, unknown>): boolean {
   const given = Object.entries(settings).filter(([, v]) => v !== undefined);
   if (given.length === 0) return false;
   const missing = Object.keys(settings).filter((k) => settings[k] === undefined);
-  if (missing.length > 0) throw new PushConfigError(`${provider} is configured by halves: set ${missing.join(', ')} too (or none of ${Object.keys(settings).join(', ')})`);
+  if (missing.length > 0) throw new PushConfigError(missing[0], `${Object.keys(settings).join(', ')} go together: set ${missing.join(', ')} too, or none`);
   return true;
 }
 
@@ -20,7 +28,7 @@ async function readKeyFile(variable: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new PushConfigError(`${variable}: cannot read ${path} (${(err as Error).message})`);
+    throw new PushConfigError(variable, `cannot read ${path} (${(err as Error).message})`);
   }
 }
 
@@ -47,16 +55,18 @@ export class PushProviders {
     const retry: Partial<RetryPolicy> = { maxAttempts: c.PUSH_MAX_ATTEMPTS };
     const timeoutMs = c.PUSH_TIMEOUT_MS;
     const providers: PushProvider[] = [];
-    if (complete('APNs', { APNS_TOPIC: c.APNS_TOPIC, APNS_KEY_FILE: c.APNS_KEY_FILE, APNS_KEY_ID: c.APNS_KEY_ID, APNS_TEAM_ID: c.APNS_TEAM_ID })) {
+    if (complete({ APNS_TOPIC: c.APNS_TOPIC, APNS_KEY_FILE: c.APNS_KEY_FILE, APNS_KEY_ID: c.APNS_KEY_ID, APNS_TEAM_ID: c.APNS_TEAM_ID })) {
       const privateKeyPem = await readKeyFile('APNS_KEY_FILE', c.APNS_KEY_FILE!);
       const bearer = await apnsProviderToken({ privateKeyPem, keyId: c.APNS_KEY_ID!, teamId: c.APNS_TEAM_ID! }).catch((err) => {
-        throw new PushConfigError(`APNS_KEY_FILE: not an ES256 .p8 key (${(err as Error).message})`);
+        throw new PushConfigError('APNS_KEY_FILE', `not an ES256 .p8 key (${(err as Error).message})`);
       });
       providers.push(new ApnsProvider({ url: c.APNS_ENDPOINT, topic: c.APNS_TOPIC!, bearer, retry, timeoutMs }));
     }
     if (c.FCM_SERVICE_ACCOUNT_FILE) {
       const parsed = serviceAccountSchema.safeParse(parseJson(await readKeyFile('FCM_SERVICE_ACCOUNT_FILE', c.FCM_SERVICE_ACCOUNT_FILE)));
-      if (!parsed.success) throw new PushConfigError(`FCM_SERVICE_ACCOUNT_FILE: not a service account key (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+      if (!parsed.success) {
+        throw new PushConfigError('FCM_SERVICE_ACCOUNT_FILE', `not a service account key (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+      }
       const accessToken = await googleAccessToken(parsed.data, timeoutMs);
       providers.push(new FcmProvider({ url: c.FCM_ENDPOINT, projectId: c.FCM_PROJECT_ID ?? parsed.data.project_id, accessToken, retry, timeoutMs }));
     }
