@@ -11,6 +11,8 @@ import { PushOutcome, PushProvider } from './push-provider';
 import { PushProviders } from './push-providers';
 import { PushTokens } from './push-tokens';
 
+const DROP_WARNING_EVERY_MS = 10_000;
+
 /** Per provider: pushes sent, failed (by why), and how long each took, retries included. */
 export class PushMetrics {
   readonly sent: Counter<'provider'>;
@@ -82,6 +84,7 @@ export class PushDispatcher {
   private consumer: Consumer | undefined;
   private readonly bulkheads = new Map<PushProviderName, BulkheadPolicy>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly drops = new Map<PushProviderName, { count: number; warnedAt: number }>();
   private readonly deadLetters: TopicSpec;
 
   constructor(private readonly deps: PushDispatcherDeps) {
@@ -156,9 +159,9 @@ export class PushDispatcher {
       .get(provider.name)!
       .execute(() => this.push(provider, target))
       .catch((err: unknown) => {
-        const overloaded = err instanceof BulkheadRejectedError;
-        this.deps.metrics.failed.inc({ provider: provider.name, reason: overloaded ? 'overloaded' : 'error' });
-        this.log(target).warn({ err, provider: provider.name }, overloaded ? 'push dropped: the provider is too far behind' : 'push failed');
+        if (err instanceof BulkheadRejectedError) return this.dropped(provider.name);
+        this.deps.metrics.failed.inc({ provider: provider.name, reason: 'error' });
+        this.log(target).warn({ err, provider: provider.name }, 'push failed');
       })
       .finally(() => this.inFlight.delete(run));
     this.inFlight.add(run);
@@ -183,6 +186,21 @@ export class PushDispatcher {
     metrics.failed.inc({ provider: provider.name, reason: 'unregistered' });
     const cleared = await this.deps.tokens.clear(notification.deviceId, token, provider.name, outcome.status);
     log.info({ provider: provider.name, status: outcome.status, cleared }, 'the provider no longer knows the push token');
+  }
+
+  /**
+   * A push its provider's queue had no room for. A fan-out to a fleet while a provider is down drops
+   * thousands at once: one warning per provider every 10 seconds says how many, the metric counts each.
+   */
+  private dropped(provider: PushProviderName): void {
+    this.deps.metrics.failed.inc({ provider, reason: 'overloaded' });
+    const drops = this.drops.get(provider) ?? { count: 0, warnedAt: 0 };
+    drops.count++;
+    this.drops.set(provider, drops);
+    if (Date.now() - drops.warnedAt < DROP_WARNING_EVERY_MS) return;
+    this.deps.logger.warn({ provider, dropped: drops.count }, 'pushes dropped: the provider is too far behind (the long poll and the schedule remain)');
+    drops.count = 0;
+    drops.warnedAt = Date.now();
   }
 
   private log({ notification }: { notification: DeviceNotification }): Logger {
