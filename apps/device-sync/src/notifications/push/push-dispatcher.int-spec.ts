@@ -53,7 +53,9 @@ describe('push dispatcher (Kafka, Postgres, fake providers)', () => {
   });
 
   /** A dispatcher in a group of its own on a topic of its own; `metrics` is its registry. */
-  async function dispatcher(settings: { concurrency?: number; queue?: number } = {}) {
+  async function dispatcher(
+    settings: { concurrency?: number; queue?: number; breaker?: { failures: number; halfOpenAfterMs: number }; env?: Record<string, string> } = {},
+  ) {
     const topic = (await testTopic(kafka, 3)).topic;
     notifier = new NotifierService({ clock, schema: db.schema, topic });
     const providers = await PushProviders.from(
@@ -65,6 +67,7 @@ describe('push dispatcher (Kafka, Postgres, fake providers)', () => {
         APNS_TEAM_ID: key.teamId,
         WNS_ACCESS_TOKEN: 'wns-token',
         WNS_CHANNEL_HOSTS: wns.url,
+        ...settings.env,
       }),
     );
     const registry = new Registry();
@@ -83,6 +86,7 @@ describe('push dispatcher (Kafka, Postgres, fake providers)', () => {
       concurrency: settings.concurrency ?? 8,
       queue: settings.queue ?? 100,
       fromBeginning: true,
+      breaker: settings.breaker,
     });
     await d.start();
     running.push({ dispatcher: d, providers, topic });
@@ -162,6 +166,27 @@ describe('push dispatcher (Kafka, Postgres, fake providers)', () => {
     } finally {
       apns.delayMs = 0;
     }
+  });
+
+  it('R16: a provider that keeps failing trips its breaker: its pushes fail at once (unavailable) until a trial push gets through', async () => {
+    const { topic, metric } = await dispatcher({ breaker: { failures: 3, halfOpenAfterMs: 1500 }, env: { PUSH_MAX_ATTEMPTS: '2' } });
+    const phones = await Promise.all([0, 1, 2, 3, 4].map(() => device('ios', apnsToken())));
+    await apns.stop();
+    try {
+      await notify(topic, phones.slice(0, 3));
+      await eventually(async () => expect(await metric('push_failed_total', 'provider="apns",reason="error"')).toBe(3));
+      // Not tried: the breaker refused them (a tried push would count as an error after its retries).
+      await notify(topic, phones.slice(3));
+      await eventually(async () => expect(await metric('push_failed_total', 'provider="apns",reason="unavailable"')).toBe(2));
+      expect(await metric('push_failed_total', 'provider="apns",reason="error"')).toBe(3);
+    } finally {
+      await apns.start();
+    }
+    await new Promise((r) => setTimeout(r, 1600));
+    const token = apnsToken();
+    await notify(topic, [await device('ios', token)]);
+    await eventually(() => expect(apns.pushesTo(token)).toHaveLength(1));
+    expect(await metric('push_sent_total', 'provider="apns"')).toBe(1);
   });
 
   it('R16: a device without a token, or not active, is not pushed and its notification stays unclaimed', async () => {

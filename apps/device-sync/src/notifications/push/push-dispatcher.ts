@@ -1,4 +1,4 @@
-import { BulkheadPolicy, BulkheadRejectedError, bulkhead } from 'cockatiel';
+import { BrokenCircuitError, BulkheadPolicy, BulkheadRejectedError, CircuitBreakerPolicy, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhenResult } from 'cockatiel';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { Platform, PushProviderName, pushProviderOf } from '@mdm/contracts/authority';
 import { TopicSpec, deadLetterTopic } from '@mdm/contracts/core';
@@ -23,7 +23,7 @@ export class PushMetrics {
     this.sent = new Counter({ name: 'push_sent_total', help: 'Pushes the provider accepted', labelNames: ['provider'], registers: [registry] });
     this.failed = new Counter({
       name: 'push_failed_total',
-      help: 'Pushes not delivered: unregistered (the token was cleared), error (refused, or down after the retries), overloaded (dropped)',
+      help: 'Pushes not delivered: unregistered (the token was cleared), error (refused, or down after the retries), unavailable (the provider kept failing: not tried), overloaded (dropped)',
       labelNames: ['provider', 'reason'],
       registers: [registry],
     });
@@ -59,7 +59,17 @@ export interface PushDispatcherDeps {
    * so that nothing it produces right after the join can fall before the group's first offset.
    */
   fromBeginning?: boolean;
+  /** A provider that failed this many pushes in a row (after their retries) is not tried for a while. */
+  breaker?: { failures: number; halfOpenAfterMs: number };
 }
+
+const DEFAULT_BREAKER = { failures: 10, halfOpenAfterMs: 30_000 };
+
+/** A push that failed because the provider is unreachable, overloaded or broken, not because of this push. */
+const providerTrouble = (result: unknown) => {
+  const o = result as PushOutcome;
+  return o.outcome === 'failed' && (o.status === undefined || o.status === 429 || o.status >= 500);
+};
 
 interface Target {
   notification: DeviceNotification;
@@ -78,17 +88,26 @@ interface Target {
  * the claim loses that push (at most once: the device still has its long poll and its schedule,
  * R18). Sends go through a bulkhead per provider (bounded concurrency and queue) and are not waited
  * for: a provider that is down holds its own slots, never the consumer or the other providers; past
- * its queue, pushes are dropped and counted.
+ * its queue, pushes are dropped and counted. A provider that keeps failing (network errors, 429, 5xx
+ * after the retries) trips its circuit breaker: its pushes fail at once until a trial push succeeds.
  */
 export class PushDispatcher {
   private consumer: Consumer | undefined;
   private readonly bulkheads = new Map<PushProviderName, BulkheadPolicy>();
+  private readonly breakers = new Map<PushProviderName, CircuitBreakerPolicy>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly drops = new Map<PushProviderName, { count: number; warnedAt: number }>();
   private readonly deadLetters: TopicSpec;
 
   constructor(private readonly deps: PushDispatcherDeps) {
-    for (const p of deps.providers.all) this.bulkheads.set(p.name, bulkhead(deps.concurrency, deps.queue));
+    const { failures, halfOpenAfterMs } = deps.breaker ?? DEFAULT_BREAKER;
+    for (const p of deps.providers.all) {
+      this.bulkheads.set(p.name, bulkhead(deps.concurrency, deps.queue));
+      const breaker = circuitBreaker(handleWhenResult(providerTrouble), { halfOpenAfter: halfOpenAfterMs, breaker: new ConsecutiveBreaker(failures) });
+      breaker.onBreak(() => deps.logger.warn({ provider: p.name, failures, retryInMs: halfOpenAfterMs }, 'push provider unavailable: its pushes fail at once for a while'));
+      breaker.onReset(() => deps.logger.info({ provider: p.name }, 'push provider available again'));
+      this.breakers.set(p.name, breaker);
+    }
     this.deadLetters = deadLetterTopic(deps.groupId);
   }
 
@@ -170,7 +189,15 @@ export class PushDispatcher {
   private async push(provider: PushProvider, { notification, token }: Target): Promise<void> {
     const { metrics } = this.deps;
     const timer = metrics.latency.startTimer({ provider: provider.name });
-    const outcome: PushOutcome = await provider.send(token, notification);
+    let outcome: PushOutcome;
+    try {
+      outcome = await this.breakers.get(provider.name)!.execute(() => provider.send(token, notification));
+    } catch (err) {
+      if (!(err instanceof BrokenCircuitError)) throw err;
+      timer({ outcome: 'unavailable' });
+      metrics.failed.inc({ provider: provider.name, reason: 'unavailable' });
+      return;
+    }
     timer({ outcome: outcome.outcome });
     const log = this.log({ notification });
     if (outcome.outcome === 'sent') {
