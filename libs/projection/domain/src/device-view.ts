@@ -56,7 +56,7 @@ export interface DeviceState {
     /** By command id; `queued` is the stream version that queued it (R24: queue order). */
     actions: Record<string, ActionView & { queued: number }>;
     /** R16: the last push token event of the device-sync stream: registered at check-in, or cleared. */
-    pushToken?: boolean | null;
+    pushToken?: boolean;
   };
   /**
    * The migration state and the check-in schedule, ordered by `key`: 2v for the device's own event
