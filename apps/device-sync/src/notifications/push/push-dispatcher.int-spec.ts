@@ -48,6 +48,12 @@ describe('push dispatcher (Kafka, Postgres, fake providers)', () => {
       await r.dispatcher.stop();
       await r.providers.close();
     }
+    // The broker is shared: what these tests made goes with them.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups(running.map((r) => r.dispatcher.groupId)).catch(() => undefined);
+    await admin.deleteTopics({ topics: running.flatMap((r) => [r.topic, deadLetterTopic(r.dispatcher.groupId).topic]) }).catch(() => undefined);
+    await admin.disconnect();
     await producer.disconnect();
     await Promise.all([apns.stop(), wns.stop(), db.close()]);
   });
