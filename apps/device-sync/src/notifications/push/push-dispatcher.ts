@@ -126,7 +126,7 @@ export class PushDispatcher {
     await consumer.subscribe({ topic, fromBeginning: this.deps.fromBeginning ?? false });
     await consumer.run({ partitionsConsumedConcurrently: 4, eachBatch: (payload) => this.onBatch(payload) });
     await joined;
-    logger.info({ groupId, providers: this.deps.providers.all.map((p) => p.name) }, 'push dispatcher started');
+    logger.info({ providers: this.deps.providers.all.map((p) => p.name) }, 'push dispatcher started');
   }
 
   /** Leaves the group, then waits (bounded) for the pushes under way. */
