@@ -95,6 +95,16 @@ export const DeviceLegacyDue1764800000000 = sqlMigration(
 );
 
 /**
+ * R16: each device's push token (from enrollment or a later check-in; cleared when its provider says
+ * it is dead), and which notifications the push dispatcher has taken (at most one push each).
+ */
+export const DevicePushTokens1765000000000 = sqlMigration(
+  'DevicePushTokens1765000000000',
+  [`alter table devices add column push_token text`, `alter table notifications add column pushed_at timestamptz`],
+  [`alter table notifications drop column pushed_at`, `alter table devices drop column push_token`],
+);
+
+/**
  * Check-ins decide on what changed (R20, R21, R25): a version of each tenant's configurations and of
  * each user's groups, and per device the key of the assignment it was last given with the compliance
  * policies that came with it. A device with no key yet gets its configurations read at its next check-in.

@@ -121,10 +121,13 @@ export class FactsConsumer {
   async devicesEnrolled(@Payload() events: EventEnvelope<EventData<typeof DeviceEnrolled>>[], @Ctx() { sql }: InboxContext) {
     await sql.query(
       `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by,
-                            certificate_serial, certificate_not_after, next_check_in_at)
-       select device_id, tenant_id, user_id, platform, credential_hash, 'active', managed_by, certificate_serial, certificate_not_after, next_check_in_at
-         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[])
-              as d(device_id, tenant_id, user_id, platform, credential_hash, managed_by, certificate_serial, certificate_not_after, next_check_in_at)
+                            certificate_serial, certificate_not_after, next_check_in_at, push_token)
+       select device_id, tenant_id, user_id, platform, credential_hash, 'active', managed_by, certificate_serial, certificate_not_after,
+              next_check_in_at, push_token
+         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                     $9::timestamptz[], $10::text[])
+              as d(device_id, tenant_id, user_id, platform, credential_hash, managed_by, certificate_serial, certificate_not_after,
+                   next_check_in_at, push_token)
        on conflict do nothing`,
       [
         events.map((e) => e.data.deviceId),
@@ -137,6 +140,8 @@ export class FactsConsumer {
         events.map((e) => e.data.mdmCertificate.notAfter),
         // R18: the schedule starts at enrollment.
         events.map((e) => new Date(Date.parse(e.occurredAt) + this.checkInIntervalMs)),
+        // R16: the push token the device gave at enrollment.
+        events.map((e) => e.data.pushToken),
       ],
     );
   }

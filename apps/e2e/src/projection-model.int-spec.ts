@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Platform, pushProviderOf } from '@mdm/contracts/authority';
 import { RunningService } from '@mdm/platform/http';
 import { groupCaughtUp, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { ApiClient, ApiResponse } from './support/api-client';
@@ -399,6 +400,8 @@ function expectedDetail(d: ModelDevice, intervalMs: number) {
     nextCheckInAt: nextCheckInOf(d, intervalMs),
     mdmCertificate: d.certificate,
     removalDueAt: plusMs(d.certificate.notAfter, REMOVAL_AFTER_MS),
+    // R16: the model's devices give no push token.
+    push: { provider: pushProviderOf(d.platform as Platform), registered: false },
     // R24: in the order they were queued (a Map keeps insertion order; the log is in commit order).
     pendingActions: [...d.actions.values()].filter((a) => a.status === 'pending' || a.status === 'sent'),
     timeline: timelineKeys(d.timeline),

@@ -210,6 +210,7 @@ export class Enrollments {
             managedBy,
             mdmCertificate: { serial: certificate.serial, notBefore: certificate.notBefore, notAfter: certificate.notAfter },
             credentialHash,
+            pushToken: body.pushToken ?? null,
           },
         },
       ],

@@ -1,21 +1,30 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { actionBody, actionParams, deviceActionParams } from '@mdm/contracts/device-sync';
+import { deviceStreamId } from '@mdm/contracts/enrollment';
 import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
+import { ReadYourWrites } from '@mdm/platform/inbox';
+import { DeviceStateOwners } from '../device-auth';
 import { ActionsService } from './actions.service';
 
 /** R24: remote actions (the gateway admits admin and helpdesk tokens to queue, readers to look). */
 @Controller('api/v1/tenants/:tenantId/devices/:deviceId/actions')
 export class ActionsController {
-  constructor(@Inject(ActionsService) private readonly actions: ActionsService) {}
+  constructor(
+    @Inject(ActionsService) private readonly actions: ActionsService,
+    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
+    @Inject(DeviceStateOwners) private readonly owners: DeviceStateOwners,
+  ) {}
 
+  /** The device as its owner last committed it (enrolled a moment ago, or unenrolled), then the action. */
   @Post()
   @HttpCode(202)
-  queue(
+  async queue(
     @Param(new PathPipe(deviceActionParams)) { tenantId, deviceId }: z.infer<typeof deviceActionParams>,
     @Body(new ZodPipe(actionBody)) { type }: z.infer<typeof actionBody>,
     @Actor() actor: string,
   ) {
+    await this.readYourWrites.catchUp(this.owners.enrollmentUrl, tenantId, [deviceStreamId(deviceId)]);
     return this.actions.queue(tenantId, deviceId, type, actor);
   }
 

@@ -23,6 +23,7 @@ import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
 import { Assigned, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
 import { CertificateAtCheckIn, CertificateRenewal } from './certificate-renewal';
+import { PushTokens } from '../notifications/push/push-tokens';
 
 const HOUR = 3_600_000;
 const view = ({ name, type, authority, version }: Installed) => ({ name, type, authority, version });
@@ -111,6 +112,7 @@ export class CheckInService {
     @Inject(ActionsPort) private readonly actions: ActionsPort,
     @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
+    @Inject(PushTokens) private readonly pushTokens: PushTokens,
   ) {
     this.config = runtime.config as unknown as DeviceSyncConfig;
   }
@@ -209,9 +211,10 @@ export class CheckInService {
     const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;
     const delta = configurationDelta({ configurations: row.installed, redundant: row.redundant }, plan);
 
-    writes.append(
-      device,
-      checkInEvents({
+    const pushed: NewEvent[] = await this.pushTokens.atCheckIn(sql, row, body.pushToken);
+    writes.append(device, [
+      ...pushed,
+      ...(checkInEvents({
         deviceId: device.deviceId,
         plan,
         delta,
@@ -220,8 +223,8 @@ export class CheckInService {
         compliance,
         nextCheckInAt,
         migrationSince: migrationSince ? new Date(migrationSince).toISOString() : null,
-      }) as NewEvent[],
-    );
+      }) as NewEvent[]),
+    ]);
     writes.checkedIn.push({
       device_id: device.deviceId,
       managed_by: plan.managedBy,

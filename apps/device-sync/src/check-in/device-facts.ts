@@ -20,6 +20,7 @@ export interface DeviceRow {
   /** The assignment the device was last given (assignmentKey), and the compliance policies that came with it. */
   assignment_key: string | null;
   policies: HeldPolicy[];
+  push_token: string | null;
 }
 
 /** What an authority assigns a device (R20, R25): its profiles and its compliance policies. */
@@ -64,7 +65,7 @@ export class CheckInFacts {
     return sql.query<CheckInFactsRow>(
       `with d as (
          select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, installed,
-                redundant, certificate_serial, certificate_not_after, credential_hash, assignment_key, policies
+                redundant, certificate_serial, certificate_not_after, credential_hash, assignment_key, policies, push_token
            from devices where credential_hash = any($1::text[]) order by device_id for update)
        select d.*,
               (select row_to_json(t) from (select authority, assignments_version::text, apns_not_after, co_management

@@ -8,7 +8,9 @@ import { LongPollHub } from './long-poll-hub';
 import { NotificationsController } from './notifications.controller';
 import { NotifierService } from './notifier.service';
 import { DeviceSyncConfig } from '../device-sync.definition';
+import { PushDispatch } from './push/push-dispatch';
 import { PushProviders } from './push/push-providers';
+import { PushTokens } from './push/push-tokens';
 
 /**
  * What device-sync's module spreads into its controllers and providers. The services take their
@@ -26,6 +28,7 @@ export const notificationProviders: Provider[] = [
   },
   { provide: NotifierPort, useExisting: NotifierService },
   { provide: FanOutPort, useClass: CheckInFanOutService },
+  PushTokens,
   {
     provide: LongPollHub,
     inject: [ServiceRuntime],
@@ -44,4 +47,5 @@ export const notificationProviders: Provider[] = [
     inject: [ServiceRuntime],
     useFactory: (rt: ServiceRuntime) => PushProviders.from(rt.config as unknown as DeviceSyncConfig),
   },
+  PushDispatch,
 ];

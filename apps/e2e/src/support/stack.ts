@@ -7,6 +7,7 @@ import { authorityService } from '../../../authority/src/authority.definition';
 import { AuthorityModule } from '../../../authority/src/authority.module';
 import { deviceSyncService } from '../../../device-sync/src/device-sync.definition';
 import { DeviceSyncModule } from '../../../device-sync/src/device-sync.module';
+import { PushDispatch } from '../../../device-sync/src/notifications/push/push-dispatch';
 import { enrollmentService } from '../../../enrollment/src/enrollment.definition';
 import { EnrollmentModule } from '../../../enrollment/src/enrollment.module';
 import { gatewayService } from '../../../api-gateway/src/gateway.definition';
@@ -87,6 +88,9 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     Object.assign(urls, { ENROLLMENT_URL: enrollment.url });
     const deviceSync = await start(deviceSyncService, () => DeviceSyncModule, { ...own('device_sync', true), ...urls, DEVICE_SYNC_PORT: '0' });
     Object.assign(urls, { DEVICE_SYNC_URL: deviceSync.url });
+    // The push dispatcher's own group, when a push provider is configured (R16).
+    const pushGroup = deviceSync.app.get(PushDispatch).dispatcher?.groupId;
+    if (pushGroup) groups.push(pushGroup);
     const projection = await start(projectionService, () => ProjectionModule, { ...own('projection', true), ...urls, PROJECTION_PORT: '0' });
     Object.assign(urls, { PROJECTION_URL: projection.url });
     const gateway = await start(gatewayService, () => GatewayModule, {

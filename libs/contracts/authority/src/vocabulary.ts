@@ -33,6 +33,21 @@ export type ConfigurationType = z.infer<typeof configurationTypeSchema>;
 export const platformSchema = z.enum(['ios', 'ipados', 'macos', 'android', 'windows']);
 export type Platform = z.infer<typeof platformSchema>;
 
+/**
+ * R16: the outside push service that reaches a device, implied by its platform: Apple's (APNs) for
+ * Apple devices, Firebase Cloud Messaging for Android, Windows Push Notification Services for Windows.
+ */
+export const pushProviderSchema = z.enum(['apns', 'fcm', 'wns']);
+export type PushProviderName = z.infer<typeof pushProviderSchema>;
+const PUSH_PROVIDERS: Record<Platform, PushProviderName> = { ios: 'apns', ipados: 'apns', macos: 'apns', android: 'fcm', windows: 'wns' };
+export const pushProviderOf = (platform: Platform): PushProviderName => PUSH_PROVIDERS[platform];
+
+/**
+ * A device's push token as the device reports it: an APNs device token (hex), an FCM registration
+ * token, or a WNS channel URI. Opaque here; each provider's adapter knows its form.
+ */
+export const pushTokenSchema = z.string().trim().min(1).max(1024).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
 /** Compliance settings the evaluator understands (API.md). */
 export const complianceSettingsSchema = z
   .object({

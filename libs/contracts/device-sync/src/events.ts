@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DomainEventOf, Topics, defineEvent } from '@mdm/contracts/core';
-import { configurationTypeSchema, managingAuthoritySchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
+import { configurationTypeSchema, managingAuthoritySchema, pushProviderSchema, pushTokenSchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
 
 const topic = Topics.deviceSyncEvents.topic;
 const uuid = z.string().uuid();
@@ -218,6 +218,26 @@ export const MdmCertificateRenewed = defineEvent({
   data: z.object({ deviceId: uuid, serial: z.string().regex(/^[0-9A-F]+$/), notBefore: isoTime, notAfter: isoTime }).strict(),
 });
 
+/**
+ * R16: the device reported a push token at check-in that differs from the one device-sync had (the
+ * token given at enrollment travels in DeviceEnrolled). The provider follows from the platform.
+ */
+export const PushTokenRegistered = defineEvent({
+  type: 'PushTokenRegistered',
+  topic,
+  data: z.object({ deviceId: uuid, provider: pushProviderSchema, token: pushTokenSchema }).strict(),
+});
+
+/**
+ * R16: the provider said the token is dead (APNs 410, FCM UNREGISTERED, WNS 410): it is no longer
+ * used until the device reports a new one. `status` is the provider's HTTP answer.
+ */
+export const PushTokenCleared = defineEvent({
+  type: 'PushTokenCleared',
+  topic,
+  data: z.object({ deviceId: uuid, provider: pushProviderSchema, reason: z.literal('unregistered'), status: z.number().int() }).strict(),
+});
+
 export const deviceSyncEvents = [
   CheckInFanOut,
   CheckInsRequested,
@@ -229,6 +249,8 @@ export const deviceSyncEvents = [
   RemoteActionQueued,
   RemoteActionStatusChanged,
   MdmCertificateRenewed,
+  PushTokenRegistered,
+  PushTokenCleared,
 ] as const;
 
 export type DeviceSyncEvent =
@@ -241,7 +263,9 @@ export type DeviceSyncEvent =
   | DomainEventOf<typeof LegacyProfilesExpired>
   | DomainEventOf<typeof RemoteActionQueued>
   | DomainEventOf<typeof RemoteActionStatusChanged>
-  | DomainEventOf<typeof MdmCertificateRenewed>;
+  | DomainEventOf<typeof MdmCertificateRenewed>
+  | DomainEventOf<typeof PushTokenRegistered>
+  | DomainEventOf<typeof PushTokenCleared>;
 
 /** Device-sync's own stream of a device (enrollment's is `device-<id>`: each service names its own). */
 export const syncStreamId = (deviceId: string) => `devicesync-${deviceId}`;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, READ_ROLES, isoDateTime, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, pushTokenSchema } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
   complianceStateSchema,
@@ -23,6 +23,8 @@ export const checkInBody = z
       .optional(),
     /** R15: a new key's PKCS#10 request, sent in the renewal window (422 INVALID_CSR); ignored outside it. */
     csrPem: z.string().min(1).max(16 * 1024).optional(),
+    /** R16: the device's current token for its platform's push provider; a new one replaces the old. */
+    pushToken: pushTokenSchema.optional(),
   })
   .strict();
 export type CheckInBody = z.infer<typeof checkInBody>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DomainEventOf, Topics, defineEvent } from '@mdm/contracts/core';
-import { managingAuthoritySchema, platformSchema } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, platformSchema, pushTokenSchema } from '@mdm/contracts/authority';
 
 const topic = Topics.enrollmentEvents.topic;
 const uuid = z.string().uuid();
@@ -15,10 +15,16 @@ export const mdmCertificateSchema = z.object({
   notAfter: isoTime,
 });
 
-/** R13: what device-sync needs to authenticate the device (the credential's hash), never the secret. */
+/**
+ * R13: what device-sync needs to authenticate the device (the credential's hash), never the secret.
+ * Version 2 adds `pushToken` (R16): the token the device gave at enrollment for its platform's push
+ * provider, or null (version-1 events did not carry one).
+ */
 export const DeviceEnrolled = defineEvent({
   type: 'DeviceEnrolled',
   topic,
+  schemaVersion: 2,
+  upcasters: { 1: (data) => ({ ...(data as object), pushToken: null }) },
   data: z
     .object({
       deviceId: uuid,
@@ -32,6 +38,7 @@ export const DeviceEnrolled = defineEvent({
       managedBy: managingAuthoritySchema,
       mdmCertificate: mdmCertificateSchema,
       credentialHash: z.string().regex(/^[0-9a-f]{64}$/),
+      pushToken: pushTokenSchema.nullable(),
     })
     .strict(),
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, ADMIN_ONLY, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema, platformSchema, tenantParams } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, platformSchema, pushTokenSchema, tenantParams } from '@mdm/contracts/authority';
 import { enrollmentTypeSchema } from './events';
 
 /** R12: the platforms that need an APNs certificate. */
@@ -20,6 +20,8 @@ export const enrollBody = z
     androidWorkProfile: z.boolean().optional(),
     /** R13: the device's PKCS#10 request (P-256 or RSA ≥ 2048); without one the service makes the key (PKCS#12). */
     csrPem: csrPem.optional(),
+    /** R16: the device's token for its platform's push provider (APNs, FCM or WNS). */
+    pushToken: pushTokenSchema.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

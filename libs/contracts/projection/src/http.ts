@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, READ_ROLES, isoDateTime, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema, platformSchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, platformSchema, pushProviderSchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
   complianceStateSchema,
@@ -86,6 +86,8 @@ export const deviceDetailSchema = deviceListItemSchema.extend({
   mdmCertificate: z.object({ serial: z.string(), notAfter: isoDateTime }),
   /** R15: 180 days after the certificate expires. */
   removalDueAt: isoDateTime,
+  /** R16: the device's push provider, and whether it has a push token there (cleared when the provider calls it dead). */
+  push: z.object({ provider: pushProviderSchema, registered: z.boolean() }),
   pendingActions: z.array(z.object({ commandId: uuid, type: remoteActionTypeSchema, status: remoteActionStatusSchema, updatedAt: isoDateTime })),
   timeline: z.array(timelineEntrySchema),
   ...freshness,

@@ -1,7 +1,7 @@
 import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import { CheckInsRequested } from '@mdm/contracts/device-sync';
 import { envelopeFixture } from '@mdm/platform/testing';
-import { DeviceState, applyCheckInRequest, applyDeviceEvent, deviceDetail, emptyDevice } from './device-view';
+import { DeviceState, applyCheckInRequest, applyDeviceEvent, deviceDetail, emptyDevice, timelineData } from './device-view';
 
 const TENANT = '11111111-1111-4111-8111-111111111111';
 const DEVICE = '22222222-2222-4222-8222-222222222222';
@@ -160,5 +160,38 @@ describe('device view fold', () => {
     applyCheckInRequest(device, mark, mark.data.devices[0]);
     expect(device.migration.state).toBe('migrated');
     expect(device.request?.at).toBe(at);
+  });
+
+  it('R16: the timeline shows that a push token was registered or cleared, never the token', () => {
+    const registered = envelopeFixture({
+      type: 'PushTokenRegistered',
+      streamId: `devicesync-${DEVICE}`,
+      tenantId: TENANT,
+      data: { deviceId: DEVICE, provider: 'apns', token: 'ab12cd' },
+    });
+    expect(timelineData(registered)).toEqual({ deviceId: DEVICE, provider: 'apns' });
+    const cleared = { deviceId: DEVICE, provider: 'apns', reason: 'unregistered', status: 410 };
+    expect(timelineData(envelopeFixture({ type: 'PushTokenCleared', streamId: `devicesync-${DEVICE}`, tenantId: TENANT, data: cleared }))).toEqual(cleared);
+  });
+
+  it('R16: the device view says whether the device has a push token: from its enrollment, then from device-sync\'s last word', () => {
+    const enrolled = history(1)[0].event;
+    const withToken = { ...enrolled, schemaVersion: 2, data: { ...(enrolled.data as object), pushToken: 'ab12' } };
+    const push = (device: DeviceState) => deviceDetail(device, []).push;
+    const device = emptyDevice(DEVICE, TENANT);
+    applyDeviceEvent(device, enrolled);
+    expect(push(device)).toEqual({ provider: 'apns', registered: false });
+    const tokened = emptyDevice(DEVICE, TENANT);
+    applyDeviceEvent(tokened, withToken);
+    expect(push(tokened)).toEqual({ provider: 'apns', registered: true });
+    const sync = (streamVersion: number, type: string, data: object) =>
+      envelopeFixture({ type, streamId: `devicesync-${DEVICE}`, tenantId: TENANT, streamVersion, data: { deviceId: DEVICE, provider: 'apns', ...data } });
+    const cleared = sync(1, 'PushTokenCleared', { reason: 'unregistered', status: 410 });
+    applyDeviceEvent(tokened, cleared);
+    expect(push(tokened)).toEqual({ provider: 'apns', registered: false });
+    // A redelivered clearing after a newer registration changes nothing.
+    applyDeviceEvent(tokened, sync(2, 'PushTokenRegistered', { token: 'cd34' }));
+    applyDeviceEvent(tokened, cleared);
+    expect(push(tokened)).toEqual({ provider: 'apns', registered: true });
   });
 });

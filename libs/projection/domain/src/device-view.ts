@@ -1,4 +1,4 @@
-import { ManagingAuthority, Platform } from '@mdm/contracts/authority';
+import { ManagingAuthority, Platform, pushProviderOf } from '@mdm/contracts/authority';
 import { EventData, EventEnvelope } from '@mdm/contracts/core';
 import {
   CheckInsRequested,
@@ -8,6 +8,7 @@ import {
   DeviceMigrationBlocked,
   LegacyProfilesExpired,
   MdmCertificateRenewed,
+  PushTokenRegistered,
   RemoteActionQueued,
   RemoteActionStatusChanged,
 } from '@mdm/contracts/device-sync';
@@ -44,6 +45,8 @@ export interface DeviceState {
     enrolledAt: string;
     status: 'active' | 'unenrolled' | 'removed';
     certificate: { serial: string; notAfter: string };
+    /** R16: it gave a push token at enrollment (absent in docs folded before push tokens existed). */
+    pushToken?: boolean;
   } | null;
   sync: {
     version: number;
@@ -56,6 +59,8 @@ export interface DeviceState {
     certificate: { serial: string; notAfter: string } | null;
     /** By command id; `queued` is the stream version that queued it (R24: queue order). */
     actions: Record<string, ActionView & { queued: number }>;
+    /** R16: the last push token event of the device-sync stream: registered at check-in, or cleared. */
+    pushToken?: boolean;
   };
   /**
    * The migration state and the check-in schedule, ordered by `key`: 2v for the device's own event
@@ -157,6 +162,12 @@ export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boo
       device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at, queued };
       break;
     }
+    case 'PushTokenRegistered':
+      device.sync.pushToken = true;
+      break;
+    case 'PushTokenCleared':
+      device.sync.pushToken = false;
+      break;
     case 'MdmCertificateRenewed': {
       const d = event.data as EventData<typeof MdmCertificateRenewed>;
       device.sync.certificate = { serial: d.serial, notAfter: d.notAfter };
@@ -181,6 +192,7 @@ function applyEnrollment(device: DeviceState, event: EventEnvelope): boolean {
       enrolledAt: event.occurredAt,
       status: 'active',
       certificate: { serial: d.mdmCertificate.serial, notAfter: d.mdmCertificate.notAfter },
+      pushToken: Boolean(d.pushToken),
     };
   } else if (device.enrollment) {
     device.enrollment.version = event.streamVersion;
@@ -258,6 +270,8 @@ export function deviceDetail(device: DeviceState, timeline: TimelineEntry[]): Om
     nextCheckInAt: device.schedule.nextCheckInAt,
     mdmCertificate: cert,
     removalDueAt: removalDueAt(device),
+    // R16: device-sync's last word on the token, else whether the device gave one at enrollment.
+    push: { provider: pushProviderOf(e.platform), registered: device.sync.pushToken ?? e.pushToken ?? false },
     pendingActions: Object.values(device.sync.actions)
       .filter((a) => a.status === 'pending' || a.status === 'sent')
       .sort((a, b) => a.queued - b.queued)
@@ -277,9 +291,16 @@ export function timelinePosition(event: EventEnvelope, afterVersion?: number): n
   return event.type === 'DeviceEnrolled' ? 0 : Number.MAX_SAFE_INTEGER;
 }
 
-/** What the timeline shows of an event: its data, without secrets (R13: the credential's hash stays out). */
+/**
+ * What the timeline shows of an event: its data, without secrets (R13: the credential's hash stays
+ * out) and without push tokens (R16: an address for the device that no admin needs to read).
+ */
 export function timelineData(event: EventEnvelope): Record<string, unknown> {
+  if (event.type === 'PushTokenRegistered') {
+    const { token: _token, ...rest } = event.data as EventData<typeof PushTokenRegistered>;
+    return rest;
+  }
   if (event.type !== 'DeviceEnrolled') return event.data as Record<string, unknown>;
-  const { credentialHash: _hidden, ...rest } = event.data as EventData<typeof DeviceEnrolled>;
+  const { credentialHash: _hidden, pushToken: _token, ...rest } = event.data as EventData<typeof DeviceEnrolled>;
   return rest;
 }

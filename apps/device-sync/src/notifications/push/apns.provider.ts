@@ -23,14 +23,9 @@ export class ApnsProvider implements PushProvider {
   readonly name = 'apns' as const;
   private session: ClientHttp2Session | undefined;
 
-  constructor(private readonly settings: ApnsSettings | undefined) {}
-
-  get enabled(): boolean {
-    return this.settings !== undefined;
-  }
+  constructor(private readonly settings: ApnsSettings) {}
 
   async send(token: string, n: DeviceNotification): Promise<PushOutcome> {
-    if (!this.settings) return { outcome: 'failed', attempts: 0, error: 'APNs is not configured' };
     const body = JSON.stringify({ aps: { 'content-available': 1 }, notificationId: n.notificationId, reason: n.reason });
     return sendWithRetries({ ...DEFAULT_RETRY, ...this.settings.retry }, () => this.post(token, n.notificationId, body), rules);
   }
@@ -42,7 +37,7 @@ export class ApnsProvider implements PushProvider {
   }
 
   private async post(token: string, apnsId: string, body: string): Promise<ProviderAnswer> {
-    const { topic, bearer, timeoutMs = 10_000 } = this.settings!;
+    const { topic, bearer, timeoutMs = 10_000 } = this.settings;
     const headers = {
       ':method': 'POST',
       ':path': `/3/device/${encodeURIComponent(token)}`,
@@ -74,7 +69,7 @@ export class ApnsProvider implements PushProvider {
   /** The session is reused until it closes or fails; a GOAWAY makes the next push open a new one. */
   private connect(): ClientHttp2Session {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
-    const session = connect(this.settings!.url, this.settings!.tls);
+    const session = connect(this.settings.url, this.settings.tls);
     const forget = () => {
       if (this.session === session) this.session = undefined;
     };

@@ -16,23 +16,21 @@ export interface FcmSettings {
   timeoutMs?: number;
 }
 
-/** FCM HTTP v1: 404 UNREGISTERED is a dead registration token. */
+/**
+ * FCM HTTP v1: UNREGISTERED (on a 404) is a dead registration token. A 404 without it (a wrong
+ * project, say) is a failure, never a reason to forget the device's token.
+ */
 const fcmRules: AnswerRules = {
-  unregistered: (a) => a.status === 410 || a.status === 404 || (a.status === 400 && /UNREGISTERED/.test(a.body ?? '')),
+  unregistered: (a) => a.status === 410 || ((a.status === 404 || a.status === 400) && /UNREGISTERED/.test(a.body ?? '')),
 };
 
 /** Firebase Cloud Messaging (Android), HTTP v1 API: a data message, high priority so the device wakes. */
 export class FcmProvider implements PushProvider {
   readonly name = 'fcm' as const;
-  constructor(private readonly settings: FcmSettings | undefined) {}
-
-  get enabled(): boolean {
-    return this.settings !== undefined;
-  }
+  constructor(private readonly settings: FcmSettings) {}
 
   async send(token: string, n: DeviceNotification): Promise<PushOutcome> {
     const s = this.settings;
-    if (!s) return { outcome: 'failed', attempts: 0, error: 'FCM is not configured' };
     const url = `${s.url.replace(/\/$/, '')}/v1/projects/${s.projectId}/messages:send`;
     const body = JSON.stringify({
       message: { token, data: { notificationId: n.notificationId, reason: n.reason, createdAt: n.createdAt }, android: { priority: 'HIGH' } },
@@ -47,8 +45,8 @@ export class FcmProvider implements PushProvider {
 
 export interface WnsSettings {
   accessToken: Credential;
-  /** Channel URIs come from devices: only Microsoft's hosts are called unless a test says otherwise. */
-  allowChannel?: (url: URL) => boolean;
+  /** Channel URIs come from devices: only the hosts this allows are called (wnsChannelAllowed). */
+  allowChannel: (url: URL) => boolean;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
 }
@@ -59,27 +57,33 @@ const wnsRules: AnswerRules = {
   retryable: (a) => a.status === 406 || a.status === 429 || a.status >= 500,
 };
 
-const microsoftChannel = (url: URL) => url.protocol === 'https:' && url.hostname.endsWith('.notify.windows.com');
+/**
+ * Which channel URIs may be called: https to a listed host or its subdomains (Microsoft's
+ * `notify.windows.com` by default), or plain http to exactly a listed `http://host:port` (a local
+ * fake). A device naming any other address gets no request with the WNS token in it.
+ */
+export function wnsChannelAllowed(entries: readonly string[]): (url: URL) => boolean {
+  const plain = entries.filter((e) => e.startsWith('http://')).map((e) => new URL(e).host);
+  const hosts = entries.filter((e) => !e.includes('://')).map((e) => e.toLowerCase().replace(/^\./, ''));
+  return (url) =>
+    (url.protocol === 'http:' && plain.includes(url.host)) ||
+    (url.protocol === 'https:' && hosts.some((h) => url.hostname === h || url.hostname.endsWith(`.${h}`)));
+}
 
 /** Windows Push Notification Services: a raw notification POSTed to the device's channel URI (the token). */
 export class WnsProvider implements PushProvider {
   readonly name = 'wns' as const;
-  constructor(private readonly settings: WnsSettings | undefined) {}
-
-  get enabled(): boolean {
-    return this.settings !== undefined;
-  }
+  constructor(private readonly settings: WnsSettings) {}
 
   async send(channelUri: string, n: DeviceNotification): Promise<PushOutcome> {
     const s = this.settings;
-    if (!s) return { outcome: 'failed', attempts: 0, error: 'WNS is not configured' };
     let url: URL;
     try {
       url = new URL(channelUri);
     } catch {
       return { outcome: 'unregistered', attempts: 0, status: 0 };
     }
-    if (!(s.allowChannel ?? microsoftChannel)(url)) return { outcome: 'failed', attempts: 0, error: `channel host ${url.host} is not WNS` };
+    if (!s.allowChannel(url)) return { outcome: 'failed', attempts: 0, error: `channel host ${url.host} is not WNS` };
     const body = JSON.stringify({ notificationId: n.notificationId, reason: n.reason, createdAt: n.createdAt });
     return sendWithRetries(
       { ...DEFAULT_RETRY, ...s.retry },

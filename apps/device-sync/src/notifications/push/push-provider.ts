@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PushProviderName } from '@mdm/contracts/authority';
 import { DeviceNotification } from '@mdm/contracts/device-sync';
 
 /** How one push ended. `unregistered`: the provider says the token is dead; stop using it (not retried). */
@@ -9,12 +10,10 @@ export type PushOutcome =
 
 /**
  * One way of telling a device to check in (R16). The long poll is built in and always on; APNs, FCM
- * and WNS are adapters that are off unless configured, and nothing feeds them yet: a consumer of
- * mdm.device.notifications (key: device id) would look up the device's push token and call send.
+ * and WNS are adapters that are off unless configured, fed by the PushDispatcher.
  */
 export interface PushProvider {
-  readonly name: 'longPoll' | 'apns' | 'fcm' | 'wns';
-  readonly enabled: boolean;
+  readonly name: PushProviderName;
   send(token: string, notification: DeviceNotification): Promise<PushOutcome>;
   close?(): Promise<void>;
 }
@@ -83,26 +82,34 @@ export function retryAfterMs(value: string | null | undefined, now = Date.now())
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/**
- * The built-in channel: NotifierService has already queued the notification and woken the long
- * polls (LongPollHub), so there is nothing left to send.
- */
-export class LongPollPush implements PushProvider {
-  readonly name = 'longPoll' as const;
-  readonly enabled = true;
-  async send(): Promise<PushOutcome> {
-    return { outcome: 'sent', attempts: 1 };
-  }
-}
+const optional = z.string().trim().min(1).optional();
+const appleId = z.string().regex(/^[A-Z0-9]{10}$/, 'the 10-character id Apple shows').optional();
 
-/** The settings that switch the outside providers on; none set, none on. */
+/** The settings that switch the outside providers on (none set, none on) and bound the dispatcher. */
 export const pushConfig = z.object({
-  APNS_ENDPOINT: z.string().url().optional(),
-  APNS_TOPIC: z.string().min(1).optional(),
-  APNS_BEARER_TOKEN: z.string().min(1).optional(),
+  /** APNs, token-based: all four of topic, .p8 key file, key id and team id, or none. */
+  APNS_ENDPOINT: z.string().url().default('https://api.push.apple.com'),
+  APNS_TOPIC: optional,
+  APNS_KEY_FILE: optional,
+  APNS_KEY_ID: appleId,
+  APNS_TEAM_ID: appleId,
+  /** FCM HTTP v1 with a service account's key file; the project is the account's unless given. */
   FCM_ENDPOINT: z.string().url().default('https://fcm.googleapis.com'),
+  FCM_SERVICE_ACCOUNT_FILE: optional,
   FCM_PROJECT_ID: z.string().regex(/^[a-z0-9-]+$/).optional(),
-  FCM_ACCESS_TOKEN: z.string().min(1).optional(),
-  WNS_ACCESS_TOKEN: z.string().min(1).optional(),
+  WNS_ACCESS_TOKEN: optional,
+  /** Hosts a device's WNS channel URI may name (https; `http://host:port` entries allow one plain host, for local fakes). */
+  WNS_CHANNEL_HOSTS: z
+    .string()
+    .default('notify.windows.com')
+    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean)),
+  /** `off` keeps this replica out of the dispatcher's consumer group. */
+  PUSH_DISPATCHER: z.enum(['on', 'off']).default('on'),
+  PUSH_CONSUMER_GROUP: optional,
+  /** Pushes in flight per provider, and waiting beyond them (more are dropped and counted: the long poll and the schedule remain). */
+  PUSH_CONCURRENCY: z.coerce.number().int().positive().max(1000).default(32),
+  PUSH_QUEUE: z.coerce.number().int().nonnegative().max(1_000_000).default(10_000),
+  PUSH_TIMEOUT_MS: z.coerce.number().int().positive().max(120_000).default(10_000),
+  PUSH_MAX_ATTEMPTS: z.coerce.number().int().positive().max(10).default(5),
 });
 export type PushConfig = z.infer<typeof pushConfig>;

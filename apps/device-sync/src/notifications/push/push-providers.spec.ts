@@ -1,12 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { createServer as createHttp2Server, Http2Server, IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { DeviceNotification } from '@mdm/contracts/device-sync';
 import { ApnsProvider } from './apns.provider';
-import { FcmProvider, WnsProvider } from './http-providers';
+import { FcmProvider, WnsProvider, wnsChannelAllowed } from './http-providers';
 import { retryAfterMs } from './push-provider';
-import { PushProviders } from './push-providers';
+import { PushConfigError, PushProviders } from './push-providers';
 
 const notification: DeviceNotification = {
   notificationId: randomUUID(),
@@ -202,24 +205,57 @@ describe('push providers (against local stand-ins of the providers)', () => {
       expect(await wns(retry).send(`${url}/wns/expired`, notification)).toEqual({ outcome: 'unregistered', attempts: 1, status: 410 });
     });
 
+    it('FCM: a 404 that does not say UNREGISTERED (a wrong project) is a failure, not a dead token', async () => {
+      script.wrongProject = [{ status: 404, body: { error: { status: 'NOT_FOUND', message: 'Requested entity was not found.' } } }];
+      expect(await fcm(noWait().retry).send('wrongProject', notification)).toMatchObject({ outcome: 'failed', attempts: 1, status: 404 });
+    });
+
     it('WNS: only calls Microsoft notification hosts unless told otherwise', async () => {
-      const provider = new WnsProvider({ accessToken: () => 'wns-1' });
+      const provider = new WnsProvider({ accessToken: () => 'wns-1', allowChannel: wnsChannelAllowed(['notify.windows.com']) });
       expect(await provider.send(`${url}/wns/x`, notification)).toMatchObject({ outcome: 'failed', attempts: 0 });
       expect(calls.has('x')).toBe(false);
     });
   });
 
-  it('the long poll is the default; APNs, FCM and WNS are off until configured', () => {
-    expect(PushProviders.fromEnv({}).enabled().map((p) => p.name)).toEqual(['longPoll']);
-    const all = PushProviders.fromEnv({
-      APNS_ENDPOINT: 'https://api.push.apple.com',
+  it('WNS channel URIs: https to the Microsoft hosts; plain http only to a listed host:port', () => {
+    const allowed = wnsChannelAllowed(['notify.windows.com', 'http://127.0.0.1:4510']);
+    const check = (u: string) => allowed(new URL(u));
+    expect(check('https://db5p.notify.windows.com/w/?token=x')).toBe(true);
+    expect(check('https://notify.windows.com/x')).toBe(true);
+    expect(check('http://db5p.notify.windows.com/x')).toBe(false);
+    expect(check('https://evil-notify.windows.com.example/x')).toBe(false);
+    expect(check('https://example.com/notify.windows.com')).toBe(false);
+    expect(check('http://127.0.0.1:4510/wns/x')).toBe(true);
+    expect(check('http://127.0.0.1:5432/x')).toBe(false);
+  });
+
+  it('APNs, FCM and WNS are each off until configured; one configured by halves stops the start', async () => {
+    expect((await PushProviders.fromEnv({})).all).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'push-config-'));
+    const p8 = join(dir, 'AuthKey.p8');
+    writeFileSync(p8, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const account = join(dir, 'service-account.json');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    writeFileSync(account, JSON.stringify({ type: 'service_account', project_id: 'p1', client_email: 'push@p1.iam.gserviceaccount.com', private_key: rsa }));
+    const all = await PushProviders.fromEnv({
       APNS_TOPIC: 'com.example.mdm',
-      APNS_BEARER_TOKEN: 'jwt',
-      FCM_PROJECT_ID: 'p1',
-      FCM_ACCESS_TOKEN: 'oauth',
+      APNS_KEY_FILE: p8,
+      APNS_KEY_ID: 'ABC123DEFG',
+      APNS_TEAM_ID: 'TEAM123456',
+      FCM_SERVICE_ACCOUNT_FILE: account,
       WNS_ACCESS_TOKEN: 'wns',
     });
-    expect(all.enabled().map((p) => p.name)).toEqual(['longPoll', 'apns', 'fcm', 'wns']);
+    expect(all.all.map((p) => p.name)).toEqual(['apns', 'fcm', 'wns']);
+    await all.close();
+    const halves = PushProviders.fromEnv({ APNS_TOPIC: 'com.example.mdm', APNS_KEY_FILE: p8 });
+    await expect(halves).rejects.toBeInstanceOf(PushConfigError);
+    await expect(halves).rejects.toThrow(
+      'device-sync: invalid configuration\n  - APNS_KEY_ID: APNS_TOPIC, APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID go together: set APNS_KEY_ID, APNS_TEAM_ID too, or none',
+    );
+    await expect(PushProviders.fromEnv({ FCM_SERVICE_ACCOUNT_FILE: p8 })).rejects.toThrow(/FCM_SERVICE_ACCOUNT_FILE: not a service account key/);
+    await expect(
+      PushProviders.fromEnv({ APNS_TOPIC: 't', APNS_KEY_FILE: account, APNS_KEY_ID: 'ABC123DEFG', APNS_TEAM_ID: 'TEAM123456' }),
+    ).rejects.toThrow(/APNS_KEY_FILE: not an ES256 .p8 key/);
   });
 
   it('Retry-After is seconds or an HTTP date', () => {
