@@ -4,7 +4,6 @@ import { build } from 'esbuild';
 import { WORKSPACE_ROOT } from '@mdm/platform/testing';
 
 // The apps' build options (nx.json's targetDefaults.build adds these to its own).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const appBuildOptions = require('./esbuild.config.js');
 
 describe('the bundler configuration of every app', () => {
@@ -40,7 +39,6 @@ describe('the bundler configuration of every app', () => {
       tsconfig: path.join(WORKSPACE_ROOT, 'tsconfig.base.json'),
       logLevel: 'silent',
     });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { greeterClock } = require(outfile) as { greeterClock(): Promise<string | undefined> };
     expect(await greeterClock()).toBe('tick');
   });
