@@ -23,7 +23,9 @@ RUN node node_modules/nx/bin/nx.js run-many -t build -p tag:type:app
 FROM ${NODE_IMAGE} AS production-dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# --omit=optional too: typeorm's optional peer ts-node (with typescript and swc) is in the lockfile for
+# the dev tools, and no production dependency needs an optional package.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1 passes SIGTERM on to node (the services stop cleanly on it) and reaps children.
