@@ -1,30 +1,54 @@
-# One image recipe for every service; the SERVICE build argument picks the app that runs.
-# Services run from the TypeScript sources (tools/register.js: ts-node + swc, tsconfig-paths), so the
-# dev dependencies are runtime dependencies here: a plain `npm ci`, no --omit=dev, no build step.
+# syntax=docker/dockerfile:1
+# One image for every service: SERVICE (an app under apps/) picks the bundle it runs, at run time.
 #
-#   docker build --build-arg SERVICE=authority -t mdm/authority .
-FROM node:24-bookworm-slim
+#   docker build --build-arg VERSION=$(node -p "require('./package.json').version") \
+#                --build-arg REVISION=$(git rev-parse HEAD) -t mdm-platform:local .
+#   docker run -e SERVICE=authority -e DATABASE_URL=… -e KAFKA_BROKERS=… mdm-platform:local
+#
+# Stages: `build` bundles every app with nx (dev dependencies), `production-dependencies` installs
+# the dependencies alone, `runtime` is the bundles and those node_modules on a slim Node LTS.
+# tools/docker/dockerfile.spec.ts keeps this file honest where Docker cannot run.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-WORKDIR /app
-
-# Dependencies first, so this layer is shared by all services and only rebuilt when the lockfile changes.
-# No install scripts: none of the packages that have one (nx, ssh2/cpu-features, protobufjs, @swc/core's
-# binding check) is needed to run a service; @swc/core's native binding comes as an optional dependency.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+ENV NX_DAEMON=false NX_NO_CLOUD=true
+# No install scripts: the platform binaries nx and esbuild need come as optional dependencies, and
+# none of the scripts (the `node` runtime for npm scripts, ssh2, protobufjs) is needed to build.
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
+RUN node node_modules/nx/bin/nx.js run-many -t build -p tag:type:app
 
-# Late, so that everything above is cached across services.
-ARG SERVICE
-RUN test -n "$SERVICE" || { echo 'build with --build-arg SERVICE=<app under apps/>' >&2; exit 1; }; \
-    test -f "apps/$SERVICE/src/main.ts" || { echo "no apps/$SERVICE/src/main.ts" >&2; exit 1; }
-ENV SERVICE=${SERVICE} \
-    NODE_ENV=production
+FROM ${NODE_IMAGE} AS production-dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --omit=optional too: typeorm's optional peer ts-node (with typescript and swc) is in the lockfile for
+# the dev tools, and no production dependency needs an optional package.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-# The sources stay root-owned and read-only for the process.
-USER node
-
-# exec: node is PID 1 and receives SIGTERM (runServiceMain stops the service cleanly).
-# The health check lives in docker-compose.yml, which knows each service's port.
-CMD ["sh", "-c", "exec node -r ./tools/register.js \"apps/${SERVICE}/src/main.ts\""]
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1 passes SIGTERM on to node (the services stop cleanly on it) and reaps children.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="mdm-authority-platform" \
+      org.opencontainers.image.description="MDM authority platform services; SERVICE picks one" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+ENV NODE_ENV=production \
+    HOST=0.0.0.0
+WORKDIR /app
+# Root-owned and not writable by the process: the root filesystem can be mounted read-only.
+COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY --from=build /src/dist/apps ./dist/apps
+COPY tools/docker/healthcheck.js ./healthcheck.js
+# The image's `node` user, by number, so that Kubernetes' runAsNonRoot can check it.
+USER 1000:1000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["node", "healthcheck.js"]
+ENTRYPOINT ["tini", "--"]
+# exec: node replaces the shell, so tini's SIGTERM reaches it.
+CMD ["sh", "-c", "exec node \"dist/apps/${SERVICE:?set SERVICE to an app under apps/}/main.js\""]

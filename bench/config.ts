@@ -39,10 +39,12 @@ export const benchConfig = {
   projectionPoolSize: Number(process.env.BENCH_PROJECTION_POOL_SIZE ?? 10),
   /** Partitions of the bench topics (the platform's event topics have 6 to 12). */
   partitions: 6,
+  /** (o): how long a started service is left idle before its RSS is read. */
+  idleMs: Number(process.env.BENCH_IDLE_MS ?? 5000),
   /** (f), (i): the services as processes of their own (default), or all in the bench's process. */
   inProcess: process.env.BENCH_STACK === 'in-process',
-  /** Scenarios to run (a..l, i2, p); all by default. */
-  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,i2,l,p,j,k').split(','),
+  /** Scenarios to run (a..l, i2, o, p); all by default. */
+  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,i2,l,p,j,k,o').split(','),
 };
 
 /** Quiet: warnings and errors only. */

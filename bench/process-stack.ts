@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { startProcessStack } from '../tools/stack/processes';
-import { stackServices } from '../tools/stack/services';
+import { ServicesFrom, stackServices } from '../tools/stack/services';
 import { benchConfig } from './config';
 import { caughtUp } from './infra';
 
@@ -21,7 +22,7 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -36,9 +37,10 @@ function freePort(): Promise<number> {
  * The system as it is deployed: every service a process of its own (as `npm start` runs them), on
  * the bench database, with schemas, consumer groups and a topic namespace of this run, removed by
  * stop(). The bench process keeps a ServiceRuntime per service (never started) for the services'
- * schemas and consumer groups, to seed data and to wait for consumers.
+ * schemas and consumer groups, to seed data and to wait for consumers. startMs: how long the
+ * services took to start, each once the one before answered /health, until the gateway did.
  */
-export async function processStack(): Promise<BenchStack> {
+export async function processStack(from: ServicesFrom = 'dist'): Promise<BenchStack & { startMs: number }> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const signingKey = randomBytes(32).toString('base64url');
@@ -51,6 +53,7 @@ export async function processStack(): Promise<BenchStack> {
     LOG_LEVEL: 'warn',
     MDM_OPERATOR_TOKEN: operatorToken,
     MDM_GATEWAY_SIGNING_KEY: signingKey,
+    MDM_SERVICES_FROM: from,
   };
   const own = new Map<string, Record<string, string>>();
   for (const { app, definition } of stackServices) {
@@ -60,12 +63,14 @@ export async function processStack(): Promise<BenchStack> {
       ...(definition.consumes && { KAFKA_CONSUMER_GROUP: `bench-${run}.${definition.consumes.groupId}` }),
     });
   }
+  const started = performance.now();
   const stack = await startProcessStack({
     env,
     logDir: path.join(os.tmpdir(), `mdm-bench-${run}`),
     serviceEnv: ({ app }) => own.get(app)!,
     onExit: (app, code) => process.stderr.write(`\n${app} exited (code ${code}) during the bench\n`),
   });
+  const startMs = performance.now() - started;
   const runtimes = new Map<string, ServiceRuntime>();
   try {
     for (const { app, definition } of stackServices) {
@@ -87,6 +92,7 @@ export async function processStack(): Promise<BenchStack> {
     deviceSync: { url: url('device-sync'), runtime: runtimes.get('device-sync')! },
     operatorToken,
     signingKey,
+    startMs,
     stop: async () => {
       await stack.stop();
       const admin = runtimes.get('api-gateway')!.kafka.admin();

@@ -20,13 +20,15 @@
  *   (p) check-ins with 200 configurations assigned against 1: >= 0.8x; an unchanged check-in appends <= 1 KB
  *   (j) projection lag, device events at 5,000/s for 60 s: applied_at - recorded_at p99 < 1 s
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
+ *   (o) start-up of the built services (baseline: from the sources): each to /health 200 <= 2 s,
+ *       idle RSS <= 120 MB, the whole stack <= 5 s; the production node_modules against the full install
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
 import { performance } from 'node:perf_hooks';
 import { logger } from './config';
 import { benchConfig as cfg } from './config';
-import { processStack } from './process-stack';
+import { BenchStack, processStack } from './process-stack';
 import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
 import { bogusCredentialScenario, checkInUnderCommandsScenario } from './scenarios/device-consistency';
@@ -39,6 +41,7 @@ import { kafkaProduceScenario } from './scenarios/kafka-produce';
 import { outboxRelayScenario } from './scenarios/outbox-relay';
 import { pgInsertScenario } from './scenarios/pg-insert';
 import { projectionLagScenario, projectionRebuildScenario } from './scenarios/projection';
+import { startupScenario } from './scenarios/startup';
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
     // The load scenarios run against the services as deployed, each a process of its own
     // (BENCH_STACK=in-process puts them in this process, as the fan-out and long-poll scenarios need).
     if (rawF || rawI || on('l') || on('p')) {
-      const system = await step('services as processes', cfg.inProcess ? benchStack : processStack);
+      const system = await step('services as processes', (): Promise<BenchStack> => (cfg.inProcess ? benchStack() : processStack()));
       try {
         if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(system, rawF))));
         if (rawI && on('i')) results.push(...(await step('(i) check-in', () => checkInScenario(system, rawI))));
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
     if (on('j')) results.push(...(await step('(j) projection lag', projectionLagScenario)));
     if (on('k')) results.push(...(await step('(k) projection rebuild', projectionRebuildScenario)));
   }
+  if (on('o')) results.push(...(await step('(o) start-up', startupScenario)));
   printTable(results);
   const file = writeResults(results);
   const judged = results.filter((r) => r.pass !== null);

@@ -11,6 +11,8 @@ echo "== type check"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint"
 npm run --silent lint
+echo "== build"
+npm run --silent build
 
 # A broker we start here is stopped again at the end; one that was running stays.
 started_kafka=0

@@ -12,6 +12,8 @@ export interface ComposeService {
   expose?: (string | number)[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  deploy?: { replicas?: number | string };
+  read_only?: boolean;
 }
 
 export interface ComposeFile {
@@ -76,10 +78,6 @@ const toRecord = (value: Record<string, unknown> | string[] | undefined): Record
 
 /** The service's environment as written (a bare `NAME` passes the host's value through: undefined here). */
 export const environmentOf = (service: ComposeService) => toRecord(service.environment);
-
-export function buildArgsOf(service: ComposeService): Record<string, string | undefined> {
-  return typeof service.build === 'object' ? toRecord(service.build.args) : {};
-}
 
 /** The container ports a service listens on, from `expose` and the target side of `ports`. */
 export function containerPorts(service: ComposeService): number[] {

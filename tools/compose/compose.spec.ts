@@ -7,7 +7,7 @@ import { commonConfigShape, port } from '@mdm/platform/config';
 import {
   App,
   ComposeFile,
-  buildArgsOf,
+  ComposeService,
   containerPorts,
   dependencies,
   discoverApps,
@@ -30,6 +30,20 @@ const configShape = ({ definition }: App): z.ZodRawShape => ({
   [definition.portVariable]: port(definition.defaultPort),
   DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default(definition.schema),
 });
+
+/** The image every app runs: the platform image built from the Dockerfile, SERVICE picking the app. */
+const platformImage = (service: ComposeService | undefined) => service?.image !== undefined && service.image === compose.services[apps[0].dir]?.image;
+
+/**
+ * A service's health check: its own in compose, else, for an app, the image's HEALTHCHECK (which asks
+ * the /health of the app SERVICE names on its port variable's port; tools/docker/dockerfile.spec.ts).
+ */
+const healthOf = (name: string): string | undefined => {
+  const own = healthcheckCommand(compose.services[name]);
+  if (own) return own;
+  const app = apps.find((a) => a.dir === name);
+  return app && platformImage(compose.services[name]) ? `image HEALTHCHECK: :${listenPort(app)}/health` : undefined;
+};
 
 const serviceOf = (app: App) => {
   const service = compose.services[app.dir];
@@ -59,16 +73,23 @@ describe('docker-compose.yml', () => {
   });
 
   describe.each(appTable)('%s', (dir, app) => {
-    it('has a compose service of the same name, built from the Dockerfile with SERVICE set to it', () => {
+    it('has a compose service of the same name, running the platform image built from the Dockerfile, with SERVICE set to it', () => {
       const service = serviceOf(app);
       expect(service.build).toBeDefined();
       const build = typeof service.build === 'string' ? { context: service.build } : service.build!;
       expect(path.resolve(ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile')).toBe(path.join(ROOT, 'Dockerfile'));
-      expect(buildArgsOf(service).SERVICE).toBe(dir);
+      expect(platformImage(service)).toBe(true);
+      expect(environmentOf(service).SERVICE).toBe(dir);
     });
 
-    it('sets only environment variables its config schema knows', () => {
-      const known = Object.keys(configShape(app));
+    it('runs with a read-only root filesystem and a number of replicas', () => {
+      const service = serviceOf(app);
+      expect(service.read_only).toBe(true);
+      expect(Number(service.deploy?.replicas)).toBeGreaterThanOrEqual(1);
+    });
+
+    it('sets only environment variables its config schema knows (and SERVICE, which the image reads)', () => {
+      const known = [...Object.keys(configShape(app)), 'SERVICE'];
       const unknown = Object.keys(environmentOf(serviceOf(app))).filter((name) => !known.includes(name));
       expect(unknown).toEqual([]);
     });
@@ -96,9 +117,7 @@ describe('docker-compose.yml', () => {
       const listen = listenPort(app);
       expect(environmentOf(service)[app.definition.portVariable]).toBe(String(listen));
       expect(containerPorts(service)).toContain(listen);
-      const health = healthcheckCommand(service);
-      expect(health).toBeDefined();
-      expect(health).toContain(`:${listen}/health`);
+      expect(healthOf(dir)).toContain(`:${listen}/health`);
     });
 
     it('sets every *_URL variable of its config (the defaults name 127.0.0.1, which is not the peer in a container)', () => {
@@ -128,25 +147,26 @@ describe('docker-compose.yml', () => {
       const problems = Object.entries(deps).flatMap(([name, condition]) => {
         if (!(name in compose.services)) return [`${name}: no such service`];
         if (condition !== 'service_healthy') return [`${name}: condition ${condition}`];
-        if (!healthcheckCommand(compose.services[name])) return [`${name}: no health check`];
+        if (!healthOf(name)) return [`${name}: no health check`];
         return [];
       });
       expect(problems).toEqual([]);
     });
   });
 
-  it('builds no service for an app that has no definition', () => {
+  it('runs the platform image for no service that is not an app', () => {
     const stale = Object.entries(compose.services)
-      .filter(([, service]) => service.build !== undefined)
-      .filter(([name, service]) => !apps.some((a) => a.dir === name && buildArgsOf(service).SERVICE === a.dir))
+      .filter(([, service]) => service.build !== undefined || platformImage(service))
+      .filter(([name, service]) => !apps.some((a) => a.dir === name && environmentOf(service).SERVICE === a.dir))
       .map(([name]) => name);
     expect(stale).toEqual([]);
   });
 
-  it('publishes the gateway on port 3000', () => {
+  it('publishes the gateway on port 3000, and no other port of any service', () => {
     const gateway = apps.find((a) => a.definition.portVariable === 'GATEWAY_PORT');
     expect(gateway).toBeDefined();
-    expect(publishedPorts(serviceOf(gateway!))).toContain(3000);
+    const published = Object.entries(compose.services).flatMap(([name, service]) => publishedPorts(service).map((p) => `${name}:${p}`));
+    expect(published).toEqual([`${gateway!.dir}:3000`]);
   });
 
   it('runs Kafka as a single KRaft node reachable as kafka:9092, without topic auto-creation', () => {

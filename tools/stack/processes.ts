@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { StackService, stackServices } from './services';
+import { StackService, serviceCommand, servicesFrom, stackServices } from './services';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -52,7 +52,7 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
       const port = Number(own[definition.portVariable] ?? definition.defaultPort);
       const url = `http://${host}:${port}`;
       const log = createWriteStream(path.join(opts.logDir, `${app}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, ['-r', path.join(root, 'tools/register.js'), `apps/${app}/src/main.ts`], {
+      const child = spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
         cwd: root,
         env: { ...own, [definition.portVariable]: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { authorityService } from '../../apps/authority/src/authority.definition';
 import { deviceSyncService } from '../../apps/device-sync/src/device-sync.definition';
@@ -23,3 +24,25 @@ export const stackServices: StackService[] = [
   { app: 'projection', definition: projectionService, urlVariable: 'PROJECTION_URL' },
   { app: 'api-gateway', definition: gatewayService },
 ];
+
+const root = path.resolve(__dirname, '../..');
+
+/**
+ * How the stack runs its services, from `MDM_SERVICES_FROM`: `dist` (the default: the bundles of
+ * `nx build`, as the images run them), `src` (the TypeScript sources through tools/register.js) or
+ * `watch` (the sources, each service restarted when a file it loaded changes: `npm run dev`).
+ */
+export type ServicesFrom = 'dist' | 'src' | 'watch';
+
+export function servicesFrom(env: NodeJS.ProcessEnv): ServicesFrom {
+  const from = env.MDM_SERVICES_FROM ?? 'dist';
+  if (from !== 'dist' && from !== 'src' && from !== 'watch') throw new Error(`MDM_SERVICES_FROM must be dist, src or watch, not ${from}`);
+  return from;
+}
+
+/** The arguments to node that start one service's process (run with the repository as cwd). */
+export function serviceCommand(app: string, from: ServicesFrom): string[] {
+  if (from === 'dist') return [path.join(root, 'dist/apps', app, 'main.js')];
+  const source = ['-r', path.join(root, 'tools/register.js'), path.join(root, 'apps', app, 'src/main.ts')];
+  return from === 'watch' ? ['--watch', ...source] : source;
+}
