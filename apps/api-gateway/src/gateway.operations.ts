@@ -23,8 +23,24 @@ export const auditEntrySchema = z.object({
   outcome: z.string(),
 });
 
+/** Who a token is: the console asks once at sign-in to know the tenant and what the role may do. */
+export const sessionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('operator') }),
+  z.object({ kind: z.literal('tenant'), tenantId: uuid, tokenId: uuid, role: roleSchema }),
+]);
+
 /** The calls the gateway answers itself (API.md "Operator", "System" and the audit log). */
 export const gatewayOperations = {
+  getSession: {
+    id: 'getSession',
+    method: 'GET',
+    path: '/api/v1/session',
+    access: 'public',
+    summary: "The caller's token: the operator, or a tenant with its role (401 without a token)",
+    response: sessionSchema,
+    successStatus: 200,
+    audited: false,
+  },
   createTenant: {
     id: 'createTenant',
     method: 'POST',
