@@ -52,6 +52,7 @@ const useStyles = makeStyles({
   },
   grow: { flexGrow: 1 },
   nav: { padding: tokens.spacingVerticalM, borderRight: `1px solid ${tokens.colorNeutralStroke2}` },
+  tab: { justifyContent: 'flex-start' },
   main: { padding: tokens.spacingHorizontalXL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalL, minWidth: 0 },
 });
 
@@ -83,7 +84,7 @@ export function App() {
       <nav className={styles.nav} aria-label="Console">
         <TabList vertical selectedValue={current} onTabSelect={(_, data) => navigate(String(data.value))}>
           {menu.map((p) => (
-            <Tab key={p.path} value={p.path}>
+            <Tab key={p.path} value={p.path} className={styles.tab}>
               {p.label}
             </Tab>
           ))}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Browser } from 'playwright-core';
+import { selfSignedCertificatePem } from '@mdm/platform/testing';
+import { buttonNames, consoleBuild, launchBrowser, screenshot, seriousViolations, signIn, tabTo, untilText } from './support/browser';
+import { DeviceClient } from './support/device-client';
+import { TestStack, startStack } from './support/stack';
+import { TestTenant, createTenant } from './support/tenant';
+
+const DAY = 86_400_000;
+const healthy = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
+
+/** A user with a license entitling both services and an enrolled Android device that checked in once. */
+async function enrolledDevice(stack: TestStack, tenant: TestTenant, groupIds: string[] = []) {
+  const userId = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: `${randomUUID()}@contoso.com`, groupIds })).body.userId;
+  expect((await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku: 'M365_E3' })).status).toBe(200);
+  const enrolled = await tenant.admin.post(tenant.path('/enrollments'), {
+    platform: 'android',
+    enrollmentType: 'user',
+    userId,
+    serialNumber: `SN-${randomUUID()}`,
+    deviceName: 'Alice Pixel',
+    osVersion: '14',
+  });
+  expect(enrolled.status).toBe(201);
+  const device = new DeviceClient(stack.gateway.url, enrolled.body.deviceCredential);
+  expect((await device.checkIn(healthy)).status).toBe(200);
+  return { deviceId: enrolled.body.deviceId as string, device };
+}
+
+/** A new token of the tenant with the role, as the admin would hand it to a colleague. */
+async function tokenOf(tenant: TestTenant, role: string): Promise<string> {
+  const res = await tenant.admin.post(tenant.path('/tokens'), { role });
+  expect(res.status).toBe(201);
+  return res.body.token;
+}
+
+describe('the admin console in a real browser (Chromium, the whole stack behind the gateway)', () => {
+  let stack: TestStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(consoleBuild)) throw new Error(`no console build at ${consoleBuild}: run npx nx build console (npm test does)`);
+    [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it("the admin's story: the banner, the choice with its preview, APNs and a configuration, the device migrating on the dashboard, a remote lock live", async () => {
+    const tenant = await createTenant(stack, 'Contoso');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+
+    // 1. A new tenant: the orange banner (R1).
+    const banner = page.getByTestId('authority-banner');
+    expect(await untilText(banner, /Mobile device management authority: Unknown/)).toBeTruthy();
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '1-banner');
+
+    // Before the console's story, the tenant ran MDM for Office 365 with one enrolled device (through the API).
+    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'office365' })).status).toBe(200);
+    const groupId = (await tenant.admin.post(tenant.path('/groups'), { name: 'Field' })).body.groupId;
+    const { deviceId, device } = await enrolledDevice(stack, tenant, [groupId]);
+    await page.reload();
+    await untilText(page.getByTestId('authority'), /Basic Mobility and Security/);
+    expect(await banner.count()).toBe(0);
+
+    // 2. Choosing Intune, by keyboard only: the options, then the preview, then the switch.
+    await tabTo(page, /^Change MDM authority$/);
+    await page.keyboard.press('Enter');
+    const intune = page.getByRole('radio', { name: /Intune MDM authority/ });
+    await intune.focus();
+    await page.keyboard.press('Space');
+    expect(await untilText(page.getByTestId('preview-notify'), /^1$/)).toBe('1');
+    expect(await page.getByTestId('preview-support').textContent()).toBe('0');
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '2-preview');
+    await tabTo(page, /^Confirm Intune MDM authority$/);
+    await page.keyboard.press('Enter');
+    await untilText(page.getByTestId('authority'), /^Intune MDM authority$/);
+
+    // 3. Upload an APNs certificate (after the Apple consent) and create a configuration.
+    await page.getByRole('button', { name: 'Grant consent: Apple MDM push certificate (Apple)' }).click();
+    await page.getByText('granted').first().waitFor();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'apns-'));
+    const pem = path.join(dir, 'push.pem');
+    writeFileSync(pem, await selfSignedCertificatePem({ subject: 'CN=APSP:contoso-push', notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 20 * DAY) }));
+    await page.getByTestId('apns-file-intune').setInputFiles(pem);
+    rmSync(dir, { recursive: true });
+    // It expires within 30 days: the console warns (R6).
+    expect(await untilText(page.getByTestId('apns-intune'), /CN=APSP:contoso-push.*expires in/)).toBeTruthy();
+    await page.getByRole('tab', { name: 'Configurations' }).click();
+    await page.getByLabel('Name').fill('Field Wi-Fi');
+    await page.getByRole('checkbox', { name: 'android' }).check();
+    await page.getByLabel('Assigned group ids').fill(groupId);
+    await page.getByRole('button', { name: 'Create configuration' }).click();
+    expect(await untilText(page.getByTestId('saved-configuration'), /Field Wi-Fi.*intune/)).toBeTruthy();
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // 4. The device checks in (through the API) and the dashboard shows it migrated, by itself.
+    await page.getByRole('tab', { name: 'Migration' }).click();
+    await untilText(page.getByTestId('count-pendingCheckIn'), /^1/);
+    const checkedIn = await device.checkIn(healthy);
+    expect(checkedIn.body).toMatchObject({ managedBy: 'intune', configurations: [{ name: 'Field Wi-Fi', authority: 'intune' }] });
+    expect(await untilText(page.getByTestId('count-migrated'), /^1Migrated/)).toBeTruthy();
+    expect(await untilText(page.getByTestId('freshness'), /As of .* ago/)).toBeTruthy();
+    await page.locator('.recharts-surface').first().waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '4-dashboard');
+
+    // 5. A remote lock goes pending → sent → done on screen.
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    await page.getByRole('link', { name: deviceId }).click();
+    await untilText(page.getByTestId('device-migration'), /migrated/);
+    await page.getByRole('button', { name: 'Remote lock' }).click();
+    const status = page.getByTestId('action-status');
+    expect(await untilText(status, /^pending$/)).toBe('pending');
+    const delivered = await device.checkIn(healthy);
+    const [command] = delivered.body.commands;
+    expect(command.type).toBe('remoteLock');
+    expect(await untilText(status, /^sent$/)).toBe('sent');
+    await device.checkIn(healthy, [{ commandId: command.commandId, status: 'done' }]);
+    expect(await untilText(status, /^done$/)).toBe('done');
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '5-remote-lock');
+
+    // A wipe needs the device's name typed.
+    await page.getByRole('button', { name: 'Wipe', exact: true }).click();
+    const wipe = page.getByRole('button', { name: 'Wipe the device' });
+    expect(await wipe.isDisabled()).toBe(true);
+    await page.getByRole('alertdialog').getByRole('textbox').fill('Alice Pixel');
+    expect(await wipe.isDisabled()).toBe(false);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+
+    // Signing out forgets the token: the tab shows the sign-in page again, also after a reload.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  }, 240_000);
+
+  it('a reader sees the views and no button that would get a 403', async () => {
+    const tenant = await createTenant(stack, 'Readers');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const { deviceId } = await enrolledDevice(stack, tenant);
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
+    await untilText(page.getByTestId('authority'), /Intune MDM authority/);
+    expect(await buttonNames(page)).toEqual(['Sign out']);
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenant status', 'Migration', 'Devices', 'Users and licenses', 'Audit log']);
+    await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
+    await untilText(page.getByTestId('device-managed-by'), /intune/);
+    expect(await buttonNames(page)).toEqual(['Sign out']);
+    await page.close();
+  }, 120_000);
+
+  it('an enroller sees enrollment only', async () => {
+    const tenant = await createTenant(stack, 'Enrollers');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'enroller'));
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Enrollment']);
+    await page.goto(`${stack.gateway.url}/status`);
+    await page.getByRole('button', { name: 'Enroll device' }).waitFor();
+    expect(page.url()).toBe(`${stack.gateway.url}/enroll`);
+    await page.close();
+  }, 120_000);
+
+  it("a second tenant's token sees nothing of the first", async () => {
+    const first = await createTenant(stack, 'First');
+    await first.admin.put(first.path('/authority'), { authority: 'intune' });
+    const { deviceId } = await enrolledDevice(stack, first);
+    const second = await createTenant(stack, 'Second');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(second, 'admin'));
+    await page.getByTestId('authority-banner').waitFor();
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    await page.getByRole('table', { name: 'Devices' }).waitFor();
+    expect(await page.getByTestId('device-row').count()).toBe(0);
+    await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
+    expect(await untilText(page.getByRole('alert'), /NOT_FOUND/)).toBeTruthy();
+    await page.close();
+  }, 120_000);
+
+  it("the first page loads at most 300 KB of gzipped JavaScript; the dashboard's chart is not part of it", async () => {
+    const page = await browser.newPage();
+    const scripts = new Map<string, Promise<number>>();
+    page.on('response', (res) => {
+      if (res.url().endsWith('.js')) scripts.set(res.url(), res.body().then((body) => gzipSync(body).length));
+    });
+    await page.goto(stack.gateway.url, { waitUntil: 'networkidle' });
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const total = (await Promise.all(scripts.values())).reduce((a, b) => a + b, 0);
+    expect(scripts.size).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(300 * 1024);
+    expect([...scripts.keys()].some((url) => url.includes('MigrationChart'))).toBe(false);
+    await page.close();
+  }, 60_000);
+});
