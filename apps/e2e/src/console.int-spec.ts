@@ -44,7 +44,8 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
 
   beforeAll(async () => {
     if (!existsSync(consoleBuild)) throw new Error(`no console build at ${consoleBuild}: run npx nx build console (npm test does)`);
-    [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
+    browser = await launchBrowser();
+    stack = await startStack();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -197,4 +198,34 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     expect([...scripts.keys()].some((url) => url.includes('MigrationChart'))).toBe(false);
     await page.close();
   }, 60_000);
+
+  const get = (path: string, init: RequestInit = {}) => fetch(`${stack.gateway.url}${path}`, init);
+
+  it('at / and for any page path (index.html, scripts from its origin only); API, device API and /health keep their answers', async () => {
+    for (const path of ['/', '/devices/4f1c2a9e-0000-4000-8000-000000000000']) {
+      const page = await get(path);
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await page.text()).toContain('<div id="root"></div>');
+    }
+    const missing = await get('/assets/missing.js');
+    expect([missing.status, ((await missing.json()) as { code: string }).code]).toEqual([404, 'NOT_FOUND']);
+    const api = await get('/api/v1/no-such-call');
+    expect([api.status, ((await api.json()) as { code: string }).code]).toEqual([404, 'NOT_FOUND']);
+    const device = await get('/device/v1/notifications?waitSeconds=0');
+    expect([device.status, ((await device.json()) as { code: string }).code]).toEqual([401, 'UNAUTHORIZED']);
+    expect(((await (await get('/health')).json()) as { status: string }).status).toMatch(/^(ok|degraded)$/);
+    expect((await get('/', { method: 'POST' })).status).toBe(404);
+  });
+
+  it('GET /api/v1/session says who a token is: 401 without one, the operator, or a tenant with its role', async () => {
+    expect((await stack.anonymous.get('/api/v1/session')).status).toBe(401);
+    expect((await stack.operator.get('/api/v1/session')).body).toEqual({ kind: 'operator' });
+    const tenant = await createTenant(stack, 'Sessions');
+    const issued = (await tenant.admin.post(tenant.path('/tokens'), { role: 'reader' })).body;
+    const reader = stack.client(issued.token);
+    expect((await reader.get('/api/v1/session')).body).toEqual({ kind: 'tenant', tenantId: tenant.tenantId, tokenId: issued.tokenId, role: 'reader' });
+    await tenant.admin.delete(tenant.path(`/tokens/${issued.tokenId}`));
+    expect((await reader.get('/api/v1/session')).status).toBe(401);
+  });
 });
