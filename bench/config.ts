@@ -41,7 +41,7 @@ export const benchConfig = {
   partitions: 6,
   /** (f), (i): the services as processes of their own (default), or all in the bench's process. */
   inProcess: process.env.BENCH_STACK === 'in-process',
-  /** Scenarios to run (a..k); all by default. */
+  /** Scenarios to run (a..k, and q, the console in a browser, only when named); a..k by default. */
   only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,j,k').split(','),
 };
 

@@ -15,6 +15,8 @@
  *       (baseline: raw pg BEGIN/INSERT/COMMIT at up to 200 connections, informational)
  *   (j) projection lag, device events at 5,000/s for 60 s: applied_at - recorded_at p99 < 1 s
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
+ *   (q) the console's migration dashboard for a 100,000-device tenant renders <= 1 s after its data
+ *       arrives (Chromium; needs the console built; not in the default set: BENCH_ONLY=q)
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
@@ -30,6 +32,7 @@ import { eventStoreScenario } from './scenarios/event-store';
 import { inboxConsumerScenario } from './scenarios/inbox-consumer';
 import { kafkaProduceScenario } from './scenarios/kafka-produce';
 import { outboxRelayScenario } from './scenarios/outbox-relay';
+import { consoleScenario } from './scenarios/console';
 import { pgInsertScenario } from './scenarios/pg-insert';
 import { projectionLagScenario, projectionRebuildScenario } from './scenarios/projection';
 
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
     if (on('j')) results.push(...(await step('(j) projection lag', projectionLagScenario)));
     if (on('k')) results.push(...(await step('(k) projection rebuild', projectionRebuildScenario)));
   }
+  if (on('q')) results.push(...(await step('(q) console dashboard', consoleScenario)));
   printTable(results);
   const file = writeResults(results);
   const judged = results.filter((r) => r.pass !== null);
