@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Page, Route } from 'playwright-core';
 import { consoleBuild, launchBrowser } from '../../apps/e2e/src/support/browser';
 import { BenchResult, result } from '../report';
