@@ -15,6 +15,8 @@ export const pageQuery = z
   })
   .strict();
 
+export const tokenSchema = z.object({ tokenId: uuid, role: roleSchema, createdAt: isoDateTime });
+
 export const auditEntrySchema = z.object({
   at: isoDateTime,
   actor: z.string(),
@@ -63,6 +65,18 @@ export const gatewayOperations = {
     response: z.object({ tokenId: uuid, token: z.string(), role: roleSchema }),
     successStatus: 201,
     audited: true,
+  },
+  listTokens: {
+    id: 'listTokens',
+    method: 'GET',
+    path: '/api/v1/tenants/:tenantId/tokens',
+    access: ADMIN_ONLY,
+    summary: "The tenant's live tokens (ids and roles; the tokens themselves are never shown again), oldest first",
+    params: tenantParams,
+    query: pageQuery,
+    response: z.object({ items: z.array(tokenSchema), nextCursor: z.string().nullable() }),
+    successStatus: 200,
+    audited: false,
   },
   revokeToken: {
     id: 'revokeToken',

@@ -61,6 +61,10 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
       );
       return { status: 201, body: issued };
     },
+    listTokens: async ({ params, query }) => {
+      const { limit, cursor } = query as z.infer<typeof pageQuery>;
+      return { status: 200, body: await tokens.list(params.tenantId, limit, cursor) };
+    },
     revokeToken: async ({ params, principal }) => {
       await tokens.revoke(params.tenantId, params.tokenId, principal?.kind === 'tenant' ? `token:${principal.tokenId}` : 'operator');
       return { status: 204 };

@@ -99,7 +99,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.getByRole('checkbox', { name: 'android' }).check();
     await page.getByLabel('Assigned group ids').fill(groupId);
     await page.getByRole('button', { name: 'Create configuration' }).click();
-    expect(await untilText(page.getByTestId('saved-configuration'), /Field Wi-Fi.*intune/)).toBeTruthy();
+    expect(await untilText(page.getByTestId('configuration-row'), /Field Wi-Fi.*android/)).toBeTruthy();
     expect(await seriousViolations(page)).toEqual([]);
 
     // 4. The device checks in (through the API) and the dashboard shows it migrated, by itself.
@@ -137,6 +137,16 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     expect(await wipe.isDisabled()).toBe(false);
     await page.getByRole('button', { name: 'Cancel' }).click();
 
+    // Tokens: issue a reader token, see it listed, revoke it.
+    await page.getByRole('tab', { name: 'Tokens' }).click();
+    await page.getByRole('button', { name: 'Issue reader token' }).click();
+    await page.getByTestId('new-token').waitFor();
+    const readerRow = page.getByTestId('token-row').filter({ hasText: 'reader' });
+    await readerRow.getByRole('button').click();
+    await untilText(page.getByRole('table', { name: 'Live tokens' }), /^(?!.*reader)/);
+    expect(await page.getByTestId('token-row').count()).toBe(2); // the tenant's first admin token and this session's
+    expect(await seriousViolations(page)).toEqual([]);
+
     // Signing out forgets the token: the tab shows the sign-in page again, also after a reload.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.reload();
@@ -145,6 +155,21 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.close();
   }, 240_000);
 
+  it('a change by someone else while the admin chooses: the 409 shows "changed by someone else" and the state reloads', async () => {
+    const tenant = await createTenant(stack, 'Concurrent');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    await page.getByTestId('authority-banner').getByRole('button', { name: 'Choose MDM authority' }).click();
+    await page.getByRole('radio', { name: /Coexistence/ }).check();
+    await page.getByTestId('authority-preview').waitFor();
+    // Meanwhile another admin chooses Intune.
+    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' })).status).toBe(200);
+    await page.getByRole('button', { name: /^Confirm Coexistence/ }).click();
+    expect(await untilText(page.getByTestId('authority-conflict'), /Changed by someone else/)).toBeTruthy();
+    expect(await untilText(page.getByTestId('authority'), /^Intune MDM authority$/)).toBeTruthy();
+    expect((await tenant.admin.get(tenant.path('/authority'))).body.authority).toBe('intune');
+    await page.close();
+  }, 120_000);
+
   it('a reader sees the views and no button that would get a 403', async () => {
     const tenant = await createTenant(stack, 'Readers');
     await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
@@ -152,7 +177,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
     await untilText(page.getByTestId('authority'), /Intune MDM authority/);
     expect(await buttonNames(page)).toEqual(['Sign out']);
-    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenant status', 'Migration', 'Devices', 'Users and licenses', 'Audit log']);
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenant status', 'Migration', 'Devices', 'Users and licenses', 'Configurations', 'Audit log']);
     await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
     await untilText(page.getByTestId('device-managed-by'), /intune/);
     expect(await buttonNames(page)).toEqual(['Sign out']);
@@ -216,6 +241,43 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     expect([device.status, ((await device.json()) as { code: string }).code]).toEqual([401, 'UNAUTHORIZED']);
     expect(((await (await get('/health')).json()) as { status: string }).status).toMatch(/^(ok|degraded)$/);
     expect((await get('/', { method: 'POST' })).status).toBe(404);
+  });
+
+  it("GET /api/v1/tenants/{t}/tokens lists the tenant's live tokens to its admin only, oldest first, without the secrets", async () => {
+    const tenant = await createTenant(stack, 'Tokens');
+    const reader = (await tenant.admin.post(tenant.path('/tokens'), { role: 'reader' })).body;
+    const helpdesk = (await tenant.admin.post(tenant.path('/tokens'), { role: 'helpdesk' })).body;
+    const listed = await tenant.admin.get(tenant.path('/tokens?limit=2'));
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((t: { role: string }) => t.role)).toEqual(['admin', 'reader']);
+    expect(listed.body.items[1]).toEqual({ tokenId: reader.tokenId, role: 'reader', createdAt: expect.any(String) });
+    const next = await tenant.admin.get(tenant.path(`/tokens?limit=2&cursor=${listed.body.nextCursor}`));
+    expect([next.body.items.map((t: { tokenId: string }) => t.tokenId), next.body.nextCursor]).toEqual([[helpdesk.tokenId], null]);
+    await tenant.admin.delete(tenant.path(`/tokens/${reader.tokenId}`));
+    expect((await tenant.admin.get(tenant.path('/tokens'))).body.items.map((t: { role: string }) => t.role)).toEqual(['admin', 'helpdesk']);
+    expect((await stack.client(helpdesk.token).get(tenant.path('/tokens'))).status).toBe(403);
+    const other = await createTenant(stack, 'Others');
+    expect((await other.admin.get(tenant.path('/tokens'))).status).toBe(404);
+  });
+
+  it("R7: GET …/authorities/{a}/configurations lists that authority's live configurations by name, a page at a time, to readers of the tenant only", async () => {
+    const tenant = await createTenant(stack, 'Configured');
+    const create = (authority: string, name: string) =>
+      tenant.admin.post(tenant.path(`/authorities/${authority}/configurations`), { name, type: 'wifi', platforms: ['android'], settings: {}, assignedGroupIds: [] });
+    const wifi = (await create('intune', 'Wi-Fi')).body;
+    await create('intune', 'Mail');
+    await create('office365', 'Legacy Mail');
+    const vpn = (await create('intune', 'VPN')).body;
+    await tenant.admin.delete(tenant.path(`/authorities/intune/configurations/${vpn.configurationId}`));
+    const names = (body: { items: { name: string }[] }) => body.items.map((c) => c.name);
+    const first = await stack.client(await tokenOf(tenant, 'reader')).get(tenant.path('/authorities/intune/configurations?limit=1'));
+    expect([first.status, names(first.body), first.body.nextCursor]).toEqual([200, ['Mail'], '1']);
+    const rest = (await tenant.admin.get(tenant.path('/authorities/intune/configurations?cursor=1'))).body;
+    expect([rest.items, rest.nextCursor]).toEqual([[wifi], null]);
+    expect(names((await tenant.admin.get(tenant.path('/authorities/office365/configurations'))).body)).toEqual(['Legacy Mail']);
+    const other = await createTenant(stack, 'Elsewhere');
+    expect((await other.admin.get(tenant.path('/authorities/intune/configurations'))).status).toBe(404);
+    expect((await tenant.admin.get(tenant.path('/authorities/intune/configurations?cursor=x'))).status).toBe(400);
   });
 
   it('GET /api/v1/session says who a token is: 401 without one, the operator, or a tenant with its role', async () => {

@@ -22,9 +22,10 @@ import {
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { useMutation } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../api/client';
 import { ErrorBar } from '../components/ErrorBar';
+import { Pager, useCursorPages } from '../components/Pager';
 import { useTenant } from '../session/session';
 
 const authorities = ['intune', 'office365'] as const;
@@ -52,11 +53,25 @@ const useStyles = makeStyles({
 
 /** R7: configuration profiles and compliance policies per authority: create, open by id, edit, delete, assign to groups. */
 export default function ConfigurationsPage() {
-  const { tenantId } = useTenant();
+  const { tenantId, abilities } = useTenant();
   const styles = useStyles();
+  const queryClient = useQueryClient();
   const [draft, setDraft] = useState<Draft>(empty);
-  const [saved, setSaved] = useState<Draft[]>([]);
+  const [shown, setShown] = useState<Authority>('intune');
   const [settingsError, setSettingsError] = useState<string>();
+  const pages = useCursorPages();
+  const { cursor } = pages;
+  const list = useQuery({
+    queryKey: ['configurations', tenantId, shown, cursor],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations', {
+          params: { path: { tenantId, authority: shown }, query: { limit: 50, ...(cursor && { cursor }) } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['configurations', tenantId] });
 
   const save = useMutation({
     mutationFn: (d: Draft) => {
@@ -76,10 +91,10 @@ export default function ConfigurationsPage() {
           )
         : call(api.POST('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations', { params: { path: { tenantId, authority: d.authority } }, body }));
     },
-    onSuccess: (c, d) => {
-      const stored = { ...d, configurationId: c.configurationId, version: c.version };
-      setSaved((list) => [stored, ...list.filter((x) => x.configurationId !== c.configurationId)]);
+    onSuccess: (_, d) => {
+      setShown(d.authority);
       setDraft(empty);
+      void refresh();
     },
   });
   const remove = useMutation({
@@ -89,7 +104,7 @@ export default function ConfigurationsPage() {
           params: { path: { tenantId, authority: d.authority, configurationId: d.configurationId! } },
         }),
       ),
-    onSuccess: (_, d) => setSaved((list) => list.filter((x) => x.configurationId !== d.configurationId)),
+    onSuccess: refresh,
   });
 
   const submit = (event: FormEvent) => {
@@ -110,98 +125,128 @@ export default function ConfigurationsPage() {
       <MessageBar intent="info">
         <MessageBarBody>Create them on the new authority before switching: devices receive them at their first check-in under it.</MessageBarBody>
       </MessageBar>
-      <Card>
-        <form className={styles.form} onSubmit={submit} aria-label="Configuration">
-          <Title3 as="h3">{draft.configurationId ? `Edit ${draft.name}` : 'New configuration'}</Title3>
-          <div className={styles.row}>
-            <Field label="Authority">
-              <Dropdown
-                value={draft.authority}
-                selectedOptions={[draft.authority]}
-                disabled={!!draft.configurationId}
-                onOptionSelect={(_, d) => setDraft({ ...draft, authority: d.optionValue as Authority })}
-              >
-                {authorities.map((a) => (
-                  <Option key={a}>{a}</Option>
-                ))}
-              </Dropdown>
-            </Field>
-            <Field label="Type">
-              <Dropdown value={draft.type} selectedOptions={[draft.type]} onOptionSelect={(_, d) => setDraft({ ...draft, type: d.optionValue as Draft['type'] })}>
-                {types.map((t) => (
-                  <Option key={t}>{t}</Option>
-                ))}
-              </Dropdown>
-            </Field>
-          </div>
-          <Field label="Name" required>
-            <Input value={draft.name} onChange={(_, d) => setDraft({ ...draft, name: d.value })} />
-          </Field>
-          <fieldset className={styles.row}>
-            <legend>Platforms</legend>
-            {platforms.map((p) => (
-              <Checkbox
-                key={p}
-                label={p}
-                checked={draft.platforms.includes(p)}
-                onChange={(_, d) => setDraft({ ...draft, platforms: d.checked ? [...draft.platforms, p] : draft.platforms.filter((x) => x !== p) })}
-              />
-            ))}
-          </fieldset>
-          <Field
-            label="Settings (JSON)"
-            hint="Compliance policies understand minOsVersion, requireEncryption, blockJailbroken, requirePasscode."
-            validationMessage={settingsError}
-          >
-            <Textarea value={draft.settings} onChange={(_, d) => setDraft({ ...draft, settings: d.value })} resize="vertical" />
-          </Field>
-          <Field label="Assigned group ids" hint="Separated by commas or spaces.">
-            <Input value={draft.groups} onChange={(_, d) => setDraft({ ...draft, groups: d.value })} />
-          </Field>
-          <ErrorBar error={save.error} title="The configuration was refused" />
-          <div className={styles.row}>
-            <Button appearance="primary" type="submit" disabled={save.isPending || !draft.name || draft.platforms.length === 0}>
-              {draft.configurationId ? 'Save changes' : 'Create configuration'}
-            </Button>
-            {draft.configurationId && <Button onClick={() => setDraft(empty)}>Cancel editing</Button>}
-          </div>
-        </form>
-      </Card>
-      {saved.length > 0 && (
+      {abilities.administer && (
         <Card>
-          <CardHeader header={<Title3 as="h3">Saved in this session</Title3>} />
-          <Table size="small" aria-label="Saved configurations">
+          <form className={styles.form} onSubmit={submit} aria-label="Configuration">
+            <Title3 as="h3">{draft.configurationId ? `Edit ${draft.name}` : 'New configuration'}</Title3>
+            <div className={styles.row}>
+              <Field label="Authority">
+                <Dropdown
+                  value={draft.authority}
+                  selectedOptions={[draft.authority]}
+                  disabled={!!draft.configurationId}
+                  onOptionSelect={(_, d) => setDraft({ ...draft, authority: d.optionValue as Authority })}
+                >
+                  {authorities.map((a) => (
+                    <Option key={a}>{a}</Option>
+                  ))}
+                </Dropdown>
+              </Field>
+              <Field label="Type">
+                <Dropdown value={draft.type} selectedOptions={[draft.type]} onOptionSelect={(_, d) => setDraft({ ...draft, type: d.optionValue as Draft['type'] })}>
+                  {types.map((t) => (
+                    <Option key={t}>{t}</Option>
+                  ))}
+                </Dropdown>
+              </Field>
+            </div>
+            <Field label="Name" required>
+              <Input value={draft.name} onChange={(_, d) => setDraft({ ...draft, name: d.value })} />
+            </Field>
+            <fieldset className={styles.row}>
+              <legend>Platforms</legend>
+              {platforms.map((p) => (
+                <Checkbox
+                  key={p}
+                  label={p}
+                  checked={draft.platforms.includes(p)}
+                  onChange={(_, d) => setDraft({ ...draft, platforms: d.checked ? [...draft.platforms, p] : draft.platforms.filter((x) => x !== p) })}
+                />
+              ))}
+            </fieldset>
+            <Field
+              label="Settings (JSON)"
+              hint="Compliance policies understand minOsVersion, requireEncryption, blockJailbroken, requirePasscode."
+              validationMessage={settingsError}
+            >
+              <Textarea value={draft.settings} onChange={(_, d) => setDraft({ ...draft, settings: d.value })} resize="vertical" />
+            </Field>
+            <Field label="Assigned group ids" hint="Separated by commas or spaces.">
+              <Input value={draft.groups} onChange={(_, d) => setDraft({ ...draft, groups: d.value })} />
+            </Field>
+            <ErrorBar error={save.error} title="The configuration was refused" />
+            <div className={styles.row}>
+              <Button appearance="primary" type="submit" disabled={save.isPending || !draft.name || draft.platforms.length === 0}>
+                {draft.configurationId ? 'Save changes' : 'Create configuration'}
+              </Button>
+              {draft.configurationId && <Button onClick={() => setDraft(empty)}>Cancel editing</Button>}
+            </div>
+          </form>
+        </Card>
+      )}
+      <Card>
+        <CardHeader header={<Title3 as="h3">Configurations of {shown}</Title3>} />
+        <div className={styles.form}>
+          <Field label="Authority shown">
+            <Dropdown
+              value={shown}
+              selectedOptions={[shown]}
+              onOptionSelect={(_, d) => {
+                setShown(d.optionValue as Authority);
+                pages.reset();
+              }}
+            >
+              {authorities.map((a) => (
+                <Option key={a}>{a}</Option>
+              ))}
+            </Dropdown>
+          </Field>
+          <ErrorBar error={list.error ?? remove.error} />
+          <Table size="small" aria-label="Configurations">
             <TableHeader>
               <TableRow>
                 <TableHeaderCell>Name</TableHeaderCell>
                 <TableHeaderCell>Type</TableHeaderCell>
-                <TableHeaderCell>Authority</TableHeaderCell>
+                <TableHeaderCell>Platforms</TableHeaderCell>
+                <TableHeaderCell>Groups</TableHeaderCell>
                 <TableHeaderCell>Version</TableHeaderCell>
-                <TableHeaderCell>Actions</TableHeaderCell>
+                {abilities.administer && <TableHeaderCell>Actions</TableHeaderCell>}
               </TableRow>
             </TableHeader>
             <TableBody>
-              {saved.map((c) => (
-                <TableRow key={c.configurationId} data-testid="saved-configuration">
+              {list.data?.items.map((c) => (
+                <TableRow key={c.configurationId} data-testid="configuration-row">
                   <TableCell>{c.name}</TableCell>
                   <TableCell>{c.type}</TableCell>
-                  <TableCell>{c.authority}</TableCell>
+                  <TableCell>{c.platforms.join(', ')}</TableCell>
+                  <TableCell>{c.assignedGroupIds.length}</TableCell>
                   <TableCell>{c.version}</TableCell>
-                  <TableCell>
-                    <Button size="small" onClick={() => setDraft(c)}>
-                      Edit {c.name}
-                    </Button>{' '}
-                    <Button size="small" onClick={() => remove.mutate(c)} disabled={remove.isPending}>
-                      Delete {c.name}
-                    </Button>
-                  </TableCell>
+                  {abilities.administer && (
+                    <TableCell>
+                      <Button
+                        size="small"
+                        onClick={() =>
+                          setDraft({
+                            ...c,
+                            settings: JSON.stringify(c.settings),
+                            groups: c.assignedGroupIds.join(', '),
+                          })
+                        }
+                      >
+                        Edit {c.name}
+                      </Button>{' '}
+                      <Button size="small" onClick={() => remove.mutate({ ...empty, authority: c.authority, configurationId: c.configurationId })} disabled={remove.isPending}>
+                        Delete {c.name}
+                      </Button>
+                    </TableCell>
+                  )}
                 </TableRow>
               ))}
             </TableBody>
           </Table>
-          <ErrorBar error={remove.error} />
-        </Card>
-      )}
+          <Pager pages={pages} nextCursor={list.data?.nextCursor} />
+        </div>
+      </Card>
     </>
   );
 }
