@@ -19,6 +19,8 @@ COPY . .
 ARG SERVICE
 RUN test -n "$SERVICE" || { echo 'build with --build-arg SERVICE=<app under apps/>' >&2; exit 1; }; \
     test -f "apps/$SERVICE/src/main.ts" || { echo "no apps/$SERVICE/src/main.ts" >&2; exit 1; }
+# The gateway serves the admin console at `/`: its image carries the console's build (CONSOLE_DIR's default).
+RUN if [ "$SERVICE" = api-gateway ]; then npx vite build --config apps/console/vite.config.mts --logLevel warn; fi
 ENV SERVICE=${SERVICE} \
     NODE_ENV=production
 
