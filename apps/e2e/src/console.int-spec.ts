@@ -184,6 +184,19 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.close();
   }, 120_000);
 
+  it('a token revoked while it is signed in ends its session at its next call', async () => {
+    const tenant = await createTenant(stack, 'Revoked');
+    const issued = (await tenant.admin.post(tenant.path('/tokens'), { role: 'reader' })).body;
+    const page = await signIn(browser, stack.gateway.url, issued.token);
+    await page.getByRole('tab', { name: 'Migration' }).click();
+    await page.getByTestId('count-migrated').waitFor();
+    expect((await tenant.admin.delete(tenant.path(`/tokens/${issued.tokenId}`))).status).toBe(204);
+    // The dashboard asks again within seconds, gets 401, and the console forgets the token.
+    await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  }, 120_000);
+
   it('an enroller sees enrollment only', async () => {
     const tenant = await createTenant(stack, 'Enrollers');
     const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'enroller'));

@@ -1,6 +1,9 @@
 import createClient from 'openapi-fetch';
 import type { paths } from './schema';
-import { readToken } from '../session/token';
+import { forgetToken, readToken } from '../session/token';
+
+/** Sent on the window when the gateway no longer knows the token (revoked): the session ends. */
+export const SIGNED_OUT_EVENT = 'mdm:signed-out';
 
 /** The public API, typed from the gateway's own OpenAPI document (schema.d.ts is generated from it). */
 export const api = createClient<paths>({ baseUrl: window.location.origin });
@@ -10,6 +13,13 @@ api.use({
     const token = readToken();
     if (token) request.headers.set('authorization', `Bearer ${token}`);
     return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401 && readToken()) {
+      forgetToken();
+      window.dispatchEvent(new Event(SIGNED_OUT_EVENT));
+    }
+    return response;
   },
 });
 

@@ -26,7 +26,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { api, call } from '../api/client';
+import { api, call, isConflict } from '../api/client';
 import { authorityKey, useAuthority } from '../api/queries';
 import { ErrorBar } from '../components/ErrorBar';
 import { ChooseAuthorityDialog, authorityNames } from '../components/ChooseAuthorityDialog';
@@ -268,7 +268,7 @@ function CoManagementCard({ tenantId, state, version, canChange }: { tenantId: s
           </Button>
         </div>
       )}
-      {save.error && (save.error as { status?: number }).status === 409 ? (
+      {isConflict(save.error) ? (
         <MessageBar intent="warning" role="alert">
           <MessageBarBody>Changed by someone else: reloaded the current settings.</MessageBarBody>
         </MessageBar>

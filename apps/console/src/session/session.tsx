@@ -1,6 +1,6 @@
-import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, call } from '../api/client';
+import { SIGNED_OUT_EVENT, api, call } from '../api/client';
 import { Abilities, Session, abilitiesOf } from './abilities';
 import { forgetToken, readToken, storeToken } from './token';
 
@@ -21,21 +21,7 @@ const whoAmI = () => call(api.GET('/api/v1/session')) as Promise<Session>;
 export function SessionProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [hasToken, setHasToken] = useState(() => readToken() !== null);
-  const { data, isPending } = useQuery({
-    queryKey: ['session'],
-    queryFn: async () => {
-      try {
-        return await whoAmI();
-      } catch (err) {
-        forgetToken();
-        setHasToken(false);
-        throw err;
-      }
-    },
-    enabled: hasToken,
-    retry: false,
-    staleTime: Infinity,
-  });
+  const { data, isPending } = useQuery({ queryKey: ['session'], queryFn: whoAmI, enabled: hasToken, retry: false, staleTime: Infinity });
 
   const signIn = useCallback(
     async (token: string) => {
@@ -55,6 +41,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setHasToken(false);
     queryClient.clear();
   }, [queryClient]);
+  // A 401 on any call (the token was revoked) ends the session: back to the sign-in page.
+  useEffect(() => {
+    window.addEventListener(SIGNED_OUT_EVENT, signOut);
+    return () => window.removeEventListener(SIGNED_OUT_EVENT, signOut);
+  }, [signOut]);
 
   const value = useMemo<SessionState>(() => {
     const session = hasToken ? data : undefined;
