@@ -170,6 +170,44 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.close();
   }, 120_000);
 
+  it("the operator's first steps: create a tenant, then sign in as its admin and see the banner", async () => {
+    const page = await signIn(browser, stack.gateway.url, stack.operatorToken);
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenants']);
+    await page.getByLabel('Tenant name').fill('Fabrikam');
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    const adminToken = (await page.getByTestId('admin-token').textContent())!;
+    expect(adminToken).toMatch(/^mdm_/);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: "Sign in as Fabrikam's admin" }).click();
+    await untilText(page.getByTestId('authority-banner'), /Mobile device management authority: Unknown/);
+    expect(await page.getByTestId('role').textContent()).toBe('admin');
+    await page.close();
+  }, 120_000);
+
+  it('R10: a license change is previewed (dry run, with the warning) before it is assigned', async () => {
+    const tenant = await createTenant(stack, 'Licensed');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'coexistence' });
+    const userId = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'olga@contoso.com' })).body.userId;
+    await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku: 'O365_E3' });
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    await page.getByRole('tab', { name: 'Users and licenses' }).click();
+    await page.getByLabel('User id').fill(userId);
+    await page.getByRole('button', { name: 'Open user' }).click();
+    await untilText(page.getByTestId('effective-authority'), /office365/);
+    await page.getByRole('combobox', { name: 'License' }).click();
+    await page.getByRole('option', { name: 'EMS_E3' }).click();
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const preview = await untilText(page.getByTestId('license-preview'), /Preview: office365 → intune/);
+    expect(preview).toContain('NO_INTUNE_CONFIGURATION_ASSIGNED');
+    // Nothing changed yet.
+    expect((await tenant.admin.get(tenant.path(`/users/${userId}`))).body.licenses).toEqual(['O365_E3']);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Assign EMS_E3' }).click();
+    await untilText(page.getByTestId('effective-authority'), /intune/);
+    expect((await tenant.admin.get(tenant.path(`/users/${userId}`))).body.licenses.sort()).toEqual(['EMS_E3', 'O365_E3']);
+    await page.close();
+  }, 120_000);
+
   it('a reader sees the views and no button that would get a 403', async () => {
     const tenant = await createTenant(stack, 'Readers');
     await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
