@@ -208,6 +208,36 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.close();
   }, 120_000);
 
+  it('R27: the device list filters and pages by cursor, 50 devices at a time', async () => {
+    const tenant = await createTenant(stack, 'Fleet');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const enroll = (platform: string) =>
+      tenant.admin.post(tenant.path('/enrollments'), { platform, enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '11' });
+    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 10 }, () => enroll('windows')));
+    expect((await enroll('android')).status).toBe(201);
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    const rows = page.getByTestId('device-row');
+    await untilText(page.getByText(/^Page \d$/), /Page 1/);
+    const count = async (n: number) => {
+      const deadline = Date.now() + 30_000;
+      while ((await rows.count()) !== n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      return rows.count();
+    };
+    expect(await count(50)).toBe(50);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    expect(await count(1)).toBe(1);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    expect(await count(50)).toBe(50);
+    await page.getByRole('combobox', { name: 'platform' }).click();
+    await page.getByRole('option', { name: 'android' }).click();
+    expect(await count(1)).toBe(1);
+    expect(await rows.first().textContent()).toContain('android');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   it('a reader sees the views and no button that would get a 403', async () => {
     const tenant = await createTenant(stack, 'Readers');
     await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
