@@ -89,7 +89,7 @@ export default function DevicePage() {
               {actionLabels[type]}
             </Button>
           ))}
-          <Button appearance="primary" onClick={() => setConfirmingWipe(true)} disabled={act.isPending}>
+          <Button onClick={() => setConfirmingWipe(true)} disabled={act.isPending}>
             Wipe
           </Button>
         </section>
