@@ -5,7 +5,7 @@
 #                --build-arg REVISION=$(git rev-parse HEAD) -t mdm-platform:local .
 #   docker run -e SERVICE=authority -e DATABASE_URL=… -e KAFKA_BROKERS=… mdm-platform:local
 #
-# Stages: `build` bundles every app with nx (dev dependencies), `production-dependencies` installs
+# Stages: `build` bundles every app with nx (dev dependencies; the console too, which the gateway serves), `production-dependencies` installs
 # the dependencies alone, `runtime` is the bundles and those node_modules on a slim Node LTS.
 # tools/docker/dockerfile.spec.ts keeps this file honest where Docker cannot run.
 ARG NODE_IMAGE=node:24-bookworm-slim

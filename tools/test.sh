@@ -9,6 +9,7 @@ export NX_DAEMON=false NX_NO_CLOUD=true
 echo "== node $(node --version)"
 echo "== type check"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p apps/console/tsconfig.json --noEmit
 echo "== lint"
 npm run --silent lint
 echo "== build"
@@ -22,6 +23,10 @@ if [[ -z "${KAFKA_BROKERS:-}" ]] && ! bash infra/kafka/kafka.sh status >/dev/nul
 fi
 cleanup() { if [[ $started_kafka == 1 ]]; then bash infra/kafka/kafka.sh stop >/dev/null; fi; }
 trap cleanup EXIT
+
+# The gateway serves the built console; the browser tests need it (nx skips an unchanged build).
+echo "== console build"
+npx nx build console --outputStyle=static
 
 echo "== jest"
 report=$(mktemp)

@@ -41,6 +41,8 @@ async function main() {
     startedKafka = !running;
     env.KAFKA_BROKERS = `127.0.0.1:${env.KAFKA_PORT ?? 9092}`;
   }
+  // The admin console the gateway serves at `/` (nx skips an unchanged build).
+  execFileSync(path.join(root, 'node_modules/.bin/nx'), ['build', 'console', '--outputStyle=static'], { cwd: root, stdio: 'inherit', env: { ...env, NX_DAEMON: 'false' } });
   env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/mdm';
   await checkPostgres(env.DATABASE_URL);
   // Development secrets of this run, shared by every service it starts; production brings its own.
@@ -83,6 +85,7 @@ async function main() {
   const gatewayUrl = stack.url;
   say('');
   say(`MDM authority platform is running: ${gatewayUrl}`);
+  say(`  console:        ${gatewayUrl}/  (sign in with a token)`);
   say(`  API:            ${gatewayUrl}/api/v1  (OpenAPI: ${gatewayUrl}/api/v1/openapi.json)`);
   say(`  operator token: ${generatedToken ? env.MDM_OPERATOR_TOKEN : 'as configured (MDM_OPERATOR_TOKEN)'}`);
   if (!env.MDM_CA_KEY_ENCRYPTION_KEY && !env.MDM_CA_KEY_ENCRYPTION_KEY_FILE) {

@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
 import { accessEvents } from './access/access.events';
 import { GatewaySchema1764200000100 } from './gateway.schema';
+import { consoleFiles } from './console-files';
 import { servicePassThrough } from './routing/pass-through';
 
 export const gatewayConfig = {
@@ -13,6 +15,8 @@ export const gatewayConfig = {
   ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
   DEVICE_SYNC_URL: serviceUrl('http://127.0.0.1:3104'),
   PROJECTION_URL: serviceUrl('http://127.0.0.1:3105'),
+  /** The built admin console served at `/` (`nx build console`), relative to the working directory. */
+  CONSOLE_DIR: z.string().min(1).default('dist/apps/console'),
 };
 
 export type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
@@ -26,7 +30,16 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   events: accessEvents,
   produces: [],
   config: gatewayConfig,
-  passThrough: servicePassThrough,
+  passThrough: (app, runtime) => {
+    const relay = servicePassThrough(app, runtime);
+    const dir = path.resolve((runtime.config as unknown as GatewayConfig).CONSOLE_DIR);
+    const console = consoleFiles(dir);
+    if (!console) {
+      runtime.logger.warn({ dir }, 'no console build: `/` serves nothing (npx nx build console)');
+      return relay;
+    }
+    return (req, res, next) => relay(req, res, () => console(req, res, next));
+  },
   edge: true,
   productionSecrets: ['MDM_OPERATOR_TOKEN'],
 };

@@ -15,6 +15,8 @@ export const pageQuery = z
   })
   .strict();
 
+export const tokenSchema = z.object({ tokenId: uuid, role: roleSchema, createdAt: isoDateTime });
+
 export const auditEntrySchema = z.object({
   at: isoDateTime,
   actor: z.string(),
@@ -23,8 +25,24 @@ export const auditEntrySchema = z.object({
   outcome: z.string(),
 });
 
+/** Who a token is: the console asks once at sign-in to know the tenant and what the role may do. */
+export const sessionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('operator') }),
+  z.object({ kind: z.literal('tenant'), tenantId: uuid, tokenId: uuid, role: roleSchema }),
+]);
+
 /** The calls the gateway answers itself (API.md "Operator", "System" and the audit log). */
 export const gatewayOperations = {
+  getSession: {
+    id: 'getSession',
+    method: 'GET',
+    path: '/api/v1/session',
+    access: 'public',
+    summary: "The caller's token: the operator, or a tenant with its role (401 without a token)",
+    response: sessionSchema,
+    successStatus: 200,
+    audited: false,
+  },
   createTenant: {
     id: 'createTenant',
     method: 'POST',
@@ -47,6 +65,18 @@ export const gatewayOperations = {
     response: z.object({ tokenId: uuid, token: z.string(), role: roleSchema }),
     successStatus: 201,
     audited: true,
+  },
+  listTokens: {
+    id: 'listTokens',
+    method: 'GET',
+    path: '/api/v1/tenants/:tenantId/tokens',
+    access: ADMIN_ONLY,
+    summary: "The tenant's live tokens (ids and roles; the tokens themselves are never shown again), oldest first",
+    params: tenantParams,
+    query: pageQuery,
+    response: z.object({ items: z.array(tokenSchema), nextCursor: z.string().nullable() }),
+    successStatus: 200,
+    audited: false,
   },
   revokeToken: {
     id: 'revokeToken',

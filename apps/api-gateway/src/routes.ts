@@ -11,7 +11,7 @@ import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
 import { advanceClockBody, createTokenBody, gatewayOperations, pageQuery } from './gateway.operations';
 import { openApiDocument } from './openapi';
-import { RouteTable } from './routing/route-table';
+import { GatewayRoute, RouteTable } from './routing/route-table';
 
 export interface GatewayDeps {
   runtime: ServiceRuntime;
@@ -20,26 +20,40 @@ export interface GatewayDeps {
   serviceUrls: { authority: string; licensing: string; enrollment: string; deviceSync: string; projection: string };
 }
 
-const proxied = (upstream: string) => (operation: HttpOperation) => ({ operation, upstream });
+type Handler = GatewayRoute['handle'];
+
+/** The services' operations, each with the service that answers it. */
+const serviceOperations = [
+  ['authority', authorityOperations],
+  ['licensing', licensingOperations],
+  ['enrollment', enrollmentOperations],
+  ['deviceSync', deviceSyncOperations],
+  ['projection', projectionOperations],
+] as const;
+
+const openApiOperation: HttpOperation = { ...gatewayOperations.getClock, id: 'openApi', path: '/api/v1/openapi.json', summary: 'This document' };
+
+/** Every operation of the public contract, in the order the route table matches them. */
+export function publicOperations(): HttpOperation[] {
+  return [...Object.values(gatewayOperations), ...serviceOperations.flatMap(([, operations]) => operations), openApiOperation];
+}
 
 /** Every call of the public contract, and who answers it. */
 export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: GatewayDeps): RouteTable {
-  const table = new RouteTable();
-  const ops = gatewayOperations;
-
-  table.add({
-    operation: ops.createTenant,
-    handle: async ({ body }) => {
+  // One handler per operation the gateway answers itself: a new one without a handler does not compile.
+  const handlers: Record<keyof typeof gatewayOperations, Handler> = {
+    getSession: async ({ principal }) => {
+      if (!principal) throw new DomainError(401, 'UNAUTHORIZED', 'a bearer token is required');
+      return { status: 200, body: principal };
+    },
+    createTenant: async ({ body }) => {
       const tenantId = crypto.randomUUID();
       const { name } = body as z.infer<typeof createTenantBody>;
       const created = await postJson(runtime.signer, `${serviceUrls.authority}${registerTenantOperation.path}`, { tenantId, name }, 'operator');
       const { token } = await tokens.issue(tenantId, 'admin', 'operator');
       return { status: 201, body: { tenantId, name: (created as { name: string }).name, adminToken: token } };
     },
-  });
-  table.add({
-    operation: ops.createToken,
-    handle: async ({ params, body, principal }) => {
+    createToken: async ({ params, body, principal }) => {
       const issued = await tokens.issue(
         params.tenantId,
         (body as z.infer<typeof createTokenBody>).role as Role,
@@ -47,25 +61,20 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
       );
       return { status: 201, body: issued };
     },
-  });
-  table.add({
-    operation: ops.revokeToken,
-    handle: async ({ params, principal }) => {
+    listTokens: async ({ params, query }) => {
+      const { limit, cursor } = query as z.infer<typeof pageQuery>;
+      return { status: 200, body: await tokens.list(params.tenantId, limit, cursor) };
+    },
+    revokeToken: async ({ params, principal }) => {
       await tokens.revoke(params.tenantId, params.tokenId, principal?.kind === 'tenant' ? `token:${principal.tokenId}` : 'operator');
       return { status: 204 };
     },
-  });
-  table.add({
-    operation: ops.listAudit,
-    handle: async ({ params, query }) => {
+    listAudit: async ({ params, query }) => {
       const { limit, cursor } = query as z.infer<typeof pageQuery>;
       return { status: 200, body: await audit.page(params.tenantId, limit, cursor) };
     },
-  });
-  table.add({ operation: ops.getClock, handle: async () => ({ status: 200, body: { now: runtime.clock.now().toISOString() } }) });
-  table.add({
-    operation: ops.advanceClock,
-    handle: async ({ body }) => {
+    getClock: async () => ({ status: 200, body: { now: runtime.clock.now().toISOString() } }),
+    advanceClock: async ({ body }) => {
       const clock = runtime.testClock;
       if (!clock) throw new DomainError(409, 'TEST_CLOCK_DISABLED', 'the clock can be advanced only when the stack runs with MDM_TEST_CLOCK=1');
       await clock.advance((body as z.infer<typeof advanceClockBody>).seconds);
@@ -74,21 +83,16 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
       await runtime.runSweeps();
       return { status: 200, body: { now: clock.now().toISOString() } };
     },
-  });
+  };
 
-  for (const [url, operations] of [
-    [serviceUrls.authority, authorityOperations],
-    [serviceUrls.licensing, licensingOperations],
-    [serviceUrls.enrollment, enrollmentOperations],
-    [serviceUrls.deviceSync, deviceSyncOperations],
-    [serviceUrls.projection, projectionOperations],
-  ] as const) {
-    operations.map(proxied(url)).forEach((r) => table.add(r));
+  const table = new RouteTable();
+  for (const [name, operation] of Object.entries(gatewayOperations)) {
+    table.add({ operation, handle: handlers[name as keyof typeof gatewayOperations] });
   }
-  table.add({
-    operation: { ...ops.getClock, id: 'openApi', path: '/api/v1/openapi.json', summary: 'This document' },
-    handle: async () => ({ status: 200, body: openApiDocument(table.operations()) }),
-  });
+  for (const [service, operations] of serviceOperations) {
+    for (const operation of operations) table.add({ operation, upstream: serviceUrls[service] });
+  }
+  table.add({ operation: openApiOperation, handle: async () => ({ status: 200, body: openApiDocument(table.operations()) }) });
   return table;
 }
 

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   ConfigurationEvent,
   authorityParams,
   configurationBody,
+  configurationListQuery,
   configurationParams,
   configurationStreamId,
 } from '@mdm/contracts/authority';
@@ -54,6 +55,25 @@ export class ConfigurationsController {
     const events = createConfiguration({ configurationId, authority, content: content(body) });
     await this.store.append(configurationStreamId(configurationId), events, { expectedVersion: 0, tenantId, actor });
     return view(events.reduce(configurationEvolver.evolve, configurationEvolver.initial));
+  }
+
+  /**
+   * Every configuration stream of the tenant is read and folded: a tenant has a few dozen, and the
+   * event store is their only record (no read model is kept for them).
+   */
+  @Get()
+  async list(
+    @Param(new PathPipe(authorityParams)) { tenantId, authority }: z.infer<typeof authorityParams>,
+    @Query(new ZodPipe(configurationListQuery)) { limit, cursor }: z.infer<typeof configurationListQuery>,
+  ) {
+    assertExists((await this.tenants.load(tenantId)).state);
+    const streams = Object.keys(await this.store.publishedVersions(tenantId, [configurationStreamId('')]));
+    const states = await Promise.all(streams.map(async (id) => foldStream(configurationEvolver, await this.store.readStream(id), toEvent).state));
+    const live = states
+      .filter((c) => c.exists && !c.deleted && c.authority === authority)
+      .sort((a, b) => a.name.localeCompare(b.name) || a.configurationId.localeCompare(b.configurationId));
+    const offset = Number(cursor ?? 0);
+    return { items: live.slice(offset, offset + limit).map(view), nextCursor: live.length > offset + limit ? String(offset + limit) : null };
   }
 
   @Get(':configurationId')

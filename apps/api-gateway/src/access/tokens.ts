@@ -80,6 +80,18 @@ export class Tokens {
     return { tokenId, token, role };
   }
 
+  /** The tenant's live tokens, oldest first; the cursor is the number of tokens already listed (there are few). */
+  async list(tenantId: string, limit: number, cursor?: string) {
+    const offset = Number(cursor ?? 0);
+    const rows = await this.db.query<{ token_id: string; role: Role; created_at: Date }>(
+      `select token_id, role, created_at from access_tokens where tenant_id = $1 and revoked_at is null
+        order by created_at, token_id offset $2 limit $3`,
+      [tenantId, offset, limit + 1],
+    );
+    const items = rows.slice(0, limit).map((r) => ({ tokenId: r.token_id, role: r.role, createdAt: r.created_at.toISOString() }));
+    return { items, nextCursor: rows.length > limit ? String(offset + limit) : null };
+  }
+
   /** Revoking a token of another tenant, or one already revoked, is a 404. */
   async revoke(tenantId: string, tokenId: string, actor: string): Promise<void> {
     await this.db.transaction(async (sql) => {

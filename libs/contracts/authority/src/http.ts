@@ -54,6 +54,13 @@ export const configurationBody = z
   });
 export type ConfigurationBody = z.infer<typeof configurationBody>;
 
+export const configurationListQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().regex(/^\d+$/, 'a cursor from nextCursor').optional(),
+  })
+  .strict();
+
 // ---- params ----
 
 export const tenantParams = z.object({ tenantId: uuid }).strict();
@@ -163,6 +170,18 @@ export const authorityOperations: HttpOperation[] = [
     response: configurationSchema,
     successStatus: 201,
     audited: true,
+  },
+  {
+    id: 'listConfigurations',
+    method: 'GET',
+    path: `${T}/authorities/:authority/configurations`,
+    access: READ_ROLES,
+    summary: "An authority's configurations (R7), by name; the cursor is the number already listed",
+    params: authorityParams,
+    query: configurationListQuery,
+    response: z.object({ items: z.array(configurationSchema), nextCursor: z.string().nullable() }),
+    successStatus: 200,
+    audited: false,
   },
   {
     id: 'getConfiguration',

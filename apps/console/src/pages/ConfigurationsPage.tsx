@@ -1,0 +1,252 @@
+import { useState, type FormEvent } from 'react';
+import {
+  Button,
+  Card,
+  CardHeader,
+  Checkbox,
+  Dropdown,
+  Field,
+  Input,
+  MessageBar,
+  MessageBarBody,
+  Option,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Textarea,
+  Title2,
+  Title3,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, call } from '../api/client';
+import { ErrorBar } from '../components/ErrorBar';
+import { Pager, useCursorPages } from '../components/Pager';
+import { useTenant } from '../session/session';
+
+const authorities = ['intune', 'office365'] as const;
+const types = ['email', 'vpn', 'certificate', 'wifi', 'configuration', 'compliance'] as const;
+const platforms = ['ios', 'ipados', 'macos', 'android', 'windows'] as const;
+type Authority = (typeof authorities)[number];
+
+interface Draft {
+  configurationId?: string;
+  version?: number;
+  authority: Authority;
+  name: string;
+  type: (typeof types)[number];
+  platforms: (typeof platforms)[number][];
+  settings: string;
+  groups: string;
+}
+
+const empty: Draft = { authority: 'intune', name: '', type: 'configuration', platforms: [], settings: '{}', groups: '' };
+
+const useStyles = makeStyles({
+  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, maxWidth: '640px', padding: tokens.spacingHorizontalL },
+  row: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap' },
+});
+
+/** R7: configuration profiles and compliance policies per authority: create, open by id, edit, delete, assign to groups. */
+export default function ConfigurationsPage() {
+  const { tenantId, abilities } = useTenant();
+  const styles = useStyles();
+  const queryClient = useQueryClient();
+  const [draft, setDraft] = useState<Draft>(empty);
+  const [shown, setShown] = useState<Authority>('intune');
+  const [settingsError, setSettingsError] = useState<string>();
+  const pages = useCursorPages();
+  const { cursor } = pages;
+  const list = useQuery({
+    queryKey: ['configurations', tenantId, shown, cursor],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations', {
+          params: { path: { tenantId, authority: shown }, query: { limit: 50, ...(cursor && { cursor }) } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['configurations', tenantId] });
+
+  const save = useMutation({
+    mutationFn: (d: Draft) => {
+      const body = {
+        name: d.name,
+        type: d.type,
+        platforms: d.platforms,
+        settings: JSON.parse(d.settings) as Record<string, unknown>,
+        assignedGroupIds: d.groups.split(/[\s,]+/).filter(Boolean),
+      };
+      return d.configurationId
+        ? call(
+            api.PUT('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations/{configurationId}', {
+              params: { path: { tenantId, authority: d.authority, configurationId: d.configurationId } },
+              body: { ...body, expectedVersion: d.version },
+            }),
+          )
+        : call(api.POST('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations', { params: { path: { tenantId, authority: d.authority } }, body }));
+    },
+    onSuccess: (_, d) => {
+      setShown(d.authority);
+      setDraft(empty);
+      void refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (d: Draft) =>
+      call(
+        api.DELETE('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations/{configurationId}', {
+          params: { path: { tenantId, authority: d.authority, configurationId: d.configurationId! } },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      JSON.parse(draft.settings);
+      setSettingsError(undefined);
+    } catch {
+      setSettingsError('settings must be a JSON object');
+      return;
+    }
+    save.mutate(draft);
+  };
+
+  return (
+    <>
+      <Title2 as="h2">Configurations and compliance policies</Title2>
+      <MessageBar intent="info">
+        <MessageBarBody>Create them on the new authority before switching: devices receive them at their first check-in under it.</MessageBarBody>
+      </MessageBar>
+      {abilities.administer && (
+        <Card>
+          <form className={styles.form} onSubmit={submit} aria-label="Configuration">
+            <Title3 as="h3">{draft.configurationId ? `Edit ${draft.name}` : 'New configuration'}</Title3>
+            <div className={styles.row}>
+              <Field label="Authority">
+                <Dropdown
+                  value={draft.authority}
+                  selectedOptions={[draft.authority]}
+                  disabled={!!draft.configurationId}
+                  onOptionSelect={(_, d) => setDraft({ ...draft, authority: d.optionValue as Authority })}
+                >
+                  {authorities.map((a) => (
+                    <Option key={a}>{a}</Option>
+                  ))}
+                </Dropdown>
+              </Field>
+              <Field label="Type">
+                <Dropdown value={draft.type} selectedOptions={[draft.type]} onOptionSelect={(_, d) => setDraft({ ...draft, type: d.optionValue as Draft['type'] })}>
+                  {types.map((t) => (
+                    <Option key={t}>{t}</Option>
+                  ))}
+                </Dropdown>
+              </Field>
+            </div>
+            <Field label="Name" required>
+              <Input value={draft.name} onChange={(_, d) => setDraft({ ...draft, name: d.value })} />
+            </Field>
+            <fieldset className={styles.row}>
+              <legend>Platforms</legend>
+              {platforms.map((p) => (
+                <Checkbox
+                  key={p}
+                  label={p}
+                  checked={draft.platforms.includes(p)}
+                  onChange={(_, d) => setDraft({ ...draft, platforms: d.checked ? [...draft.platforms, p] : draft.platforms.filter((x) => x !== p) })}
+                />
+              ))}
+            </fieldset>
+            <Field
+              label="Settings (JSON)"
+              hint="Compliance policies understand minOsVersion, requireEncryption, blockJailbroken, requirePasscode."
+              validationMessage={settingsError}
+            >
+              <Textarea value={draft.settings} onChange={(_, d) => setDraft({ ...draft, settings: d.value })} resize="vertical" />
+            </Field>
+            <Field label="Assigned group ids" hint="Separated by commas or spaces.">
+              <Input value={draft.groups} onChange={(_, d) => setDraft({ ...draft, groups: d.value })} />
+            </Field>
+            <ErrorBar error={save.error} title="The configuration was refused" />
+            <div className={styles.row}>
+              <Button appearance="primary" type="submit" disabled={save.isPending || !draft.name || draft.platforms.length === 0}>
+                {draft.configurationId ? 'Save changes' : 'Create configuration'}
+              </Button>
+              {draft.configurationId && <Button onClick={() => setDraft(empty)}>Cancel editing</Button>}
+            </div>
+          </form>
+        </Card>
+      )}
+      <Card>
+        <CardHeader header={<Title3 as="h3">Configurations of {shown}</Title3>} />
+        <div className={styles.form}>
+          <Field label="Authority shown">
+            <Dropdown
+              value={shown}
+              selectedOptions={[shown]}
+              onOptionSelect={(_, d) => {
+                setShown(d.optionValue as Authority);
+                pages.reset();
+              }}
+            >
+              {authorities.map((a) => (
+                <Option key={a}>{a}</Option>
+              ))}
+            </Dropdown>
+          </Field>
+          <ErrorBar error={list.error ?? remove.error} />
+          <Table size="small" aria-label="Configurations">
+            <TableHeader>
+              <TableRow>
+                <TableHeaderCell>Name</TableHeaderCell>
+                <TableHeaderCell>Type</TableHeaderCell>
+                <TableHeaderCell>Platforms</TableHeaderCell>
+                <TableHeaderCell>Groups</TableHeaderCell>
+                <TableHeaderCell>Version</TableHeaderCell>
+                {abilities.administer && <TableHeaderCell>Actions</TableHeaderCell>}
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {list.data?.items.map((c) => (
+                <TableRow key={c.configurationId} data-testid="configuration-row">
+                  <TableCell>{c.name}</TableCell>
+                  <TableCell>{c.type}</TableCell>
+                  <TableCell>{c.platforms.join(', ')}</TableCell>
+                  <TableCell>{c.assignedGroupIds.length}</TableCell>
+                  <TableCell>{c.version}</TableCell>
+                  {abilities.administer && (
+                    <TableCell>
+                      <Button
+                        size="small"
+                        onClick={() =>
+                          setDraft({
+                            ...c,
+                            settings: JSON.stringify(c.settings),
+                            groups: c.assignedGroupIds.join(', '),
+                          })
+                        }
+                      >
+                        Edit {c.name}
+                      </Button>{' '}
+                      <Button size="small" onClick={() => remove.mutate({ ...empty, authority: c.authority, configurationId: c.configurationId })} disabled={remove.isPending}>
+                        Delete {c.name}
+                      </Button>
+                    </TableCell>
+                  )}
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+          <Pager pages={pages} nextCursor={list.data?.nextCursor} />
+        </div>
+      </Card>
+    </>
+  );
+}

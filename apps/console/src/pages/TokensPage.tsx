@@ -1,0 +1,118 @@
+import { useState } from 'react';
+import {
+  Button,
+  Card,
+  Dropdown,
+  Field,
+  Option,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Title2,
+  Title3,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, call } from '../api/client';
+import { ErrorBar } from '../components/ErrorBar';
+import { Pager, useCursorPages } from '../components/Pager';
+import { ShownOnce } from '../components/ShownOnce';
+import { dateTime } from '../format';
+import { Role } from '../session/abilities';
+import { useSession, useTenant } from '../session/session';
+
+const roles: { role: Role; meaning: string }[] = [
+  { role: 'admin', meaning: 'admin: everything in the tenant' },
+  { role: 'helpdesk', meaning: 'helpdesk: read, remote actions' },
+  { role: 'reader', meaning: 'reader: read only' },
+  { role: 'enroller', meaning: 'enroller: enrollment only' },
+];
+
+const useStyles = makeStyles({
+  card: { padding: tokens.spacingHorizontalL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, maxWidth: '800px' },
+});
+
+/** The tenant's tokens: issue one with a role (shown once), list the live ones, revoke one (it stops working at once). */
+export default function TokensPage() {
+  const { tenantId } = useTenant();
+  const { session } = useSession();
+  const styles = useStyles();
+  const queryClient = useQueryClient();
+  const [role, setRole] = useState<Role>('reader');
+  const pages = useCursorPages();
+  const { cursor } = pages;
+  const list = useQuery({
+    queryKey: ['tokens', tenantId, cursor],
+    queryFn: () => call(api.GET('/api/v1/tenants/{tenantId}/tokens', { params: { path: { tenantId }, query: { limit: 50, ...(cursor && { cursor }) } } })),
+    placeholderData: keepPreviousData,
+  });
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ['tokens', tenantId] });
+  const create = useMutation({
+    mutationFn: () => call(api.POST('/api/v1/tenants/{tenantId}/tokens', { params: { path: { tenantId } }, body: { role } })),
+    onSuccess: refresh,
+  });
+  const revoke = useMutation({
+    mutationFn: (tokenId: string) => call(api.DELETE('/api/v1/tenants/{tenantId}/tokens/{tokenId}', { params: { path: { tenantId, tokenId } } })),
+    onSuccess: refresh,
+  });
+  const own = session?.kind === 'tenant' ? session.tokenId : undefined;
+  return (
+    <>
+      <Title2 as="h2">Tokens</Title2>
+      <Card className={styles.card}>
+        <Title3 as="h3">Issue a token</Title3>
+        <Field label="Role">
+          <Dropdown value={roles.find((r) => r.role === role)?.meaning} selectedOptions={[role]} onOptionSelect={(_, d) => setRole(d.optionValue as Role)}>
+            {roles.map((r) => (
+              <Option key={r.role} value={r.role}>
+                {r.meaning}
+              </Option>
+            ))}
+          </Dropdown>
+        </Field>
+        <Button appearance="primary" onClick={() => create.mutate()} disabled={create.isPending}>
+          Issue {role} token
+        </Button>
+        <ErrorBar error={create.error} />
+        {create.data && <ShownOnce title={`New ${create.data.role} token (id ${create.data.tokenId})`} secret={create.data.token} testId="new-token" />}
+      </Card>
+      <Card className={styles.card}>
+        <Title3 as="h3">Live tokens</Title3>
+        <ErrorBar error={list.error ?? revoke.error} />
+        <Table size="small" aria-label="Live tokens">
+          <TableHeader>
+            <TableRow>
+              <TableHeaderCell>Token id</TableHeaderCell>
+              <TableHeaderCell>Role</TableHeaderCell>
+              <TableHeaderCell>Issued</TableHeaderCell>
+              <TableHeaderCell>Revoke</TableHeaderCell>
+            </TableRow>
+          </TableHeader>
+          <TableBody>
+            {list.data?.items.map((t) => (
+              <TableRow key={t.tokenId} data-testid="token-row">
+                <TableCell>{t.tokenId}</TableCell>
+                <TableCell>{t.role}</TableCell>
+                <TableCell>{dateTime(t.createdAt)}</TableCell>
+                <TableCell>
+                  {t.tokenId === own ? (
+                    'this session'
+                  ) : (
+                    <Button size="small" onClick={() => revoke.mutate(t.tokenId)} disabled={revoke.isPending}>
+                      Revoke {t.role} token {t.tokenId.slice(0, 8)}
+                    </Button>
+                  )}
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+        <Pager pages={pages} nextCursor={list.data?.nextCursor} />
+      </Card>
+    </>
+  );
+}

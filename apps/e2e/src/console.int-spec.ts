@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Browser } from 'playwright-core';
+import { selfSignedCertificatePem } from '@mdm/platform/testing';
+import { buttonNames, consoleBuild, launchBrowser, screenshot, seriousViolations, signIn, tabTo, untilText } from './support/browser';
+import { DeviceClient } from './support/device-client';
+import { TestStack, startStack } from './support/stack';
+import { TestTenant, createTenant } from './support/tenant';
+
+const DAY = 86_400_000;
+const healthy = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
+
+/** A user with a license entitling both services and an enrolled Android device that checked in once. */
+async function enrolledDevice(stack: TestStack, tenant: TestTenant, groupIds: string[] = []) {
+  const userId = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: `${randomUUID()}@contoso.com`, groupIds })).body.userId;
+  expect((await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku: 'M365_E3' })).status).toBe(200);
+  const enrolled = await tenant.admin.post(tenant.path('/enrollments'), {
+    platform: 'android',
+    enrollmentType: 'user',
+    userId,
+    serialNumber: `SN-${randomUUID()}`,
+    deviceName: 'Alice Pixel',
+    osVersion: '14',
+  });
+  expect(enrolled.status).toBe(201);
+  const device = new DeviceClient(stack.gateway.url, enrolled.body.deviceCredential);
+  expect((await device.checkIn(healthy)).status).toBe(200);
+  return { deviceId: enrolled.body.deviceId as string, device };
+}
+
+/** A new token of the tenant with the role, as the admin would hand it to a colleague. */
+async function tokenOf(tenant: TestTenant, role: string): Promise<string> {
+  const res = await tenant.admin.post(tenant.path('/tokens'), { role });
+  expect(res.status).toBe(201);
+  return res.body.token;
+}
+
+describe('the admin console in a real browser (Chromium, the whole stack behind the gateway)', () => {
+  let stack: TestStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(consoleBuild)) throw new Error(`no console build at ${consoleBuild}: run npx nx build console (npm test does)`);
+    browser = await launchBrowser();
+    stack = await startStack();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it("the admin's story: the banner, the choice with its preview, APNs and a configuration, the device migrating on the dashboard, a remote lock live", async () => {
+    const tenant = await createTenant(stack, 'Contoso');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+
+    // 1. A new tenant: the orange banner (R1).
+    const banner = page.getByTestId('authority-banner');
+    expect(await untilText(banner, /Mobile device management authority: Unknown/)).toBeTruthy();
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '1-banner');
+
+    // Before the console's story, the tenant ran MDM for Office 365 with one enrolled device (through the API).
+    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'office365' })).status).toBe(200);
+    const groupId = (await tenant.admin.post(tenant.path('/groups'), { name: 'Field' })).body.groupId;
+    const { deviceId, device } = await enrolledDevice(stack, tenant, [groupId]);
+    await page.reload();
+    await untilText(page.getByTestId('authority'), /Basic Mobility and Security/);
+    expect(await banner.count()).toBe(0);
+
+    // 2. Choosing Intune, by keyboard only: the options, then the preview, then the switch.
+    await tabTo(page, /^Change MDM authority$/);
+    await page.keyboard.press('Enter');
+    const intune = page.getByRole('radio', { name: /Intune MDM authority/ });
+    await intune.focus();
+    await page.keyboard.press('Space');
+    expect(await untilText(page.getByTestId('preview-notify'), /^1$/)).toBe('1');
+    expect(await page.getByTestId('preview-support').textContent()).toBe('0');
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '2-preview');
+    await tabTo(page, /^Confirm Intune MDM authority$/);
+    await page.keyboard.press('Enter');
+    await untilText(page.getByTestId('authority'), /^Intune MDM authority$/);
+
+    // 3. Upload an APNs certificate (after the Apple consent) and create a configuration.
+    await page.getByRole('button', { name: 'Grant consent: Apple MDM push certificate (Apple)' }).click();
+    await page.getByText('granted').first().waitFor();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'apns-'));
+    const pem = path.join(dir, 'push.pem');
+    writeFileSync(pem, await selfSignedCertificatePem({ subject: 'CN=APSP:contoso-push', notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 20 * DAY) }));
+    await page.getByTestId('apns-file-intune').setInputFiles(pem);
+    rmSync(dir, { recursive: true });
+    // It expires within 30 days: the console warns (R6).
+    expect(await untilText(page.getByTestId('apns-intune'), /CN=APSP:contoso-push.*expires in/)).toBeTruthy();
+    await page.getByRole('tab', { name: 'Configurations' }).click();
+    await page.getByLabel('Name').fill('Field Wi-Fi');
+    await page.getByRole('checkbox', { name: 'android' }).check();
+    await page.getByLabel('Assigned group ids').fill(groupId);
+    await page.getByRole('button', { name: 'Create configuration' }).click();
+    expect(await untilText(page.getByTestId('configuration-row'), /Field Wi-Fi.*android/)).toBeTruthy();
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // 4. The device checks in (through the API) and the dashboard shows it migrated, by itself.
+    await page.getByRole('tab', { name: 'Migration' }).click();
+    await untilText(page.getByTestId('count-pendingCheckIn'), /^1/);
+    const checkedIn = await device.checkIn(healthy);
+    expect(checkedIn.body).toMatchObject({ managedBy: 'intune', configurations: [{ name: 'Field Wi-Fi', authority: 'intune' }] });
+    expect(await untilText(page.getByTestId('count-migrated'), /^1Migrated/)).toBeTruthy();
+    expect(await untilText(page.getByTestId('freshness'), /As of .* ago/)).toBeTruthy();
+    await page.locator('.recharts-surface').first().waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '4-dashboard');
+
+    // 5. A remote lock goes pending → sent → done on screen.
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    await page.getByRole('link', { name: deviceId }).click();
+    await untilText(page.getByTestId('device-migration'), /migrated/);
+    await page.getByRole('button', { name: 'Remote lock' }).click();
+    const status = page.getByTestId('action-status');
+    expect(await untilText(status, /^pending$/)).toBe('pending');
+    const delivered = await device.checkIn(healthy);
+    const [command] = delivered.body.commands;
+    expect(command.type).toBe('remoteLock');
+    expect(await untilText(status, /^sent$/)).toBe('sent');
+    await device.checkIn(healthy, [{ commandId: command.commandId, status: 'done' }]);
+    expect(await untilText(status, /^done$/)).toBe('done');
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, '5-remote-lock');
+
+    // A wipe needs the device's name typed.
+    await page.getByRole('button', { name: 'Wipe', exact: true }).click();
+    const wipe = page.getByRole('button', { name: 'Wipe the device' });
+    expect(await wipe.isDisabled()).toBe(true);
+    await page.getByRole('alertdialog').getByRole('textbox').fill('Alice Pixel');
+    expect(await wipe.isDisabled()).toBe(false);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+
+    // Tokens: issue a reader token, see it listed, revoke it.
+    await page.getByRole('tab', { name: 'Tokens' }).click();
+    await page.getByRole('button', { name: 'Issue reader token' }).click();
+    await page.getByTestId('new-token').waitFor();
+    const readerRow = page.getByTestId('token-row').filter({ hasText: 'reader' });
+    await readerRow.getByRole('button').click();
+    await untilText(page.getByRole('table', { name: 'Live tokens' }), /^(?!.*reader)/);
+    expect(await page.getByTestId('token-row').count()).toBe(2); // the tenant's first admin token and this session's
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // Signing out forgets the token: the tab shows the sign-in page again, also after a reload.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  }, 240_000);
+
+  it('a change by someone else while the admin chooses: the 409 shows "changed by someone else" and the state reloads', async () => {
+    const tenant = await createTenant(stack, 'Concurrent');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    await page.getByTestId('authority-banner').getByRole('button', { name: 'Choose MDM authority' }).click();
+    await page.getByRole('radio', { name: /Coexistence/ }).check();
+    await page.getByTestId('authority-preview').waitFor();
+    // Meanwhile another admin chooses Intune.
+    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' })).status).toBe(200);
+    await page.getByRole('button', { name: /^Confirm Coexistence/ }).click();
+    expect(await untilText(page.getByTestId('authority-conflict'), /Changed by someone else/)).toBeTruthy();
+    expect(await untilText(page.getByTestId('authority'), /^Intune MDM authority$/)).toBeTruthy();
+    expect((await tenant.admin.get(tenant.path('/authority'))).body.authority).toBe('intune');
+    await page.close();
+  }, 120_000);
+
+  it("the operator's first steps: create a tenant, then sign in as its admin and see the banner", async () => {
+    const page = await signIn(browser, stack.gateway.url, stack.operatorToken);
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenants']);
+    await page.getByLabel('Tenant name').fill('Fabrikam');
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    const adminToken = (await page.getByTestId('admin-token').textContent())!;
+    expect(adminToken).toMatch(/^mdm_/);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: "Sign in as Fabrikam's admin" }).click();
+    await untilText(page.getByTestId('authority-banner'), /Mobile device management authority: Unknown/);
+    expect(await page.getByTestId('role').textContent()).toBe('admin');
+    await page.close();
+  }, 120_000);
+
+  it('R10: a license change is previewed (dry run, with the warning) before it is assigned', async () => {
+    const tenant = await createTenant(stack, 'Licensed');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'coexistence' });
+    const userId = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'olga@contoso.com' })).body.userId;
+    await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku: 'O365_E3' });
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    await page.getByRole('tab', { name: 'Users and licenses' }).click();
+    await page.getByLabel('User id').fill(userId);
+    await page.getByRole('button', { name: 'Open user' }).click();
+    await untilText(page.getByTestId('effective-authority'), /office365/);
+    await page.getByRole('combobox', { name: 'License' }).click();
+    await page.getByRole('option', { name: 'EMS_E3' }).click();
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const preview = await untilText(page.getByTestId('license-preview'), /Preview: office365 → intune/);
+    expect(preview).toContain('NO_INTUNE_CONFIGURATION_ASSIGNED');
+    // Nothing changed yet.
+    expect((await tenant.admin.get(tenant.path(`/users/${userId}`))).body.licenses).toEqual(['O365_E3']);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Assign EMS_E3' }).click();
+    await untilText(page.getByTestId('effective-authority'), /intune/);
+    expect((await tenant.admin.get(tenant.path(`/users/${userId}`))).body.licenses.sort()).toEqual(['EMS_E3', 'O365_E3']);
+    await page.close();
+  }, 120_000);
+
+  it('R27: the device list filters and pages by cursor, 50 devices at a time', async () => {
+    const tenant = await createTenant(stack, 'Fleet');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const enroll = (platform: string) =>
+      tenant.admin.post(tenant.path('/enrollments'), { platform, enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '11' });
+    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 10 }, () => enroll('windows')));
+    expect((await enroll('android')).status).toBe(201);
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    const rows = page.getByTestId('device-row');
+    await untilText(page.getByText(/^Page \d$/), /Page 1/);
+    const count = async (n: number) => {
+      const deadline = Date.now() + 30_000;
+      while ((await rows.count()) !== n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      return rows.count();
+    };
+    expect(await count(50)).toBe(50);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    expect(await count(1)).toBe(1);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    expect(await count(50)).toBe(50);
+    await page.getByRole('combobox', { name: 'platform' }).click();
+    await page.getByRole('option', { name: 'android' }).click();
+    expect(await count(1)).toBe(1);
+    expect(await rows.first().textContent()).toContain('android');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('a reader sees the views and no button that would get a 403', async () => {
+    const tenant = await createTenant(stack, 'Readers');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const { deviceId } = await enrolledDevice(stack, tenant);
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
+    await untilText(page.getByTestId('authority'), /Intune MDM authority/);
+    expect(await buttonNames(page)).toEqual(['Sign out']);
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenant status', 'Migration', 'Devices', 'Users and licenses', 'Configurations', 'Audit log']);
+    await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
+    await untilText(page.getByTestId('device-managed-by'), /intune/);
+    expect(await buttonNames(page)).toEqual(['Sign out']);
+    await page.close();
+  }, 120_000);
+
+  it('a token revoked while it is signed in ends its session at its next call', async () => {
+    const tenant = await createTenant(stack, 'Revoked');
+    const issued = (await tenant.admin.post(tenant.path('/tokens'), { role: 'reader' })).body;
+    const page = await signIn(browser, stack.gateway.url, issued.token);
+    await page.getByRole('tab', { name: 'Migration' }).click();
+    await page.getByTestId('count-migrated').waitFor();
+    expect((await tenant.admin.delete(tenant.path(`/tokens/${issued.tokenId}`))).status).toBe(204);
+    // The dashboard asks again within seconds, gets 401, and the console forgets the token.
+    await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  }, 120_000);
+
+  it('an enroller sees enrollment only', async () => {
+    const tenant = await createTenant(stack, 'Enrollers');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'enroller'));
+    expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Enrollment']);
+    await page.goto(`${stack.gateway.url}/status`);
+    await page.getByRole('button', { name: 'Enroll device' }).waitFor();
+    expect(page.url()).toBe(`${stack.gateway.url}/enroll`);
+    await page.close();
+  }, 120_000);
+
+  it("a second tenant's token sees nothing of the first", async () => {
+    const first = await createTenant(stack, 'First');
+    await first.admin.put(first.path('/authority'), { authority: 'intune' });
+    const { deviceId } = await enrolledDevice(stack, first);
+    const second = await createTenant(stack, 'Second');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(second, 'admin'));
+    await page.getByTestId('authority-banner').waitFor();
+    await page.getByRole('tab', { name: 'Devices' }).click();
+    await page.getByRole('table', { name: 'Devices' }).waitFor();
+    expect(await page.getByTestId('device-row').count()).toBe(0);
+    await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
+    expect(await untilText(page.getByRole('alert'), /NOT_FOUND/)).toBeTruthy();
+    await page.close();
+  }, 120_000);
+
+  it("the first page loads at most 300 KB of gzipped JavaScript; the dashboard's chart is not part of it", async () => {
+    const page = await browser.newPage();
+    const scripts = new Map<string, Promise<number>>();
+    page.on('response', (res) => {
+      if (res.url().endsWith('.js')) scripts.set(res.url(), res.body().then((body) => gzipSync(body).length));
+    });
+    await page.goto(stack.gateway.url, { waitUntil: 'networkidle' });
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const total = (await Promise.all(scripts.values())).reduce((a, b) => a + b, 0);
+    expect(scripts.size).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(300 * 1024);
+    expect([...scripts.keys()].some((url) => url.includes('MigrationChart'))).toBe(false);
+    await page.close();
+  }, 60_000);
+
+  const get = (path: string, init: RequestInit = {}) => fetch(`${stack.gateway.url}${path}`, init);
+
+  it('at / and for any page path (index.html, scripts from its origin only); API, device API and /health keep their answers', async () => {
+    for (const path of ['/', '/devices/4f1c2a9e-0000-4000-8000-000000000000']) {
+      const page = await get(path);
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await page.text()).toContain('<div id="root"></div>');
+    }
+    const missing = await get('/assets/missing.js');
+    expect([missing.status, ((await missing.json()) as { code: string }).code]).toEqual([404, 'NOT_FOUND']);
+    const api = await get('/api/v1/no-such-call');
+    expect([api.status, ((await api.json()) as { code: string }).code]).toEqual([404, 'NOT_FOUND']);
+    const device = await get('/device/v1/notifications?waitSeconds=0');
+    expect([device.status, ((await device.json()) as { code: string }).code]).toEqual([401, 'UNAUTHORIZED']);
+    expect(((await (await get('/health')).json()) as { status: string }).status).toMatch(/^(ok|degraded)$/);
+    expect((await get('/', { method: 'POST' })).status).toBe(404);
+  });
+
+  it("GET /api/v1/tenants/{t}/tokens lists the tenant's live tokens to its admin only, oldest first, without the secrets", async () => {
+    const tenant = await createTenant(stack, 'Tokens');
+    const reader = (await tenant.admin.post(tenant.path('/tokens'), { role: 'reader' })).body;
+    const helpdesk = (await tenant.admin.post(tenant.path('/tokens'), { role: 'helpdesk' })).body;
+    const listed = await tenant.admin.get(tenant.path('/tokens?limit=2'));
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((t: { role: string }) => t.role)).toEqual(['admin', 'reader']);
+    expect(listed.body.items[1]).toEqual({ tokenId: reader.tokenId, role: 'reader', createdAt: expect.any(String) });
+    const next = await tenant.admin.get(tenant.path(`/tokens?limit=2&cursor=${listed.body.nextCursor}`));
+    expect([next.body.items.map((t: { tokenId: string }) => t.tokenId), next.body.nextCursor]).toEqual([[helpdesk.tokenId], null]);
+    await tenant.admin.delete(tenant.path(`/tokens/${reader.tokenId}`));
+    expect((await tenant.admin.get(tenant.path('/tokens'))).body.items.map((t: { role: string }) => t.role)).toEqual(['admin', 'helpdesk']);
+    expect((await stack.client(helpdesk.token).get(tenant.path('/tokens'))).status).toBe(403);
+    const other = await createTenant(stack, 'Others');
+    expect((await other.admin.get(tenant.path('/tokens'))).status).toBe(404);
+  });
+
+  it("R7: GET …/authorities/{a}/configurations lists that authority's live configurations by name, a page at a time, to readers of the tenant only", async () => {
+    const tenant = await createTenant(stack, 'Configured');
+    const create = (authority: string, name: string) =>
+      tenant.admin.post(tenant.path(`/authorities/${authority}/configurations`), { name, type: 'wifi', platforms: ['android'], settings: {}, assignedGroupIds: [] });
+    const wifi = (await create('intune', 'Wi-Fi')).body;
+    await create('intune', 'Mail');
+    await create('office365', 'Legacy Mail');
+    const vpn = (await create('intune', 'VPN')).body;
+    await tenant.admin.delete(tenant.path(`/authorities/intune/configurations/${vpn.configurationId}`));
+    const names = (body: { items: { name: string }[] }) => body.items.map((c) => c.name);
+    const first = await stack.client(await tokenOf(tenant, 'reader')).get(tenant.path('/authorities/intune/configurations?limit=1'));
+    expect([first.status, names(first.body), first.body.nextCursor]).toEqual([200, ['Mail'], '1']);
+    const rest = (await tenant.admin.get(tenant.path('/authorities/intune/configurations?cursor=1'))).body;
+    expect([rest.items, rest.nextCursor]).toEqual([[wifi], null]);
+    expect(names((await tenant.admin.get(tenant.path('/authorities/office365/configurations'))).body)).toEqual(['Legacy Mail']);
+    const other = await createTenant(stack, 'Elsewhere');
+    expect((await other.admin.get(tenant.path('/authorities/intune/configurations'))).status).toBe(404);
+    expect((await tenant.admin.get(tenant.path('/authorities/intune/configurations?cursor=x'))).status).toBe(400);
+  });
+
+  it('GET /api/v1/session says who a token is: 401 without one, the operator, or a tenant with its role', async () => {
+    expect((await stack.anonymous.get('/api/v1/session')).status).toBe(401);
+    expect((await stack.operator.get('/api/v1/session')).body).toEqual({ kind: 'operator' });
+    const tenant = await createTenant(stack, 'Sessions');
+    const issued = (await tenant.admin.post(tenant.path('/tokens'), { role: 'reader' })).body;
+    const reader = stack.client(issued.token);
+    expect((await reader.get('/api/v1/session')).body).toEqual({ kind: 'tenant', tenantId: tenant.tenantId, tokenId: issued.tokenId, role: 'reader' });
+    await tenant.admin.delete(tenant.path(`/tokens/${issued.tokenId}`));
+    expect((await reader.get('/api/v1/session')).status).toBe(401);
+  });
+});
