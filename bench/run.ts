@@ -15,6 +15,8 @@
  *       (baseline: raw pg BEGIN/INSERT/COMMIT at up to 200 connections, informational)
  *   (j) projection lag, device events at 5,000/s for 60 s: applied_at - recorded_at p99 < 1 s
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
+ *   (m) the device agent, 10,000 devices with their polls open, through an authority change:
+ *       change -> all migrated in the views <= 60 s; the agent's memory per device
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
@@ -24,6 +26,7 @@ import { benchConfig as cfg } from './config';
 import { processStack } from './process-stack';
 import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
+import { deviceAgentScenario } from './scenarios/device-agent';
 import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
 import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
   }
-  if (['f', 'g', 'h', 'i'].some(on)) {
+  if (['f', 'g', 'h', 'i', 'm'].some(on)) {
     await benchKafka(); // starts the project's broker when nothing answers
     // The raw baselines first: the stack's pools take most of Postgres's connections.
     const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
@@ -73,6 +76,15 @@ async function main(): Promise<void> {
       try {
         if (rawF) results.push(...(await step('(f) enroll', () => enrollScenario(system, rawF))));
         if (rawI) results.push(...(await step('(i) check-in', () => checkInScenario(system, rawI))));
+      } finally {
+        await system.stop();
+      }
+    }
+    if (on('m')) {
+      // A system of its own: (m) enrolls 10,000 devices, which would weigh on (f) and (i)'s figures.
+      const system = await step('services as processes', processStack);
+      try {
+        results.push(...(await step('(m) device agent', () => deviceAgentScenario(system))));
       } finally {
         await system.stop();
       }

@@ -6,7 +6,7 @@ import { GatewayClient, ServerFeatures, discoverFeatures } from './gateway-clien
 import { standInApnsCertificatePem } from './identity';
 import { ServerClock } from './server-clock';
 import { FleetState, Platform, loadState, saveState } from './state-file';
-import { MemoryBaseline, SummaryReporter, memoryBaseline } from './summary';
+import { SummaryReporter, memoryNow } from './summary';
 
 export const PLATFORMS: readonly Platform[] = ['ios', 'ipados', 'macos', 'android', 'windows'];
 const APPLE: readonly Platform[] = ['ios', 'ipados', 'macos'];
@@ -140,7 +140,9 @@ async function createUsers(client: GatewayClient, state: FleetState, count: numb
  * The agent: resumes the fleet of the state file (or starts one), sets up what it was asked to
  * (tenant, users), learns what the server accepts, starts the devices and enrolls the missing ones.
  */
-export async function startAgent(opts: AgentOptions, baseline: MemoryBaseline = memoryBaseline()): Promise<RunningAgent> {
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  // What the agent itself takes before it holds any device: the summary's memory per device is the growth since.
+  const baseline = memoryNow();
   const kept = loadState(opts.stateFile);
   if (kept && kept.gateway !== opts.gateway) opts.logger.info({ was: kept.gateway, now: opts.gateway }, 'device-agent: the gateway moved');
   const wanted = opts.devices;

@@ -8,9 +8,7 @@ import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import { createLogger, logDestination } from '@mdm/platform/logging';
 import { PLATFORMS, RunningAgent, parseMix, readUserIds, startAgent } from './agent';
 import { Platform } from './state-file';
-import { Summary, memoryBaseline } from './summary';
-
-const baseline = memoryBaseline();
+import { Summary } from './summary';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string) => {
   const n = Number(text);
@@ -143,33 +141,30 @@ class Screen {
 async function main(): Promise<void> {
   const cli = program.parse().opts<Cli>();
   const logger = createLogger('device-agent', cli.logLevel, logDestination({ dest: cli.log, mkdir: true, sync: false }));
-  const agent: RunningAgent = await startAgent(
-    {
-      gateway: cli.gateway,
-      pollUrl: cli.pollUrl,
-      stateFile: cli.state,
-      devices: cli.devices,
-      platforms: parseMix<Platform>(cli.platforms, PLATFORMS),
-      noncompliantShare: cli.noncompliant,
-      tenantId: cli.tenant,
-      token: cli.token,
-      adminToken: cli.adminToken,
-      operatorToken: cli.operatorToken,
-      authority: cli.authority,
-      createUsers: cli.createUsers,
-      licenses: parseMix(cli.licenses),
-      userIds: cli.usersFile ? readUserIds(cli.usersFile) : undefined,
-      waitSeconds: cli.waitSeconds,
-      jitterMs: cli.jitter * 1000,
-      concurrency: cli.concurrency,
-      enrollConcurrency: cli.enrollConcurrency,
-      pollRampPerSecond: cli.pollRamp,
-      maxPolls: cli.maxPolls,
-      clockRefreshMs: cli.clockRefresh,
-      logger,
-    },
-    baseline,
-  );
+  const agent: RunningAgent = await startAgent({
+    gateway: cli.gateway,
+    pollUrl: cli.pollUrl,
+    stateFile: cli.state,
+    devices: cli.devices,
+    platforms: parseMix<Platform>(cli.platforms, PLATFORMS),
+    noncompliantShare: cli.noncompliant,
+    tenantId: cli.tenant,
+    token: cli.token,
+    adminToken: cli.adminToken,
+    operatorToken: cli.operatorToken,
+    authority: cli.authority,
+    createUsers: cli.createUsers,
+    licenses: parseMix(cli.licenses),
+    userIds: cli.usersFile ? readUserIds(cli.usersFile) : undefined,
+    waitSeconds: cli.waitSeconds,
+    jitterMs: cli.jitter * 1000,
+    concurrency: cli.concurrency,
+    enrollConcurrency: cli.enrollConcurrency,
+    pollRampPerSecond: cli.pollRamp,
+    maxPolls: cli.maxPolls,
+    clockRefreshMs: cli.clockRefresh,
+    logger,
+  });
   const screen = cli.json ? undefined : new Screen(Math.max(cli.devices, agent.state.devices.length));
   if (!cli.json) process.stderr.write(`tenant ${agent.state.tenantId}, state ${cli.state}, server accepts CSRs: ${agent.features.enrollmentCsr}\n`);
   const report = async () => {

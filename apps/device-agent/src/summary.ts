@@ -31,7 +31,12 @@ export interface MemoryBaseline {
   heapUsed: number;
 }
 
-export function memoryBaseline(): MemoryBaseline {
+/**
+ * The memory in use now; after a full collection when the process runs with --expose-gc (the
+ * bench's agent does), so that the growth per device is not hidden by garbage not yet collected.
+ */
+export function memoryNow(): MemoryBaseline {
+  (globalThis as { gc?: () => void }).gc?.();
   const { rss, heapUsed } = process.memoryUsage();
   return { rss, heapUsed };
 }
@@ -59,7 +64,7 @@ export class SummaryReporter {
     const c = s.counters;
     const rate = ((c.checkIns - this.last.checkIns) * 1000) / Math.max(1, now - this.last.at);
     this.last = { at: now, checkIns: c.checkIns };
-    const mem = process.memoryUsage();
+    const mem = memoryNow();
     const perDevice = (grown: number) => (s.active > 0 ? round(grown / s.active / 1024, 2) : 0);
     return {
       at: new Date(now).toISOString(),
