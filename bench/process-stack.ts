@@ -34,9 +34,10 @@ function freePort(): Promise<number> {
  * The system as it is deployed: every service a process of its own (as `npm start` runs them), on
  * the bench database, with schemas, consumer groups and a topic namespace of this run, removed by
  * stop(). The bench process keeps a ServiceRuntime per service (never started) for the services'
- * schemas and consumer groups, to seed data and to wait for consumers.
+ * schemas and consumer groups, to seed data and to wait for consumers. `overrides` are settings
+ * for every service (and those runtimes).
  */
-export async function processStack(): Promise<BenchStack> {
+export async function processStack(overrides: NodeJS.ProcessEnv = {}): Promise<BenchStack> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const env: NodeJS.ProcessEnv = {
@@ -47,6 +48,7 @@ export async function processStack(): Promise<BenchStack> {
     KAFKA_TOPIC_NAMESPACE: `bench-${run}`,
     LOG_LEVEL: 'warn',
     MDM_OPERATOR_TOKEN: operatorToken,
+    ...overrides,
   };
   const own = new Map<string, Record<string, string>>();
   for (const { app, definition } of stackServices) {

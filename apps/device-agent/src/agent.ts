@@ -93,20 +93,24 @@ export function readUserIds(file: string): string[] {
     .filter((l) => l && !l.startsWith('#'));
 }
 
-async function expect2xx<T>(what: string, p: Promise<{ status: number; body: T }>): Promise<T> {
-  const res = await p;
-  if (res.status < 200 || res.status > 299) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
+/** A set-up call; tried again (up to 5 times, backing off) while the server answers 5xx, as a loaded system may. */
+async function expect2xx<T>(what: string, call: () => Promise<{ status: number; body: T }>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await call();
+    if (res.status >= 200 && res.status <= 299) return res.body;
+    if (res.status < 500 || attempt === 5) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+  }
 }
 
 /** A tenant of its own on `authority`, ready for the platform mix (Apple: consent and a stand-in APNs certificate for both authorities, R12). */
 async function createTenant(client: GatewayClient, opts: AgentOptions, now: Date): Promise<{ tenantId: string; adminToken: string }> {
   const t = await expect2xx(
     'create tenant',
-    client.json<{ tenantId: string; adminToken: string }>('/api/v1/tenants', { method: 'POST', token: opts.operatorToken, body: { name: `Device agent ${randomBytes(3).toString('hex')}` } }),
+    () => client.json<{ tenantId: string; adminToken: string }>('/api/v1/tenants', { method: 'POST', token: opts.operatorToken, body: { name: `Device agent ${randomBytes(3).toString('hex')}` } }),
   );
   const path = `/api/v1/tenants/${t.tenantId}`;
-  const admin = (p: string, method: string, body: unknown) => expect2xx(`${method} ${p}`, client.json(`${path}${p}`, { method, token: t.adminToken, body }));
+  const admin = (p: string, method: string, body: unknown) => expect2xx(`${method} ${p}`, () => client.json(`${path}${p}`, { method, token: t.adminToken, body }));
   await admin('/authority', 'PUT', { authority: opts.authority });
   if (opts.platforms.some((p) => APPLE.includes(p))) {
     await admin('/consents', 'POST', { kind: 'appleMdmPush' });
@@ -127,9 +131,9 @@ async function createUsers(client: GatewayClient, state: FleetState, count: numb
       const k = next++;
       const user = await expect2xx(
         'create user',
-        client.json<{ userId: string }>(path, { method: 'POST', token, body: { userPrincipalName: `agent-${run}-${k}@fleet.example` } }),
+        () => client.json<{ userId: string }>(path, { method: 'POST', token, body: { userPrincipalName: `agent-${run}-${k}@fleet.example` } }),
       );
-      await expect2xx('license user', client.json(`${path}/${user.userId}/licenses`, { method: 'POST', token, body: { sku: licenses[k % licenses.length] } }));
+      await expect2xx('license user', () => client.json(`${path}/${user.userId}/licenses`, { method: 'POST', token, body: { sku: licenses[k % licenses.length] } }));
       state.users.push(user.userId);
     }
   };

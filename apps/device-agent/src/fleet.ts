@@ -150,8 +150,8 @@ export class Fleet {
       for (let attempt = 0; ; attempt++) {
         const res = await this.client.json<EnrollAnswer>(`/api/v1/tenants/${this.state.tenantId}/enrollments`, { method: 'POST', token, body });
         if (res.status === 201) return this.enrolled(res.body, { platform, userId, key, serialNumber, noncompliant: this.random() < plan.noncompliantShare });
-        // Read-your-writes may lag just after the tenant was set up: a bounded retry.
-        if (res.status === 503 && attempt < 5) {
+        // Read-your-writes may lag just after the tenant was set up (503), a loaded system may fail: a bounded retry.
+        if (res.status >= 500 && attempt < 5) {
           await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
           continue;
         }
