@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '@mdm/platform/logging';
 import { GatewayClient, ServerFeatures } from './gateway-client';
 import { certificateRequestPem, newDeviceKey } from './identity';
+import { mdmSignature } from './mdm-signature';
 import { Scheduler, TimeSource, scheduledAt } from './scheduler';
 import { CommandResult, DeviceRecord, FleetState, Platform } from './state-file';
 
@@ -15,6 +16,8 @@ export interface FleetOptions {
   enrollConcurrency: number;
   /** Long polls opened per second at start (a burst of 10,000 connects overflows the server's accept queue). */
   pollRampPerSecond: number;
+  /** Sign check-ins with the device's certificate (`Mdm-Signature`), once the server gave it one (`pem`). */
+  sign: boolean;
   logger: Logger;
   random?: () => number;
 }
@@ -246,11 +249,31 @@ export class Fleet {
   private activate(i: number): void {
     const d = this.state.devices[i];
     if (d.removed) return;
-    // Enrolled and never checked in, or results to report: now; otherwise on the server's schedule.
-    if (d.nextCheckInAt === null || d.pendingResults.length > 0) this.checkInNow(i);
+    // Enrolled and never checked in: the first check-in now, and the poll after it (a device
+    // enrolled a moment ago may not have reached device-sync yet, and each early call waits there).
+    if (d.nextCheckInAt === null) return this.checkInNow(i);
+    if (d.pendingResults.length > 0) this.checkInNow(i);
     else this.schedule.at(i, scheduledAt(Date.parse(d.nextCheckInAt), this.opts.jitterMs, this.random));
+    this.startPolling(i);
+  }
+
+  private startPolling(i: number): void {
     this.pollStarts.push(i);
     this.rampPolls();
+  }
+
+  /**
+   * A 401: the server does not know the credential (any more). Before its first check-in a device
+   * may only not have arrived yet at device-sync (enrollment's event still on its way, under load):
+   * it tries again, a few times; otherwise it was unenrolled, removed or wiped, and stops.
+   */
+  private unauthorized(i: number, kind: typeof POLL | typeof CHECK_IN): void {
+    if (this.state.devices[i].nextCheckInAt === null && this.failures[i] < 8) {
+      this.error(`${kind === POLL ? 'poll' : 'check-in'} 401 before the first check-in`);
+      this.retryLater(i, kind);
+    } else {
+      this.remove(i);
+    }
   }
 
   private rampPolls(): void {
@@ -288,7 +311,7 @@ export class Fleet {
           }
           this.poll(i);
         } else if (res.status === 401) {
-          this.remove(i);
+          this.unauthorized(i, POLL);
         } else {
           this.error(`poll ${res.status} ${errorCode(res.body)}`);
           this.retryLater(i, POLL);
@@ -353,19 +376,23 @@ export class Fleet {
       ...(results.length > 0 && { commandResults: results }),
       ...(renew && { csrPem: await certificateRequestPem(d.renewalKey!, d.serialNumber) }),
     });
-    const res = await this.client.call<CheckInAnswer>('/device/v1/check-in', { method: 'POST', device: d.credential, body });
-    if (res.status === 401) return this.remove(i);
+    const pem = d.certificate.pem;
+    const headers = this.opts.sign && pem ? { 'mdm-signature': mdmSignature(body, pem, d.key) } : undefined;
+    const res = await this.client.call<CheckInAnswer>('/device/v1/check-in', { method: 'POST', device: d.credential, body, headers });
+    if (res.status === 401) return this.unauthorized(i, CHECK_IN);
     if (res.status !== 200) {
       this.error(`check-in ${res.status} ${errorCode(res.body)}`);
       return this.retryLater(i, CHECK_IN);
     }
     const a = res.body;
+    const first = d.nextCheckInAt === null;
     this.counters.checkIns++;
     this.failures[i] = 0;
     d.pendingResults.splice(0, results.length);
     d.managedBy = a.managedBy;
     this.certificate(i, a.mdmCertificate);
     d.nextCheckInAt = a.nextCheckInAt;
+    if (first) this.startPolling(i);
     for (const command of a.commands) d.pendingResults.push(this.run(d, command));
     this.dirty = true;
     // Results go back at once, as a device answers its MDM commands; otherwise wait for the schedule.

@@ -15,6 +15,7 @@ export interface Call {
   device?: string;
   body?: string;
   headers?: Record<string, string>;
+  /** Default 90 s: an overloaded server still does what was asked; leaving early only makes it do it twice. */
   timeoutMs?: number;
 }
 
@@ -83,7 +84,7 @@ export class GatewayClient {
       headers['content-length'] = Buffer.byteLength(call.body);
     }
     return new Promise((resolve, reject) => {
-      const req = this.send(url, { method: call.method ?? 'GET', headers, agent, timeout: call.timeoutMs ?? 30_000 }, (res) => {
+      const req = this.send(url, { method: call.method ?? 'GET', headers, agent, timeout: call.timeoutMs ?? 90_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -98,7 +99,7 @@ export class GatewayClient {
           resolve({ status: res.statusCode ?? 0, body: body as T });
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`${url.pathname}: no answer within ${call.timeoutMs ?? 30_000} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`${url.pathname}: no answer within ${call.timeoutMs ?? 90_000} ms`)));
       req.on('error', reject);
       req.end(call.body);
     });

@@ -43,6 +43,7 @@ const program = new Command('devices')
   .option('--poll-ramp <n>', 'long polls opened per second at start', int(1), 2000)
   .option('--max-polls <n>', 'long-poll connections (default: one per device)', int(1))
   .option('--poll-url <url>', 'long poll here instead of the gateway (e.g. device-sync directly, see README on file limits)')
+  .option('--sign', 'sign check-ins with the device certificate (Mdm-Signature), when the server issued one for the device key')
   .option('--clock-refresh <ms>', 'how often the server clock is read', int(100), 5000)
   .option('--interval <s>', 'summary interval', int(1), 2)
   .option('--duration <s>', 'stop after this long (0: on Ctrl-C)', int(0), 0)
@@ -72,6 +73,7 @@ interface Cli {
   maxPolls?: number;
   pollUrl?: string;
   clockRefresh: number;
+  sign?: boolean;
   interval: number;
   duration: number;
   json?: boolean;
@@ -163,6 +165,7 @@ async function main(): Promise<void> {
     pollRampPerSecond: cli.pollRamp,
     maxPolls: cli.maxPolls,
     clockRefreshMs: cli.clockRefresh,
+    sign: cli.sign ?? false,
     logger,
   });
   const screen = cli.json ? undefined : new Screen(Math.max(cli.devices, agent.state.devices.length));

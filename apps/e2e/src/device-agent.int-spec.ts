@@ -44,6 +44,7 @@ describe('device agent: a simulated fleet through an authority change (R16, R18,
     concurrency: 8,
     enrollConcurrency: 4,
     pollRampPerSecond: 1000,
+    sign: false,
     clockRefreshMs: 200,
     logger: createLogger('device-agent', process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
