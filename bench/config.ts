@@ -41,8 +41,8 @@ export const benchConfig = {
   partitions: 6,
   /** (f), (i): the services as processes of their own (default), or all in the bench's process. */
   inProcess: process.env.BENCH_STACK === 'in-process',
-  /** Scenarios to run (a..k, m); all by default. */
-  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,j,k,m').split(','),
+  /** Scenarios to run (a..k, m, n); all by default. */
+  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,j,k,m,n').split(','),
 };
 
 /** Quiet: warnings and errors only. */

@@ -17,6 +17,8 @@
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
  *   (m) the device agent, 10,000 devices with their polls open, through an authority change:
  *       change -> all migrated in the views <= 60 s; the agent's memory per device
+ *   (n) the device agent alone, 10,000 devices against a stub of the device API: its memory per
+ *       device and its own speed (informational)
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
@@ -26,7 +28,7 @@ import { benchConfig as cfg } from './config';
 import { processStack } from './process-stack';
 import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommit, seconds } from './infra';
 import { BenchResult, printTable, writeResults } from './report';
-import { deviceAgentScenario } from './scenarios/device-agent';
+import { agentAloneScenario, deviceAgentScenario } from './scenarios/device-agent';
 import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
 import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (on('n')) results.push(...(await step('(n) device agent alone', () => agentAloneScenario())));
   if (on('j') || on('k')) {
     await benchKafka(); // starts the project's broker when nothing answers
     if (on('j')) results.push(...(await step('(j) projection lag', projectionLagScenario)));
