@@ -91,11 +91,13 @@ class Screen {
   private readonly activity: SingleBar;
 
   constructor(target: number) {
+    // Lines without a bar.
     const line = (format: string) => this.bars.create(1, 0, {}, { format });
     this.enrolled = this.bars.create(Math.max(1, target), 0, {}, { format: 'enrolled     {bar} {value}/{total}  active {active}' });
     this.polls = this.bars.create(1, 0, {}, { format: 'long polls   {bar} {value}/{total}  check-ins queued {queued}, in flight {inFlight}, scheduled {scheduled}' });
-    this.migrated = this.bars.create(1, 0, {}, { format: 'migrated     {bar} {value}/{total}  pendingCheckIn {pending}  needsSupport {support}  blockedApns {apns}  expired {expired}' });
-    this.managed = line('views        total {total}  intune {intune}  office365 {office365}  compliant {compliant}  noncompliant {noncompliant}  lag {lag}');
+    const none = { pending: '-', support: '-', apns: '-', expired: '-' };
+    this.migrated = this.bars.create(1, 0, none, { format: 'migrated     {bar} {value}/{total}  pendingCheckIn {pending}  needsSupport {support}  blockedApns {apns}  expired {expired}' });
+    this.managed = line('views        devices {devices}  intune {intune}  office365 {office365}  compliant {compliant}  noncompliant {noncompliant}  lag {lag}');
     this.activity = line('agent        {rate} check-ins/s  total {checkIns}  notified {notifications}  actions {commands}  renewals {renewals}  errors {errors}{top}  {memory}');
   }
 
@@ -112,7 +114,7 @@ class Screen {
       this.migrated.setTotal(Math.max(1, affected));
       this.migrated.update(m.migrated ?? 0, { pending: m.pendingCheckIn ?? 0, support: m.needsSupport ?? 0, apns: m.blockedApns ?? 0, expired: m.legacyProfilesExpired ?? 0 });
       this.managed.update(0, {
-        total: v.total,
+        devices: v.total,
         intune: v.byManagedBy.intune ?? 0,
         office365: v.byManagedBy.office365 ?? 0,
         compliant: v.byCompliance.compliant ?? 0,
@@ -120,7 +122,7 @@ class Screen {
         lag: `${v.lagMs} ms`,
       });
     } else {
-      this.managed.update(0, { total: '-', intune: '-', office365: '-', compliant: '-', noncompliant: '-', lag: v ? v.error : 'no admin token' });
+      this.managed.update(0, { devices: '-', intune: '-', office365: '-', compliant: '-', noncompliant: '-', lag: v ? v.error : 'no admin token' });
     }
     const top = Object.entries(s.errorsByKind).sort((a, b) => b[1] - a[1])[0];
     this.activity.update(0, {
@@ -175,6 +177,8 @@ async function main(): Promise<void> {
     if (cli.json) process.stdout.write(`${JSON.stringify(s)}\n`);
     else screen!.show(s);
   };
+  // The first summary at once: the screen's lines have their values from the start.
+  await report();
   let saves = 0;
   const timer = setInterval(() => {
     void report();
