@@ -170,11 +170,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (opts.createUsers > state.users.length) await createUsers(client, state, opts.createUsers, opts.licenses);
   saveState(opts.stateFile, state);
 
+  // Every line of this fleet names its tenant.
+  const logger = opts.logger.child({ tenantId: state.tenantId });
   const features = await discoverFeatures(client);
-  opts.logger.info({ features }, 'device-agent: server features');
-  const fleet = new Fleet(state, client, features, clock, { ...opts, logger: opts.logger });
+  logger.info({ features }, 'device-agent: server features');
+  const fleet = new Fleet(state, client, features, clock, { ...opts, logger });
   clock.onJump = () => fleet.clockJumped();
-  clock.start((err) => opts.logger.warn({ err }, 'device-agent: reading the server clock failed'));
+  clock.start((err) => logger.warn({ err }, 'device-agent: reading the server clock failed'));
   fleet.start();
   const plan: EnrollPlan = { platforms: opts.platforms, noncompliantShare: opts.noncompliantShare };
   const save = () => {
