@@ -39,8 +39,9 @@ export function freePort(): Promise<number> {
  * stop(). The bench process keeps a ServiceRuntime per service (never started) for the services'
  * schemas and consumer groups, to seed data and to wait for consumers. startMs: how long the
  * services took to start, each once the one before answered /health, until the gateway did.
+ * `overrides` are settings for every service (and those runtimes).
  */
-export async function processStack(from: ServicesFrom = 'dist'): Promise<BenchStack & { startMs: number }> {
+export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJS.ProcessEnv = {}): Promise<BenchStack & { startMs: number }> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const signingKey = randomBytes(32).toString('base64url');
@@ -54,6 +55,7 @@ export async function processStack(from: ServicesFrom = 'dist'): Promise<BenchSt
     MDM_OPERATOR_TOKEN: operatorToken,
     MDM_GATEWAY_SIGNING_KEY: signingKey,
     MDM_SERVICES_FROM: from,
+    ...overrides,
   };
   const own = new Map<string, Record<string, string>>();
   for (const { app, definition } of stackServices) {

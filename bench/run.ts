@@ -24,6 +24,10 @@
  *       idle RSS <= 120 MB, the whole stack <= 5 s; the production node_modules against the full install
  *   (q) the console's migration dashboard for a 100,000-device tenant renders <= 1 s after its data
  *       arrives (Chromium; needs the console built; not in the default set: BENCH_ONLY=q)
+ *   (m) the device agent, 10,000 devices with their polls open, through an authority change:
+ *       change -> all migrated in the views <= 60 s; the agent's memory per device
+ *   (n) the device agent alone, 10,000 devices against a stub of the device API: its memory per
+ *       device and its own speed (informational)
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
  */
@@ -35,6 +39,7 @@ import { benchKafka, benchStack, ensureDatabase, freeConnections, rawInsertCommi
 import { BenchResult, printTable, writeResults } from './report';
 import { bogusCredentialScenario, checkInUnderCommandsScenario } from './scenarios/device-consistency';
 import { checkInScaleScenario } from './scenarios/check-in-scale';
+import { agentAloneScenario, deviceAgentScenario } from './scenarios/device-agent';
 import { checkInScenario, fanOutScenario, longPollScenario } from './scenarios/device-sync';
 import { enrollScenario } from './scenarios/enroll';
 import { eventStoreScenario } from './scenarios/event-store';
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
   }
-  if (['f', 'g', 'h', 'i', 'i2', 'l', 'p'].some(on)) {
+  if (['f', 'g', 'h', 'i', 'i2', 'l', 'p', 'm'].some(on)) {
     await benchKafka(); // starts the project's broker when nothing answers
     // The raw baselines first: the stack's pools take most of Postgres's connections.
     const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
@@ -93,6 +98,17 @@ async function main(): Promise<void> {
         await system.stop();
       }
     }
+    if (on('m')) {
+      // A system of its own: (m) enrolls 10,000 devices, which would weigh on (f) and (i)'s figures.
+      // Fewer connections per service: six services at 10 and the bench's own pools came near
+      // Postgres's 100 on a machine that other test runs share ("too many clients" during the set-up).
+      const system = await step('services as processes', () => processStack('dist', { DB_POOL_SIZE: process.env.BENCH_FLEET_DB_POOL_SIZE ?? '4' }));
+      try {
+        results.push(...(await step('(m) device agent', () => deviceAgentScenario(system))));
+      } finally {
+        await system.stop();
+      }
+    }
     if (on('g') || on('h')) {
       const stack = await step('stack in this process', benchStack);
       try {
@@ -103,6 +119,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (on('n')) results.push(...(await step('(n) device agent alone', () => agentAloneScenario())));
   if (on('j') || on('k')) {
     await benchKafka(); // starts the project's broker when nothing answers
     if (on('j')) results.push(...(await step('(j) projection lag', projectionLagScenario)));

@@ -33,7 +33,7 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
     base: { service },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label: string) => ({ level: label }) },
     mixin: () => {
       const { correlationId, tenantId } = currentContext();
       return { ...(correlationId && { correlationId }), ...(tenantId && { tenantId }) };
@@ -41,5 +41,7 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+export { destination as logDestination } from 'pino';
 
 export type { Logger } from 'pino';

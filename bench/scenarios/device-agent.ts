@@ -1,0 +1,161 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import type { Summary } from '../../apps/device-agent/src/summary';
+import type { FleetState } from '../../apps/device-agent/src/state-file';
+import type { BenchStack } from '../process-stack';
+import { expectStatus } from '../http';
+import { seconds } from '../infra';
+import { BenchResult, result } from '../report';
+import { gatewayCall } from './enroll';
+
+export const FLEET_MIGRATION_TARGET_S = 60;
+const ROOT = path.join(__dirname, '..', '..');
+const register = path.join(ROOT, 'tools', 'register.js');
+
+/** The device agent as `npm run devices -- … --json` runs it, a process of its own; its summaries as they come. */
+class AgentProcess {
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'bench-fleet-'));
+  readonly stateFile = path.join(this.dir, 'fleet.json');
+  readonly started = performance.now();
+  latest: Summary | undefined;
+  /** When the first summary came: the set-up (tenant, users) is done then. */
+  firstSummaryAfter = NaN;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<unknown>;
+
+  constructor(args: string[]) {
+    // --expose-gc: the agent collects garbage before it measures its memory (see summary.ts).
+    this.child = fork(path.join(ROOT, 'apps', 'device-agent', 'src', 'main.ts'), [...args, '--state', this.stateFile, '--json', '--interval', '1', '--log', path.join(this.dir, 'agent.log'), '--log-level', 'warn'], {
+      execArgv: ['--expose-gc', '-r', register],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', resolve));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      this.latest = JSON.parse(line) as Summary;
+      if (Number.isNaN(this.firstSummaryAfter)) this.firstSummaryAfter = seconds(this.started);
+    });
+  }
+
+  /** Polls `check` every 250 ms up to capMs; false (and the last summary printed) when it never held. */
+  async until(what: string, capMs: number, check: (s: Summary | undefined) => boolean | Promise<boolean>): Promise<boolean> {
+    const deadline = performance.now() + capMs;
+    while (performance.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`the device agent exited (${this.child.exitCode}) while ${what}`);
+      if (await check(this.latest)) return true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    process.stdout.write(`\n  ${what}: not within ${capMs / 1000} s (last summary ${JSON.stringify(this.latest)})\n`);
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Every device enrolled, checked in once and polling, nothing queued. */
+const allUp = (devices: number) => (s: Summary | undefined) =>
+  !!s && s.devices.enrolled === devices && s.devices.pollsOpen === devices && s.totals.checkIns >= devices && s.devices.checkInsQueued === 0 && s.devices.checkInsInFlight === 0;
+
+function memoryRows(scenario: string, s: Summary): BenchResult[] {
+  return [
+    result(scenario, `agent memory per device, every poll open (RSS growth; ${s.memory.rssMb} MB in all)`, s.memory.rssPerDeviceKb, 'KB'),
+    result(scenario, 'agent memory per device, every poll open (JS heap growth)', s.memory.heapPerDeviceKb, 'KB'),
+  ];
+}
+
+/**
+ * (m) The device agent enrolls a fleet through the gateway into a tenant on office365 and keeps
+ * every device's long poll open; then the admin moves the tenant to intune. Measured: from the
+ * change to every device migrated in the views (R20, R26), and the agent's memory per device.
+ *
+ * The polls go to device-sync directly, as (h)'s do: the gateway relays each poll over a connection
+ * of its own, so 10,000 polls through one gateway process need 20,000 files, the whole per-process
+ * limit of this machine (README, "Device agent"). Enrollments, check-ins and the views go through the gateway.
+ */
+export async function deviceAgentScenario(stack: BenchStack, devices = Number(process.env.BENCH_FLEET_DEVICES ?? 10_000)): Promise<BenchResult[]> {
+  const SCENARIO = '(m) device agent';
+  // prettier-ignore
+  const agent = new AgentProcess([
+    '--gateway', stack.gateway.url, '--poll-url', stack.deviceSync.url, '--devices', String(devices),
+    '--operator-token', stack.operatorToken, '--authority', 'office365', '--create-users', String(Math.min(1000, devices)),
+    '--licenses', 'M365_E3', '--platforms', 'android:2,windows:1,ios:1', '--enroll-concurrency', '32', '--concurrency', '64',
+  ]);
+  try {
+    const up = allUp(devices);
+    const ready = await agent.until('enrolling with every poll open', 600_000, (s) => up(s) && !!s!.views && 'total' in s!.views && s!.views.total === devices);
+    if (!ready) throw new Error('the fleet did not come up');
+    const steady = agent.latest!;
+    process.stdout.write(
+      `\n  tenant and users after ${agent.firstSummaryAfter.toFixed(1)} s; ${devices} devices enrolled, checked in, polls open after ${seconds(agent.started).toFixed(1)} s (${steady.totals.errors} errors)\n`,
+    );
+    const state = JSON.parse(readFileSync(agent.stateFile, 'utf8')) as FleetState;
+    const start = performance.now();
+    await expectStatus('change authority', 200, gatewayCall(stack, 'PUT', `/api/v1/tenants/${state.tenantId}/authority`, state.adminToken, { authority: 'intune' }));
+    let migrated = 0;
+    const all = await agent.until('every device migrated in the views', 120_000, async () => {
+      const res = await gatewayCall(stack, 'GET', `/api/v1/tenants/${state.tenantId}/overview`, state.adminToken);
+      migrated = (res.body as { devices: { byMigration: { migrated: number } } }).devices.byMigration.migrated;
+      return migrated === devices;
+    });
+    const took = all ? seconds(start) : 120;
+    const errors = agent.latest!.totals.errors;
+    if (errors > 0) process.stdout.write(`\n  agent errors: ${JSON.stringify(agent.latest!.errorsByKind)}\n`);
+    return [
+      result(SCENARIO, `${devices} devices, polls open: change → all migrated in the views${all ? '' : ` (${migrated} by the cap)`}`, took, 's', {
+        target: FLEET_MIGRATION_TARGET_S,
+        atMost: true,
+      }),
+      ...memoryRows(SCENARIO, steady),
+      result(SCENARIO, 'agent errors (enrollment to migration)', errors, 'errors', { target: 0, atMost: true }),
+    ];
+  } finally {
+    await agent.stop();
+  }
+}
+
+/**
+ * (n) The device agent alone: 10,000 devices against a stand-in of the device API that answers at
+ * once (bench/device-api-stub.ts), so the figures are the agent's own: enrolled (a CSR each) and
+ * polling, its memory per device, and how fast it turns 10,000 notifications into check-ins.
+ */
+export async function agentAloneScenario(devices = Number(process.env.BENCH_FLEET_DEVICES ?? 10_000)): Promise<BenchResult[]> {
+  const SCENARIO = '(n) device agent alone';
+  const stub = fork(path.join(ROOT, 'bench', 'device-api-stub.ts'), [], { execArgv: ['-r', register] });
+  const port = await new Promise<number>((resolve, reject) => {
+    stub.once('message', (m: { port: number }) => resolve(m.port));
+    stub.once('exit', (code) => reject(new Error(`the device API stub exited (${code})`)));
+  });
+  // prettier-ignore
+  const agent = new AgentProcess([
+    '--gateway', `http://127.0.0.1:${port}`, '--tenant', randomUUID(), '--token', 'stub', '--devices', String(devices),
+    '--platforms', 'android', '--enroll-concurrency', '32', '--concurrency', '64',
+  ]);
+  try {
+    if (!(await agent.until('enrolling with every poll open', 900_000, allUp(devices)))) throw new Error('the fleet did not come up');
+    const upAfter = seconds(agent.started);
+    const steady = agent.latest!;
+    const before = steady.totals.checkIns;
+    const start = performance.now();
+    stub.send({ notifyAll: true });
+    const all = await agent.until('every notified device checked in', 120_000, (s) => !!s && s.totals.checkIns - before >= devices);
+    return [
+      result(SCENARIO, `${devices} devices enrolled (a CSR each), checked in, every poll open`, upAfter, 's'),
+      ...memoryRows(SCENARIO, steady),
+      result(SCENARIO, `${devices} notifications → every device checked in (summary each second)`, all ? seconds(start) : 120, 's'),
+      result(SCENARIO, 'agent errors', agent.latest!.totals.errors, 'errors', { target: 0, atMost: true }),
+    ];
+  } finally {
+    await agent.stop();
+    stub.kill();
+  }
+}
