@@ -60,7 +60,7 @@ export async function processStack(): Promise<BenchStack> {
     env,
     logDir: path.join(os.tmpdir(), `mdm-bench-${run}`),
     serviceEnv: ({ app }) => own.get(app)!,
-    onExit: (app, code) => process.stderr.write(`\n${app} exited (code ${code}) during the bench\n`),
+    say: (line) => process.stderr.write(`\n${line} (during the bench)\n`),
   });
   const runtimes = new Map<string, ServiceRuntime>();
   try {
