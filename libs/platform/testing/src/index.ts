@@ -59,3 +59,4 @@ export * from './kafka';
 export * from './pki';
 export * from './fixtures';
 export * from './isolated-topics';
+export * from './tcp-proxy';
