@@ -80,6 +80,8 @@ export function inEventContext<T>(event: EventEnvelope, fn: () => Promise<T>): P
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** The longest pause between tries of an event while a dependency is unreachable. */
 const OUTAGE_RETRY_MAX_MS = 1_000;
+/** How long stop() lets a join under way finish before it disconnects. */
+const STOP_JOIN_WAIT_MS = 3_000;
 /** kafkajs's session timeout (the broker's group.min.session.timeout.ms is 6 s). */
 export const SESSION_TIMEOUT_MS = 10_000;
 
@@ -116,6 +118,7 @@ export class InboxConsumer {
   private state: ConsumerState = 'stopped';
   private stateReason: string | undefined;
   private joined: Promise<void> = Promise.resolve();
+  private running: Promise<void> = Promise.resolve();
   /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
   readonly stats = { received: 0, ignored: 0, applied: 0, duplicates: 0, deadLettered: 0 };
   readonly deadLetterTopic: string;
@@ -219,7 +222,7 @@ export class InboxConsumer {
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
     // run() resolves once joined; its failures go to kafkajs's crash handling (CRASH above).
-    consumer
+    this.running = consumer
       .run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -277,6 +280,9 @@ export class InboxConsumer {
     clearInterval(this.commitTimer);
     await this.commit();
     this.state = 'stopped';
+    // Disconnecting while run() is between its join and its first fetch leaves kafkajs fetching on a
+    // closed client and restarting itself: let a join under way finish first, briefly.
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, STOP_JOIN_WAIT_MS).unref())]);
     await this.consumer?.disconnect();
     await this.dlqProducer?.disconnect();
     this.consumer = undefined;
