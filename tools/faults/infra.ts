@@ -148,8 +148,8 @@ export class PrivateKafka {
   }
 }
 
-/** The suite's private infrastructure in a fresh temporary directory, removed by stop(). */
-export function privateInfra(ports: FaultInfraPorts): { postgres: PrivatePostgres; kafka: PrivateKafka; base: string; stop(): void } {
+/** The suite's private infrastructure in a fresh temporary directory. */
+export function privateInfra(ports: FaultInfraPorts): { postgres: PrivatePostgres; kafka: PrivateKafka; base: string; stop(keep?: boolean): void } {
   const base = mkdtempSync(path.join(os.tmpdir(), 'mdm-faults-'));
   chmodSync(base, 0o755);
   const postgres = new PrivatePostgres(ports.postgres, base);
@@ -158,10 +158,11 @@ export function privateInfra(ports: FaultInfraPorts): { postgres: PrivatePostgre
     postgres,
     kafka,
     base,
-    stop() {
+    /** Stops both; `keep` leaves the directory (the services' logs) for whoever reads a failure. */
+    stop(keep = false) {
       kafka.stop();
       postgres.stop();
-      rmSync(base, { recursive: true, force: true });
+      if (!keep) rmSync(base, { recursive: true, force: true });
     },
   };
 }
