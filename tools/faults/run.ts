@@ -195,6 +195,20 @@ function countBy(values: string[]): string {
   return [...counts].map(([k, n]) => `${k}×${n}`).join(' ');
 }
 
+/** Messages in every dead-letter topic. */
+async function deadLettered(kafka: Kafka): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith('mdm.dlq.'));
+    let n = 0;
+    for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) n += Number(p.high) - Number(p.low);
+    return n;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 function consumedTopics(): string[] {
   return [...new Set(stackServices.flatMap((s) => s.definition.consumes?.topics.map((t) => t.topic) ?? []))];
 }
@@ -279,37 +293,44 @@ async function newTenant(name: string): Promise<CaseTenant> {
  * The system works again: every service healthy (its consumer joined), and a new device enrolls,
  * checks in and shows in the views, and a new user gets a license (no DEPENDENCY_LAGGING).
  */
-async function probe(tenant: CaseTenant): Promise<boolean> {
-  for (const { url } of stackRef.services) {
-    const ok = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3_000) }).then(
-      (r) => r.ok,
-      () => false,
+async function probe(tenant: CaseTenant): Promise<string | undefined> {
+  for (const { app, url } of stackRef.services) {
+    const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3_000) }).then(
+      async (r) => (r.ok ? undefined : ((await r.json()) as { reasons?: string[] }).reasons?.join(', ') ?? String(r.status)),
+      (err: Error) => err.message,
     );
-    if (!ok) return false;
+    if (health) return `${app} health: ${health}`;
   }
+  const answer = (o: Outcome | undefined) => `${o?.status} ${o?.code ?? o?.bad ?? ''}`;
   const enrolled = await tenant.enroll();
-  if (enrolled.status !== 201) return false;
+  if (enrolled.status !== 201) return `enroll ${answer(enrolled)}`;
   const device = tenant.devices.find((d) => d.deviceId === enrolled.deviceId)!;
-  if ((await tenant.checkIn(device))?.status !== 200) return false;
-  if ((await tenant.licensedUser()).status !== 200) return false;
+  const checkIn = await tenant.checkIn(device);
+  if (checkIn?.status !== 200) return `check-in ${answer(checkIn)}`;
+  const licensed = await tenant.licensedUser();
+  if (licensed.status !== 200) return `license ${answer(licensed)}`;
   const admin = new ApiClient(gatewayUrl, tenant.adminToken);
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline) {
     const seen = await admin.get(`/api/v1/tenants/${tenant.tenantId}/devices/${device.deviceId}`).catch(() => ({ status: 0, body: undefined }));
-    if (seen.status === 200 && seen.body?.lastCheckInAt) return true;
+    if (seen.status === 200 && seen.body?.lastCheckInAt) return undefined;
     await sleep(100);
   }
-  return false;
+  return 'the probe device is not in the views within 5 s';
 }
 
 let stackRef: ProcessStack;
 
-async function recover(tenant: CaseTenant, since: number, deadlineMs = 120_000): Promise<number | null> {
+/** Seconds from `since` until the probe passes (null: not within the deadline), and what it waited for last. */
+async function recover(tenant: CaseTenant, since: number, deadlineMs = 120_000): Promise<{ seconds: number | null; waited?: string }> {
+  let waited: string | undefined;
   while (Date.now() - since < deadlineMs) {
-    if (await probe(tenant).catch(() => false)) return (Date.now() - since) / 1000;
+    const failure = await probe(tenant).catch((err: Error) => err.message);
+    if (!failure) return { seconds: (Date.now() - since) / 1000, waited };
+    waited = failure;
     await sleep(250);
   }
-  return null;
+  return { seconds: null, waited };
 }
 
 interface Verdict {
@@ -426,9 +447,10 @@ async function runCase(c: FaultCase, stack: ProcessStack, infra: ReturnType<type
   const workload = new Workload(tenant);
   workload.start();
   await sleep(2_000);
+  const dlqBefore = await deadLettered(kafka);
   const ended = await c.inject(ctx);
-  const recovery = await recover(tenant, ended);
-  say(`  recovered: ${recovery === null ? 'no' : `${recovery.toFixed(1)} s`}`);
+  const { seconds: recovery, waited } = await recover(tenant, ended);
+  say(`  recovered: ${recovery === null ? 'no' : `${recovery.toFixed(1)} s`}${waited ? ` (last waited for: ${waited})` : ''}`);
   await sleep(1_000);
   await workload.stop();
 
@@ -441,6 +463,10 @@ async function runCase(c: FaultCase, stack: ProcessStack, infra: ReturnType<type
     verdict = await verify(tenant);
   }
   const o = tenant.outcomes;
+  const dlq = (await deadLettered(kafka)) - dlqBefore;
+  if (dlq) ctx.notes.push(`${dlq} dead-lettered`);
+  const refusals = o.filter((x) => x.status >= 400 || x.status === 0);
+  if (refusals.length) ctx.notes.push(countBy(refusals.map((x) => `${x.status}${x.code ? ` ${x.code}` : ''}`)));
   const bad = o.filter((x) => x.bad);
   for (const b of bad.slice(0, 5)) say(`  bad answer: ${b.kind} ${b.bad}`);
   if (verdict.mismatch) say(`  views differ from the fold: ${verdict.mismatch}`);

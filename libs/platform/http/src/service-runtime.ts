@@ -223,9 +223,13 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     return { status: reasons.length ? 'degraded' : 'ok', checks, ...(reasons.length && { reasons }) };
   }
 
-  /** Kafka reachability, probed at most every 5 s: /health is polled often. */
+  /**
+   * Kafka reachability, probed at most every 5 s while it is up (/health is polled often), every
+   * second while it is down: health says so soon after the broker is back.
+   */
   private async kafkaUp(): Promise<boolean> {
-    if (this.kafkaHealthy && Date.now() - this.kafkaHealthy.at < 5000) return this.kafkaHealthy.ok;
+    const last = this.kafkaHealthy;
+    if (last && Date.now() - last.at < (last.ok ? 5000 : 1000)) return last.ok;
     const ok = await kafkaReachable(this.kafka);
     this.kafkaHealthy = { at: Date.now(), ok };
     return ok;
