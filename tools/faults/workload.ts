@@ -7,8 +7,8 @@ export interface Outcome {
   code?: string;
   /** Why the answer is not clean: a 500, another 5xx, a 503 without a code, a body that is not JSON, a hang, a reset. */
   bad?: string;
-  /** The gateway's port refused the connection (only expected while the gateway itself is down). */
-  refused?: boolean;
+  /** The gateway refused or dropped the connection (only expected while the gateway itself is down). */
+  dropped?: boolean;
   ms: number;
   deviceId?: string;
   userId?: string;
@@ -17,6 +17,9 @@ export interface Outcome {
   /** What the answer carried (a new device's credential). */
   body?: Record<string, unknown>;
 }
+
+/** Connection errors of a gateway process that is not there (refused) or died under the call (closed, reset). */
+const DROPPED = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
 
 /** A hang: an answer that takes longer than this is counted as bad. */
 const CALL_TIMEOUT_MS = 15_000;
@@ -43,7 +46,7 @@ export async function call(
     const ms = Date.now() - started;
     if (e.name === 'TimeoutError') return { kind, status: 0, ms, bad: `no answer within ${CALL_TIMEOUT_MS / 1000} s` };
     const code = e.cause?.code ?? e.message;
-    return { kind, status: 0, ms, refused: code === 'ECONNREFUSED', ...(code !== 'ECONNREFUSED' && { bad: `connection ${code}` }) };
+    return DROPPED.has(code) ? { kind, status: 0, ms, dropped: true, code } : { kind, status: 0, ms, bad: `connection ${code}` };
   }
   const text = await res.text().catch(() => '');
   const ms = Date.now() - started;
