@@ -349,7 +349,7 @@ async function verify(tenant: CaseTenant): Promise<Verdict> {
   const admin = new ApiClient(gatewayUrl, tenant.adminToken);
   const t = { tenantId: tenant.tenantId, admin, path: (s = '') => `/api/v1/tenants/${tenant.tenantId}${s}` };
   const ids = [...new Set(tenant.devices.map((d) => d.deviceId))].sort();
-  const views = await readViews(t, ids, []);
+  const views = await readViews(t, ids, [], 50);
 
   const ok = tenant.outcomes.filter((o) => o.status >= 200 && o.status < 300);
   const listed = new Set((views.list as { deviceId: string }[]).map((d) => d.deviceId));
@@ -499,6 +499,26 @@ async function runCase(c: FaultCase, stack: ProcessStack, infra: ReturnType<type
   return row;
 }
 
+/** A case that could not run to its verdict fails alone; the others still run. */
+function failedRow(c: FaultCase, err: Error): Row {
+  say(`  case failed: ${err.stack ?? err.message}`);
+  return {
+    name: c.name,
+    commands: 0,
+    ok: 0,
+    reflected: 0,
+    duplicates: 0,
+    recovery: null,
+    clean503: 0,
+    lagging: 0,
+    bad: 0,
+    dropped: 0,
+    viewsEqualFold: false,
+    pass: false,
+    notes: `error: ${err.message}`,
+  };
+}
+
 function printTable(rows: Row[]) {
   const header = ['case', 'commands', '2xx', 'reflected', 'duplicates', 'recovery s', '503 {code}', 'of which LAGGING', 'bad', 'dropped', 'views = fold', 'result', 'notes'];
   const lines = rows.map((r) => [
@@ -565,7 +585,7 @@ async function main() {
     const chosen = cases.filter((c) => (only ? only.split(',').some((words) => c.name.includes(words)) : !short || c.short));
     const rows: Row[] = [];
     for (const c of chosen) {
-      const row = await runCase(c, stack, infra, kafka);
+      const row = await runCase(c, stack, infra, kafka).catch((err: Error) => failedRow(c, err));
       rows.push(row);
       say(`  ${row.pass ? 'pass' : 'FAIL'}: ${row.ok}/${row.commands} 2xx, ${row.reflected} reflected, ${row.duplicates} duplicates, ${row.bad} bad`);
     }

@@ -433,12 +433,13 @@ export async function allPages(admin: ApiClient, path: string, limit: number, as
   }
 }
 
-export async function readViews(t: TestTenant, deviceIds: string[], filters: string[]): Promise<Views> {
+/** Every view of a tenant; the device list is also read in pages of `pageSize` (small pages test the cursors). */
+export async function readViews(t: TestTenant, deviceIds: string[], filters: string[], pageSize = 3): Promise<Views> {
   const asOfs: (string | null)[] = [];
   const overview = (await ok(t.admin.get(t.path('/overview')), 'overview')).body;
   asOfs.push(overview.asOf);
   const list = await allPages(t.admin, t.path('/devices'), 500, asOfs);
-  const pagedList = await allPages(t.admin, t.path('/devices'), 3, asOfs);
+  const pagedList = await allPages(t.admin, t.path('/devices'), pageSize, asOfs);
   const filtered: Record<string, unknown[]> = {};
   for (const f of filters) filtered[f] = await allPages(t.admin, t.path(`/devices?${f}`), 500, asOfs);
   const details: Record<string, unknown> = {};
