@@ -70,7 +70,7 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     env,
     logDir: path.join(os.tmpdir(), `mdm-bench-${run}`),
     serviceEnv: ({ app }) => own.get(app)!,
-    onExit: (app, code) => process.stderr.write(`\n${app} exited (code ${code}) during the bench\n`),
+    say: (line) => process.stderr.write(`\n${line} (during the bench)\n`),
   });
   const startMs = performance.now() - started;
   const runtimes = new Map<string, ServiceRuntime>();

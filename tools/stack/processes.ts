@@ -1,21 +1,23 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { StackService, serviceCommand, servicesFrom, stackServices } from './services';
+import { Exit, RestartPolicy, Supervisor, describeExit } from './supervisor';
 
 const root = path.resolve(__dirname, '../..');
 
 export interface RunningProcess {
   app: string;
   url: string;
-  child: ChildProcess;
+  /** Keeps the service's process running; its `child` is the current process (a new one after a restart). */
+  supervisor: Supervisor;
 }
 
 export interface ProcessStack {
   services: RunningProcess[];
   /** The gateway's URL. */
   url: string;
-  /** SIGTERM to every service, last started first; resolves once all exited. */
+  /** SIGTERM to every service, last started first, each drained before the next; resolves once all exited. */
   stop(): Promise<void>;
 }
 
@@ -25,25 +27,30 @@ export interface ProcessStackOptions {
   host?: string;
   /** Settings of one service on top of `env` (its port, schema, consumer group…). */
   serviceEnv?: (service: StackService) => Record<string, string>;
-  /** A service that exits while the stack runs (not when stopped). */
-  onExit?: (app: string, code: number | null) => void;
+  /** Says what the supervisors do (a service died, restarts, gives up). */
+  say?: (line: string) => void;
+  /** A service died too often in a row and is no longer restarted. */
+  onGiveUp?: (app: string) => void;
   onStarted?: (app: string, url: string) => void;
+  restartPolicy?: RestartPolicy;
 }
 
 /**
- * Every service of the system as a child process of its own (`npm start`, the multi-process bench),
- * each started once the ones before it answer /health, and told where they are.
+ * Every service of the system as a supervised child process of its own (`npm start`, the
+ * multi-process bench, the fault suite), each started once the ones before it answer /health, and
+ * told where they are. A service that dies is restarted with backoff (its URL stays the same).
  */
 export async function startProcessStack(opts: ProcessStackOptions): Promise<ProcessStack> {
   const host = opts.host ?? '127.0.0.1';
   const env: NodeJS.ProcessEnv = { ...opts.env };
   const services: RunningProcess[] = [];
-  let stopping = false;
-  const stop = async () => {
-    stopping = true;
-    for (const { child } of [...services].reverse()) child.kill('SIGTERM');
-    await Promise.all(services.map(({ child }) => (child.exitCode !== null ? null : new Promise((r) => child.once('exit', r)))));
-  };
+  const say = opts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // The gateway first, then what it calls: nothing is called after it stopped.
+      for (const { supervisor } of [...services].reverse()) await supervisor.stop();
+    })());
   mkdirSync(opts.logDir, { recursive: true });
   try {
     for (const service of stackServices) {
@@ -51,19 +58,26 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
       const own = { ...env, ...opts.serviceEnv?.(service) };
       const port = Number(own[definition.portVariable] ?? definition.defaultPort);
       const url = `http://${host}:${port}`;
-      const log = createWriteStream(path.join(opts.logDir, `${app}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
-        cwd: root,
-        env: { ...own, [definition.portVariable]: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const logFile = path.join(opts.logDir, `${app}.log`);
+      const log = createWriteStream(logFile, { flags: 'a' });
+      const supervisor = new Supervisor({
+        name: app,
+        spawn: () =>
+          spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
+            cwd: root,
+            env: { ...own, [definition.portVariable]: String(port) },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+        onSpawn: (child) => {
+          child.stdout!.pipe(log, { end: false });
+          child.stderr!.pipe(log, { end: false });
+        },
+        say: (line) => say(`${line}; see ${logFile}`),
+        onGiveUp: opts.onGiveUp,
+        policy: opts.restartPolicy,
       });
-      child.stdout!.pipe(log);
-      child.stderr!.pipe(log);
-      child.once('exit', (code) => {
-        if (!stopping) opts.onExit?.(app, code);
-      });
-      services.push({ app, url, child });
-      await waitHealthy(app, url, child, path.join(opts.logDir, `${app}.log`));
+      services.push({ app, url, supervisor });
+      await waitHealthy(app, url, supervisor.exited, logFile);
       opts.onStarted?.(app, url);
       if (urlVariable) env[urlVariable] = url;
     }
@@ -74,10 +88,13 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
   return { services, url: services[services.length - 1].url, stop };
 }
 
-async function waitHealthy(name: string, url: string, child: ChildProcess, log: string, timeoutMs = 90_000) {
+/** Waits until the service answers /health with 200; fails at once if its first process ends. */
+async function waitHealthy(name: string, url: string, exited: Promise<Exit>, log: string, timeoutMs = 90_000) {
+  let ended: Exit | undefined;
+  void exited.then((exit) => (ended = exit));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: see ${log}`);
+    if (ended) throw new Error(`${name} ${describeExit(ended)} while starting: see ${log}`);
     const ok = await fetch(`${url}/health`).then(
       (r) => r.ok,
       () => false,

@@ -1,5 +1,5 @@
 // `npm start`: Kafka (unless KAFKA_BROKERS is given), a check of Postgres, then every service and
-// the gateway as child processes with their logs in logs/, stopped together on Ctrl-C.
+// the gateway as supervised child processes with their logs in logs/, stopped together on Ctrl-C.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -35,46 +35,55 @@ async function checkPostgres(url: string) {
 async function main() {
   const env: NodeJS.ProcessEnv = { ...process.env };
   let startedKafka = false;
-  if (!env.KAFKA_BROKERS) {
-    const running = spawnSyncStatus();
-    execFileSync('bash', [path.join(root, 'infra/kafka/kafka.sh'), 'start'], { stdio: 'inherit' });
-    startedKafka = !running;
-    env.KAFKA_BROKERS = `127.0.0.1:${env.KAFKA_PORT ?? 9092}`;
-  }
-  // The admin console the gateway serves at `/` (nx skips an unchanged build).
-  execFileSync(path.join(root, 'node_modules/.bin/nx'), ['build', 'console', '--outputStyle=static'], { cwd: root, stdio: 'inherit', env: { ...env, NX_DAEMON: 'false' } });
-  env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/mdm';
-  await checkPostgres(env.DATABASE_URL);
-  // Development secrets of this run, shared by every service it starts; production brings its own.
   const generatedToken = !env.MDM_OPERATOR_TOKEN && !env.MDM_OPERATOR_TOKEN_FILE && env.NODE_ENV !== 'production';
-  if (generatedToken) env.MDM_OPERATOR_TOKEN = `mdm_dev_${randomBytes(24).toString('base64url')}`;
-  if (!env.MDM_GATEWAY_SIGNING_KEY && !env.MDM_GATEWAY_SIGNING_KEY_FILE && env.NODE_ENV !== 'production') {
-    env.MDM_GATEWAY_SIGNING_KEY = randomBytes(32).toString('base64url');
-  }
-
   let stack: ProcessStack | undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('\nstopping…');
-    await stack?.stop();
-    if (startedKafka) execFileSync('bash', [path.join(root, 'infra/kafka/kafka.sh'), 'stop'], { stdio: 'inherit' });
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  let stopping: Promise<never> | undefined;
+  // Every way out goes through here: the services drained, the broker this run started stopped.
+  // A second signal while stopping changes nothing (a service is never killed mid-drain).
+  const stop = (code: number): Promise<never> =>
+    (stopping ??= (async () => {
+      say('\nstopping…');
+      await stack?.stop().catch((err) => say(`stopping the services failed: ${(err as Error).message}`));
+      if (startedKafka) {
+        try {
+          execFileSync('bash', [path.join(root, 'infra/kafka/kafka.sh'), 'stop'], { stdio: 'inherit' });
+        } catch {
+          say('stopping the Kafka broker failed: see infra/kafka/kafka.sh status');
+          code ||= 1;
+        }
+      }
+      process.exit(code);
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) say(`${signal} again: still stopping (each service drains, bounded)`);
+      void stop(0);
+    });
+  }
 
   try {
+    if (!env.KAFKA_BROKERS) {
+      const running = spawnSyncStatus();
+      startedKafka = !running;
+      execFileSync('bash', [path.join(root, 'infra/kafka/kafka.sh'), 'start'], { stdio: 'inherit' });
+      env.KAFKA_BROKERS = `127.0.0.1:${env.KAFKA_PORT ?? 9092}`;
+    }
+    // The admin console the gateway serves at `/` (nx skips an unchanged build).
+    execFileSync(path.join(root, 'node_modules/.bin/nx'), ['build', 'console', '--outputStyle=static'], { cwd: root, stdio: 'inherit', env: { ...env, NX_DAEMON: 'false' } });
+    env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/mdm';
+    await checkPostgres(env.DATABASE_URL);
+    // Development secrets of this run, shared by every service it starts; production brings its own.
+    if (generatedToken) env.MDM_OPERATOR_TOKEN = `mdm_dev_${randomBytes(24).toString('base64url')}`;
+    if (!env.MDM_GATEWAY_SIGNING_KEY && !env.MDM_GATEWAY_SIGNING_KEY_FILE && env.NODE_ENV !== 'production') {
+      env.MDM_GATEWAY_SIGNING_KEY = randomBytes(32).toString('base64url');
+    }
     stack = await startProcessStack({
       env,
       logDir,
       host,
+      say,
       onStarted: (app, url) => say(`  ${app.padEnd(12)} ${url}`),
-      onExit: (app, code) => {
-        say(`${app} exited (code ${code}); see ${path.join(logDir, `${app}.log`)}`);
-        void stop(1);
-      },
+      onGiveUp: () => void stop(1),
     });
   } catch (err) {
     say(String((err as Error).message));
@@ -92,6 +101,7 @@ async function main() {
     say('  device CA key:  sealed with the public development key-encryption key (set MDM_CA_KEY_ENCRYPTION_KEY or _FILE)');
   }
   say(`  logs:           ${logDir}/<service>.log (JSON lines)`);
+  say('A service that dies is restarted (with backoff; npm start gives up, exit status 1, after repeated quick deaths).');
   say('Ctrl-C stops everything.');
 }
 

@@ -112,10 +112,11 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     const client = this.client;
     this.client = undefined;
     this.connected = false;
-    await client?.end().catch(() => undefined);
+    // The polls are answered before the session ends: ending it waits for Postgres, which may be gone.
     for (const devices of [...this.waiting.values()]) {
       for (const set of [...devices.values()]) for (const w of [...set]) this.finish(w, []);
     }
+    await client?.end().catch(() => undefined);
     await Promise.allSettled([...this.taking.values()]);
   }
 

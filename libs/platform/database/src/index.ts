@@ -1,4 +1,5 @@
 export * from './group-commit';
+export * from './dependency-errors';
 import { Client } from 'pg';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 

@@ -7,7 +7,7 @@ import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
 import { callerAuthentication, signedBodyCheck } from './caller';
 import { ApiExceptionFilter, bodyErrorHandler } from './errors';
-import { ConsumerHandle, PlatformModule } from './platform.module';
+import { ConsumerHandle, HttpDrain, PlatformModule } from './platform.module';
 import { requestContext } from './request-context';
 import { ServiceDefinition, ServiceRuntime } from './service-runtime';
 
@@ -96,21 +96,32 @@ export async function startService(
   await app.listen(runtime.config.port, runtime.config.HOST);
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   logger.info({ url, schema: runtime.config.schema }, `${definition.name} listening`);
-  let closed = false;
+  const drain = app.get(HttpDrain);
+  let closing: Promise<void> | undefined;
   return {
     app,
     runtime,
     url,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await app.close();
-      await runtime.stop();
-    },
+    close: () =>
+      (closing ??= (async () => {
+        drain.begin(server);
+        // Nest's close runs: the long polls answered (device-sync's hub, onModuleDestroy), the
+        // in-flight requests finished (HttpDrain, beforeApplicationShutdown), the consumers' offsets
+        // committed and their groups left (the transport, the projection's shutdown hook).
+        await app.close();
+        // Then the relay ends its session, which releases its leader lock; then the pool.
+        await runtime.stop();
+      })()),
   };
 }
 
-/** The `main.ts` of every service: start, log a clear line on bad config, stop cleanly on signals. */
+/** How long a service may drain after SIGTERM before it exits anyway. */
+export const DRAIN_BOUND_MS = 10_000;
+
+/**
+ * The `main.ts` of every service: start, log a clear line on bad config, drain on SIGTERM or
+ * SIGINT, bounded by DRAIN_BOUND_MS. A second signal while draining is logged and changes nothing.
+ */
 export async function runServiceMain(definition: ServiceDefinition, appModule: ModuleFactory): Promise<void> {
   let service: RunningService;
   try {
@@ -120,11 +131,28 @@ export async function runServiceMain(definition: ServiceDefinition, appModule: M
     else process.stderr.write(`${definition.name} failed to start: ${(err as Error).stack ?? err}\n`);
     process.exit(1);
   }
+  const { logger } = service.runtime;
+  let draining = false;
   const stop = async (signal: string) => {
-    service.runtime.logger.info({ signal }, 'stopping');
-    await service.close().catch((err) => service.runtime.logger.error({ err }, 'error while stopping'));
-    process.exit(0);
+    if (draining) {
+      logger.info({ signal }, 'already draining');
+      return;
+    }
+    draining = true;
+    const started = Date.now();
+    logger.info({ signal }, 'draining');
+    setTimeout(() => {
+      logger.error({ boundMs: DRAIN_BOUND_MS }, 'drain did not finish in time; exiting');
+      process.exit(1);
+    }, DRAIN_BOUND_MS).unref();
+    try {
+      await service.close();
+      logger.info({ ms: Date.now() - started }, 'drained');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'error while draining');
+      process.exit(1);
+    }
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
 }

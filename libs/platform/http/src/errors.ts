@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
+import { unavailableDependency } from '@mdm/platform/database';
 
 export interface ErrorBody {
   code: string;
@@ -20,7 +21,10 @@ const httpCodes: Record<number, string> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-/** Maps anything thrown to the API's error format; only a genuine bug becomes a 500. */
+/**
+ * Maps anything thrown to the API's error format: an unreachable dependency is a 503 the caller may
+ * retry; only a genuine bug becomes a 500.
+ */
 export function toErrorResponse(err: unknown, logger: Logger): { status: number; body: ErrorBody } {
   if (err instanceof DomainError) {
     return { status: err.status, body: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } };
@@ -38,6 +42,18 @@ export function toErrorResponse(err: unknown, logger: Logger): { status: number;
   if (err instanceof HttpException) {
     const status = err.getStatus();
     if (status < 500) return { status, body: { code: httpCodes[status] ?? 'BAD_REQUEST', message: err.message } };
+  }
+  const dependency = unavailableDependency(err);
+  if (dependency) {
+    logger.warn({ err, dependency }, 'a dependency is unavailable');
+    return {
+      status: 503,
+      body: {
+        code: 'DEPENDENCY_UNAVAILABLE',
+        message: `${dependency === 'network' ? 'a dependency of this call is unreachable' : `${dependency} is unavailable`}; retry`,
+        details: { dependency },
+      },
+    };
   }
   logger.error({ err }, 'unhandled error');
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };

@@ -1,9 +1,10 @@
-import { Body, Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Post, Res } from '@nestjs/common';
+import { BeforeApplicationShutdown, Body, Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Post, Res } from '@nestjs/common';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Response } from 'express';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
+import { ConsumerState, InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
 import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { ZodPipe } from './validation';
@@ -14,6 +15,37 @@ export class ConsumerHandle {
   consumer: InboxConsumer | undefined;
   get lag(): number {
     return this.consumer?.lag ?? 0;
+  }
+  /** The consumer's lag and where it stands in its group, for /health (nothing when the service consumes nothing). */
+  get health(): { lag: number; state?: ConsumerState; reason?: string } {
+    return this.consumer ? { lag: this.consumer.lag, ...this.consumer.membership } : { lag: 0 };
+  }
+}
+
+/**
+ * Draining the HTTP server: no new connection is accepted, every answer from then on closes its
+ * connection (a kept-alive caller must not send its next call into a server going away), idle
+ * connections close at once, and Nest's shutdown waits (beforeApplicationShutdown) for the calls in
+ * flight, which run on providers that are still up.
+ */
+export class HttpDrain implements BeforeApplicationShutdown {
+  private done: Promise<void> | undefined;
+
+  get draining(): boolean {
+    return this.done !== undefined;
+  }
+
+  begin(server: Server): void {
+    if (this.done) return;
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close'));
+    // A connection that finished its answer just before the header above applied is idle now.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    this.done = new Promise<void>((resolve) => server.close(() => resolve())).finally(() => clearInterval(sweep));
+    server.closeIdleConnections();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.done;
   }
 }
 
@@ -44,7 +76,7 @@ class OperationsController {
 
   @Get('health')
   async health(@Res() res: Response) {
-    const report = await this.runtime.health(this.consumer.lag);
+    const report = await this.runtime.health(this.consumer.health);
     res.status(report.status === 'ok' ? 200 : 503).json(report);
   }
 
@@ -114,8 +146,9 @@ export class PlatformModule {
           useValue: new ReadYourWrites({ db: runtime.db, signer: runtime.signer, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
         },
         ConsumerHandle,
+        HttpDrain,
       ],
-      exports: [ServiceRuntime, Database, EventStore, Metrics, ReadYourWrites, ConsumerHandle],
+      exports: [ServiceRuntime, Database, EventStore, Metrics, ReadYourWrites, ConsumerHandle, HttpDrain],
     };
   }
 }

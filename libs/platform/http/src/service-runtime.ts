@@ -7,7 +7,7 @@ import { Clock, SharedTestClock, systemClock } from '@mdm/platform/clock';
 import { CommonConfig, commonConfigShape, loadConfig, port, productionSecrets } from '@mdm/platform/config';
 import { Database, MigrationClass } from '@mdm/platform/database';
 import { EventStore, EventStoreSchema1764200000000, outboxChannel } from '@mdm/platform/event-store';
-import { inboxMigrations } from '@mdm/platform/inbox';
+import { ConsumerState, inboxMigrations } from '@mdm/platform/inbox';
 import { CallSigner } from '@mdm/platform/http-client';
 import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
 import { Logger, createLogger } from '@mdm/platform/logging';
@@ -66,6 +66,24 @@ export type Sweep = (now: Date) => Promise<unknown>;
 
 /** Sweeps also run on this period, so time-driven rules hold without anyone advancing a clock. */
 const SWEEP_PERIOD_MS = 60_000;
+
+/** How long /health waits for one dependency before calling it down. */
+const HEALTH_PROBE_MS = 2000;
+
+/** GET /health (API.md): `status` and `checks` as the contract says, `reasons` when degraded. */
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  checks: { postgres: 'ok' | 'down'; kafka: 'ok' | 'down'; consumerLag: number; consumer?: ConsumerState };
+  reasons?: string[];
+}
+
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** The live platform parts of one service process, created before Nest so that bad config fails fast. */
 export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
@@ -202,19 +220,37 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     await this.db.close();
   }
 
-  async health(consumerLag: number): Promise<{ status: 'ok' | 'degraded'; checks: Record<string, string | number> }> {
-    const postgres = await this.db
-      .query('select 1')
-      .then(() => 'ok')
-      .catch(() => 'down');
-    const kafka = (await this.kafkaUp()) ? 'ok' : 'down';
-    const status = postgres === 'ok' && kafka === 'ok' ? 'ok' : 'degraded';
-    return { status, checks: { postgres, kafka, consumerLag } };
+  /**
+   * What /health answers: each dependency's state, and `reasons` saying why the service is degraded
+   * (a dependency down, its consumer not in its group yet). Each probe is bounded, so /health
+   * answers while a dependency hangs, and reflects recovery at the next call.
+   */
+  async health(consumer?: { lag: number; state?: ConsumerState; reason?: string }): Promise<HealthReport> {
+    const [postgres, kafka] = await Promise.all([
+      bounded(this.db.query('select 1'), HEALTH_PROBE_MS).then(
+        () => undefined,
+        (err: Error) => err.message || 'unreachable',
+      ),
+      this.kafkaUp().then((ok) => (ok ? undefined : 'unreachable')),
+    ]);
+    const reasons: string[] = [];
+    if (postgres) reasons.push(`postgres: ${postgres}`);
+    if (kafka) reasons.push(`kafka: ${kafka}`);
+    if (consumer?.state && consumer.state !== 'joined') {
+      reasons.push(`consumer: ${consumer.state === 'joining' ? 'joining its group' : 'stopped'}${consumer.reason ? ` (${consumer.reason})` : ''}`);
+    }
+    const checks: HealthReport['checks'] = { postgres: postgres ? 'down' : 'ok', kafka: kafka ? 'down' : 'ok', consumerLag: consumer?.lag ?? 0 };
+    if (consumer?.state) checks.consumer = consumer.state;
+    return { status: reasons.length ? 'degraded' : 'ok', checks, ...(reasons.length && { reasons }) };
   }
 
-  /** Kafka reachability, probed at most every 5 s: /health is polled often. */
+  /**
+   * Kafka reachability, probed at most every 5 s while it is up (/health is polled often), every
+   * second while it is down: health says so soon after the broker is back.
+   */
   private async kafkaUp(): Promise<boolean> {
-    if (this.kafkaHealthy && Date.now() - this.kafkaHealthy.at < 5000) return this.kafkaHealthy.ok;
+    const last = this.kafkaHealthy;
+    if (last && Date.now() - last.at < (last.ok ? 5000 : 1000)) return last.ok;
     const ok = await kafkaReachable(this.kafka);
     this.kafkaHealthy = { at: Date.now(), ok };
     return ok;

@@ -4,7 +4,7 @@ import { EventEnvelope, EventRegistry, defineEvent, deadLetterTopic } from '@mdm
 import { Database } from '@mdm/platform/database';
 import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
-import { envelopeFixture, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
+import { TcpProxy, envelopeFixture, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
 import { EventHandler, InboxConsumer, InboxConsumerSettings, InboxHandler } from './inbox-consumer';
 
 const Scored = defineEvent({ type: 'Scored', data: z.object({ points: z.number().int() }).strict() });
@@ -174,5 +174,42 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     expect(consumer.stats.deadLettered).toBe(1);
     const points = await pointsOf(events.map((e) => e.eventId));
     expect(points).toEqual(Array.from({ length: 200 }, (_, i) => i).filter((p) => p !== 120));
+  });
+
+  it('start() resolves before the group join (a restarted service serves meanwhile): membership says joining, then joined', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const consumer = await start(topic);
+    expect(consumer.membership).toEqual({ state: 'joining' });
+    await consumer.whenJoined();
+    expect(consumer.membership).toEqual({ state: 'joined' });
+    await consumer.stop();
+    expect(consumer.membership.state).toBe('stopped');
+  });
+
+  it('a Postgres outage is waited out, not dead-lettered: the events arriving meanwhile are applied once it is back', async () => {
+    const target = new URL(process.env.DATABASE_URL!);
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    await proxy.open();
+    const proxied = new Database({ url: proxy.url(process.env.DATABASE_URL!), schema: db.schema, migrations: [], poolSize: 2 });
+    try {
+      await proxied.connect();
+      const { topic } = await testTopic(kafka, 1);
+      const consumer = await start(topic, { db: proxied });
+      await consumer.whenJoined();
+      await proxy.cut();
+      const events = [envelope(21), envelope(22), envelope(23)];
+      await send(topic, events);
+      // Far longer than maxAttempts (3) tries at retryBackoffMs (10 ms) would take.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(consumer.stats).toMatchObject({ applied: 0, deadLettered: 0 });
+      await proxy.open();
+      await eventually(() => expect(consumer.stats.applied).toBe(3), 20_000);
+      expect(consumer.stats.deadLettered).toBe(0);
+      expect(await pointsOf(events.map((e) => e.eventId))).toEqual([21, 22, 23]);
+      await consumer.stop();
+    } finally {
+      await proxied.close();
+      await proxy.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { EventContractError, EventEnvelope, EventHeaders, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
-import { GroupCommit, Sql } from '@mdm/platform/database';
+import { GroupCommit, Sql, unavailableDependency } from '@mdm/platform/database';
 import { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { Logger, runWithContext } from '@mdm/platform/logging';
 
@@ -78,6 +78,15 @@ export function inEventContext<T>(event: EventEnvelope, fn: () => Promise<T>): P
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+/** The longest pause between tries of an event while a dependency is unreachable. */
+const OUTAGE_RETRY_MAX_MS = 1_000;
+/** How long stop() lets a join under way finish before it disconnects. */
+const STOP_JOIN_WAIT_MS = 3_000;
+/** kafkajs's session timeout (the broker's group.min.session.timeout.ms is 6 s). */
+export const SESSION_TIMEOUT_MS = 10_000;
+
+/** 'joining': connected, waiting for partitions (also during a rebalance or after a crash). */
+export type ConsumerState = 'joining' | 'joined' | 'stopped';
 /**
  * Offsets are committed this often, not after every batch: a commit is a request to the broker and
  * a write to its offsets log, and batches come many times a second. Offsets only ever trail the
@@ -106,6 +115,10 @@ export class InboxConsumer {
   /** The next offset to commit per `topic:partition`, for what was applied since the last commit. */
   private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | undefined;
+  private state: ConsumerState = 'stopped';
+  private stateReason: string | undefined;
+  private joined: Promise<void> = Promise.resolve();
+  private running: Promise<void> = Promise.resolve();
   /** Counts since start: messages received, events applied, duplicates absorbed, messages dead-lettered. */
   readonly stats = { received: 0, ignored: 0, applied: 0, duplicates: 0, deadLettered: 0 };
   readonly deadLetterTopic: string;
@@ -153,39 +166,74 @@ export class InboxConsumer {
     return total;
   }
 
-  /** Resolves once the consumer has joined its group and been given partitions. */
+  /** Where this member stands in its group (for /health), and why when it is not consuming. */
+  get membership(): { state: ConsumerState; reason?: string } {
+    return { state: this.state, ...(this.stateReason && { reason: this.stateReason }) };
+  }
+
+  /** Resolves once the consumer has joined its group and been given partitions (start() does not wait for it). */
+  whenJoined(): Promise<void> {
+    return this.joined;
+  }
+
+  /**
+   * Connects and subscribes, and resolves while the consumer joins its group in the background: a
+   * restarted service serves (and says in /health that its consumer is joining) while the group
+   * waits for the dead member's session to expire.
+   */
   async start(): Promise<void> {
     const { kafka, groupId, topics } = this.options;
     this.dlqProducer = createReliableProducer(kafka);
     await this.dlqProducer.connect();
     const consumer = kafka.consumer({
       groupId,
-      sessionTimeout: 45_000,
-      heartbeatInterval: 3_000,
-      rebalanceTimeout: 60_000,
+      // A member that died without leaving holds its partitions this long: it bounds how soon a
+      // restarted service's consumer works again. Batches heartbeat as they finish, well within it.
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 30_000,
       allowAutoTopicCreation: false,
-      retry: { retries: 5 },
+      // Waits out a broker outage (a restart takes seconds to tens of seconds) as the same member,
+      // instead of crashing and rejoining as a new one that waits for the old one's session.
+      retry: { initialRetryTime: 300, maxRetryTime: 2_000, retries: 90 },
       ...this.options.fetch,
     });
     this.consumer = consumer;
-    const joined = new Promise<void>((resolve) =>
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-        // Partitions given to another member are theirs to commit from now on.
-        for (const [key, { topic, partition }] of this.toCommit) {
-          if (!payload.memberAssignment[topic]?.includes(partition)) this.toCommit.delete(key);
-        }
-        resolve();
-      }),
-    );
+    let joined!: () => void;
+    this.joined = new Promise<void>((resolve) => (joined = resolve));
+    this.state = 'joining';
+    this.stateReason = undefined;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Partitions given to another member are theirs to commit from now on.
+      for (const [key, { topic, partition }] of this.toCommit) {
+        if (!payload.memberAssignment[topic]?.includes(partition)) this.toCommit.delete(key);
+      }
+      this.state = 'joined';
+      this.stateReason = undefined;
+      joined();
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.state = 'joining';
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.state = payload.restart ? 'joining' : 'stopped';
+      this.stateReason = `crashed (${payload.error.message})${payload.restart ? '; restarting' : ''}`;
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? (this.options.mode === 'batch' ? 8 : 1),
-      eachBatch: (payload) => this.onBatch(payload),
-    });
-    await joined;
+    // run() resolves once joined; its failures go to kafkajs's crash handling (CRASH above).
+    this.running = consumer
+      .run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? (this.options.mode === 'batch' ? 8 : 1),
+        eachBatch: (payload) => this.onBatch(payload),
+      })
+      .catch((err) => {
+        this.state = 'stopped';
+        this.stateReason = `could not run (${(err as Error).message})`;
+        this.options.logger.error({ err }, 'consumer could not run');
+      });
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
     this.pruneTimer.unref();
     this.commitTimer = setInterval(() => void this.commit(), COMMIT_EVERY_MS);
@@ -235,10 +283,15 @@ export class InboxConsumer {
     }
   }
 
+  /** Commits what was applied and leaves the group (its partitions move at once, no session to wait out). */
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     clearInterval(this.commitTimer);
     await this.commit();
+    this.state = 'stopped';
+    // Disconnecting while run() is between its join and its first fetch leaves kafkajs fetching on a
+    // closed client and restarting itself: let a join under way finish first, briefly.
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, STOP_JOIN_WAIT_MS).unref())]);
     await this.consumer?.disconnect();
     await this.dlqProducer?.disconnect();
     this.consumer = undefined;
@@ -263,7 +316,7 @@ export class InboxConsumer {
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
         const d = decoded.get(message);
-        if (d) await this.processOne(d, heartbeat);
+        if (d) await this.processOne(d, heartbeat, isRunning);
         done(message.offset);
       }
     }
@@ -326,11 +379,17 @@ export class InboxConsumer {
     return batches.map(() => undefined);
   }
 
-  private async processOne(d: Decoded, heartbeat: () => Promise<void>): Promise<void> {
+  /**
+   * One event in a transaction of its own, retried a bounded number of times before it is
+   * dead-lettered. A failure because Postgres (or the broker) is unreachable says nothing about the
+   * event: it is retried, uncounted, for as long as the outage lasts and the consumer runs.
+   */
+  private async processOne(d: Decoded, heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<void> {
     if (!d.event) return this.deadLetter(d, d.error!.message);
     const event = d.event;
     const maxAttempts = this.options.maxAttempts ?? 5;
-    for (let attempt = 1; ; attempt++) {
+    const backoffMs = this.options.retryBackoffMs ?? 100;
+    for (let attempt = 1, outage = 0; ; ) {
       try {
         const applied = await this.options.db.transaction(async (sql) => {
           const [fresh] = await this.claim(sql, [d]);
@@ -342,13 +401,24 @@ export class InboxConsumer {
         else this.stats.duplicates++;
         return;
       } catch (err) {
+        const dependency = unavailableDependency(err);
+        if (dependency) {
+          // Stopping mid-outage: the offset stays uncommitted and the event comes again.
+          if (!isRunning()) throw err;
+          outage++;
+          if (outage === 1) this.options.logger.warn({ err, dependency, eventId: event.eventId }, 'dependency unavailable; waiting for it');
+          await new Promise((r) => setTimeout(r, Math.min(OUTAGE_RETRY_MAX_MS, backoffMs * 2 ** Math.min(outage, 10))));
+          await heartbeat().catch(() => undefined);
+          continue;
+        }
         const permanent = err instanceof EventContractError;
         if (permanent || attempt >= maxAttempts) {
           return this.deadLetter(d, `${permanent ? 'invalid' : `failed ${attempt} times`}: ${(err as Error).message}`);
         }
         this.options.logger.warn({ err, eventId: event.eventId, attempt }, 'event handler failed; retrying');
-        await new Promise((r) => setTimeout(r, (this.options.retryBackoffMs ?? 100) * 2 ** (attempt - 1)));
+        await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
         await heartbeat();
+        attempt++;
       }
     }
   }

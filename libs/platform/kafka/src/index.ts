@@ -31,7 +31,10 @@ export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka 
     clientId,
     brokers,
     connectionTimeout: 3000,
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    // About a minute of retries, at most 2 s apart: a broker restart (tens of seconds) is waited out
+    // by the same connections and consumer-group members, which resume within 2 s of its return. A
+    // consumer whose retries ran out would rejoin as a new member and wait for the old one's session.
+    retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
     logLevel: logLevel.WARN,
     logCreator:
       () =>

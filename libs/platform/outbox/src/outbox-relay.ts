@@ -19,8 +19,11 @@ export interface OutboxRelayOptions {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
-/** The longest pause before a topic that could not be written is tried again. */
-const HOLD_MAX_MS = 60_000;
+/**
+ * The longest pause before a topic that could not be written is tried again: after a broker
+ * outage, held topics go out again within seconds of its return.
+ */
+const HOLD_MAX_MS = 5_000;
 
 interface OutboxRow {
   pos: string;

@@ -72,3 +72,4 @@ export * from './kafka';
 export * from './pki';
 export * from './fixtures';
 export * from './isolated-topics';
+export * from './tcp-proxy';
