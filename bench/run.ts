@@ -26,7 +26,7 @@
  *       arrives (Chromium; needs the console built; not in the default set: BENCH_ONLY=q)
  *   (m) the device agent, 10,000 devices with their polls open, through an authority change:
  *       change -> all migrated in the views <= 60 s; the agent's memory per device
- *   (n) the device agent alone, 10,000 devices against a stub of the device API: its memory per
+ *   (m2) the device agent alone, 10,000 devices against a stub of the device API: its memory per
  *       device and its own speed (informational)
  *
  * BENCH_ONLY=a,b limits the scenarios; see config.ts for the other knobs.
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (on('n')) results.push(...(await step('(n) device agent alone', () => agentAloneScenario())));
+  if (on('m2')) results.push(...(await step('(m2) device agent alone', () => agentAloneScenario())));
   if (on('j') || on('k')) {
     await benchKafka(); // starts the project's broker when nothing answers
     if (on('j')) results.push(...(await step('(j) projection lag', projectionLagScenario)));

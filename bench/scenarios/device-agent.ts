@@ -124,12 +124,12 @@ export async function deviceAgentScenario(stack: BenchStack, devices = Number(pr
 }
 
 /**
- * (n) The device agent alone: 10,000 devices against a stand-in of the device API that answers at
+ * (m2) The device agent alone: 10,000 devices against a stand-in of the device API that answers at
  * once (bench/device-api-stub.ts), so the figures are the agent's own: enrolled (a CSR each) and
  * polling, its memory per device, and how fast it turns 10,000 notifications into check-ins.
  */
 export async function agentAloneScenario(devices = Number(process.env.BENCH_FLEET_DEVICES ?? 10_000)): Promise<BenchResult[]> {
-  const SCENARIO = '(n) device agent alone';
+  const SCENARIO = '(m2) device agent alone';
   const stub = fork(path.join(ROOT, 'bench', 'device-api-stub.ts'), [], { execArgv: ['-r', register] });
   const port = await new Promise<number>((resolve, reject) => {
     stub.once('message', (m: { port: number }) => resolve(m.port));
