@@ -568,6 +568,8 @@ async function main() {
       DATABASE_URL: databaseUrl,
       KAFKA_BROKERS: infra.kafka.brokers,
       MDM_OPERATOR_TOKEN: operatorToken,
+      // One key for the whole stack: the gateway signs each relayed call's context, the services check it.
+      MDM_GATEWAY_SIGNING_KEY: randomBytes(32).toString('base64url'),
       LOG_LEVEL: 'info',
     };
     for (const key of ['KAFKA_TOPIC_NAMESPACE', 'DB_SCHEMA', 'KAFKA_CONSUMER_GROUP', 'MDM_TEST_CLOCK']) delete env[key];

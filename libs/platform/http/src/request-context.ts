@@ -25,7 +25,11 @@ export function requestContext(logger: Logger, metrics: Metrics) {
         metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, ms / 1000);
         if (req.path !== '/metrics' && req.path !== '/health') {
           runWithContext({ correlationId, tenantId }, () =>
-            logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'http'),
+            // Calls between services (read-your-writes, the views' freshness) come many a second: debug.
+            logger[req.path.startsWith('/internal/') && res.statusCode < 400 ? 'debug' : 'info'](
+              { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
+              'http',
+            ),
           );
         }
       });
