@@ -112,6 +112,8 @@ export class InboxConsumer {
   private pruneTimer: NodeJS.Timeout | undefined;
   private dlqProducer: Producer | undefined;
   private readonly lagByPartition = new Map<string, number>();
+  /** The batches being applied now (stop waits for them before its last commit). */
+  private readonly batchesInFlight = new Set<Promise<void>>();
   /** The next offset to commit per `topic:partition`, for what was applied since the last commit. */
   private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | undefined;
@@ -227,7 +229,7 @@ export class InboxConsumer {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? (this.options.mode === 'batch' ? 8 : 1),
-        eachBatch: (payload) => this.onBatch(payload),
+        eachBatch: (payload) => this.tracked(this.onBatch(payload)),
       })
       .catch((err) => {
         this.state = 'stopped';
@@ -287,6 +289,14 @@ export class InboxConsumer {
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     clearInterval(this.commitTimer);
+    // Nothing new is taken; the batches being applied finish, so that their offsets are committed
+    // too (a commit before them left the last batch to be redelivered after a restart).
+    try {
+      this.pause();
+    } catch {
+      // Not running (yet): there is nothing to pause.
+    }
+    await Promise.allSettled([...this.batchesInFlight]);
     await this.commit();
     this.state = 'stopped';
     // Disconnecting while run() is between its join and its first fetch leaves kafkajs fetching on a
@@ -296,6 +306,11 @@ export class InboxConsumer {
     await this.dlqProducer?.disconnect();
     this.consumer = undefined;
     this.dlqProducer = undefined;
+  }
+
+  private tracked(batch: Promise<void>): Promise<void> {
+    this.batchesInFlight.add(batch);
+    return batch.finally(() => this.batchesInFlight.delete(batch));
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
