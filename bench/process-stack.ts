@@ -8,6 +8,7 @@ import { ServiceRuntime } from '@mdm/platform/http';
 import { startProcessStack } from '../tools/stack/processes';
 import { ServicesFrom, stackServices } from '../tools/stack/services';
 import { benchConfig } from './config';
+import { MeteredProcess } from './cpu';
 import { caughtUp } from './infra';
 
 /** What the load scenarios need of a running system: where the gateway is, and each service's data and groups. */
@@ -19,6 +20,8 @@ export interface BenchStack {
   operatorToken: string;
   /** MDM_GATEWAY_SIGNING_KEY of every service: what a load generator calling a service directly signs with. */
   signingKey: string;
+  /** The services' current processes (a multi-process stack only), for CPU accounting. */
+  processes?: () => MeteredProcess[];
   stop(): Promise<void>;
 }
 
@@ -94,6 +97,7 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     deviceSync: { url: url('device-sync'), runtime: runtimes.get('device-sync')! },
     operatorToken,
     signingKey,
+    processes: () => stack.services.flatMap((s) => (s.supervisor.child?.pid ? [{ name: s.app, pid: s.supervisor.child.pid }] : [])),
     startMs,
     stop: async () => {
       await stack.stop();

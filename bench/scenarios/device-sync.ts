@@ -6,6 +6,7 @@ import { eventually } from '@mdm/platform/testing';
 import type { TestStack } from '../../apps/e2e/src/support/stack';
 import type { BenchStack } from '../process-stack';
 import { LongPollHub } from '../../apps/device-sync/src/notifications/long-poll-hub';
+import { CpuMeter } from '../cpu';
 import { expectStatus, jsonCall, keepAliveAgent } from '../http';
 import { seconds } from '../infra';
 import { BenchResult, result } from '../report';
@@ -164,7 +165,9 @@ export async function checkInScenario(stack: BenchStack, raw: { rate: number; un
     });
   const warm = await closedLoop(clients, Number.MAX_SAFE_INTEGER, warmupMs, 200, checkIn);
   if (warm.failures === warm.done) throw new Error(`warm-up: every check-in failed, e.g. ${warm.failureSample.join('; ')}`);
+  const cpu = stack.processes && (await CpuMeter.start(stack.processes()));
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
+  const cpuRows = cpu ? await cpu.perUnit(SCENARIO, run.done, 'check-in') : [];
   agent.destroy();
   return [
     result(SCENARIO, `raw pg BEGIN; INSERT 1 row; COMMIT, ${raw.connections} conns (${raw.units} rows)`, raw.rate, 'rows/s'),
@@ -175,5 +178,6 @@ export async function checkInScenario(stack: BenchStack, raw: { rate: number; un
       rate: CHECK_IN_TARGET_PER_SECOND,
       p99: CHECK_IN_P99_TARGET_MS,
     }),
+    ...cpuRows,
   ];
 }
