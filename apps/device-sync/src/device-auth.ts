@@ -56,7 +56,7 @@ export const unknownDevice = () => new DomainError(401, 'UNAUTHORIZED', 'unknown
  */
 @Injectable()
 export class DeviceAuth {
-  private readonly batches = new GroupCommit<DeviceCredential, AuthenticatedDevice | undefined>((items) => this.resolve(items), {
+  private readonly batches = new GroupCommit<DeviceCredential, AuthenticatedDevice | undefined>((items, settle) => this.catchUp(items, (i) => settle(i, undefined)), {
     maxBatch: 500,
     concurrency: 2,
   });
@@ -85,12 +85,21 @@ export class DeviceAuth {
     return device;
   }
 
-  private async resolve(items: DeviceCredential[]): Promise<(AuthenticatedDevice | undefined)[]> {
+  /**
+   * A batch's devices, each once this service has applied everything its owners had committed when
+   * asked (undefined: unknown, unenrolled or removed). For a caller that batches device calls itself
+   * (the check-in), so that a call waits in one queue, not two.
+   */
+  async catchUp(items: DeviceCredential[], unknown: (index: number) => void = () => undefined): Promise<(AuthenticatedDevice | undefined)[]> {
     const hashes = [...new Set(items.map((c) => c.hash))];
     let rows = await this.rows(hashes);
     // Device streams named by a credential that is not here yet (a device enrolled a moment ago).
     const arriving = new Map<string, CredentialLookup>();
     for (const c of items) if (!rows.has(c.hash) && c.lookup) arriving.set(c.hash, c.lookup);
+    // A credential found nowhere, which names no device to wait for, is refused now: a flood of
+    // guesses never waits for (nor holds up) the batch's catch-up.
+    const refuse = () => items.forEach((c, i) => rows.has(c.hash) || arriving.has(c.hash) || unknown(i));
+    refuse();
     let asked = new Set<string>();
     for (let round = 0; round < ROUNDS; round++) {
       // A device that is no longer active here stays so: unenrolled and removed are final.
@@ -99,6 +108,7 @@ export class DeviceAuth {
       if (owners.length === 0) break;
       const wanted = await this.readYourWrites.published(owners);
       for (const [hash, lookup] of arriving) if (!(deviceStreamId(lookup.deviceId) in wanted)) arriving.delete(hash);
+      refuse();
       rows = await this.appliedAndRead(wanted, hashes);
       for (const hash of arriving.keys()) if (rows.has(hash)) arriving.delete(hash);
       asked = new Set([...asked, ...live.map((r) => r.device_id)]);

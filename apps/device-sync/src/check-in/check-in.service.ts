@@ -36,7 +36,7 @@ type Outcome =
   | { kind: 'answered'; answer: CheckInAnswer };
 
 interface Attempt {
-  credentialHash: string;
+  credential: DeviceCredential;
   body: CheckInBody;
   /** The request's own ids: its events carry them, whichever request's batch they are written in. */
   context: LogContext;
@@ -99,9 +99,11 @@ class BatchWrites {
 @Injectable()
 export class CheckInService {
   private readonly config: DeviceSyncConfig;
-  private readonly batches = new GroupCommit<Attempt, Outcome>((attempts) => this.attempt(attempts), {
+  // Two batches at once: one catches up or waits on its commit while the other decides.
+  private readonly batches = new GroupCommit<Attempt, Outcome>((attempts, settle) => this.attempt(attempts, (i) => settle(i, { kind: 'unknown' })), {
     maxBatch: 100,
-    key: (a) => a.credentialHash,
+    concurrency: 2,
+    key: (a) => a.credential.hash,
   });
 
   constructor(
@@ -119,37 +121,46 @@ export class CheckInService {
 
   /**
    * A check-in is decided on this service's copy of the other contexts' state, once that copy holds
-   * everything their owners had committed when the check-in arrived (DeviceAuth.caughtUp, one wait
-   * per batch of device calls): nothing decided on a stale copy reaches the event log.
+   * everything their owners had committed when the check-in arrived (DeviceAuth.catchUp, one wait
+   * per batch): nothing decided on a stale copy reaches the event log.
    */
   async checkIn(credential: DeviceCredential, body: CheckInBody) {
     const { correlationId, tenantId, causationId } = currentContext();
-    await this.auth.caughtUp(credential);
-    const outcome = await this.batches.submit({ credentialHash: credential.hash, body, context: { correlationId, tenantId, causationId } });
+    const outcome = await this.batches.submit({ credential, body, context: { correlationId, tenantId, causationId } });
     if (outcome.kind === 'blocked') throw apnsMissing(outcome.authority);
     if (outcome.kind === 'failed') throw outcome.error;
     if (outcome.kind === 'answered') return outcome.answer;
     throw unknownDevice();
   }
 
-  /** A batch of check-ins of distinct devices, in one transaction. */
-  private async attempt(attempts: Attempt[]): Promise<Outcome[]> {
+  /** A batch of check-ins of distinct devices: caught up together, then decided in one transaction. */
+  private async attempt(all: Attempt[], unknown: (index: number) => void): Promise<Outcome[]> {
+    let devices: unknown[];
+    try {
+      devices = await this.auth.catchUp(all.map((a) => a.credential), unknown);
+    } catch (error) {
+      // An owner out of reach or a lagging inbox: the whole batch's answer, at once (not retried one by one).
+      return all.map(() => ({ kind: 'failed', error }));
+    }
+    const attempts = all.filter((_, i) => devices[i]);
+    if (attempts.length === 0) return all.map(() => ({ kind: 'unknown' }));
     const now = this.runtime.clock.now();
-    return this.db.transaction(async (sql) => {
-      const rows = await this.facts.read(sql, attempts.map((a) => a.credentialHash));
+    const decided = await this.db.transaction(async (sql) => {
+      const rows = await this.facts.read(sql, attempts.map((a) => a.credential.hash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));
       // R20/R21: only the devices whose assignment moved since their last check-in have theirs read again.
       const moved = rows.filter((r) => r.status === 'active').map((row) => ({ row, ...this.assignment(row) })).filter((d) => d.key !== d.row.assignment_key);
       const assigned = await this.facts.assigned(sql, moved.map(({ row, managedBy }) => ({ row, authority: managedBy })));
       const writes = new BatchWrites();
-      const outcomes: Outcome[] = [];
+      const outcomes = new Map<Attempt, Outcome>();
       for (const a of attempts) {
-        const row = byCredential.get(a.credentialHash);
-        outcomes.push(await runWithContext(a.context, () => this.decide(sql, row, row && assigned.get(row.device_id), a, now, writes)));
+        const row = byCredential.get(a.credential.hash);
+        outcomes.set(a, await runWithContext(a.context, () => this.decide(sql, row, row && assigned.get(row.device_id), a, now, writes)));
       }
       await writes.flush(sql, this.store);
       return outcomes;
     });
+    return all.map((a) => decided.get(a) ?? { kind: 'unknown' });
   }
 
   /** Where the device is managed after this check-in, and the key of the assignment that gives it. */

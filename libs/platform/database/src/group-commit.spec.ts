@@ -16,6 +16,44 @@ function recorder(bad = new Set<number>()) {
 }
 
 describe('GroupCommit', () => {
+  it('an item settled early is answered before its batch ends, and what the batch returns for it later is ignored', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const gc = new GroupCommit<number, string>(
+      async (items, settle) => {
+        items.forEach((n, i) => n < 0 && settle(i, 'refused'));
+        await held;
+        return items.map((n) => `done ${n}`);
+      },
+      { maxBatch: 10 },
+    );
+    const early = gc.submit(-1);
+    const late = gc.submit(2);
+    expect(await early).toBe('refused');
+    let lateDone = false;
+    void late.then(() => (lateDone = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(lateDone).toBe(false);
+    release();
+    expect(await late).toBe('done 2');
+  });
+
+  it('an item settled early is not run again when its batch fails: only the others are retried one by one', async () => {
+    const runs: number[][] = [];
+    const gc = new GroupCommit<number, string>(
+      async (items, settle) => {
+        runs.push(items);
+        items.forEach((n, i) => n < 0 && settle(i, 'refused'));
+        if (items.includes(3)) throw new Error('broken by 3');
+        return items.map((n) => `done ${n}`);
+      },
+      { maxBatch: 10 },
+    );
+    const answers = await Promise.allSettled([-1, 2, 3].map((n) => gc.submit(n)));
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).toEqual(['refused', 'done 2', 'broken by 3']);
+    expect(runs).toEqual([[-1, 2, 3], [2], [3]]);
+  });
+
   it('groups what is submitted in one turn of the event loop, and what arrives while a batch runs into the next one', async () => {
     const { batches, run } = recorder();
     const gc = new GroupCommit(run, { maxBatch: 10, key: (i) => i.id });

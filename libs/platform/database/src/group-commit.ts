@@ -34,7 +34,9 @@ interface Waiting<I, O> {
  *
  * The runner answers every item or throws: a batch is all or nothing, like the transaction it
  * writes. When it throws (a deadlock, one item's fault), each item is run again alone, so a fault
- * reaches only the item that caused it.
+ * reaches only the item that caused it. An item whose answer is known before the batch ends (a
+ * device credential no one issued) may be answered early with `settle`: it waits for nothing else,
+ * and what the runner returns for it later is ignored, as is a rerun after a throw.
  */
 export class GroupCommit<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
@@ -44,7 +46,7 @@ export class GroupCommit<I, O> {
   private readonly busy = new Set<string>();
 
   constructor(
-    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly run: (items: I[], settle: (index: number, output: O) => void) => Promise<O[]>,
     private readonly options: GroupCommitOptions<I>,
   ) {}
 
@@ -112,17 +114,24 @@ export class GroupCommit<I, O> {
   }
 
   private async runBatch(batch: Waiting<I, O>[]): Promise<void> {
+    const settled = new Set<number>();
+    const settle = (index: number, output: O) => {
+      if (settled.has(index) || !batch[index]) return;
+      settled.add(index);
+      batch[index].resolve(output);
+    };
     let results: O[];
     try {
-      results = await this.run(batch.map((w) => w.item));
+      results = await this.run(batch.map((w) => w.item), settle);
     } catch (error) {
+      const open = batch.filter((_, i) => !settled.has(i));
       if (batch.length === 1) {
-        batch[0].reject(error);
+        open.forEach((w) => w.reject(error));
         return;
       }
-      for (const one of batch) await this.runBatch([one]);
+      for (const one of open) await this.runBatch([one]);
       return;
     }
-    batch.forEach((w, i) => w.resolve(results[i]));
+    batch.forEach((w, i) => settled.has(i) || w.resolve(results[i]));
   }
 }
