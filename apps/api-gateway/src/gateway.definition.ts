@@ -15,6 +15,17 @@ export const gatewayConfig = {
   ENROLLMENT_URL: serviceUrl('http://127.0.0.1:3103'),
   DEVICE_SYNC_URL: serviceUrl('http://127.0.0.1:3104'),
   PROJECTION_URL: serviceUrl('http://127.0.0.1:3105'),
+  /**
+   * Device calls refused with 401 that one client address may make per window before its further
+   * device calls get 429 (credentials answered 2xx lately still pass).
+   */
+  DEVICE_FAILURE_LIMIT: z.coerce.number().int().positive().default(50),
+  DEVICE_FAILURE_WINDOW_S: z.coerce.number().int().positive().default(60),
+  /**
+   * Which proxies in front of the gateway to believe about the client's address (X-Forwarded-For),
+   * as Express's `trust proxy` takes it (e.g. `loopback, 10.0.0.0/8`); by default none: the address is the peer's.
+   */
+  TRUST_PROXY: z.string().optional(),
   /** The built admin console served at `/` (`nx build console`), relative to the working directory. */
   CONSOLE_DIR: z.string().min(1).default('dist/apps/console'),
 };
@@ -31,8 +42,10 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   produces: [],
   config: gatewayConfig,
   passThrough: (app, runtime) => {
+    const config = runtime.config as unknown as GatewayConfig;
+    if (config.TRUST_PROXY) (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', config.TRUST_PROXY);
     const relay = servicePassThrough(app, runtime);
-    const dir = path.resolve((runtime.config as unknown as GatewayConfig).CONSOLE_DIR);
+    const dir = path.resolve(config.CONSOLE_DIR);
     const console = consoleFiles(dir);
     if (!console) {
       runtime.logger.warn({ dir }, 'no console build: `/` serves nothing (npx nx build console)');

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { Access } from './access/access';
+import { DeviceFailureLimit } from './access/device-failures';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
 import { GatewayConfig } from './gateway.definition';
@@ -13,6 +14,15 @@ import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controll
     Tokens,
     Access,
     AuditLog,
+    {
+      provide: DeviceFailureLimit,
+      inject: [ServiceRuntime],
+      useFactory: (runtime: ServiceRuntime) => {
+        const config = runtime.config as unknown as GatewayConfig;
+        const windowMs = config.DEVICE_FAILURE_WINDOW_S * 1000;
+        return new DeviceFailureLimit({ limit: config.DEVICE_FAILURE_LIMIT, windowMs, maxEntries: 100_000, knownMs: 15 * windowMs });
+      },
+    },
     {
       provide: ROUTE_TABLE,
       inject: [ServiceRuntime, Tokens, AuditLog],

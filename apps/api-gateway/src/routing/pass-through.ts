@@ -4,6 +4,7 @@ import { DomainError } from '@mdm/contracts/core';
 import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
 import { relayCall, signedContextHeader } from '@mdm/platform/http-client';
 import { Access, actorOf } from '../access/access';
+import { DeviceFailureLimit } from '../access/device-failures';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
 import { ROUTE_TABLE } from './dispatcher.controller';
@@ -11,7 +12,7 @@ import { ProxiedRoute, RouteTable, isProxied } from './route-table';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
 /** What is passed back of a service's answer besides its status and bytes. */
-const ANSWER_HEADERS = ['content-type', 'cache-control'];
+const ANSWER_HEADERS = ['content-type', 'cache-control', 'retry-after'];
 
 /**
  * The calls a service answers, passed through as bytes before Nest and body parsing: the gateway
@@ -27,6 +28,7 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
   const routes = app.get<RouteTable>(ROUTE_TABLE);
   const access = app.get(Access);
   const audit = app.get(AuditLog);
+  const failures = app.get(DeviceFailureLimit);
   return (req: Request, res: Response, next: NextFunction) => {
     const found = routes.match(req.method, req.path);
     if (!found || !isProxied(found.route)) return next();
@@ -38,6 +40,7 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
     const { operation } = route;
     let principal: Principal | undefined;
     let answer: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
+    const device = operation.access === 'device' ? { address: req.ip ?? '', credential: req.header('authorization') } : undefined;
     // A caller that goes away cancels its call at the service (a device dropping its long poll,
     // so no notification is handed to nobody).
     const abort = new AbortController();
@@ -53,11 +56,14 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
         if (operation.params) parsePath(operation.params, params);
         caller = principal?.kind === 'tenant' ? { actor: actorOf(principal), tenantId: principal.tenantId, role: principal.role } : { actor: actorOf(principal) };
       }
+      if (device) {
+        const wait = failures.retryAfter(device.address, device.credential);
+        if (wait !== undefined) throw new DomainError(429, 'TOO_MANY_FAILURES', `too many refused device calls from this address; retry in ${wait} s`, { retryAfter: wait });
+      }
       const body = await readBody(req);
       const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
-      if (operation.access === 'device') {
-        const credential = req.header('authorization');
-        if (credential) headers.authorization = credential;
+      if (device) {
+        if (device.credential) headers.authorization = device.credential;
         // A device's detached CMS signature of the body, which device-sync verifies.
         const signature = req.header(Headers.mdmSignature);
         if (signature) headers[Headers.mdmSignature] = signature;
@@ -72,8 +78,10 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       }
     } catch (err) {
       const { status, body } = toErrorResponse(err, runtime.logger);
-      answer = { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: Buffer.from(JSON.stringify(body)) };
+      const retryAfter = err instanceof DomainError && status === 429 ? String((err.details as { retryAfter: number }).retryAfter) : undefined;
+      answer = { status, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter }, body: Buffer.from(JSON.stringify(body)) };
     }
+    if (device) failures.record(device.address, device.credential, answer.status);
     if (operation.audited) await record(operation.id, req, principal, answer);
     for (const name of ANSWER_HEADERS) {
       const value = answer.headers[name];

@@ -40,6 +40,9 @@ export function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     // Two test files run at once, each with a stack of five services: stay well under Postgres's 100.
     DB_POOL_SIZE: '4',
+    // The tests refuse many device credentials from loopback on purpose; the limit on repeated refusals
+    // has its own test (device-failures.int-spec), with a low limit.
+    DEVICE_FAILURE_LIMIT: '1000000',
     ...extra,
   };
 }
