@@ -83,16 +83,25 @@ export class CpuMeter {
     return new CpuMeter(processes, new Map([...processes.map((p) => p.pid), ...backends].map((pid) => [pid, cpuMs(pid)])));
   }
 
-  /** Rows of CPU ms per unit, one per process and one for Postgres, and their sum. */
-  async perUnit(scenario: string, units: number, noun: string): Promise<BenchResult[]> {
+  /** CPU ms used since the start, per process and for Postgres. */
+  async used(): Promise<Map<string, number>> {
     // A backend that closed during the window took its CPU time with it: counted as none.
-    const used = (pid: number) => Math.max(0, cpuMs(pid) - (this.start.get(pid) ?? 0));
+    const since = (pid: number) => Math.max(0, cpuMs(pid) - (this.start.get(pid) ?? 0));
     const own = new Set(this.processes.map((p) => p.pid));
     const postgres = [...new Set([...(await postgresBackends(this.processes)), ...this.start.keys()])].filter((pid) => !own.has(pid));
-    const shares = [...this.processes.map((p) => ({ name: p.name, ms: used(p.pid) })), { name: 'postgres', ms: postgres.reduce((sum, pid) => sum + used(pid), 0) }];
-    const total = shares.reduce((sum, s) => sum + s.ms, 0);
-    return [...shares, { name: 'all of them', ms: total }].map((s) => result(scenario, `CPU per ${noun}: ${s.name}`, round(s.ms / units), 'ms'));
+    return new Map([...this.processes.map((p) => [p.name, since(p.pid)] as const), ['postgres', postgres.reduce((sum, pid) => sum + since(pid), 0)]]);
   }
+
+  /** Rows of CPU ms per unit, one per process and one for Postgres, and their sum. */
+  async perUnit(scenario: string, units: number, noun: string): Promise<BenchResult[]> {
+    return cpuRows(scenario, await this.used(), units, noun);
+  }
+}
+
+/** Rows of CPU ms per unit from what each process used, and their sum. */
+export function cpuRows(scenario: string, used: Map<string, number>, units: number, noun: string): BenchResult[] {
+  const total = [...used.values()].reduce((sum, ms) => sum + ms, 0);
+  return [...used, ['all of them', total] as const].map(([name, ms]) => result(scenario, `CPU per ${noun}: ${name}`, round(ms / units), 'ms'));
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

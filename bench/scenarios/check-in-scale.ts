@@ -3,6 +3,7 @@ import type { BenchStack } from '../process-stack';
 import { jsonCall, keepAliveAgent } from '../http';
 import { BenchResult, result } from '../report';
 import { seedDevices } from './device-sync';
+import { CpuMeter, cpuRows } from '../cpu';
 import { Run, closedLoop } from './enroll';
 
 const state = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
@@ -46,12 +47,19 @@ export async function checkInScaleScenario(stack: BenchStack): Promise<BenchResu
   const db = stack.deviceSync.runtime.db;
   const [{ since }] = await db.query<{ since: string }>('select max(global_position)::text as since from es_events');
   const runs: Record<'one' | 'lots', Run[]> = { one: [], lots: [] };
+  const cpu: Record<'one' | 'lots', Map<string, number>> = { one: new Map(), lots: new Map() };
+  const measured = async (set: 'one' | 'lots', prefix: string) => {
+    const meter = stack.processes && (await CpuMeter.start(stack.processes()));
+    runs[set].push(await loop(prefix, turnMs));
+    for (const [name, ms] of meter ? await meter.used() : []) cpu[set].set(name, (cpu[set].get(name) ?? 0) + ms);
+  };
   for (let turn = 0; turn < 2; turn++) {
-    runs.one.push(await loop(one.prefix, turnMs));
-    runs.lots.push(await loop(lots.prefix, turnMs));
+    await measured('one', one.prefix);
+    await measured('lots', lots.prefix);
   }
   agent.destroy();
   const rate = (rs: Run[]) => rs.reduce((s, r) => s + r.done, 0) / rs.reduce((s, r) => s + r.seconds, 0);
+  const done = (rs: Run[]) => rs.reduce((s, r) => s + r.done, 0);
   const p99 = (rs: Run[]) => Math.max(...rs.map((r) => r.p99));
   const failures = [...runs.one, ...runs.lots].reduce((s, r) => s + r.failures, 0);
   // What the measured check-ins of the 200-configuration devices appended (nothing changed for them).
@@ -83,5 +91,6 @@ export async function checkInScaleScenario(stack: BenchStack): Promise<BenchResu
     result(SCENARIO, 'event-log bytes per unchanged check-in (JSON data)', perCheckIn(log.json), 'B'),
     result(SCENARIO, `the same check-in's lists as DeviceCheckedIn v2 carried them (JSON)`, listed, 'B'),
     result(SCENARIO, 'configuration changes recorded for unchanged devices', log.configurations, 'events', { target: 0, atMost: true }),
+    ...(cpu.one.size ? [...cpuRows(SCENARIO, cpu.one, done(runs.one), 'check-in, 1 configuration'), ...cpuRows(SCENARIO, cpu.lots, done(runs.lots), `check-in, ${many} configurations`)] : []),
   ];
 }
