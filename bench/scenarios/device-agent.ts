@@ -64,7 +64,8 @@ class AgentProcess {
   async until(what: string, capMs: number, check: (s: Summary | undefined) => boolean | Promise<boolean>): Promise<boolean> {
     const deadline = performance.now() + capMs;
     while (performance.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`the device agent exited (${this.child.exitCode}) while ${what}`);
+      // A process ended by a signal has no exit code, only a signal code.
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`the device agent exited (${this.child.exitCode ?? this.child.signalCode}) while ${what}`);
       if (await check(this.latest)) return true;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -107,7 +108,7 @@ export async function deviceAgentScenario(stack: BenchStack, devices = Number(pr
   // prettier-ignore
   const agent = new AgentProcess([
     '--gateway', stack.gateway.url, '--poll-url', [stack.gateway, ...(stack.gatewayReplicas ?? [])].map((g) => g.url).join(','), '--devices', String(devices),
-    '--operator-token', stack.operatorToken, '--authority', 'office365', '--create-users', String(Math.min(1000, devices)),
+    '--operator-token', stack.operatorToken, '--authority', 'office365', '--create-users', String(Math.ceil(devices / 10)),
     '--licenses', 'M365_E3', '--platforms', 'android:2,windows:1,ios:1', '--enroll-concurrency', '32', '--concurrency', '64',
   ], devices);
   try {
