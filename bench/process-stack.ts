@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { ServiceRuntime } from '@mdm/platform/http';
 import { startProcessStack } from '../tools/stack/processes';
-import { ServicesFrom, stackServices } from '../tools/stack/services';
+import { ServicesFrom, serviceCommand, servicesFrom, stackServices } from '../tools/stack/services';
 import { benchConfig } from './config';
 import { MeteredProcess } from './cpu';
 import { caughtUp } from './infra';
@@ -17,6 +19,8 @@ export interface BenchStack {
   licensing: { runtime: ServiceRuntime };
   enrollment: { runtime: ServiceRuntime };
   deviceSync: { url: string; runtime: ServiceRuntime };
+  /** Gateways besides `gateway` (processStack's `gatewayReplicas`): the same system behind more processes. */
+  gatewayReplicas?: { url: string }[];
   operatorToken: string;
   /** MDM_GATEWAY_SIGNING_KEY of every service: what a load generator calling a service directly signs with. */
   signingKey: string;
@@ -44,7 +48,7 @@ export function freePort(): Promise<number> {
  * services took to start, each once the one before answered /health, until the gateway did.
  * `overrides` are settings for every service (and those runtimes).
  */
-export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJS.ProcessEnv = {}): Promise<BenchStack & { startMs: number }> {
+export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJS.ProcessEnv = {}, gatewayReplicas = 0): Promise<BenchStack & { startMs: number }> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const signingKey = randomBytes(32).toString('base64url');
@@ -90,8 +94,20 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     throw err;
   }
   const url = (app: string) => stack.services.find((s) => s.app === app)!.url;
+  const replicas: Replica[] = [];
+  try {
+    const urls = Object.fromEntries(stackServices.flatMap((s) => (s.urlVariable ? [[s.urlVariable, url(s.app)]] : [])));
+    for (let k = 1; k <= gatewayReplicas; k++) {
+      replicas.push(await startReplica('api-gateway', { ...env, ...own.get('api-gateway'), ...urls, GATEWAY_PORT: String(await freePort()) }, path.join(os.tmpdir(), `mdm-bench-${run}`, `api-gateway-${k}.log`)));
+    }
+  } catch (err) {
+    for (const r of replicas) await r.stop();
+    await stack.stop();
+    throw err;
+  }
   return {
     gateway: { url: stack.url },
+    gatewayReplicas: replicas.map((r) => ({ url: r.url })),
     licensing: { runtime: runtimes.get('licensing')! },
     enrollment: { runtime: runtimes.get('enrollment')! },
     deviceSync: { url: url('device-sync'), runtime: runtimes.get('device-sync')! },
@@ -100,6 +116,7 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     processes: () => stack.services.flatMap((s) => (s.supervisor.child?.pid ? [{ name: s.app, pid: s.supervisor.child.pid }] : [])),
     startMs,
     stop: async () => {
+      for (const r of replicas) await r.stop();
       await stack.stop();
       const admin = runtimes.get('api-gateway')!.kafka.admin();
       await admin.connect();
@@ -114,4 +131,36 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
       await client.end();
     },
   };
+}
+
+interface Replica {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One more process of a stateless service (the gateway: its tokens and audit are in Postgres, it
+ * consumes nothing), as a deployment runs replicas behind a balancer; healthy before it returns.
+ */
+async function startReplica(app: string, env: NodeJS.ProcessEnv, logFile: string): Promise<Replica> {
+  const port = env.GATEWAY_PORT!;
+  const url = `http://127.0.0.1:${port}`;
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, serviceCommand(app, servicesFrom(env)), { cwd: path.join(__dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  const deadline = performance.now() + 90_000;
+  while (performance.now() < deadline && child.exitCode === null) {
+    const healthy = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (healthy) return { url, stop };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await stop();
+  throw new Error(`${app} replica did not become healthy: see ${logFile}`);
 }

@@ -102,7 +102,8 @@ async function main(): Promise<void> {
       // A system of its own: (m) enrolls 10,000 devices, which would weigh on (f) and (i)'s figures.
       // Fewer connections per service: six services at 10 and the bench's own pools came near
       // Postgres's 100 on a machine that other test runs share ("too many clients" during the set-up).
-      const system = await step('services as processes', () => processStack('dist', { DB_POOL_SIZE: process.env.BENCH_FLEET_DB_POOL_SIZE ?? '4' }));
+      // A second gateway: the fleet's polls need more files than one process may hold (see the scenario).
+      const system = await step('services as processes', () => processStack('dist', { DB_POOL_SIZE: process.env.BENCH_FLEET_DB_POOL_SIZE ?? '4' }, 1));
       try {
         results.push(...(await step('(m) device agent', () => deviceAgentScenario(system))));
       } finally {

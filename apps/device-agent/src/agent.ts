@@ -14,7 +14,7 @@ const APPLE: readonly Platform[] = ['ios', 'ipados', 'macos'];
 export interface AgentOptions extends Omit<FleetOptions, 'logger' | 'random'> {
   gateway: string;
   /** Where the devices long poll (default: the gateway). */
-  pollUrl?: string;
+  pollUrls?: string[];
   stateFile: string;
   /** Fleet size: enrolls what the state file lacks. */
   devices: number;
@@ -151,7 +151,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (kept && kept.gateway !== opts.gateway) opts.logger.info({ was: kept.gateway, now: opts.gateway }, 'device-agent: the gateway moved');
   const wanted = opts.devices;
   const pollSockets = Math.max(1, opts.maxPolls ?? Math.max(wanted, kept?.devices.length ?? 0));
-  const client = new GatewayClient(opts.gateway, { commandSockets: opts.concurrency + opts.enrollConcurrency + 4, pollSockets }, opts.pollUrl);
+  const client = new GatewayClient(opts.gateway, { commandSockets: opts.concurrency + opts.enrollConcurrency + 4, pollSockets }, opts.pollUrls);
   const clock = new ServerClock(client, opts.clockRefreshMs);
   await clock.sync();
 

@@ -1,6 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { ContentInfo, SignedData } from '@peculiar/asn1-cms';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import * as x509 from '@peculiar/x509';
 import { createLogger } from '@mdm/platform/logging';
 import { Fleet } from './fleet';
@@ -15,7 +17,7 @@ describe('Fleet', () => {
   let server: Server;
   let url: string;
   let handle: (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;
-  const calls: { path: string; body: Record<string, unknown>; credential?: string }[] = [];
+  const calls: { path: string; body: Record<string, unknown>; credential?: string; signature?: string }[] = [];
   let fleet: Fleet | undefined;
 
   beforeAll(async () => {
@@ -24,7 +26,7 @@ describe('Fleet', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : {};
-        calls.push({ path: req.url!.split('?')[0], body, credential: req.headers.authorization?.replace('Device ', '') });
+        calls.push({ path: req.url!.split('?')[0], body, credential: req.headers.authorization?.replace('Device ', ''), signature: req.headers['mdm-signature'] as string | undefined });
         handle(req, body, res);
       });
     });
@@ -55,7 +57,7 @@ describe('Fleet', () => {
   /** Polls wait (a notification-less answer after the wait); the test's own handler takes the rest. */
   const polls = (res: ServerResponse) => setTimeout(() => json(res, 200, { notifications: [] }), 1000).unref();
 
-  function newFleet(features: ServerFeatures = { enrollmentCsr: false, checkInCsr: false }): Fleet {
+  function newFleet(features: ServerFeatures = { enrollmentCsr: false, checkInCsr: false }, sign = false): Fleet {
     const state: FleetState = { version: 1, gateway: url, tenantId: randomUUID(), enrollToken: 'token', users: [], devices: [] };
     const client = new GatewayClient(url, { commandSockets: 8, pollSockets: 8 });
     fleet = new Fleet(state, client, features, { now: Date.now }, {
@@ -64,7 +66,7 @@ describe('Fleet', () => {
       concurrency: 4,
       enrollConcurrency: 2,
       pollRampPerSecond: 100,
-      sign: false,
+      sign,
       logger: createLogger('device-agent-test', 'silent'),
       random: () => 0,
     });
@@ -117,6 +119,61 @@ describe('Fleet', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(calls.length).toBe(seen);
     expect(f.snapshot()).toMatchObject({ active: 0, pollsOpen: 0 });
+  });
+
+  it('a 401 that does not say the device is unknown (UNAUTHENTICATED: a poll URL that is not a gateway) is an error, retried, not a removal', async () => {
+    let refusals = 2;
+    handle = (req, _body, res) => {
+      if (req.url!.endsWith('/enrollments')) return json(res, 201, enrollAnswer());
+      if (req.url === '/device/v1/check-in') return json(res, 200, checkInAnswer());
+      if (refusals-- > 0) return json(res, 401, { code: 'UNAUTHENTICATED', message: "calls to this service need the gateway's signed context" });
+      polls(res);
+    };
+    const f = newFleet();
+    f.start();
+    await f.enroll(1, { platforms: ['android'], noncompliantShare: 0 });
+    await until(() => f.snapshot().pollsOpen === 1 && refusals < 0, 15_000);
+    expect(f.state.devices[0].removed).toBe(false);
+    expect(f.counters).toMatchObject({ removed: 0, errorsByKind: { 'poll 401 UNAUTHENTICATED': 2 } });
+  });
+
+  it('Mdm-Signature: with --sign a device with its certificate signs its check-ins (their body) and its polls (the empty body)', async () => {
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const pem = (await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=device', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } })).toString('pem');
+    handle = (req, _body, res) => {
+      if (req.url!.endsWith('/enrollments')) return json(res, 201, { ...enrollAnswer(), mdmCertificate: { serial: 'AA', notAfter: '2030-01-01T00:00:00.000Z', pem } });
+      if (req.url === '/device/v1/check-in') return json(res, 200, checkInAnswer());
+      polls(res);
+    };
+    const f = newFleet({ enrollmentCsr: true, checkInCsr: false }, true);
+    f.start();
+    await f.enroll(1, { platforms: ['android'], noncompliantShare: 0 });
+    await until(() => calls.some((c) => c.path === '/device/v1/notifications'));
+    const signedDigest = (signature: string | undefined) => {
+      const signed = AsnConvert.parse(AsnConvert.parse(Buffer.from(signature!, 'base64'), ContentInfo).content, SignedData);
+      return Buffer.from(signed.signerInfos[0].signedAttrs!.find((a) => a.attrType === '1.2.840.113549.1.9.4')!.attrValues[0]).subarray(2).toString('hex');
+    };
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const checkIn = calls.find((c) => c.path === '/device/v1/check-in')!;
+    const poll = calls.find((c) => c.path === '/device/v1/notifications')!;
+    expect([signedDigest(checkIn.signature), signedDigest(poll.signature)]).toEqual([sha256(JSON.stringify(checkIn.body)), sha256('')]);
+  });
+
+  it('an enrollment the server fails (503) or drops is tried again with backoff until it is enrolled', async () => {
+    const refusals = ['503', 'drop', '503'];
+    handle = (req, _body, res) => {
+      if (req.url!.endsWith('/enrollments')) {
+        const refusal = refusals.shift();
+        if (refusal === 'drop') return req.socket.destroy();
+        return refusal ? json(res, 503, { code: 'DEPENDENCY_LAGGING' }) : json(res, 201, enrollAnswer());
+      }
+      if (req.url === '/device/v1/check-in') return json(res, 200, checkInAnswer());
+      polls(res);
+    };
+    const f = newFleet();
+    await f.enroll(1, { platforms: ['android'], noncompliantShare: 0 });
+    expect(f.state.devices).toHaveLength(1);
+    expect(f.counters).toMatchObject({ enrolled: 1, errorsByKind: { 'enroll 503 DEPENDENCY_LAGGING (tried again)': 2, 'enroll 0 ECONNRESET (tried again)': 1 } });
   });
 
   it('R24: runs the commands of a check-in answer and reports their results in a check-in at once', async () => {

@@ -51,6 +51,12 @@ export interface FleetSnapshot {
   counters: Counters;
 }
 
+/** Tries of an enrollment the server failed (5xx) or dropped, with backoff from 0.5 s to 30 s. */
+const ENROLL_ATTEMPTS = 10;
+
+/** What a poll (a GET) signs. */
+const EMPTY_BODY = '';
+
 const OS_VERSIONS: Record<Platform, string> = { ios: '17.4', ipados: '17.4', macos: '14.5', android: '14.0', windows: '10.0.22631' };
 
 /** A check-in's state per device: not wanted, waiting for a slot, running, running and wanted once more. */
@@ -151,11 +157,16 @@ export class Fleet {
         ...(this.features.enrollmentCsr && { csrPem: await certificateRequestPem(key, serialNumber) }),
       };
       for (let attempt = 0; ; attempt++) {
-        const res = await this.client.json<EnrollAnswer>(`/api/v1/tenants/${this.state.tenantId}/enrollments`, { method: 'POST', token, body });
+        const res = await this.client
+          .json<EnrollAnswer>(`/api/v1/tenants/${this.state.tenantId}/enrollments`, { method: 'POST', token, body })
+          .catch((err: Error) => ({ status: 0, body: { code: errorKind(err) } }) as const);
         if (res.status === 201) return this.enrolled(res.body, { platform, userId, key, serialNumber, noncompliant: this.random() < plan.noncompliantShare });
-        // Read-your-writes may lag just after the tenant was set up (503), a loaded system may fail: a bounded retry.
-        if (res.status >= 500 && attempt < 5) {
-          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        // Read-your-writes may lag (503) after the tenant and its users were set up, and more so
+        // under load; a loaded system may fail or drop a connection: backing off as the device's
+        // other calls do, for a few minutes in all.
+        if ((res.status >= 500 || res.status === 0) && attempt < ENROLL_ATTEMPTS) {
+          this.error(`enroll ${res.status} ${errorCode(res.body)} (tried again)`);
+          await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt) * (0.5 + this.random())));
           continue;
         }
         const kind = `enroll ${res.status} ${errorCode(res.body)}`;
@@ -299,7 +310,7 @@ export class Fleet {
       this.polling[i] = 0;
       this.pollsOpen--;
     };
-    this.client.poll<{ notifications: unknown[] }>(d.credential, this.opts.waitSeconds).then(
+    this.client.poll<{ notifications: unknown[] }>(i, d.credential, this.opts.waitSeconds, this.signature(d, EMPTY_BODY)).then(
       (res) => {
         done();
         if (!this.running) return;
@@ -310,7 +321,7 @@ export class Fleet {
             this.checkInNow(i);
           }
           this.poll(i);
-        } else if (res.status === 401) {
+        } else if (unknownDevice(res)) {
           this.unauthorized(i, POLL);
         } else {
           this.error(`poll ${res.status} ${errorCode(res.body)}`);
@@ -376,10 +387,8 @@ export class Fleet {
       ...(results.length > 0 && { commandResults: results }),
       ...(renew && { csrPem: await certificateRequestPem(d.renewalKey!, d.serialNumber) }),
     });
-    const pem = d.certificate.pem;
-    const headers = this.opts.sign && pem ? { 'mdm-signature': mdmSignature(body, pem, d.key) } : undefined;
-    const res = await this.client.call<CheckInAnswer>('/device/v1/check-in', { method: 'POST', device: d.credential, body, headers });
-    if (res.status === 401) return this.unauthorized(i, CHECK_IN);
+    const res = await this.client.call<CheckInAnswer>('/device/v1/check-in', { method: 'POST', device: d.credential, body, headers: this.signature(d, body) });
+    if (unknownDevice(res)) return this.unauthorized(i, CHECK_IN);
     if (res.status !== 200) {
       this.error(`check-in ${res.status} ${errorCode(res.body)}`);
       return this.retryLater(i, CHECK_IN);
@@ -398,6 +407,15 @@ export class Fleet {
     // Results go back at once, as a device answers its MDM commands; otherwise wait for the schedule.
     if (d.pendingResults.length > 0 || (this.renewalDue[i] && this.features.checkInCsr && !renew)) this.checkInNow(i);
     else this.schedule.at(i, scheduledAt(Date.parse(a.nextCheckInAt), this.opts.jitterMs, this.random));
+  }
+
+  /**
+   * `Mdm-Signature` of a call's body (the poll's is empty) with `--sign`, once the server gave the
+   * device a certificate for its own key (`pem`).
+   */
+  private signature(d: DeviceRecord, body: string): Record<string, string> | undefined {
+    const pem = d.certificate.pem;
+    return this.opts.sign && pem ? { 'mdm-signature': mdmSignature(body, pem, d.key) } : undefined;
   }
 
   /** R15: a new certificate for the key of the CSR sent, or a renewal the server made on its own. */
@@ -460,6 +478,15 @@ interface EnrollAnswer {
   deviceCredential: string;
   managedBy: string;
   mdmCertificate: { serial: string; notAfter: string; pem?: string };
+}
+
+/**
+ * The 401 that says the server does not know the device (any more). Another 401 (a refused
+ * signature, or `UNAUTHENTICATED`: a poll URL that is not a gateway) is an error to show, not a removal.
+ */
+function unknownDevice(res: { status: number; body: unknown }): boolean {
+  const body = res.body as { code?: string; message?: string } | undefined;
+  return res.status === 401 && body?.code === 'UNAUTHORIZED' && !body.message?.startsWith('Mdm-Signature');
 }
 
 function errorCode(body: unknown): string {

@@ -39,8 +39,11 @@ export class GatewayClient {
   constructor(
     readonly baseUrl: string,
     opts: ClientOptions,
-    /** Where devices long poll; the gateway by default (see the README on file limits). */
-    readonly pollUrl = baseUrl,
+    /**
+     * Where devices long poll: the gateway by default, or gateways (replicas) that devices are
+     * spread over by their index (see the README on file limits).
+     */
+    readonly pollUrls: string[] = [baseUrl],
   ) {
     const https = baseUrl.startsWith('https:');
     const Kind = https ? HttpsAgent : Agent;
@@ -58,10 +61,10 @@ export class GatewayClient {
     return this.call<T>(path, { ...call, body: call.body === undefined ? undefined : JSON.stringify(call.body) });
   }
 
-  /** One long poll of a device: answers after at most waitSeconds (a margin more before giving up). */
-  poll<T = unknown>(credential: string, waitSeconds: number): Promise<Answer<T>> {
-    const url = new URL(`/device/v1/notifications?waitSeconds=${waitSeconds}`, this.pollUrl);
-    return this.exchange<T>(this.polls, url, { device: credential, timeoutMs: (waitSeconds + 15) * 1000 });
+  /** One long poll of device `index`: answers after at most waitSeconds (a margin more before giving up). */
+  poll<T = unknown>(index: number, credential: string, waitSeconds: number, headers?: Record<string, string>): Promise<Answer<T>> {
+    const url = new URL(`/device/v1/notifications?waitSeconds=${waitSeconds}`, this.pollUrls[index % this.pollUrls.length]);
+    return this.exchange<T>(this.polls, url, { device: credential, headers, timeoutMs: (waitSeconds + 15) * 1000 });
   }
 
   /** Sockets of the long polls (open, or waiting to be reused). */

@@ -15,6 +15,11 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`an integer ${min}..${max}`);
   return n;
 };
+const urls = (text: string) => {
+  const list = text.split(',').map((u) => u.trim());
+  for (const u of list) if (!URL.canParse(u)) throw new InvalidArgumentError(`${u}: not a URL`);
+  return list;
+};
 const share = (text: string) => {
   const n = Number(text);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('a share 0..1');
@@ -42,8 +47,8 @@ const program = new Command('devices')
   .option('--enroll-concurrency <n>', 'enrollments in flight', int(1), 16)
   .option('--poll-ramp <n>', 'long polls opened per second at start', int(1), 2000)
   .option('--max-polls <n>', 'long-poll connections (default: one per device)', int(1))
-  .option('--poll-url <url>', 'long poll here instead of the gateway (e.g. device-sync directly, see README on file limits)')
-  .option('--sign', 'sign check-ins with the device certificate (Mdm-Signature), when the server issued one for the device key')
+  .option('--poll-url <urls>', 'long poll through these gateways (replicas; comma-separated, devices spread over them) instead of --gateway (see README on file limits)', urls)
+  .option('--sign', 'sign check-ins and polls with the device certificate (Mdm-Signature), when the server issued one for the device key')
   .option('--clock-refresh <ms>', 'how often the server clock is read', int(100), 5000)
   .option('--interval <s>', 'summary interval', int(1), 2)
   .option('--duration <s>', 'stop after this long (0: on Ctrl-C)', int(0), 0)
@@ -71,7 +76,7 @@ interface Cli {
   enrollConcurrency: number;
   pollRamp: number;
   maxPolls?: number;
-  pollUrl?: string;
+  pollUrl?: string[];
   clockRefresh: number;
   sign?: boolean;
   interval: number;
@@ -147,7 +152,7 @@ async function main(): Promise<void> {
   const logger = createLogger('device-agent', cli.logLevel, logDestination({ dest: cli.log, mkdir: true, sync: false }));
   const agent: RunningAgent = await startAgent({
     gateway: cli.gateway,
-    pollUrl: cli.pollUrl,
+    pollUrls: cli.pollUrl,
     stateFile: cli.state,
     devices: cli.devices,
     platforms: parseMix<Platform>(cli.platforms, PLATFORMS),

@@ -10,6 +10,9 @@ import { DeviceSyncConfig } from './device-sync.definition';
 
 pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] }));
 
+/** DER of EncapsulatedContentInfo { id-data, [0] OCTET STRING '' }: the content of a bodiless call (the long poll). */
+const EMPTY_CONTENT = () => pkijs.EncapsulatedContentInfo.fromBER(new Uint8Array(Buffer.from('300f06092a864886f70d010701a0020400', 'hex')).buffer);
+
 const badSignature = (why: string) => new DomainError(401, 'UNAUTHORIZED', `Mdm-Signature: ${why}`);
 
 /**
@@ -19,8 +22,8 @@ const badSignature = (why: string) => new DomainError(401, 'UNAUTHORIZED', `Mdm-
  * certificate that chains to the CA (its signature and issuer), is valid now, and names this device
  * (CN=device id, O=tenant id), which only this device's certificates do, the current one and
  * earlier ones until their notAfter alike. Anything else is 401, before the call does anything.
- * It guards the calls with a body (the check-in), as Apple's protocol signs bodies: a detached
- * signature of no content is not one pkijs makes or checks.
+ * It guards every device call: the long poll has no body, and its signature is one of the empty
+ * body (README, "Mdm-Signature").
  */
 @Injectable()
 export class MdmSignatureGuard implements CanActivate {
@@ -60,6 +63,10 @@ export class MdmSignatureGuard implements CanActivate {
       if (cms.contentType !== pkijs.ContentInfo.SIGNED_DATA) throw new Error('not SignedData');
       const signed = new pkijs.SignedData({ schema: cms.content });
       if (signed.signerInfos.length !== 1) throw new Error('not one signer');
+      // pkijs checks content the CMS carries instead of `data`: a signature of another body, attached, would pass.
+      if (signed.encapContentInfo.eContent) throw new Error('not detached');
+      // pkijs checks no empty detached content; the same SignedData with that content attached is the same check.
+      if (body.byteLength === 0) signed.encapContentInfo = EMPTY_CONTENT();
       result = await signed.verify({ signer: 0, data: new Uint8Array(body).buffer, checkChain: false, extendedMode: true });
     } catch {
       throw badSignature('not a detached CMS signature of the body by a certificate it carries');

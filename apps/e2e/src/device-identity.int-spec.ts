@@ -1,4 +1,7 @@
 import { X509Certificate, createPrivateKey, randomUUID, webcrypto } from 'node:crypto';
+import { EncapsulatedContent, EncapsulatedContentInfo, id_data } from '@peculiar/asn1-cms';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import * as pkijs from 'pkijs';
 import { certificateSigningRequest, mdmSignature, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { ApiClient } from './support/api-client';
 import { TestStack } from './support/stack';
@@ -32,6 +35,17 @@ describe('device identity (R13, R15, Mdm-Signature)', () => {
     const body = { state: healthy };
     const signature = await mdmSignature(Buffer.from(JSON.stringify(signedBody ?? body)), certificatePem, key);
     return new ApiClient(stack.gateway.url).call('POST', '/device/v1/check-in', body, { authorization: `Device ${credential}`, 'mdm-signature': signature });
+  };
+  const poll = (credential: string, headers: Record<string, string> = {}) =>
+    new ApiClient(stack.gateway.url).call('GET', '/device/v1/notifications?waitSeconds=0', undefined, { authorization: `Device ${credential}`, ...headers });
+  /** The same signature with `content` attached: pkijs would check that instead of the body sent. */
+  const attached = (signature: string, content: object) => {
+    const cms = pkijs.ContentInfo.fromBER(new Uint8Array(Buffer.from(signature, 'base64')).buffer);
+    const signed = new pkijs.SignedData({ schema: cms.content });
+    const eContent = new EncapsulatedContent({ single: new OctetString(Buffer.from(JSON.stringify(content))) });
+    signed.encapContentInfo = pkijs.EncapsulatedContentInfo.fromBER(AsnConvert.serialize(new EncapsulatedContentInfo({ eContentType: id_data, eContent })));
+    const info = new pkijs.ContentInfo({ contentType: pkijs.ContentInfo.SIGNED_DATA, content: signed.toSchema(true) });
+    return Buffer.from(info.toSchema().toBER(false)).toString('base64');
   };
   const checkIns = async (deviceId: string) => (await stack.deviceSync.runtime.store.readStream(`devicesync-${deviceId}`)).filter((e) => e.type === 'DeviceCheckedIn').length;
   const spki = (pem: string) => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
@@ -119,5 +133,35 @@ describe('device identity (R13, R15, Mdm-Signature)', () => {
       ].map((why) => [401, 'UNAUTHORIZED', `Mdm-Signature: ${why}`]),
     );
     expect(await checkIns(device.deviceId)).toBe(recorded);
+  });
+
+  it('Mdm-Signature: the long poll signed as its empty body is answered; forged, another body\'s or another device\'s is 401', async () => {
+    const own = await certificateSigningRequest();
+    const device = await enroll({ csrPem: own.csrPem });
+    const key = await pkcs8(own.keys);
+    const stranger = await certificateSigningRequest();
+    const other = await enroll({ csrPem: stranger.csrPem });
+    const empty = Buffer.alloc(0);
+    const good = await poll(device.deviceCredential, { 'mdm-signature': await mdmSignature(empty, device.mdmCertificate.pem, key) });
+    expect([good.status, good.body]).toEqual([200, { notifications: [] }]);
+    const refused = [
+      await poll(device.deviceCredential, { 'mdm-signature': await mdmSignature(empty, device.mdmCertificate.pem, await pkcs8(stranger.keys)) }),
+      await poll(device.deviceCredential, { 'mdm-signature': await mdmSignature(Buffer.from(JSON.stringify({ state: healthy })), device.mdmCertificate.pem, key) }),
+      await poll(device.deviceCredential, { 'mdm-signature': await mdmSignature(empty, other.mdmCertificate.pem, await pkcs8(stranger.keys)) }),
+    ];
+    expect(refused.map((r) => [r.status, r.body.message])).toEqual(
+      ['the signature does not verify', 'the signature does not verify', "the certificate is not this device's"].map((why) => [401, `Mdm-Signature: ${why}`]),
+    );
+  });
+
+  it('Mdm-Signature: a signature that carries its content (attached) is 401, so one captured signature cannot vouch for another body', async () => {
+    const own = await certificateSigningRequest();
+    const device = await enroll({ csrPem: own.csrPem });
+    const key = await pkcs8(own.keys);
+    const signedOnce = { state: { ...healthy, passcodeSet: false } };
+    const captured = await mdmSignature(Buffer.from(JSON.stringify(signedOnce)), device.mdmCertificate.pem, key);
+    const replayed = await checkIn(device.deviceCredential, {}, { 'mdm-signature': attached(captured, signedOnce) });
+    expect([replayed.status, replayed.body.message]).toEqual([401, 'Mdm-Signature: not a detached CMS signature of the body by a certificate it carries']);
+    expect(await checkIns(device.deviceId)).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
-import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { notificationsQuery } from '@mdm/contracts/device-sync';
 import { ZodPipe } from '@mdm/platform/http';
 import { DeviceAuth, unknownDevice } from '../device-auth';
+import { MdmSignatureGuard } from '../mdm-signature';
 import { LongPollHub, PollRevoked } from './long-poll-hub';
 
 /** R16: a device learns of a check-in notification by long polling (the default push channel). */
@@ -15,6 +16,8 @@ export class NotificationsController {
   ) {}
 
   @Get('notifications')
+  // Signed (when it says so) like every device call: its body is empty (README, "Mdm-Signature").
+  @UseGuards(MdmSignatureGuard)
   async poll(
     @Query(new ZodPipe(notificationsQuery)) { waitSeconds }: z.infer<typeof notificationsQuery>,
     @Req() req: Request,

@@ -9,13 +9,14 @@ import { deviceNotificationSchema, deviceSyncEvents, fanOutStreamId, syncStreamI
 import { ManualClock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ApiExceptionFilter } from '@mdm/platform/http';
+import { ApiExceptionFilter, ServiceRuntime } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { CallSigner } from '@mdm/platform/http-client';
 import { TEST_SIGNING_KEY, envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
 import { ReadYourWrites } from '@mdm/platform/inbox';
 import { DeviceAuth, DeviceStateOwners } from '../device-auth';
 import { deviceSyncService } from '../device-sync.definition';
+import { MdmSignatureGuard } from '../mdm-signature';
 import { AuthorityFrom, NotificationReason } from '../ports';
 import { outboxChannel } from '@mdm/platform/event-store';
 import { notificationChannel } from './channels';
@@ -351,6 +352,9 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
         controllers: [NotificationsController],
         providers: [
           DeviceAuth,
+          // The poll's signature guard (unsigned polls pass it; signed ones are the e2e's, device-identity).
+          MdmSignatureGuard,
+          { provide: ServiceRuntime, useValue: { config: { ENROLLMENT_URL: ownerUrl } } },
           { provide: Database, useValue: db },
           { provide: LongPollHub, useValue: hub },
           { provide: ReadYourWrites, useValue: new ReadYourWrites({ db, logger, signer: new CallSigner(TEST_SIGNING_KEY, 'device-sync') }) },

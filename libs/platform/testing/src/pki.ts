@@ -87,9 +87,12 @@ export async function mdmSignature(body: Buffer, certificatePem: string, private
     false,
     ['sign'],
   );
+  // pkijs signs no empty detached content (a bodiless call's): it signs it attached, then it is taken off.
+  const detached = () => new pkijs.EncapsulatedContentInfo({ eContentType: pkijs.ContentInfo.DATA });
+  const emptyAttached = () => pkijs.EncapsulatedContentInfo.fromBER(new Uint8Array(Buffer.from('300f06092a864886f70d010701a0020400', 'hex')).buffer);
   const signed = new pkijs.SignedData({
     version: 1,
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: pkijs.ContentInfo.DATA }),
+    encapContentInfo: body.byteLength === 0 ? emptyAttached() : detached(),
     signerInfos: [
       new pkijs.SignerInfo({
         version: 1,
@@ -99,6 +102,7 @@ export async function mdmSignature(body: Buffer, certificatePem: string, private
     certificates: [certificate],
   });
   await signed.sign(key as unknown as Parameters<pkijs.SignedData['sign']>[0], 0, 'SHA-256', new Uint8Array(body).buffer);
+  signed.encapContentInfo = detached();
   const cms = new pkijs.ContentInfo({ contentType: pkijs.ContentInfo.SIGNED_DATA, content: signed.toSchema(true) });
   return Buffer.from(cms.toSchema().toBER(false)).toString('base64');
 }
