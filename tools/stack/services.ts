@@ -15,7 +15,7 @@ export interface StackService {
   urlVariable?: string;
 }
 
-/** Every service of the system, in start order: the gateway last, once what it routes to is up. */
+/** Every service of the system (all started at once); the gateway last: it is stopped first, so nothing is called after it stopped. */
 export const stackServices: StackService[] = [
   { app: 'authority', definition: authorityService, urlVariable: 'AUTHORITY_URL' },
   { app: 'licensing', definition: licensingService, urlVariable: 'LICENSING_URL' },
