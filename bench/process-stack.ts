@@ -71,6 +71,8 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     logDir: path.join(os.tmpdir(), `mdm-bench-${run}`),
     serviceEnv: ({ app }) => own.get(app)!,
     say: (line) => process.stderr.write(`\n${line} (during the bench)\n`),
+    // The sources through the transpiler, six at once on a loaded machine, can take minutes.
+    healthTimeoutMs: 300_000,
   });
   const startMs = performance.now() - started;
   const runtimes = new Map<string, ServiceRuntime>();

@@ -33,6 +33,8 @@ export interface ProcessStackOptions {
   onGiveUp?: (app: string) => void;
   onStarted?: (app: string, url: string) => void;
   restartPolicy?: RestartPolicy;
+  /** How long a service may take to answer /health 200 before the start fails (90 s by default). */
+  healthTimeoutMs?: number;
 }
 
 /**
@@ -83,7 +85,7 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
         policy: opts.restartPolicy,
       });
       services.push({ app, url, supervisor });
-      return waitHealthy(app, url, supervisor.exited, logFile).then(() => opts.onStarted?.(app, url));
+      return waitHealthy(app, url, supervisor.exited, logFile, opts.healthTimeoutMs).then(() => opts.onStarted?.(app, url));
     });
     // The first failure stops everything at once, without waiting for the others to be healthy.
     await Promise.all(started);
