@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { WORKSPACE_ROOT, eventually, testEnv, testKafka, uniqueName } from '@mdm/platform/testing';
 import { serviceNodeFlags, stackServices } from '../stack/services';
 
-// What the image runs (Dockerfile): `node dist/apps/<app>/main.js` beside production node_modules.
+// What the image runs (Dockerfile): `node dist/apps/<app>/main.js`, with no node_modules.
 // Docker cannot run here, so this builds every app and starts each bundle with plain node, no loader.
 
 const bundle = (app: string) => path.join(WORKSPACE_ROOT, 'dist/apps', app, 'main.js');
