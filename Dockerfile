@@ -5,8 +5,9 @@
 #                --build-arg REVISION=$(git rev-parse HEAD) -t mdm-platform:local .
 #   docker run -e SERVICE=authority -e DATABASE_URL=… -e KAFKA_BROKERS=… mdm-platform:local
 #
-# Stages: `build` bundles every app with nx (dev dependencies; the console too, which the gateway serves), `production-dependencies` installs
-# the dependencies alone, `runtime` is the bundles and those node_modules on a slim Node LTS.
+# Stages: `build` bundles every app with nx (dev dependencies; the console too, which the gateway
+# serves), `runtime` is the bundles on a slim Node LTS. A bundle carries its npm packages
+# (tools/build/esbuild.config.js), so the runtime has no node_modules at all.
 # tools/docker/dockerfile.spec.ts keeps this file honest where Docker cannot run.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -19,13 +20,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN node node_modules/nx/bin/nx.js run-many -t build -p tag:type:app
-
-FROM ${NODE_IMAGE} AS production-dependencies
-WORKDIR /app
-COPY package.json package-lock.json ./
-# --omit=optional too: typeorm's optional peer ts-node (with typescript and swc) is in the lockfile for
-# the dev tools, and no production dependency needs an optional package.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1 passes SIGTERM on to node (the services stop cleanly on it) and reaps children.
@@ -43,12 +37,12 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0
 WORKDIR /app
 # Root-owned and not writable by the process: the root filesystem can be mounted read-only.
-COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /src/dist/apps ./dist/apps
 COPY tools/docker/healthcheck.js ./healthcheck.js
 # The image's `node` user, by number, so that Kubernetes' runAsNonRoot can check it.
 USER 1000:1000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["node", "healthcheck.js"]
 ENTRYPOINT ["tini", "--"]
-# exec: node replaces the shell, so tini's SIGTERM reaches it.
-CMD ["sh", "-c", "exec node \"dist/apps/${SERVICE:?set SERVICE to an app under apps/}/main.js\""]
+# exec: node replaces the shell, so tini's SIGTERM reaches it. The V8 flags are serviceNodeFlags
+# (tools/stack/services.ts), as npm start runs the services.
+CMD ["sh", "-c", "exec node --max-semi-space-size=4 \"dist/apps/${SERVICE:?set SERVICE to an app under apps/}/main.js\""]

@@ -45,7 +45,7 @@ export function freePort(): Promise<number> {
  * the bench database, with schemas, consumer groups and a topic namespace of this run, removed by
  * stop(). The bench process keeps a ServiceRuntime per service (never started) for the services'
  * schemas and consumer groups, to seed data and to wait for consumers. startMs: how long the
- * services took to start, each once the one before answered /health, until the gateway did.
+ * services took to start (all at once) until every one answered /health.
  * `overrides` are settings for every service (and those runtimes).
  */
 export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJS.ProcessEnv = {}, gatewayReplicas = 0): Promise<BenchStack & { startMs: number }> {
@@ -78,6 +78,8 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     logDir: path.join(os.tmpdir(), `mdm-bench-${run}`),
     serviceEnv: ({ app }) => own.get(app)!,
     say: (line) => process.stderr.write(`\n${line} (during the bench)\n`),
+    // The sources through the transpiler, six at once on a loaded machine, can take minutes.
+    healthTimeoutMs: 300_000,
   });
   const startMs = performance.now() - started;
   const runtimes = new Map<string, ServiceRuntime>();

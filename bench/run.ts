@@ -21,7 +21,7 @@
  *   (j) projection lag, device events at 5,000/s for 60 s: applied_at - recorded_at p99 < 1 s
  *   (k) projection rebuild of 1,000,000 events: >= 10,000 events/s
  *   (o) start-up of the built services (baseline: from the sources): each to /health 200 <= 2 s,
- *       idle RSS <= 120 MB, the whole stack <= 5 s; the production node_modules against the full install
+ *       idle RSS <= 120 MB, the whole stack <= 5 s; the production image's files against the full install
  *   (q) the console's migration dashboard for a 100,000-device tenant renders <= 1 s after its data
  *       arrives (Chromium; needs the console built; not in the default set: BENCH_ONLY=q)
  *   (m) the device agent, 10,000 devices with their polls open, through an authority change:

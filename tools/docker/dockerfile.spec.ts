@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Copy, DockerfileParser, From, Instruction, Label } from 'dockerfile-ast';
 import { discoverApps } from '../compose/compose-model';
+import { serviceNodeFlags } from '../stack/services';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dockerfile = DockerfileParser.parse(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
@@ -42,8 +43,8 @@ const npmInstalls = (s: Stage) =>
 const execForm = (args: string) => (args.trim().startsWith('[') ? (JSON.parse(args) as string[]) : undefined);
 
 describe('Dockerfile', () => {
-  it('has a build, a production-dependencies and a runtime stage, the runtime last', () => {
-    expect(stages.map((s) => s.name)).toEqual(['build', 'production-dependencies', 'runtime']);
+  it('has a build and a runtime stage, the runtime last', () => {
+    expect(stages.map((s) => s.name)).toEqual(['build', 'runtime']);
   });
 
   it('runs the services on the current Node LTS, slim', () => {
@@ -57,23 +58,15 @@ describe('Dockerfile', () => {
     );
   });
 
-  it('installs no dev dependency into the runtime: its node_modules come from `npm ci --omit=dev`, and it installs no package itself', () => {
+  it('installs no package into the runtime: the bundles carry their production dependencies, and no node_modules is copied in', () => {
+    // tools/build/bundles.int-spec.ts checks that each bundle requires only Node's modules and
+    // optional peers no install has, and starts it without a node_modules of its own.
     expect(npmInstalls(runtime)).toEqual([]);
-    const nodeModules = copiesFrom(runtime).filter((c) => /node_modules/.test(c.args));
-    expect(nodeModules.map((c) => c.from)).toEqual(['production-dependencies']);
-    const installs = npmInstalls(stage('production-dependencies'));
-    expect(installs).toHaveLength(1);
-    expect(installs[0]).toMatch(/^npm ci\b.*--omit=dev/);
-    // `npm ci` installs the lockfile's dependencies alone: no named package can slip in, dev or not.
-    const devPackages = Object.keys(packageJson.devDependencies);
-    const named = installs[0].split(/\s+/).slice(2).filter((word) => !word.startsWith('-'));
-    expect(named.filter((word) => devPackages.includes(word))).toEqual([]);
-    expect(named).toEqual([]);
+    expect(copiesFrom(runtime).filter((c) => /node_modules/.test(c.args))).toEqual([]);
   });
 
-  it('copies into the runtime only the bundles, the production node_modules and the health check: no sources', () => {
+  it('copies into the runtime only the bundles and the health check: no sources, no dev tools', () => {
     expect(copiesFrom(runtime)).toEqual([
-      { from: 'production-dependencies', args: '/app/node_modules ./node_modules' },
       { from: 'build', args: '/src/dist/apps ./dist/apps' },
       { from: undefined, args: 'tools/docker/healthcheck.js ./healthcheck.js' },
     ]);
@@ -94,7 +87,9 @@ describe('Dockerfile', () => {
     const [cmd] = keyword(runtime, 'CMD');
     const command = execForm(cmd.getArgumentsContent()!)!;
     expect(command.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(command[2]).toMatch(/^exec node "dist\/apps\/\$\{SERVICE[^}]*\}\/main\.js"$/);
+    expect(command[2]).toMatch(/^exec node (.*)"dist\/apps\/\$\{SERVICE[^}]*\}\/main\.js"$/);
+    // The image runs a service with the V8 flags npm start and the bench run it with.
+    expect(/^exec node (.*)"dist/.exec(command[2])![1].trim().split(/\s+/).filter(Boolean)).toEqual(serviceNodeFlags);
   });
 
   it('health-checks /health with the script it copies, on the port of the service SERVICE names', () => {

@@ -33,12 +33,16 @@ export interface ProcessStackOptions {
   onGiveUp?: (app: string) => void;
   onStarted?: (app: string, url: string) => void;
   restartPolicy?: RestartPolicy;
+  /** How long a service may take to answer /health 200 before the start fails (90 s by default). */
+  healthTimeoutMs?: number;
 }
 
 /**
  * Every service of the system as a supervised child process of its own (`npm start`, the
- * multi-process bench, the fault suite), each started once the ones before it answer /health, and
- * told where they are. A service that dies is restarted with backoff (its URL stays the same).
+ * multi-process bench, the fault suite), all started at once: each one's URL is known before any
+ * starts, and none calls another while starting (topics and migrations are safe to create
+ * concurrently), so the gateway only needs the others' addresses, not their health. Resolves once
+ * every service answers /health. A service that dies is restarted with backoff (its URL stays the same).
  */
 export async function startProcessStack(opts: ProcessStackOptions): Promise<ProcessStack> {
   const host = opts.host ?? '127.0.0.1';
@@ -52,12 +56,16 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
       for (const { supervisor } of [...services].reverse()) await supervisor.stop();
     })());
   mkdirSync(opts.logDir, { recursive: true });
+  const planned = stackServices.map((service) => {
+    const extra = opts.serviceEnv?.(service) ?? {};
+    const port = Number(extra[service.definition.portVariable] ?? env[service.definition.portVariable] ?? service.definition.defaultPort);
+    return { service, extra, port, url: `http://${host}:${port}` };
+  });
+  // Every service is told where the others are (the gateway routes to them, the views ask the owners).
+  for (const { service, url } of planned) if (service.urlVariable) env[service.urlVariable] = url;
   try {
-    for (const service of stackServices) {
-      const { app, definition, urlVariable } = service;
-      const own = { ...env, ...opts.serviceEnv?.(service) };
-      const port = Number(own[definition.portVariable] ?? definition.defaultPort);
-      const url = `http://${host}:${port}`;
+    const started = planned.map(({ service: { app, definition }, extra, port, url }) => {
+      const own = { ...env, ...extra };
       const logFile = path.join(opts.logDir, `${app}.log`);
       const log = createWriteStream(logFile, { flags: 'a' });
       const supervisor = new Supervisor({
@@ -77,10 +85,10 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
         policy: opts.restartPolicy,
       });
       services.push({ app, url, supervisor });
-      await waitHealthy(app, url, supervisor.exited, logFile);
-      opts.onStarted?.(app, url);
-      if (urlVariable) env[urlVariable] = url;
-    }
+      return waitHealthy(app, url, supervisor.exited, logFile, opts.healthTimeoutMs).then(() => opts.onStarted?.(app, url));
+    });
+    // The first failure stops everything at once, without waiting for the others to be healthy.
+    await Promise.all(started);
   } catch (err) {
     await stop();
     throw err;
@@ -100,7 +108,7 @@ async function waitHealthy(name: string, url: string, exited: Promise<Exit>, log
       () => false,
     );
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${name} did not become healthy within ${timeoutMs / 1000}s: see ${log}`);
 }

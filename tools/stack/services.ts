@@ -15,7 +15,7 @@ export interface StackService {
   urlVariable?: string;
 }
 
-/** Every service of the system, in start order: the gateway last, once what it routes to is up. */
+/** Every service of the system (all started at once); the gateway last: it is stopped first, so nothing is called after it stopped. */
 export const stackServices: StackService[] = [
   { app: 'authority', definition: authorityService, urlVariable: 'AUTHORITY_URL' },
   { app: 'licensing', definition: licensingService, urlVariable: 'LICENSING_URL' },
@@ -40,9 +40,17 @@ export function servicesFrom(env: NodeJS.ProcessEnv): ServicesFrom {
   return from;
 }
 
+/**
+ * The V8 settings of every service process, wherever it runs: here, and in the image (the
+ * Dockerfile's CMD repeats them; its spec checks they are these). A young generation of at most
+ * 4 MB a half, instead of 16, keeps an idle service's resident memory low (bench (o)); the old
+ * generation is unchanged.
+ */
+export const serviceNodeFlags: readonly string[] = ['--max-semi-space-size=4'];
+
 /** The arguments to node that start one service's process (run with the repository as cwd). */
 export function serviceCommand(app: string, from: ServicesFrom): string[] {
-  if (from === 'dist') return [path.join(root, 'dist/apps', app, 'main.js')];
-  const source = ['-r', path.join(root, 'tools/register.js'), path.join(root, 'apps', app, 'src/main.ts')];
+  if (from === 'dist') return [...serviceNodeFlags, path.join(root, 'dist/apps', app, 'main.js')];
+  const source = [...serviceNodeFlags, '-r', path.join(root, 'tools/register.js'), path.join(root, 'apps', app, 'src/main.ts')];
   return from === 'watch' ? ['--watch', ...source] : source;
 }

@@ -59,7 +59,14 @@ export function createReliableProducer(kafka: Kafka): Producer {
   });
 }
 
-/** Creates the declared topics that are missing; existing topics must have the declared partition count. */
+/** How long a service waits at start-up for topics it just created to have their partitions' leaders. */
+const TOPICS_READY_MS = 30_000;
+
+/**
+ * Creates the declared topics that are missing; existing topics must have the declared partition
+ * count. Services and replicas starting at the same time may create the same topic: one wins, the
+ * others see it exists, which is what they wanted.
+ */
 export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -67,8 +74,10 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
     const existing = new Set(await admin.listTopics());
     const missing = dedupe(specs).filter((s) => !existing.has(s.topic));
     if (missing.length) {
+      // kafkajs's own wait for leaders gives up when the broker does not know a topic it has just
+      // created yet (UNKNOWN_TOPIC_OR_PARTITION, seen on a loaded machine): topicsReady waits instead.
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((s) => ({
           topic: s.topic,
           numPartitions: s.partitions,
@@ -77,21 +86,34 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
         })),
       });
     }
-    await verifyPartitions(admin, specs);
+    await topicsReady(admin, specs);
   } finally {
     await admin.disconnect();
   }
 }
 
-async function verifyPartitions(admin: Admin, specs: readonly TopicSpec[]) {
-  const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
-  for (const spec of specs) {
-    const found = topics.find((t) => t.name === spec.topic);
-    if (!found || found.partitions.length !== spec.partitions) {
-      throw new Error(
-        `topic ${spec.topic} has ${found?.partitions.length ?? 0} partitions, the code declares ${spec.partitions}`,
-      );
+/** Waits until every topic is known with a leader for each partition; a wrong partition count fails at once. */
+async function topicsReady(admin: Admin, specs: readonly TopicSpec[], timeoutMs = TOPICS_READY_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let waitingFor: string;
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+      const unready = specs.filter((spec) => {
+        const found = topics.find((t) => t.name === spec.topic);
+        if (found && found.partitions.length && found.partitions.length !== spec.partitions) {
+          throw new Error(`topic ${spec.topic} has ${found.partitions.length} partitions, the code declares ${spec.partitions}`);
+        }
+        return !found || !found.partitions.length || found.partitions.some((p) => p.leader < 0);
+      });
+      if (!unready.length) return;
+      waitingFor = `no leader yet for ${unready.map((s) => s.topic).join(', ')}`;
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable) throw err;
+      waitingFor = (err as Error).message;
     }
+    if (Date.now() > deadline) throw new Error(`topics not ready within ${timeoutMs / 1000} s: ${waitingFor}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
