@@ -2,7 +2,6 @@ import { Suspense, lazy, memo, useDeferredValue } from 'react';
 import {
   Button,
   Card,
-  CardHeader,
   Link,
   MessageBar,
   MessageBarActions,
@@ -11,7 +10,6 @@ import {
   Spinner,
   Text,
   Title2,
-  Title3,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
@@ -23,6 +21,7 @@ import { authorityNames } from '../components/ChooseAuthorityDialog';
 import { DataTable, type Column } from '../components/DataTable';
 import type { ProgressPoint } from '../components/MigrationChart';
 import { ErrorBar } from '../components/ErrorBar';
+import { Panel } from '../components/Panel';
 import { Freshness } from '../components/Freshness';
 import { dateTime, legacyExpiry, relative } from '../format';
 import { useTenant } from '../session/session';
@@ -36,7 +35,6 @@ const useStyles = makeStyles({
   count: { padding: tokens.spacingHorizontalM },
   number: { fontSize: tokens.fontSizeHero800, lineHeight: tokens.lineHeightHero800, fontWeight: tokens.fontWeightSemibold },
   panels: { display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(420px, 1fr))', gap: tokens.spacingHorizontalL },
-  panel: { padding: tokens.spacingHorizontalL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalS },
 });
 
 const migrationStates = [
@@ -190,10 +188,8 @@ const Counts = memo(function Counts({ byMigration, expected }: { byMigration?: O
 });
 
 const Progress = memo(function Progress({ points, loading }: { points?: ProgressPoint[]; loading: boolean }) {
-  const styles = useStyles();
   return (
-    <Card className={styles.panel}>
-      <CardHeader header={<Title3 as="h3">Progress over time</Title3>} />
+    <Panel title="Progress over time">
       {points && points.length > 0 ? (
         <Suspense fallback={<Spinner size="tiny" />}>
           <MigrationChart points={points} />
@@ -201,15 +197,13 @@ const Progress = memo(function Progress({ points, loading }: { points?: Progress
       ) : (
         <Text>{loading ? 'Loading…' : 'No authority change yet.'}</Text>
       )}
-    </Card>
+    </Panel>
   );
 });
 
 const LegacyProfiles = memo(function LegacyProfiles({ changedAt, pending, expired }: { changedAt?: string | null; pending: number; expired: number }) {
-  const styles = useStyles();
   return (
-    <Card className={styles.panel}>
-      <CardHeader header={<Title3 as="h3">Legacy profiles</Title3>} />
+    <Panel title="Legacy profiles">
       {changedAt && pending > 0 ? (
         <Text data-testid="legacy-countdown">
           {pending} devices that have not checked in keep the old authority's profiles until {dateTime(legacyExpiry(changedAt))} (expire{' '}
@@ -223,7 +217,7 @@ const LegacyProfiles = memo(function LegacyProfiles({ changedAt, pending, expire
           <MessageBarBody>{expired} devices lost their legacy profiles and are unprotected until they check in.</MessageBarBody>
         </MessageBar>
       )}
-    </Card>
+    </Panel>
   );
 });
 
@@ -241,15 +235,13 @@ function ListPanel<D extends { items: unknown[] }, K extends QueryKey>({
   rowKey(row: D['items'][number]): string;
   columns: Column<D['items'][number]>[];
 }) {
-  const styles = useStyles();
   const list = useQuery(options);
   // The rows are drawn just after the counts and the chart, at a lower priority.
   const items = useDeferredValue(list.data?.items);
   return (
-    <Card className={styles.panel}>
-      <CardHeader header={<Title3 as="h3">{title}</Title3>} />
+    <Panel title={title}>
       <ErrorBar error={list.error} />
       {items?.length ? <DataTable label={title} rows={items} rowKey={rowKey} columns={columns} /> : <Text>{items ? empty : 'Loading…'}</Text>}
-    </Card>
+    </Panel>
   );
 }
