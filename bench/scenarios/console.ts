@@ -65,11 +65,15 @@ function answers(now: number): Record<string, unknown> {
 
 const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
+/** Another build of the console to measure (an A/B against the one in dist), and where to write a performance trace of each run. */
+const consoleDir = process.env.BENCH_CONSOLE_DIR ?? path.dirname(consoleBuild);
+const traceDir = process.env.BENCH_TRACE_DIR;
+
 /** The built console's files, as the gateway serves them (index.html for page paths). */
 function serveConsole(route: Route): Promise<void> {
-  const dir = path.dirname(consoleBuild);
+  const dir = consoleDir;
   const { pathname } = new URL(route.request().url());
-  const file = pathname.startsWith('/assets/') ? path.join(dir, pathname) : consoleBuild;
+  const file = path.join(dir, pathname.startsWith('/assets/') ? pathname : 'index.html');
   return route.fulfill({ status: 200, contentType: types[path.extname(file)] ?? 'application/octet-stream', body: readFileSync(file) });
 }
 
@@ -78,7 +82,7 @@ function serveConsole(route: Route): Promise<void> {
  * all were asked and the page is idle, then answered together. The time runs from that moment until
  * the counts and the progress chart are on the screen.
  */
-async function renderOnce(page: Page): Promise<number> {
+async function renderOnce(page: Page, run: number): Promise<number> {
   const data = answers(Date.now());
   const held: { route: Route; body: unknown }[] = [];
   let release!: () => void;
@@ -100,6 +104,8 @@ async function renderOnce(page: Page): Promise<number> {
   await page.evaluate('new Promise((resolve) => requestIdleCallback(resolve, { timeout: 5000 }))');
   // Timed in the page: it starts just before the answers are handed over and ends on the first frame
   // that shows both the counts and the drawn chart.
+  // A Chromium performance trace of the timed part (open it in DevTools' Performance panel).
+  if (traceDir) await page.context().browser()!.startTracing(page, { path: path.join(traceDir, `dashboard-${run}.json`), screenshots: false });
   await page.evaluate('window.__dataSentAt = performance.now()');
   await Promise.all(held.map(({ route, body }) => route.fulfill({ json: body })));
   const rendered = await page.waitForFunction(
@@ -111,7 +117,9 @@ async function renderOnce(page: Page): Promise<number> {
     undefined,
     { polling: 'raf', timeout: 30_000 },
   );
-  return (await rendered.jsonValue()) as number;
+  const ms = (await rendered.jsonValue()) as number;
+  if (traceDir) await page.context().browser()!.stopTracing();
+  return ms;
 }
 
 /** (q) the migration dashboard of a 100,000-device tenant renders within 1 s of its data arriving. */
@@ -123,7 +131,7 @@ export async function consoleScenario(): Promise<BenchResult[]> {
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const page = await context.newPage();
-      times.push(await renderOnce(page));
+      times.push(await renderOnce(page, i));
       await page.close();
     }
     times.sort((a, b) => a - b);

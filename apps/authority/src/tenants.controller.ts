@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
   authorityParams,
@@ -6,6 +6,7 @@ import {
   registerTenantBody,
   setAuthorityBody,
   setCoManagementBody,
+  tenantListQuery,
   tenantParams,
   uploadApnsCertificateBody,
 } from '@mdm/contracts/authority';
@@ -16,6 +17,7 @@ import {
   setCoManagement,
   uploadApnsCertificate,
   assertExists,
+  bannerVisible,
 } from '@mdm/authority/domain';
 import { Actor, CalledBy, GATEWAY_SERVICE, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
 
@@ -36,6 +38,20 @@ export class TenantsController {
   @HttpCode(201)
   async register(@Body(new ZodPipe(registerTenantBody)) body: z.infer<typeof registerTenantBody>, @Actor() actor: string) {
     return toAuthorityState(await this.tenants.execute(body.tenantId, actor, (state) => createTenant(state, body)));
+  }
+
+  /** The operator's list: tenants by creation, each with its current authority (a page folds only its own streams). */
+  @Get('api/v1/tenants')
+  async list(@Query(new ZodPipe(tenantListQuery)) { limit, cursor }: z.infer<typeof tenantListQuery>) {
+    const created = await this.tenants.created(Number(cursor ?? 0), limit + 1);
+    const page = created.slice(0, limit);
+    const items = await Promise.all(
+      page.map(async ({ tenantId, createdAt }) => {
+        const { state } = await this.tenants.load(tenantId);
+        return { tenantId, name: state.name, authority: state.authority, bannerVisible: bannerVisible(state), createdAt };
+      }),
+    );
+    return { items, nextCursor: created.length > limit ? String(page[page.length - 1].position) : null };
   }
 
   @Get('api/v1/tenants/:tenantId/authority')

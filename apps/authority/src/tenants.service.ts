@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AuthorityState, TenantEvent, tenantStreamId } from '@mdm/contracts/authority';
+import { AuthorityState, TenantCreated, TenantEvent, tenantStreamId } from '@mdm/contracts/authority';
 import { EventEnvelope } from '@mdm/contracts/core';
 import {
   TenantHistoryEvent,
@@ -26,6 +26,12 @@ export class TenantsService {
 
   async load(tenantId: string): Promise<TenantSnapshot> {
     return foldStream(tenantEvolver, await this.store.readStream(tenantStreamId(tenantId)), toHistory);
+  }
+
+  /** Tenants in the order they were created, after a position of the event store (0 for the first). */
+  async created(afterPosition: number, limit: number): Promise<{ tenantId: string; createdAt: string; position: number }[]> {
+    const events = await this.store.eventsOfType(TenantCreated.type, afterPosition, limit);
+    return events.map(({ position, event }) => ({ tenantId: event.tenantId, createdAt: event.occurredAt, position }));
   }
 
   /**

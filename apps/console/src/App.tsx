@@ -32,6 +32,7 @@ const pages: Page[] = [
   { path: '/devices', label: 'Devices', component: DevicesPage, allowed: (a) => a.read },
   { path: '/devices/:deviceId', label: 'Device', component: DevicePage, nested: true, allowed: (a) => a.read },
   { path: '/users', label: 'Users and licenses', component: UsersPage, allowed: (a) => a.read },
+  { path: '/users/:userId', label: 'User', component: UsersPage, nested: true, allowed: (a) => a.read },
   { path: '/configurations', label: 'Configurations', component: ConfigurationsPage, allowed: (a) => a.read },
   { path: '/enroll', label: 'Enrollment', component: EnrollPage, allowed: (a) => a.enroll },
   { path: '/audit', label: 'Audit log', component: AuditPage, allowed: (a) => a.read },

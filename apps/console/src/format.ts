@@ -20,3 +20,6 @@ export function expiryWarning(notAfter: string, now = Date.now()): 'expired' | '
 
 /** R23: the old authority's profiles expire 7 days after the change on a device that has not checked in. */
 export const legacyExpiry = (changedAt: string) => new Date(new Date(changedAt).getTime() + 7 * DAY).toISOString();
+
+/** A UUID as the API's ids are. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

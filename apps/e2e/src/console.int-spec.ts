@@ -28,7 +28,7 @@ async function enrolledDevice(stack: TestStack, tenant: TestTenant, groupIds: st
   expect(enrolled.status).toBe(201);
   const device = new DeviceClient(stack.gateway.url, enrolled.body.deviceCredential);
   expect((await device.checkIn(healthy)).status).toBe(200);
-  return { deviceId: enrolled.body.deviceId as string, device };
+  return { deviceId: enrolled.body.deviceId as string, device, userId: userId as string };
 }
 
 /** A new token of the tenant with the role, as the admin would hand it to a colleague. */
@@ -177,7 +177,11 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.getByRole('button', { name: 'Create tenant' }).click();
     const adminToken = (await page.getByTestId('admin-token').textContent())!;
     expect(adminToken).toMatch(/^mdm_/);
+    // The list of every tenant shows the new one, its banner still up (authority unknown).
+    const fabrikam = page.getByTestId('tenant-row').filter({ hasText: 'Fabrikam' });
+    expect(await untilText(fabrikam, /Fabrikam.*unknown/)).toBeTruthy();
     expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'operator-tenants');
     await page.getByRole('button', { name: "Sign in as Fabrikam's admin" }).click();
     await untilText(page.getByTestId('authority-banner'), /Mobile device management authority: Unknown/);
     expect(await page.getByTestId('role').textContent()).toBe('admin');
@@ -191,9 +195,12 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku: 'O365_E3' });
     const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
     await page.getByRole('tab', { name: 'Users and licenses' }).click();
-    await page.getByLabel('User id').fill(userId);
-    await page.getByRole('button', { name: 'Open user' }).click();
+    // R8 on the list: each user's effective authority; the user opens from it.
+    const row = page.getByTestId('user-row').filter({ hasText: 'olga@contoso.com' });
+    expect(await untilText(row.getByTestId('user-authority'), /office365/)).toBe('office365');
+    await row.getByRole('link', { name: 'olga@contoso.com' }).click();
     await untilText(page.getByTestId('effective-authority'), /office365/);
+    expect(page.url()).toBe(`${stack.gateway.url}/users/${userId}`);
     await page.getByRole('combobox', { name: 'License' }).click();
     await page.getByRole('option', { name: 'EMS_E3' }).click();
     await page.getByRole('button', { name: 'Preview' }).click();
@@ -204,7 +211,77 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     expect(await seriousViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Assign EMS_E3' }).click();
     await untilText(page.getByTestId('effective-authority'), /intune/);
+    expect(await untilText(row.getByTestId('user-authority'), /intune/)).toBe('intune');
     expect((await tenant.admin.get(tenant.path(`/users/${userId}`))).body.licenses.sort()).toEqual(['EMS_E3', 'O365_E3']);
+    await page.close();
+  }, 120_000);
+
+  it("R8: the admin sees the tenant's users with their effective authority and its groups with their members, finds users by name or group, and creates a user in a group", async () => {
+    const tenant = await createTenant(stack, 'Directory');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const field = (await tenant.admin.post(tenant.path('/groups'), { name: 'Field' })).body.groupId;
+    await tenant.admin.post(tenant.path('/groups'), { name: 'Office' });
+    const ann = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'ann@contoso.com', groupIds: [field] })).body.userId;
+    await tenant.admin.post(tenant.path(`/users/${ann}/licenses`), { sku: 'M365_E3' });
+    await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'bob@contoso.com' });
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    await page.getByRole('tab', { name: 'Users and licenses' }).click();
+    const users = page.getByTestId('user-row');
+    expect(await untilText(users.first(), /ann@contoso\.com/)).toMatch(/intune.*M365_E3/);
+    expect(await users.nth(1).textContent()).toMatch(/bob@contoso\.com.*none \(cannot enroll\)/);
+    expect(await page.getByTestId('group-row').allInnerTexts()).toEqual([expect.stringMatching(/^Field\s+1\s/), expect.stringMatching(/^Office\s+0\s/)]);
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'users');
+
+    // A group's members; then a principal name prefix.
+    await page.getByRole('link', { name: 'Field' }).click();
+    await untilText(page.getByText(/^Members of group/), new RegExp(field));
+    expect(await users.count()).toBe(1);
+    await page.getByRole('link', { name: 'all users' }).click();
+    await page.getByRole('searchbox').fill('BO');
+    expect(await untilText(users.first(), /bob@contoso\.com/)).toBeTruthy();
+    expect(await users.count()).toBe(1);
+
+    // A new user opens at once and is listed.
+    await page.getByLabel('User principal name').fill('cleo@contoso.com');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await untilText(page.getByRole('heading', { name: 'cleo@contoso.com' }), /cleo/);
+    await page.getByRole('searchbox').fill('');
+    expect(await untilText(users.filter({ hasText: 'cleo@contoso.com' }), /cleo@contoso\.com.*none \(cannot enroll\)/)).toBeTruthy();
+    await page.close();
+  }, 120_000);
+
+  it('R24: a compliance policy is made with a form (version checked before sending), and a refusal by the server shows its code', async () => {
+    const tenant = await createTenant(stack, 'Compliance');
+    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    await page.getByRole('tab', { name: 'Configurations' }).click();
+    await page.getByRole('combobox', { name: 'Type' }).click();
+    await page.getByRole('option', { name: 'compliance' }).click();
+    await page.getByLabel('Name').fill('Baseline');
+    await page.getByRole('checkbox', { name: 'ios' }).check();
+    await page.getByLabel('Minimum OS version').fill('16.x');
+    await page.getByRole('switch', { name: 'Require encryption' }).check();
+    await page.getByRole('switch', { name: 'Require a passcode' }).check();
+    await page.getByRole('button', { name: 'Create configuration' }).click();
+    expect(await untilText(page.getByText('a dotted version such as 16.4.1'), /dotted/)).toBeTruthy();
+    expect((await tenant.admin.get(tenant.path('/authorities/intune/configurations'))).body.items).toEqual([]);
+    await page.getByLabel('Minimum OS version').fill('16.4');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Create configuration' }).click();
+    await untilText(page.getByTestId('configuration-row'), /Baseline.*compliance/);
+    const [created] = (await tenant.admin.get(tenant.path('/authorities/intune/configurations'))).body.items;
+    expect(created.settings).toEqual({ minOsVersion: '16.4', requireEncryption: true, blockJailbroken: false, requirePasscode: true });
+
+    // Opened for editing, then changed by someone else: saving is refused with 409 and the code is on screen.
+    await page.getByRole('button', { name: 'Edit Baseline' }).click();
+    expect(await page.getByLabel('Minimum OS version').inputValue()).toBe('16.4');
+    expect(await page.getByRole('switch', { name: 'Require encryption' }).isChecked()).toBe(true);
+    const other = { name: 'Baseline', type: 'compliance', platforms: ['ios'], settings: { minOsVersion: '17' }, assignedGroupIds: [] };
+    expect((await tenant.admin.put(tenant.path(`/authorities/intune/configurations/${created.configurationId}`), other)).status).toBe(200);
+    await page.getByRole('switch', { name: 'Block jailbroken or rooted devices' }).check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    expect(await untilText(page.getByRole('alert'), /The configuration was refused.*VERSION_CONFLICT/)).toBeTruthy();
+    expect((await tenant.admin.get(tenant.path(`/authorities/intune/configurations/${created.configurationId}`))).body.settings).toEqual({ minOsVersion: '17' });
     await page.close();
   }, 120_000);
 
@@ -249,6 +326,20 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
     await untilText(page.getByTestId('device-managed-by'), /intune/);
     expect(await buttonNames(page)).toEqual(['Sign out']);
+    // The users and groups are listed to a reader, with paging only: no license, user or group button.
+    await page.getByRole('tab', { name: 'Users and licenses' }).click();
+    await page.getByTestId('user-row').first().waitFor();
+    expect(await page.getByTestId('user-row').count()).toBe(1);
+    // Paging and clearing the search change nothing on the server; nothing else is offered (buttons by accessible name: the search's clear button is an icon).
+    const actions = async () =>
+      (await page.getByRole('button').evaluateAll((buttons) => buttons.map((b) => b.getAttribute('aria-label') ?? (b.textContent ?? '').trim()))).filter(
+        (name) => !/^(Previous page|Next page|Clear search)$/.test(name),
+      );
+    expect(await actions()).toEqual(['Sign out']);
+    await page.getByTestId('user-row').getByRole('link').click();
+    await page.getByTestId('effective-authority').waitFor();
+    expect(await actions()).toEqual(['Sign out']);
+    expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   }, 120_000);
 
@@ -285,6 +376,10 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     await page.getByRole('tab', { name: 'Devices' }).click();
     await page.getByRole('table', { name: 'Devices' }).waitFor();
     expect(await page.getByTestId('device-row').count()).toBe(0);
+    await page.getByRole('tab', { name: 'Users and licenses' }).click();
+    await page.getByRole('table', { name: 'Users' }).waitFor();
+    await page.getByRole('table', { name: 'Groups' }).waitFor();
+    expect([await page.getByTestId('user-row').count(), await page.getByTestId('group-row').count()]).toEqual([0, 0]);
     await page.goto(`${stack.gateway.url}/devices/${deviceId}`);
     expect(await untilText(page.getByRole('alert'), /NOT_FOUND/)).toBeTruthy();
     await page.close();
@@ -359,6 +454,73 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     const other = await createTenant(stack, 'Elsewhere');
     expect((await other.admin.get(tenant.path('/authorities/intune/configurations'))).status).toBe(404);
     expect((await tenant.admin.get(tenant.path('/authorities/intune/configurations?cursor=x'))).status).toBe(400);
+  });
+
+  it('GET /api/v1/tenants lists every tenant with its authority to the operator only, oldest first, a page at a time', async () => {
+    const a = await createTenant(stack, 'Listed A');
+    const b = await createTenant(stack, 'Listed B');
+    await b.admin.put(b.path('/authority'), { authority: 'intune' });
+    type Listed = { tenantId: string; name: string; authority: string; bannerVisible: boolean; createdAt: string };
+    const all: Listed[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { status: number; body: { items: Listed[]; nextCursor: string | null } } = await stack.operator.get(`/api/v1/tenants?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      all.push(...res.body.items);
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(all.map((t) => t.tenantId)).size).toBe(all.length);
+    const listed = all.filter((t) => t.tenantId === a.tenantId || t.tenantId === b.tenantId);
+    expect(listed).toEqual([
+      { tenantId: a.tenantId, name: 'Listed A', authority: 'unknown', bannerVisible: true, createdAt: expect.any(String) },
+      { tenantId: b.tenantId, name: 'Listed B', authority: 'intune', bannerVisible: false, createdAt: expect.any(String) },
+    ]);
+    // A tenant's admin sees no list of tenants.
+    expect((await a.admin.get('/api/v1/tenants')).status).toBe(403);
+    expect((await stack.anonymous.get('/api/v1/tenants')).status).toBe(401);
+    expect((await stack.operator.get('/api/v1/tenants?cursor=x')).status).toBe(400);
+  });
+
+  it("R8: GET …/users and …/groups list a tenant's users (by principal name, with effective authority and device count) and groups (with members) to its readers only, by keyset cursor", async () => {
+    const tenant = await createTenant(stack, 'Directory lists');
+    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const group = (await tenant.admin.post(tenant.path('/groups'), { name: 'Sales' })).body.groupId;
+    await tenant.admin.post(tenant.path('/groups'), { name: 'audit' });
+    const { userId: owner } = await enrolledDevice(stack, tenant, [group]);
+    for (const name of ['Zed', 'amy', 'Bea']) await tenant.admin.post(tenant.path('/users'), { userPrincipalName: `${name}@contoso.com`, groupIds: name === 'Bea' ? [group] : [] });
+    const reader = stack.client(await tokenOf(tenant, 'reader'));
+    // By principal name, case aside (the device owner's name is random), two a page.
+    type Listed = { userId: string; userPrincipalName: string };
+    const ownerName = (await tenant.admin.get(tenant.path(`/users/${owner}`))).body.userPrincipalName as string;
+    const expected = [ownerName, 'amy@contoso.com', 'Bea@contoso.com', 'Zed@contoso.com'].sort((x, y) => x.toLowerCase().localeCompare(y.toLowerCase()));
+    const first = await reader.get(tenant.path('/users?limit=2'));
+    expect(first.status).toBe(200);
+    const rest = (await reader.get(tenant.path(`/users?limit=2&cursor=${first.body.nextCursor}`))).body;
+    expect([...first.body.items, ...rest.items].map((u: Listed) => u.userPrincipalName)).toEqual(expected);
+    expect(rest.nextCursor).toBeNull();
+    const all = [...first.body.items, ...rest.items];
+    expect(all.find((u: Listed) => u.userPrincipalName === 'amy@contoso.com')).toEqual({ userId: expect.any(String), userPrincipalName: 'amy@contoso.com', displayName: null, groupIds: [], licenses: [], effectiveAuthority: null, deviceCount: 0 });
+    expect(all.find((u: Listed) => u.userId === owner)).toMatchObject({ licenses: ['M365_E3'], effectiveAuthority: 'intune', deviceCount: 1, groupIds: [group] });
+    const members = (await reader.get(tenant.path(`/users?groupId=${group}`))).body.items.map((u: { userId: string }) => u.userId);
+    expect(members).toHaveLength(2);
+    expect(members).toContain(owner);
+    expect((await reader.get(tenant.path('/users?q=BEA%40'))).body.items.map((u: { userPrincipalName: string }) => u.userPrincipalName)).toEqual(['Bea@contoso.com']);
+    const groups = await reader.get(tenant.path('/groups?limit=1'));
+    expect([groups.status, groups.body.items]).toEqual([200, [{ groupId: expect.any(String), name: 'audit', memberCount: 0 }]]);
+    expect((await reader.get(tenant.path(`/groups?cursor=${groups.body.nextCursor}`))).body).toEqual({ items: [{ groupId: group, name: 'Sales', memberCount: 2 }], nextCursor: null });
+    // Bad input is a 400 that names the field; another tenant's token and an enroller see nothing.
+    const bad = await reader.get(tenant.path('/users?cursor=not-a-cursor'));
+    expect([bad.status, bad.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect((await reader.get(tenant.path('/users?groupId=x'))).status).toBe(400);
+    expect((await stack.client(await tokenOf(tenant, 'enroller')).get(tenant.path('/users'))).status).toBe(403);
+    const other = await createTenant(stack, 'Directory others');
+    expect((await other.admin.get(tenant.path('/users'))).status).toBe(404);
+    expect((await other.admin.get(tenant.path('/groups'))).status).toBe(404);
+    expect((await other.admin.get(other.path('/users'))).body).toEqual({ items: [], nextCursor: null });
   });
 
   it('GET /api/v1/session says who a token is: 401 without one, the operator, or a tenant with its role', async () => {

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { z } from 'zod';
 import { ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/authority';
 import { notFound } from '@mdm/contracts/core';
 import { PreviewDevice, PreviewTenant, UserState } from '@mdm/licensing/domain';
 import { Database, Sql } from '@mdm/platform/database';
+import { decodeCursor, paged } from '@mdm/platform/http';
 
 interface UserRow {
   user_id: string;
@@ -16,6 +18,9 @@ interface UserRow {
 
 const USER_COLUMNS = `user_id, user_principal_name, display_name, group_ids::text[] as group_ids, licenses,
                       effective_authority, version`;
+
+/** Where a page of users or groups ended: the lower-cased name, then the id (names of groups repeat). */
+const nameIdKey = z.tuple([z.string(), z.string().uuid()]);
 
 const toUser = (r: UserRow): { state: UserState; version: number } => ({
   state: {
@@ -93,6 +98,55 @@ export class Directory {
   async users(sql: Sql, tenantId: string): Promise<{ state: UserState; version: number }[]> {
     const rows = await sql.query<UserRow>(`select ${USER_COLUMNS} from users where tenant_id = $1 order by created_at, user_id`, [tenantId]);
     return rows.map(toUser);
+  }
+
+  /**
+   * A page of the tenant's users by principal name (case aside; unique per tenant), each with its
+   * enrolled devices counted. `q` is a principal name prefix, `groupId` keeps a group's members.
+   */
+  async listUsers(tenantId: string, query: { limit: number; cursor?: string; q?: string; groupId?: string }) {
+    const [afterName, afterId] = decodeCursor(query.cursor, nameIdKey) ?? [null, null];
+    const rows = await this.db.query<UserRow & { device_count: number; sort_key: string }>(
+      `select ${USER_COLUMNS}, lower(u.user_principal_name) as sort_key,
+              (select count(*)::int from devices d where d.tenant_id = u.tenant_id and d.user_id = u.user_id and d.active) as device_count
+         from users u
+        where u.tenant_id = $1
+          and ($2::text is null or (lower(u.user_principal_name), u.user_id) > ($2, $3::uuid))
+          and ($4::text is null or starts_with(lower(u.user_principal_name), lower($4)))
+          and ($5::uuid is null or u.group_ids @> array[$5::uuid])
+        order by lower(u.user_principal_name), u.user_id
+        limit $6`,
+      [tenantId, afterName, afterId, query.q ?? null, query.groupId ?? null, query.limit + 1],
+    );
+    return paged(
+      rows,
+      query.limit,
+      (r) => {
+        const { exists: _exists, ...user } = toUser(r).state;
+        return { ...user, deviceCount: r.device_count };
+      },
+      (r) => [r.sort_key, r.user_id],
+    );
+  }
+
+  /** A page of the tenant's groups by name, each with its member count. */
+  async listGroups(tenantId: string, query: { limit: number; cursor?: string }) {
+    const [afterName, afterId] = decodeCursor(query.cursor, nameIdKey) ?? [null, null];
+    const rows = await this.db.query<{ group_id: string; name: string; sort_key: string; member_count: number }>(
+      `select g.group_id::text, g.name, lower(g.name) as sort_key,
+              (select count(*)::int from users u where u.tenant_id = g.tenant_id and u.group_ids @> array[g.group_id]) as member_count
+         from groups g
+        where g.tenant_id = $1 and ($2::text is null or (lower(g.name), g.group_id) > ($2, $3::uuid))
+        order by lower(g.name), g.group_id
+        limit $4`,
+      [tenantId, afterName, afterId, query.limit + 1],
+    );
+    return paged(
+      rows,
+      query.limit,
+      (r) => ({ groupId: r.group_id, name: r.name, memberCount: r.member_count }),
+      (r) => [r.sort_key, r.group_id],
+    );
   }
 
   /** The inline projection of a user's stream, at the stream version just appended. */

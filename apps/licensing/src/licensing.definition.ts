@@ -5,7 +5,7 @@ import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceDefinition } from '@mdm/platform/http';
-import { LicensingSchema1764300000000 } from './licensing.schema';
+import { LicensingDirectoryLists1765100000000, LicensingSchema1764300000000 } from './licensing.schema';
 
 /** The authority service's streams a licensing command depends on: the tenant's and its configurations. */
 export const AUTHORITY_PREFIXES = [tenantStreamId(''), 'configuration-'];
@@ -25,7 +25,7 @@ export const licensingService: ServiceDefinition<typeof licensingConfig> = {
   portVariable: 'LICENSING_PORT',
   defaultPort: 3102,
   schema: 'licensing',
-  migrations: [LicensingSchema1764300000000],
+  migrations: [LicensingSchema1764300000000, LicensingDirectoryLists1765100000000],
   events: [...licensingEvents, ...authorityEvents, ...enrollmentEvents],
   produces: [Topics.licensingEvents],
   consumes: {

@@ -57,3 +57,13 @@ export const LicensingSchema1764300000000 = sqlMigration(
   ],
   ['drop table users', 'drop table groups', 'drop table devices', 'drop table configurations', 'drop table tenants'],
 );
+
+/** The console's lists: groups by name, and a group's members counted and listed without scanning the tenant's users. */
+export const LicensingDirectoryLists1765100000000 = sqlMigration(
+  'LicensingDirectoryLists1765100000000',
+  [
+    `create index groups_by_name on groups (tenant_id, lower(name), group_id)`,
+    `create index users_by_group on users using gin (group_ids)`,
+  ],
+  ['drop index users_by_group', 'drop index groups_by_name'],
+);

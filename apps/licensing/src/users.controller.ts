@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { tenantParams } from '@mdm/contracts/authority';
 import { notFound } from '@mdm/contracts/core';
@@ -6,9 +6,11 @@ import {
   assignLicenseBody,
   createGroupBody,
   createUserBody,
+  groupListQuery,
   licenseAnswerSchema,
   licenseParams,
   setUserGroupsBody,
+  userListQuery,
   userParams,
   userSchema,
 } from '@mdm/contracts/licensing';
@@ -69,6 +71,16 @@ export class UsersController {
   ) {
     await this.freshness.catchUp(tenantId);
     return userView(await this.users.create(tenantId, actor, body), []);
+  }
+
+  @Get('groups')
+  async listGroups(@Param(new PathPipe(tenantParams)) { tenantId }: TenantParams, @Query(new ZodPipe(groupListQuery)) query: z.infer<typeof groupListQuery>) {
+    return this.directory.listGroups(tenantId, query);
+  }
+
+  @Get('users')
+  async listUsers(@Param(new PathPipe(tenantParams)) { tenantId }: TenantParams, @Query(new ZodPipe(userListQuery)) query: z.infer<typeof userListQuery>) {
+    return this.directory.listUsers(tenantId, query);
   }
 
   @Get('users/:userId')

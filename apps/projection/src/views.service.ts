@@ -1,45 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { DomainError, notFound } from '@mdm/contracts/core';
+import { notFound } from '@mdm/contracts/core';
 import { DeviceListQuery, Overview, TimelineEntry, ViewPageQuery } from '@mdm/contracts/projection';
 import { DeviceState, TenantState, bannerVisible, deviceDetail, listItem } from '@mdm/projection/domain';
 import { Database } from '@mdm/platform/database';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { ServiceRuntime, decodeCursor, paged } from '@mdm/platform/http';
 import { Freshness } from './freshness';
 import { ViewGenerations } from './view-generations';
 import { ViewTables } from './view-tables';
 
-/** A list position: the sort key of the last item, opaque to clients. */
-const encodeCursor = (...parts: (string | number)[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
-
 const uuidKey = z.tuple([z.string().uuid()]);
 const deviceIndexKey = z.tuple([z.string().uuid(), z.number().int().nonnegative()]);
 const timeIdKey = z.tuple([z.string().datetime(), z.string().uuid()]);
-
-/** A cursor that is not one this service made is a 400, never a failed query. */
-function decodeCursor<T extends z.ZodTypeAny>(cursor: string | undefined, key: T): z.infer<T> | undefined {
-  if (cursor === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-  } catch {
-    parsed = undefined;
-  }
-  const result = key.safeParse(parsed);
-  if (!result.success) {
-    throw new DomainError(400, 'VALIDATION_FAILED', 'invalid query: cursor', { fields: [{ path: 'query.cursor', message: 'not a cursor from nextCursor' }] });
-  }
-  return result.data;
-}
-
-/**
- * One page of a list read with `limit + 1` rows: the items, and the cursor after the last one when
- * there are more (made from that row's sort key).
- */
-function paged<R, I>(rows: R[], limit: number, item: (row: R) => I, key: (row: R) => (string | number)[]) {
-  const page = rows.slice(0, limit);
-  return { items: page.map(item), nextCursor: rows.length > limit ? encodeCursor(...key(page[page.length - 1])) : null };
-}
 
 /** R28: at most this many points in the migration progress report. */
 const MAX_POINTS = 100;

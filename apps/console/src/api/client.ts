@@ -46,3 +46,10 @@ export async function call<T>(pending: Promise<{ data?: T; error?: unknown; resp
 }
 
 export const isConflict = (err: unknown) => err instanceof ApiError && err.status === 409;
+
+/** A 400 VALIDATION_FAILED's messages by the field they name, without the `body.` prefix (API.md "Details that clients rely on"). */
+export function fieldErrors(err: unknown): Record<string, string> {
+  if (!(err instanceof ApiError) || err.code !== 'VALIDATION_FAILED') return {};
+  const fields = (err.details as { fields?: { path: string; message: string }[] } | undefined)?.fields ?? [];
+  return Object.fromEntries(fields.map((f) => [f.path.replace(/^body\./, ''), f.message]));
+}

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { Button, Text, Toolbar } from '@fluentui/react-components';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 
 /**
  * Cursor paging (API.md "Lists"): the cursors of the pages before this one are kept, so "Previous"
@@ -16,7 +17,29 @@ export function useCursorPages() {
   };
 }
 
-export function Pager({ pages, nextCursor }: { pages: ReturnType<typeof useCursorPages>; nextCursor: string | null | undefined }) {
+export type CursorPages = ReturnType<typeof useCursorPages>;
+
+/**
+ * One page of a list call (`{ items, nextCursor }`), asked again with the page's cursor; the previous
+ * page stays on screen while the next one loads. `key` names the list and what it is filtered by.
+ */
+export function usePagedQuery<T extends { nextCursor?: string | null }>(
+  key: readonly unknown[],
+  fetchPage: (cursor: { cursor?: string }) => Promise<T>,
+  options: { refetchInterval?: number; enabled?: boolean } = {},
+) {
+  const pages = useCursorPages();
+  const { cursor } = pages;
+  const page = useQuery({
+    queryKey: [...key, cursor],
+    queryFn: () => fetchPage(cursor ? { cursor } : {}),
+    placeholderData: keepPreviousData,
+    ...options,
+  });
+  return { pages, page };
+}
+
+export function Pager({ pages, nextCursor }: { pages: CursorPages; nextCursor: string | null | undefined }) {
   return (
     <Toolbar aria-label="Pages">
       <Button disabled={pages.number === 1} onClick={pages.previous}>

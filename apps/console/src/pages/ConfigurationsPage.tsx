@@ -1,37 +1,21 @@
 import { useState, type FormEvent } from 'react';
-import {
-  Button,
-  Card,
-  CardHeader,
-  Checkbox,
-  Dropdown,
-  Field,
-  Input,
-  MessageBar,
-  MessageBarBody,
-  Option,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Textarea,
-  Title2,
-  Title3,
-  makeStyles,
-  tokens,
-} from '@fluentui/react-components';
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, call } from '../api/client';
+import { Button, Card, CardHeader, Checkbox, Dropdown, Field, Input, MessageBar, MessageBarBody, Option, Textarea, Title2, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, call, fieldErrors } from '../api/client';
+import { ComplianceSettingsFields, complianceDraftOf, complianceError, complianceSettings, emptyCompliance, type ComplianceDraft } from '../components/ComplianceSettings';
+import { DataTable, type Column } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
-import { Pager, useCursorPages } from '../components/Pager';
+import { Pager, usePagedQuery } from '../components/Pager';
 import { useTenant } from '../session/session';
 
 const authorities = ['intune', 'office365'] as const;
 const types = ['email', 'vpn', 'certificate', 'wifi', 'configuration', 'compliance'] as const;
 const platforms = ['ios', 'ipados', 'macos', 'android', 'windows'] as const;
 type Authority = (typeof authorities)[number];
+type Configuration = Awaited<ReturnType<typeof listConfigurations>>['items'][number];
+
+const listConfigurations = (tenantId: string, authority: Authority, cursor: { cursor?: string }) =>
+  call(api.GET('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations', { params: { path: { tenantId, authority }, query: { limit: 50, ...cursor } } }));
 
 interface Draft {
   configurationId?: string;
@@ -40,11 +24,25 @@ interface Draft {
   name: string;
   type: (typeof types)[number];
   platforms: (typeof platforms)[number][];
+  /** The settings of a profile, as JSON text (their shape is the profile's own). */
   settings: string;
+  /** The settings of a compliance policy, as a form. */
+  compliance: ComplianceDraft;
   groups: string;
 }
 
-const empty: Draft = { authority: 'intune', name: '', type: 'configuration', platforms: [], settings: '{}', groups: '' };
+const empty: Draft = { authority: 'intune', name: '', type: 'configuration', platforms: [], settings: '{}', compliance: emptyCompliance, groups: '' };
+
+/** A profile's JSON settings, or why they are not an object. */
+function parseSettings(text: string): { settings?: Record<string, unknown>; error?: string } {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return { settings: value as Record<string, unknown> };
+  } catch {
+    // reported below
+  }
+  return { error: 'settings must be a JSON object' };
+}
 
 const useStyles = makeStyles({
   form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, maxWidth: '640px', padding: tokens.spacingHorizontalL },
@@ -59,18 +57,7 @@ export default function ConfigurationsPage() {
   const [draft, setDraft] = useState<Draft>(empty);
   const [shown, setShown] = useState<Authority>('intune');
   const [settingsError, setSettingsError] = useState<string>();
-  const pages = useCursorPages();
-  const { cursor } = pages;
-  const list = useQuery({
-    queryKey: ['configurations', tenantId, shown, cursor],
-    queryFn: () =>
-      call(
-        api.GET('/api/v1/tenants/{tenantId}/authorities/{authority}/configurations', {
-          params: { path: { tenantId, authority: shown }, query: { limit: 50, ...(cursor && { cursor }) } },
-        }),
-      ),
-    placeholderData: keepPreviousData,
-  });
+  const { pages, page: list } = usePagedQuery(['configurations', tenantId, shown], (cursor) => listConfigurations(tenantId, shown, cursor));
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['configurations', tenantId] });
 
   const save = useMutation({
@@ -79,7 +66,7 @@ export default function ConfigurationsPage() {
         name: d.name,
         type: d.type,
         platforms: d.platforms,
-        settings: JSON.parse(d.settings) as Record<string, unknown>,
+        settings: d.type === 'compliance' ? complianceSettings(d.compliance) : parseSettings(d.settings).settings!,
         assignedGroupIds: d.groups.split(/[\s,]+/).filter(Boolean),
       };
       return d.configurationId
@@ -107,16 +94,43 @@ export default function ConfigurationsPage() {
     onSuccess: refresh,
   });
 
+  /** The server's refusal of a field, shown on it; the ErrorBar below keeps the code and message. */
+  const refused = fieldErrors(save.error);
+  const columns: Column<Configuration>[] = [
+    { header: 'Name', cell: (c) => c.name },
+    { header: 'Type', cell: (c) => c.type },
+    { header: 'Platforms', cell: (c) => c.platforms.join(', ') },
+    { header: 'Groups', cell: (c) => c.assignedGroupIds.length },
+    { header: 'Version', cell: (c) => c.version },
+  ];
+  if (abilities.administer) {
+    columns.push({
+      header: 'Actions',
+      cell: (c) => (
+        <>
+          <Button
+            size="small"
+            onClick={() => {
+              save.reset();
+              setSettingsError(undefined);
+              setDraft({ ...c, settings: JSON.stringify(c.settings), compliance: complianceDraftOf(c.settings), groups: c.assignedGroupIds.join(', ') });
+            }}
+          >
+            Edit {c.name}
+          </Button>{' '}
+          <Button size="small" onClick={() => remove.mutate({ ...empty, authority: c.authority, configurationId: c.configurationId })} disabled={remove.isPending}>
+            Delete {c.name}
+          </Button>
+        </>
+      ),
+    });
+  }
+
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    try {
-      JSON.parse(draft.settings);
-      setSettingsError(undefined);
-    } catch {
-      setSettingsError('settings must be a JSON object');
-      return;
-    }
-    save.mutate(draft);
+    const error = draft.type === 'compliance' ? complianceError(draft.compliance) : parseSettings(draft.settings).error;
+    setSettingsError(error);
+    if (!error) save.mutate(draft);
   };
 
   return (
@@ -150,7 +164,7 @@ export default function ConfigurationsPage() {
                 </Dropdown>
               </Field>
             </div>
-            <Field label="Name" required>
+            <Field label="Name" required validationMessage={refused.name}>
               <Input value={draft.name} onChange={(_, d) => setDraft({ ...draft, name: d.value })} />
             </Field>
             <fieldset className={styles.row}>
@@ -164,13 +178,13 @@ export default function ConfigurationsPage() {
                 />
               ))}
             </fieldset>
-            <Field
-              label="Settings (JSON)"
-              hint="Compliance policies understand minOsVersion, requireEncryption, blockJailbroken, requirePasscode."
-              validationMessage={settingsError}
-            >
-              <Textarea value={draft.settings} onChange={(_, d) => setDraft({ ...draft, settings: d.value })} resize="vertical" />
-            </Field>
+            {draft.type === 'compliance' ? (
+              <ComplianceSettingsFields value={draft.compliance} onChange={(compliance) => setDraft({ ...draft, compliance })} serverErrors={refused} />
+            ) : (
+              <Field label="Settings (JSON)" validationMessage={settingsError ?? refused.settings}>
+                <Textarea value={draft.settings} onChange={(_, d) => setDraft({ ...draft, settings: d.value })} resize="vertical" />
+              </Field>
+            )}
             <Field label="Assigned group ids" hint="Separated by commas or spaces.">
               <Input value={draft.groups} onChange={(_, d) => setDraft({ ...draft, groups: d.value })} />
             </Field>
@@ -202,48 +216,7 @@ export default function ConfigurationsPage() {
             </Dropdown>
           </Field>
           <ErrorBar error={list.error ?? remove.error} />
-          <Table size="small" aria-label="Configurations">
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>Name</TableHeaderCell>
-                <TableHeaderCell>Type</TableHeaderCell>
-                <TableHeaderCell>Platforms</TableHeaderCell>
-                <TableHeaderCell>Groups</TableHeaderCell>
-                <TableHeaderCell>Version</TableHeaderCell>
-                {abilities.administer && <TableHeaderCell>Actions</TableHeaderCell>}
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {list.data?.items.map((c) => (
-                <TableRow key={c.configurationId} data-testid="configuration-row">
-                  <TableCell>{c.name}</TableCell>
-                  <TableCell>{c.type}</TableCell>
-                  <TableCell>{c.platforms.join(', ')}</TableCell>
-                  <TableCell>{c.assignedGroupIds.length}</TableCell>
-                  <TableCell>{c.version}</TableCell>
-                  {abilities.administer && (
-                    <TableCell>
-                      <Button
-                        size="small"
-                        onClick={() =>
-                          setDraft({
-                            ...c,
-                            settings: JSON.stringify(c.settings),
-                            groups: c.assignedGroupIds.join(', '),
-                          })
-                        }
-                      >
-                        Edit {c.name}
-                      </Button>{' '}
-                      <Button size="small" onClick={() => remove.mutate({ ...empty, authority: c.authority, configurationId: c.configurationId })} disabled={remove.isPending}>
-                        Delete {c.name}
-                      </Button>
-                    </TableCell>
-                  )}
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
+          <DataTable label="Configurations" rows={list.data?.items ?? []} rowKey={(c) => c.configurationId} rowTestId="configuration-row" columns={columns} />
           <Pager pages={pages} nextCursor={list.data?.nextCursor} />
         </div>
       </Card>

@@ -2,8 +2,6 @@ import { useState } from 'react';
 import {
   Badge,
   Button,
-  Card,
-  CardHeader,
   Dialog,
   DialogActions,
   DialogBody,
@@ -21,7 +19,6 @@ import {
   TableRow,
   Text,
   Title2,
-  Title3,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
@@ -30,6 +27,7 @@ import { useParams } from 'wouter';
 import { api, call } from '../api/client';
 import { LIVE_REFRESH_MS } from '../api/queries';
 import { ErrorBar } from '../components/ErrorBar';
+import { Panel } from '../components/Panel';
 import { Freshness } from '../components/Freshness';
 import { dateTime, relative } from '../format';
 import { useTenant } from '../session/session';
@@ -39,7 +37,6 @@ const actionLabels: Record<ActionType, string> = { remoteLock: 'Remote lock', wi
 
 const useStyles = makeStyles({
   panels: { display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(420px, 1fr))', gap: tokens.spacingHorizontalL },
-  panel: { padding: tokens.spacingHorizontalL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalS },
   row: { display: 'flex', gap: tokens.spacingHorizontalS, flexWrap: 'wrap', alignItems: 'center' },
 });
 
@@ -96,12 +93,11 @@ export default function DevicePage() {
       )}
       <ErrorBar error={act.error} title="The action was refused" />
       {commands.length > 0 && (
-        <Card className={styles.panel}>
-          <CardHeader header={<Title3 as="h3">Actions you sent</Title3>} />
+        <Panel title="Actions you sent">
           {commands.map((commandId) => (
             <ActionStatus key={commandId} tenantId={tenantId} deviceId={deviceId} commandId={commandId} />
           ))}
-        </Card>
+        </Panel>
       )}
       {confirmingWipe && (
         <WipeDialog
@@ -114,8 +110,7 @@ export default function DevicePage() {
         />
       )}
       <div className={styles.panels}>
-        <Card className={styles.panel}>
-          <CardHeader header={<Title3 as="h3">Profiles</Title3>} />
+        <Panel title="Profiles">
           <ConfigurationTable label="Installed" items={d.configurations} />
           <ConfigurationTable label="Redundant (old authority, no replacement)" items={d.redundantConfigurations} />
           <ConfigurationTable
@@ -126,9 +121,8 @@ export default function DevicePage() {
             }
             items={d.legacyConfigurations.items}
           />
-        </Card>
-        <Card className={styles.panel}>
-          <CardHeader header={<Title3 as="h3">Compliance and certificate</Title3>} />
+        </Panel>
+        <Panel title="Compliance and certificate">
           <Text>Compliance: {d.compliance.state}</Text>
           {d.compliance.reasons.map((r, i) => (
             <Text key={i}>
@@ -140,9 +134,8 @@ export default function DevicePage() {
             MDM certificate {d.mdmCertificate.serial}, valid until {dateTime(d.mdmCertificate.notAfter)}; removal due {dateTime(d.removalDueAt)} if it stops
             checking in.
           </Text>
-        </Card>
-        <Card className={styles.panel}>
-          <CardHeader header={<Title3 as="h3">Pending actions</Title3>} />
+        </Panel>
+        <Panel title="Pending actions">
           {d.pendingActions.length === 0 ? (
             <Text>None.</Text>
           ) : (
@@ -152,9 +145,8 @@ export default function DevicePage() {
               </Text>
             ))
           )}
-        </Card>
-        <Card className={styles.panel}>
-          <CardHeader header={<Title3 as="h3">Timeline</Title3>} />
+        </Panel>
+        <Panel title="Timeline">
           <Table size="small" aria-label="Timeline">
             <TableHeader>
               <TableRow>
@@ -171,7 +163,7 @@ export default function DevicePage() {
               ))}
             </TableBody>
           </Table>
-        </Card>
+        </Panel>
       </div>
     </>
   );

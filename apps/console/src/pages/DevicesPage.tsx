@@ -1,28 +1,14 @@
 import { useState } from 'react';
-import {
-  Dropdown,
-  Field,
-  Input,
-  Option,
-  Spinner,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Title2,
-  makeStyles,
-  tokens,
-} from '@fluentui/react-components';
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { Dropdown, Field, Input, Option, Spinner, Title2 } from '@fluentui/react-components';
 import { Link } from 'wouter';
 import { api, call } from '../api/client';
 import { LIVE_REFRESH_MS } from '../api/queries';
+import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
 import { Freshness } from '../components/Freshness';
-import { Pager, useCursorPages } from '../components/Pager';
-import { dateTime } from '../format';
+import { useLayoutStyles } from '../components/layout';
+import { Pager, usePagedQuery } from '../components/Pager';
+import { UUID, dateTime } from '../format';
 import { useTenant } from '../session/session';
 
 const PAGE_SIZE = 50;
@@ -36,27 +22,17 @@ const filterChoices = {
 type FilterName = keyof typeof filterChoices;
 type Filters = { [K in FilterName]?: (typeof filterChoices)[K][number] } & { userId?: string };
 
-const useStyles = makeStyles({
-  filters: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'end' },
-});
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** R27: the device list with every filter, a page at a time by cursor: a 100,000-device tenant is never loaded whole. */
 export default function DevicesPage() {
   const { tenantId } = useTenant();
-  const styles = useStyles();
+  const styles = useLayoutStyles();
   const [filters, setFilters] = useState<Filters>({});
   const [userInput, setUserInput] = useState('');
-  const pages = useCursorPages();
-  const { cursor } = pages;
-  const query = { ...filters, limit: PAGE_SIZE, ...(cursor && { cursor }) };
-  const page = useQuery({
-    queryKey: ['devices', tenantId, query],
-    queryFn: () => call(api.GET('/api/v1/tenants/{tenantId}/devices', { params: { path: { tenantId }, query } })),
-    placeholderData: keepPreviousData,
-    refetchInterval: LIVE_REFRESH_MS,
-  });
+  const { pages, page } = usePagedQuery(
+    ['devices', tenantId, filters],
+    (cursor) => call(api.GET('/api/v1/tenants/{tenantId}/devices', { params: { path: { tenantId }, query: { ...filters, limit: PAGE_SIZE, ...cursor } } })),
+    { refetchInterval: LIVE_REFRESH_MS },
+  );
   const setFilter = (patch: Filters) => {
     setFilters((f) => ({ ...f, ...patch }));
     pages.reset();
@@ -66,7 +42,7 @@ export default function DevicesPage() {
   return (
     <>
       <Title2 as="h2">Devices</Title2>
-      <div className={styles.filters} role="search" aria-label="Device filters">
+      <div className={styles.row} role="search" aria-label="Device filters">
         {(Object.keys(filterChoices) as FilterName[]).map((name) => (
           <Field key={name} label={name}>
             <Dropdown
@@ -99,34 +75,21 @@ export default function DevicesPage() {
         <Spinner label="Loading devices…" />
       ) : (
         page.data && (
-          <Table aria-label="Devices" size="small">
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>Device</TableHeaderCell>
-                <TableHeaderCell>Platform</TableHeaderCell>
-                <TableHeaderCell>User</TableHeaderCell>
-                <TableHeaderCell>Managed by</TableHeaderCell>
-                <TableHeaderCell>Compliance</TableHeaderCell>
-                <TableHeaderCell>Migration</TableHeaderCell>
-                <TableHeaderCell>Last check-in</TableHeaderCell>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {page.data.items.map((d) => (
-                <TableRow key={d.deviceId} data-testid="device-row">
-                  <TableCell>
-                    <Link href={`/devices/${d.deviceId}`}>{d.deviceId}</Link>
-                  </TableCell>
-                  <TableCell>{d.platform}</TableCell>
-                  <TableCell>{d.userId ?? 'userless'}</TableCell>
-                  <TableCell>{d.managedBy}</TableCell>
-                  <TableCell>{d.compliance}</TableCell>
-                  <TableCell data-testid="device-migration">{d.migration}</TableCell>
-                  <TableCell>{dateTime(d.lastCheckInAt)}</TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
+          <DataTable
+            label="Devices"
+            rows={page.data.items}
+            rowKey={(d) => d.deviceId}
+            rowTestId="device-row"
+            columns={[
+              { header: 'Device', cell: (d) => <Link href={`/devices/${d.deviceId}`}>{d.deviceId}</Link> },
+              { header: 'Platform', cell: (d) => d.platform },
+              { header: 'User', cell: (d) => d.userId ?? 'userless' },
+              { header: 'Managed by', cell: (d) => d.managedBy },
+              { header: 'Compliance', cell: (d) => d.compliance },
+              { header: 'Migration', cell: (d) => d.migration, testId: 'device-migration' },
+              { header: 'Last check-in', cell: (d) => dateTime(d.lastCheckInAt) },
+            ]}
+          />
         )
       )}
       <Pager pages={pages} nextCursor={page.data?.nextCursor} />

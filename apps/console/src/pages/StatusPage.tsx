@@ -2,8 +2,6 @@ import { useRef, useState } from 'react';
 import {
   Badge,
   Button,
-  Card,
-  CardHeader,
   Dropdown,
   Field,
   MessageBar,
@@ -21,7 +19,6 @@ import {
   TableRow,
   Text,
   Title2,
-  Title3,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
@@ -29,13 +26,13 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call, isConflict } from '../api/client';
 import { authorityKey, useAuthority } from '../api/queries';
 import { ErrorBar } from '../components/ErrorBar';
+import { Panel } from '../components/Panel';
 import { ChooseAuthorityDialog, authorityNames } from '../components/ChooseAuthorityDialog';
 import { dateTime, expiryWarning, relative } from '../format';
 import { useTenant } from '../session/session';
 
 const useStyles = makeStyles({
   cards: { display: 'grid', gridTemplateColumns: 'repeat(auto-fit, minmax(360px, 1fr))', gap: tokens.spacingHorizontalL },
-  card: { padding: tokens.spacingHorizontalL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalS },
   row: { display: 'flex', gap: tokens.spacingHorizontalS, alignItems: 'center', flexWrap: 'wrap' },
 });
 
@@ -84,8 +81,7 @@ export function StatusPage() {
         </MessageBar>
       )}
       <div className={styles.cards}>
-        <Card className={styles.card}>
-          <CardHeader header={<Title3 as="h3">MDM authority</Title3>} />
+        <Panel title="MDM authority">
           <Text size={500} data-testid="authority">
             {authorityNames[state.authority]}
           </Text>
@@ -105,7 +101,7 @@ export function StatusPage() {
               certificate, so that devices receive them at their first check-in and Apple devices are not blocked.
             </MessageBarBody>
           </MessageBar>
-        </Card>
+        </Panel>
         <ApnsCard tenantId={tenantId} certificates={state.apnsCertificates} canUpload={abilities.administer} />
         <ConsentsCard tenantId={tenantId} granted={state.consents} canGrant={abilities.administer} />
         {(state.authority === 'intune' || state.authority === 'coexistence') && (
@@ -121,7 +117,6 @@ type Certificate = { serial: string; subject: string; notAfter: string };
 
 /** R6: one APNs certificate per authority, uploaded from a PEM file, with a warning in its last 30 days. */
 function ApnsCard({ tenantId, certificates, canUpload }: { tenantId: string; certificates: Partial<Record<(typeof managing)[number], Certificate>>; canUpload: boolean }) {
-  const styles = useStyles();
   const queryClient = useQueryClient();
   const files = useRef<Partial<Record<string, HTMLInputElement | null>>>({});
   const upload = useMutation({
@@ -135,8 +130,7 @@ function ApnsCard({ tenantId, certificates, canUpload }: { tenantId: string; cer
     onSettled: () => queryClient.invalidateQueries({ queryKey: authorityKey(tenantId) }),
   });
   return (
-    <Card className={styles.card}>
-      <CardHeader header={<Title3 as="h3">Apple MDM push (APNs) certificates</Title3>} />
+    <Panel title="Apple MDM push (APNs) certificates">
       <Table size="small" aria-label="APNs certificates">
         <TableHeader>
           <TableRow>
@@ -192,7 +186,7 @@ function ApnsCard({ tenantId, certificates, canUpload }: { tenantId: string; cer
           <MessageBarBody>Uploaded certificate {upload.data.serial}, valid until {dateTime(upload.data.notAfter)}.</MessageBarBody>
         </MessageBar>
       )}
-    </Card>
+    </Panel>
   );
 }
 
@@ -205,8 +199,7 @@ function ConsentsCard({ tenantId, granted, canGrant }: { tenantId: string; grant
     onSettled: () => queryClient.invalidateQueries({ queryKey: authorityKey(tenantId) }),
   });
   return (
-    <Card className={styles.card}>
-      <CardHeader header={<Title3 as="h3">Consents</Title3>} description="Data shared with Google or Apple needs your recorded consent." />
+    <Panel title="Consents" description="Data shared with Google or Apple needs your recorded consent.">
       {consentKinds.map((kind) => (
         <div key={kind} className={styles.row}>
           <Text>{consentNames[kind]}</Text>
@@ -222,7 +215,7 @@ function ConsentsCard({ tenantId, granted, canGrant }: { tenantId: string; grant
         </div>
       ))}
       <ErrorBar error={grant.error} />
-    </Card>
+    </Panel>
   );
 }
 
@@ -239,8 +232,7 @@ function CoManagementCard({ tenantId, state, version, canChange }: { tenantId: s
     onSettled: () => queryClient.invalidateQueries({ queryKey: authorityKey(tenantId) }),
   });
   return (
-    <Card className={styles.card}>
-      <CardHeader header={<Title3 as="h3">Co-management</Title3>} description="Windows devices managed together with Configuration Manager." />
+    <Panel title="Co-management" description="Windows devices managed together with Configuration Manager.">
       <Switch label="Co-management enabled" checked={draft.enabled} disabled={!canChange} onChange={(_, d) => setDraft({ ...draft, enabled: d.checked })} />
       <Switch
         label="Automatic enrollment into Intune"
@@ -275,6 +267,6 @@ function CoManagementCard({ tenantId, state, version, canChange }: { tenantId: s
       ) : (
         <ErrorBar error={save.error} />
       )}
-    </Card>
+    </Panel>
   );
 }

@@ -1,21 +1,26 @@
 import { useState, type FormEvent } from 'react';
-import { Button, Card, Field, Input, Title2, makeStyles, tokens } from '@fluentui/react-components';
-import { useMutation } from '@tanstack/react-query';
+import { Badge, Button, Card, Field, Input, Spinner, Title2, Title3 } from '@fluentui/react-components';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../api/client';
+import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
+import { useLayoutStyles } from '../components/layout';
+import { Pager, usePagedQuery } from '../components/Pager';
 import { ShownOnce } from '../components/ShownOnce';
+import { dateTime } from '../format';
 import { useSession } from '../session/session';
 
-const useStyles = makeStyles({
-  card: { padding: tokens.spacingHorizontalL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, maxWidth: '640px' },
-});
-
-/** The operator's page: create a tenant (its authority starts unknown, R1) and hand over its first admin token. */
+/** The operator's page: every tenant with its authority (a page at a time), and a new tenant (authority unknown, R1) with its first admin token. */
 export default function TenantsPage() {
-  const styles = useStyles();
+  const styles = useLayoutStyles();
   const { signIn } = useSession();
+  const queryClient = useQueryClient();
   const [name, setName] = useState('');
-  const create = useMutation({ mutationFn: () => call(api.POST('/api/v1/tenants', { body: { name } })) });
+  const { pages, page } = usePagedQuery(['tenants'], (cursor) => call(api.GET('/api/v1/tenants', { params: { query: { limit: 50, ...cursor } } })));
+  const create = useMutation({
+    mutationFn: () => call(api.POST('/api/v1/tenants', { body: { name } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['tenants'] }),
+  });
   const submit = (e: FormEvent) => {
     e.preventDefault();
     create.mutate();
@@ -39,6 +44,30 @@ export default function TenantsPage() {
             <Button onClick={() => void signIn(create.data.adminToken)}>Sign in as {create.data.name}'s admin</Button>
           </>
         )}
+      </Card>
+      <Card className={styles.card}>
+        <Title3 as="h3">All tenants</Title3>
+        <ErrorBar error={page.error} />
+        {page.isPending ? (
+          <Spinner label="Loading tenants…" />
+        ) : (
+          <DataTable
+            label="Tenants"
+            rows={page.data?.items ?? []}
+            rowKey={(t) => t.tenantId}
+            rowTestId="tenant-row"
+            columns={[
+              { header: 'Name', cell: (t) => t.name },
+              { header: 'Tenant id', cell: (t) => t.tenantId },
+              {
+                header: 'MDM authority',
+                cell: (t) => (t.bannerVisible ? <Badge color="warning">{t.authority}</Badge> : t.authority),
+              },
+              { header: 'Created', cell: (t) => dateTime(t.createdAt) },
+            ]}
+          />
+        )}
+        <Pager pages={pages} nextCursor={page.data?.nextCursor} />
       </Card>
     </>
   );

@@ -1,25 +1,11 @@
 import { useState } from 'react';
-import {
-  Button,
-  Card,
-  Dropdown,
-  Field,
-  Option,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Title2,
-  Title3,
-  makeStyles,
-  tokens,
-} from '@fluentui/react-components';
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Button, Card, Dropdown, Field, Option, Title2, Title3 } from '@fluentui/react-components';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../api/client';
+import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
-import { Pager, useCursorPages } from '../components/Pager';
+import { useLayoutStyles } from '../components/layout';
+import { Pager, usePagedQuery } from '../components/Pager';
 import { ShownOnce } from '../components/ShownOnce';
 import { dateTime } from '../format';
 import { Role } from '../session/abilities';
@@ -32,24 +18,16 @@ const roles: { role: Role; meaning: string }[] = [
   { role: 'enroller', meaning: 'enroller: enrollment only' },
 ];
 
-const useStyles = makeStyles({
-  card: { padding: tokens.spacingHorizontalL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, maxWidth: '800px' },
-});
-
 /** The tenant's tokens: issue one with a role (shown once), list the live ones, revoke one (it stops working at once). */
 export default function TokensPage() {
   const { tenantId } = useTenant();
   const { session } = useSession();
-  const styles = useStyles();
+  const styles = useLayoutStyles();
   const queryClient = useQueryClient();
   const [role, setRole] = useState<Role>('reader');
-  const pages = useCursorPages();
-  const { cursor } = pages;
-  const list = useQuery({
-    queryKey: ['tokens', tenantId, cursor],
-    queryFn: () => call(api.GET('/api/v1/tenants/{tenantId}/tokens', { params: { path: { tenantId }, query: { limit: 50, ...(cursor && { cursor }) } } })),
-    placeholderData: keepPreviousData,
-  });
+  const { pages, page: list } = usePagedQuery(['tokens', tenantId], (cursor) =>
+    call(api.GET('/api/v1/tenants/{tenantId}/tokens', { params: { path: { tenantId }, query: { limit: 50, ...cursor } } })),
+  );
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['tokens', tenantId] });
   const create = useMutation({
     mutationFn: () => call(api.POST('/api/v1/tenants/{tenantId}/tokens', { params: { path: { tenantId } }, body: { role } })),
@@ -83,34 +61,28 @@ export default function TokensPage() {
       <Card className={styles.card}>
         <Title3 as="h3">Live tokens</Title3>
         <ErrorBar error={list.error ?? revoke.error} />
-        <Table size="small" aria-label="Live tokens">
-          <TableHeader>
-            <TableRow>
-              <TableHeaderCell>Token id</TableHeaderCell>
-              <TableHeaderCell>Role</TableHeaderCell>
-              <TableHeaderCell>Issued</TableHeaderCell>
-              <TableHeaderCell>Revoke</TableHeaderCell>
-            </TableRow>
-          </TableHeader>
-          <TableBody>
-            {list.data?.items.map((t) => (
-              <TableRow key={t.tokenId} data-testid="token-row">
-                <TableCell>{t.tokenId}</TableCell>
-                <TableCell>{t.role}</TableCell>
-                <TableCell>{dateTime(t.createdAt)}</TableCell>
-                <TableCell>
-                  {t.tokenId === own ? (
-                    'this session'
-                  ) : (
-                    <Button size="small" onClick={() => revoke.mutate(t.tokenId)} disabled={revoke.isPending}>
-                      Revoke {t.role} token {t.tokenId.slice(0, 8)}
-                    </Button>
-                  )}
-                </TableCell>
-              </TableRow>
-            ))}
-          </TableBody>
-        </Table>
+        <DataTable
+          label="Live tokens"
+          rows={list.data?.items ?? []}
+          rowKey={(t) => t.tokenId}
+          rowTestId="token-row"
+          columns={[
+            { header: 'Token id', cell: (t) => t.tokenId },
+            { header: 'Role', cell: (t) => t.role },
+            { header: 'Issued', cell: (t) => dateTime(t.createdAt) },
+            {
+              header: 'Revoke',
+              cell: (t) =>
+                t.tokenId === own ? (
+                  'this session'
+                ) : (
+                  <Button size="small" onClick={() => revoke.mutate(t.tokenId)} disabled={revoke.isPending}>
+                    Revoke {t.role} token {t.tokenId.slice(0, 8)}
+                  </Button>
+                ),
+            },
+          ]}
+        />
         <Pager pages={pages} nextCursor={list.data?.nextCursor} />
       </Card>
     </>

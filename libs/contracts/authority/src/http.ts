@@ -61,6 +61,9 @@ export const configurationListQuery = z
   })
   .strict();
 
+/** The operator's list of tenants; the cursor is where the last listed tenant's creation was recorded. */
+export const tenantListQuery = configurationListQuery;
+
 // ---- params ----
 
 export const tenantParams = z.object({ tenantId: uuid }).strict();
@@ -84,6 +87,14 @@ export const authorityStateSchema = z.object({
 });
 export type AuthorityState = z.infer<typeof authorityStateSchema>;
 
+export const tenantListItemSchema = z.object({
+  tenantId: uuid,
+  name: z.string(),
+  authority: tenantAuthoritySchema,
+  bannerVisible: z.boolean(),
+  createdAt: isoDateTime,
+});
+
 export const consentSchema = z.object({ kind: consentKindSchema, grantedAt: isoDateTime, grantedBy: z.string() });
 
 export const configurationSchema = z.object({
@@ -100,6 +111,17 @@ export const configurationSchema = z.object({
 const T = '/api/v1/tenants/:tenantId';
 
 export const authorityOperations: HttpOperation[] = [
+  {
+    id: 'listTenants',
+    method: 'GET',
+    path: '/api/v1/tenants',
+    access: 'operator',
+    summary: 'Every tenant with its MDM authority, oldest first (an addition to API.md, for the console)',
+    query: tenantListQuery,
+    response: z.object({ items: z.array(tenantListItemSchema), nextCursor: z.string().nullable() }),
+    successStatus: 200,
+    audited: false,
+  },
   {
     id: 'getAuthority',
     method: 'GET',

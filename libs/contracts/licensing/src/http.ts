@@ -16,6 +16,16 @@ export const setUserGroupsBody = z.object({ groupIds: z.array(uuid) }).strict();
 export const assignLicenseBody = z.object({ sku: z.string().min(1).max(100), dryRun: z.boolean().optional() }).strict();
 export const previewBody = z.object({ authority: tenantAuthoritySchema }).strict();
 
+/** A keyset cursor: where the previous page ended, opaque to the client. */
+const keysetCursor = z.string().min(1).max(1000).regex(/^[A-Za-z0-9_-]+$/, 'a cursor from nextCursor');
+const directoryPage = { limit: z.coerce.number().int().min(1).max(500).default(50), cursor: keysetCursor.optional() };
+
+/** Users by principal name; `q` keeps those whose principal name starts with it, `groupId` the members of a group. */
+export const userListQuery = z
+  .object({ ...directoryPage, q: z.string().trim().min(1).max(320).optional(), groupId: uuid.optional() })
+  .strict();
+export const groupListQuery = z.object(directoryPage).strict();
+
 export const userParams = tenantParams.extend({ userId: uuid }).strict();
 export const licenseParams = userParams.extend({ sku: z.string().min(1).max(100) }).strict();
 
@@ -30,6 +40,10 @@ export const userSchema = z.object({
   effectiveAuthority: effectiveAuthoritySchema,
   devices: z.array(uuid),
 });
+
+/** A user as listed: the effective authority (R8) and the number of enrolled devices. */
+export const userListItemSchema = userSchema.omit({ devices: true }).extend({ deviceCount: z.number().int() });
+export const groupSchema = z.object({ groupId: uuid, name: z.string(), memberCount: z.number().int() });
 
 export const licenseAnswerSchema = z.object({
   userId: uuid,
@@ -53,6 +67,8 @@ const T = '/api/v1/tenants/:tenantId';
 
 export const licensingOperations: HttpOperation[] = [
   { id: 'createGroup', method: 'POST', path: `${T}/groups`, access: ADMIN_ONLY, summary: 'Create a user group', params: tenantParams, body: createGroupBody, response: z.object({ groupId: uuid, name: z.string() }), successStatus: 201, audited: true },
+  { id: 'listGroups', method: 'GET', path: `${T}/groups`, access: READ_ROLES, summary: 'Groups by name, with their member count (an addition to API.md, for the console)', params: tenantParams, query: groupListQuery, response: z.object({ items: z.array(groupSchema), nextCursor: keysetCursor.nullable() }), successStatus: 200, audited: false },
+  { id: 'listUsers', method: 'GET', path: `${T}/users`, access: READ_ROLES, summary: 'Users by principal name with their effective authority (R8); q: principal name prefix, groupId: members (an addition to API.md, for the console)', params: tenantParams, query: userListQuery, response: z.object({ items: z.array(userListItemSchema), nextCursor: keysetCursor.nullable() }), successStatus: 200, audited: false },
   { id: 'createUser', method: 'POST', path: `${T}/users`, access: ADMIN_ONLY, summary: 'Create a user; 409 USER_EXISTS', params: tenantParams, body: createUserBody, response: userSchema, successStatus: 201, audited: true },
   { id: 'getUser', method: 'GET', path: `${T}/users/:userId`, access: READ_ROLES, summary: 'A user with licenses, effective authority (R8) and devices', params: userParams, response: userSchema, successStatus: 200, audited: false },
   { id: 'setUserGroups', method: 'PUT', path: `${T}/users/:userId/groups`, access: ADMIN_ONLY, summary: "Replace a user's groups", params: userParams, body: setUserGroupsBody, response: userSchema, successStatus: 200, audited: true },

@@ -328,6 +328,21 @@ export class EventStore {
     };
   }
 
+  /**
+   * The events of one type across every stream and tenant, in the order they were recorded, after a
+   * position (0 for the first page): a service's list of its aggregates by their creation event. Each
+   * comes with its position, the cursor of the next page.
+   */
+  async eventsOfType(type: string, afterPosition: number, limit: number): Promise<{ position: number; event: EventEnvelope }[]> {
+    const rows = await this.db.query<EventRow>(
+      `select event_id, type, schema_version, stream_id, stream_version, tenant_id, occurred_at, recorded_at,
+              actor, correlation_id, causation_id, data, global_position::text as pos
+         from es_events where type = $1 and global_position > $2 order by global_position limit $3`,
+      [type, afterPosition, limit],
+    );
+    return rows.map((r) => ({ position: Number(r.pos), event: this.toEnvelope(r) }));
+  }
+
   private envelopes(streamId: string, events: NewEvent[], opts: AppendOptions): EventEnvelope[] {
     const recordedAt = this.options.clock.now().toISOString();
     const occurredAt = opts.occurredAt?.toISOString() ?? recordedAt;
