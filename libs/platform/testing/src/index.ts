@@ -73,3 +73,4 @@ export * from './pki';
 export * from './fixtures';
 export * from './isolated-topics';
 export * from './tcp-proxy';
+export * from './in-memory-event-store';
