@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { serviceUrl } from '@mdm/platform/config';
-import { ServiceDefinition } from '@mdm/platform/http';
+import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import { accessEvents } from './access/access.events';
 import { GatewaySchema1764200000100 } from './gateway.schema';
 import { consoleFiles } from './console-files';
@@ -19,7 +19,8 @@ export const gatewayConfig = {
   CONSOLE_DIR: z.string().min(1).default('dist/apps/console'),
 };
 
-export type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
+/** The service's whole configuration (the common settings and its own), as injected with SERVICE_CONFIG. */
+export type GatewayConfig = ServiceConfig<typeof gatewayConfig>;
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'api-gateway',
@@ -32,7 +33,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   config: gatewayConfig,
   passThrough: (app, runtime) => {
     const relay = servicePassThrough(app, runtime);
-    const dir = path.resolve((runtime.config as unknown as GatewayConfig).CONSOLE_DIR);
+    const dir = path.resolve(runtime.config.CONSOLE_DIR);
     const console = consoleFiles(dir);
     if (!console) {
       runtime.logger.warn({ dir }, 'no console build: `/` serves nothing (npx nx build console)');

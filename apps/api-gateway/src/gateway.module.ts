@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { Access } from './access/access';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
@@ -15,9 +15,8 @@ import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controll
     AuditLog,
     {
       provide: ROUTE_TABLE,
-      inject: [ServiceRuntime, Tokens, AuditLog],
-      useFactory: (runtime: ServiceRuntime, tokens: Tokens, audit: AuditLog) => {
-        const config = runtime.config as unknown as GatewayConfig;
+      inject: [ServiceRuntime, SERVICE_CONFIG, Tokens, AuditLog],
+      useFactory: (runtime: ServiceRuntime, config: GatewayConfig, tokens: Tokens, audit: AuditLog) => {
         const serviceUrls = {
           authority: config.AUTHORITY_URL,
           licensing: config.LICENSING_URL,

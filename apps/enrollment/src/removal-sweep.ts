@@ -3,7 +3,7 @@ import { deviceStreamId } from '@mdm/contracts/enrollment';
 import { REMOVAL_AFTER_EXPIRY_DAYS } from '@mdm/enrollment/domain';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { Sweeps } from '@mdm/platform/http';
 
 const BATCH = 500;
 
@@ -14,13 +14,13 @@ const BATCH = 500;
 @Injectable()
 export class RemovalSweep implements OnModuleInit {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Sweeps) private readonly sweeps: Sweeps,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
-    this.runtime.addSweep('mdm-certificate-expiry', (now) => this.run(now));
+    this.sweeps.add('mdm-certificate-expiry', (now) => this.run(now));
   }
 
   async run(now: Date): Promise<number> {

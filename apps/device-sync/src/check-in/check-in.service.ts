@@ -17,7 +17,8 @@ import {
 } from '@mdm/device-sync/domain';
 import { Database, GroupCommit, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
 import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
@@ -98,14 +99,14 @@ class BatchWrites {
  */
 @Injectable()
 export class CheckInService {
-  private readonly config: DeviceSyncConfig;
   private readonly batches = new GroupCommit<Attempt, Outcome>((attempts) => this.attempt(attempts), {
     maxBatch: 100,
     key: (a) => a.credentialHash,
   });
 
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: DeviceSyncConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CheckInFacts) private readonly facts: CheckInFacts,
@@ -113,9 +114,7 @@ export class CheckInService {
     @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
     @Inject(PushTokens) private readonly pushTokens: PushTokens,
-  ) {
-    this.config = runtime.config as unknown as DeviceSyncConfig;
-  }
+  ) {}
 
   /**
    * A check-in is decided on this service's copy of the other contexts' state, once that copy holds
@@ -134,7 +133,7 @@ export class CheckInService {
 
   /** A batch of check-ins of distinct devices, in one transaction. */
   private async attempt(attempts: Attempt[]): Promise<Outcome[]> {
-    const now = this.runtime.clock.now();
+    const now = this.clock.now();
     return this.db.transaction(async (sql) => {
       const rows = await this.facts.read(sql, attempts.map((a) => a.credentialHash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));

@@ -5,7 +5,7 @@ import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { Installed } from '@mdm/device-sync/domain';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { Sweeps } from '@mdm/platform/http';
 
 const BATCH = 500;
 /** R23: the profile types that linger on a device that has not checked in since the change. */
@@ -21,13 +21,13 @@ const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
 @Injectable()
 export class LegacyProfilesSweep implements OnModuleInit {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Sweeps) private readonly sweeps: Sweeps,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
-    this.runtime.addSweep('legacy-profiles', (now) => this.run(now));
+    this.sweeps.add('legacy-profiles', (now) => this.run(now));
   }
 
   async run(now: Date): Promise<number> {

@@ -7,3 +7,4 @@ export * from './platform.module';
 export * from './bootstrap';
 export * from './caller';
 export * from './topic-namespace';
+export * from './providers';
