@@ -74,3 +74,4 @@ export * from './fixtures';
 export * from './isolated-topics';
 export * from './tcp-proxy';
 export * from './in-memory-event-store';
+export * from './contract-routes';
