@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { deviceStreamId } from '@mdm/contracts/enrollment';
-import { REMOVAL_AFTER_EXPIRY_DAYS } from '@mdm/enrollment/domain';
+import { REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { Sweeps } from '@mdm/platform/http';
@@ -24,7 +24,7 @@ export class RemovalSweep implements OnModuleInit {
   }
 
   async run(now: Date): Promise<number> {
-    const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_DAYS * 86_400_000);
+    const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_MS);
     let removed = 0;
     for (;;) {
       const count = await this.db.transaction(async (sql) => {

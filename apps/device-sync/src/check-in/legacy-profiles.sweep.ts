@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
-import { syncStreamId } from '@mdm/contracts/device-sync';
+import { LEGACY_PROFILE_TYPES, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { Installed } from '@mdm/device-sync/domain';
 import { Database } from '@mdm/platform/database';
@@ -8,8 +8,6 @@ import { EventStore } from '@mdm/platform/event-store';
 import { Sweeps } from '@mdm/platform/http';
 
 const BATCH = 500;
-/** R23: the profile types that linger on a device that has not checked in since the change. */
-const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
 
 /**
  * R23: a device told to move that has not checked in for 7 days loses the old authority's profiles
@@ -47,7 +45,7 @@ export class LegacyProfilesSweep implements OnModuleInit {
         const moving = due.flatMap((d) => {
           const target = effectiveAuthority(d.tenant_authority, d.licenses);
           if (target === d.managed_by) return [];
-          const old = (i: Installed) => LEGACY_TYPES.includes(i.type) && i.authority !== target;
+          const old = (i: Installed) => LEGACY_PROFILE_TYPES.includes(i.type) && i.authority !== target;
           return [{ ...d, items: d.installed.filter(old), kept: d.installed.filter((i) => !old(i)) }];
         });
         for (const d of moving) {
