@@ -3,7 +3,7 @@ import { DomainError, EventRegistry, Topics } from '@mdm/contracts/core';
 import { createTenant, setAuthority } from '@mdm/authority/domain';
 import { Sql } from '@mdm/platform/database';
 import { AppendOptions, NewEvent, VersionConflictError } from '@mdm/platform/event-store';
-import { InMemoryEventStore } from '@mdm/platform/testing';
+import { InMemoryEventStore, InMemoryInbox } from '@mdm/platform/testing';
 import { TenantsService } from './tenants.service';
 
 const tenantId = '6f1c1f5e-8c1a-4c53-9a7a-0d8f3a1b2c3d';
@@ -65,6 +65,19 @@ describe('TenantsService: tenant commands through the platform CommandHandler (i
     expect([message.topic, message.key, message.envelope.streamVersion]).toEqual([Topics.authorityEvents.topic, tenantStreamId(tenantId), 2]);
     expect(message.envelope.data).toEqual({ from: 'unknown', to: 'intune' });
     expect([after.state.authority, after.state.changedAt]).toEqual(['intune', message.envelope.occurredAt]);
+  });
+
+  it('R4: a consumer of the outbox applies each AuthorityChanged once, redeliveries included', async () => {
+    const store = new InMemoryEventStore(registry);
+    const tenants = await tenantWith(store);
+    const applied: string[] = [];
+    const inbox = new InMemoryInbox(store, async (e) => void applied.push(`${e.type}@${e.streamVersion}`));
+    await tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'intune' }));
+    expect(await inbox.drain()).toBe(2);
+    expect(await inbox.deliver(store.published(Topics.authorityEvents.topic))).toBe(0);
+    await tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'coexistence' }));
+    expect(await inbox.drain()).toBe(1);
+    expect(applied).toEqual(['TenantCreated@1', 'AuthorityChanged@2', 'AuthorityChanged@3']);
   });
 
   it('a command that lost a race is decided again on the fresh state', async () => {
