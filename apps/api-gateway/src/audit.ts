@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@mdm/platform/clock';
 import { Database, GroupCommit } from '@mdm/platform/database';
-import { currentContext } from '@mdm/platform/logging';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { Logger, currentContext } from '@mdm/platform/logging';
+import { CLOCK, LOGGER } from '@mdm/platform/http';
+import { actorOf } from './access/access';
+import { Principal } from './access/tokens';
 
 export interface AuditRecord {
   tenantId: string;
@@ -16,17 +18,40 @@ export interface AuditRecord {
 
 type Row = AuditRecord & { at: Date; correlationId: string };
 
+/** An audited call as the gateway answered it, whichever path (pass-through or its own dispatcher) served it. */
+export interface AuditedCall {
+  action: string;
+  path: string;
+  principal: Principal | undefined;
+  status: number;
+  code?: string;
+  /** The tenant the answer is about, for a call made by no tenant's principal (the operator's tenant registration). */
+  answeredTenantId?: string;
+}
+
 /** DESIGN.md §4: every admin command with actor, time, tenant and outcome. */
 @Injectable()
 export class AuditLog {
-  private readonly clock: Clock;
   private readonly writes = new GroupCommit<Row, void>((rows) => this.insert(rows), { maxBatch: 200 });
 
   constructor(
     @Inject(Database) private readonly db: Database,
-    @Inject(ServiceRuntime) runtime: ServiceRuntime,
-  ) {
-    this.clock = runtime.clock;
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Audits a call in its tenant. Only calls that reached their own tenant are audited there: a probe
+   * of another tenant leaves no trace in it. A failed write is logged and never fails the call.
+   */
+  async recordCall(call: AuditedCall): Promise<void> {
+    const { principal } = call;
+    const tenantId = principal?.kind === 'tenant' ? principal.tenantId : call.answeredTenantId;
+    const inOwnTenant = principal?.kind === 'tenant' ? call.path.includes(`/tenants/${principal.tenantId}`) : true;
+    if (!tenantId || !inOwnTenant) return;
+    await this.record({ tenantId, actor: actorOf(principal), action: call.action, target: call.path, status: call.status, code: call.code }).catch(
+      (err) => this.logger.error({ err }, 'audit write failed'),
+    );
   }
 
   /** Written before the call answers; commands answered together are written together (group commit). */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { serviceUrl } from '@mdm/platform/config';
-import { ServiceDefinition } from '@mdm/platform/http';
+import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import { accessEvents } from './access/access.events';
 import { GatewaySchema1764200000100 } from './gateway.schema';
 import { consoleFiles } from './console-files';
@@ -30,7 +30,8 @@ export const gatewayConfig = {
   CONSOLE_DIR: z.string().min(1).default('dist/apps/console'),
 };
 
-export type GatewayConfig = z.infer<z.ZodObject<typeof gatewayConfig>>;
+/** The service's whole configuration (the common settings and its own), as injected with SERVICE_CONFIG. */
+export type GatewayConfig = ServiceConfig<typeof gatewayConfig>;
 
 export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   name: 'api-gateway',
@@ -42,7 +43,7 @@ export const gatewayService: ServiceDefinition<typeof gatewayConfig> = {
   produces: [],
   config: gatewayConfig,
   passThrough: (app, runtime) => {
-    const config = runtime.config as unknown as GatewayConfig;
+    const config = runtime.config;
     if (config.TRUST_PROXY) (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', config.TRUST_PROXY);
     const relay = servicePassThrough(app, runtime);
     const dir = path.resolve(config.CONSOLE_DIR);

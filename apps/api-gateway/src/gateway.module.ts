@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { Access } from './access/access';
 import { DeviceFailureLimit } from './access/device-failures';
 import { Tokens } from './access/tokens';
@@ -16,18 +16,16 @@ import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controll
     AuditLog,
     {
       provide: DeviceFailureLimit,
-      inject: [ServiceRuntime],
-      useFactory: (runtime: ServiceRuntime) => {
-        const config = runtime.config as unknown as GatewayConfig;
+      inject: [SERVICE_CONFIG],
+      useFactory: (config: GatewayConfig) => {
         const windowMs = config.DEVICE_FAILURE_WINDOW_S * 1000;
         return new DeviceFailureLimit({ limit: config.DEVICE_FAILURE_LIMIT, windowMs, maxEntries: 100_000, knownMs: 15 * windowMs });
       },
     },
     {
       provide: ROUTE_TABLE,
-      inject: [ServiceRuntime, Tokens, AuditLog],
-      useFactory: (runtime: ServiceRuntime, tokens: Tokens, audit: AuditLog) => {
-        const config = runtime.config as unknown as GatewayConfig;
+      inject: [ServiceRuntime, SERVICE_CONFIG, Tokens, AuditLog],
+      useFactory: (runtime: ServiceRuntime, config: GatewayConfig, tokens: Tokens, audit: AuditLog) => {
         const serviceUrls = {
           authority: config.AUTHORITY_URL,
           licensing: config.LICENSING_URL,

@@ -80,7 +80,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
       await clock.advance((body as z.infer<typeof advanceClockBody>).seconds);
       // Each service adopts the new time and runs its due sweeps before the call answers.
       await Promise.all(Object.values(serviceUrls).map((url) => postJson(runtime.signer, `${url}/internal/clock/sync`, {}, 'operator')));
-      await runtime.runSweeps();
+      await runtime.sweeps.run();
       return { status: 200, body: { now: clock.now().toISOString() } };
     },
   };

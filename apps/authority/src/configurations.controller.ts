@@ -9,7 +9,6 @@ import {
   configurationParams,
   configurationStreamId,
 } from '@mdm/contracts/authority';
-import { EventEnvelope } from '@mdm/contracts/core';
 import {
   ConfigurationState,
   assertExists,
@@ -19,7 +18,8 @@ import {
   deleteConfiguration,
   updateConfiguration,
 } from '@mdm/authority/domain';
-import { EventStore, foldStream } from '@mdm/platform/event-store';
+import { Database } from '@mdm/platform/database';
+import { CommandHandler, EventStore } from '@mdm/platform/event-store';
 import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
 
 import { TenantsService } from './tenants.service';
@@ -28,7 +28,6 @@ type Params = z.infer<typeof configurationParams>;
 type ConfigurationBody = z.infer<typeof configurationBody>;
 
 const content = ({ expectedVersion: _, ...rest }: ConfigurationBody) => rest;
-const toEvent = (e: EventEnvelope) => e as unknown as ConfigurationEvent;
 
 function view(state: ConfigurationState) {
   const { configurationId, authority, name, type, platforms, settings, assignedGroupIds, version } = state;
@@ -38,10 +37,15 @@ function view(state: ConfigurationState) {
 /** R7: profiles and compliance policies, each a stream of its own under its tenant and authority. */
 @Controller('api/v1/tenants/:tenantId/authorities/:authority/configurations')
 export class ConfigurationsController {
+  private readonly configurations: CommandHandler<ConfigurationState, ConfigurationEvent>;
+
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
+    @Inject(Database) db: Database,
     @Inject(TenantsService) private readonly tenants: TenantsService,
-  ) {}
+  ) {
+    this.configurations = new CommandHandler(store, db, { evolver: configurationEvolver });
+  }
 
   @Post()
   @HttpCode(201)
@@ -52,9 +56,12 @@ export class ConfigurationsController {
   ) {
     assertExists((await this.tenants.load(tenantId)).state);
     const configurationId = randomUUID();
-    const events = createConfiguration({ configurationId, authority, content: content(body) });
-    await this.store.append(configurationStreamId(configurationId), events, { expectedVersion: 0, tenantId, actor });
-    return view(events.reduce(configurationEvolver.evolve, configurationEvolver.initial));
+    const { state } = await this.configurations.handle(
+      configurationStreamId(configurationId),
+      () => createConfiguration({ configurationId, authority, content: content(body) }),
+      { tenantId, actor },
+    );
+    return view(state);
   }
 
   /**
@@ -68,7 +75,7 @@ export class ConfigurationsController {
   ) {
     assertExists((await this.tenants.load(tenantId)).state);
     const streams = Object.keys(await this.store.publishedVersions(tenantId, [configurationStreamId('')]));
-    const states = await Promise.all(streams.map(async (id) => foldStream(configurationEvolver, await this.store.readStream(id), toEvent).state));
+    const states = await Promise.all(streams.map(async (id) => (await this.configurations.load(id, tenantId)).state));
     const live = states
       .filter((c) => c.exists && !c.deleted && c.authority === authority)
       .sort((a, b) => a.name.localeCompare(b.name) || a.configurationId.localeCompare(b.configurationId));
@@ -78,7 +85,7 @@ export class ConfigurationsController {
 
   @Get(':configurationId')
   async get(@Param(new PathPipe(configurationParams)) params: Params) {
-    const { state } = await this.load(params);
+    const { state } = await this.configurations.load(configurationStreamId(params.configurationId), params.tenantId);
     assertLive(state, params.authority);
     return view(state);
   }
@@ -89,31 +96,19 @@ export class ConfigurationsController {
     @Body(new ZodPipe(configurationBody)) body: ConfigurationBody,
     @Actor() actor: string,
   ) {
-    const { state, version } = await this.load(params);
-    const events = updateConfiguration(state, {
-      authority: params.authority,
-      content: content(body),
-      expectedVersion: body.expectedVersion,
-    });
-    await this.append(params, events, version, actor);
-    return view(events.reduce(configurationEvolver.evolve, state));
+    const { state } = await this.handle(params, actor, (current) =>
+      updateConfiguration(current, { authority: params.authority, content: content(body), expectedVersion: body.expectedVersion }),
+    );
+    return view(state);
   }
 
   @Delete(':configurationId')
   @HttpCode(204)
   async remove(@Param(new PathPipe(configurationParams)) params: Params, @Actor() actor: string) {
-    const { state, version } = await this.load(params);
-    await this.append(params, deleteConfiguration(state, params.authority), version, actor);
+    await this.handle(params, actor, (current) => deleteConfiguration(current, params.authority));
   }
 
-  /** A configuration of another tenant reads as absent. */
-  private async load({ tenantId, configurationId }: Params) {
-    const envelopes = await this.store.readStream(configurationStreamId(configurationId));
-    const own = envelopes.length > 0 && envelopes[0].tenantId === tenantId ? envelopes : [];
-    return foldStream(configurationEvolver, own, toEvent);
-  }
-
-  private append({ tenantId, configurationId }: Params, events: ConfigurationEvent[], version: number, actor: string) {
-    return this.store.append(configurationStreamId(configurationId), events, { expectedVersion: version, tenantId, actor });
+  private handle({ tenantId, configurationId }: Params, actor: string, decide: (state: ConfigurationState) => ConfigurationEvent[]) {
+    return this.configurations.handle(configurationStreamId(configurationId), decide, { tenantId, actor });
   }
 }

@@ -67,8 +67,7 @@ export class TenantsController {
     @Body(new ZodPipe(setAuthorityBody)) body: z.infer<typeof setAuthorityBody>,
     @Actor() actor: string,
   ) {
-    const pinned = body.expectedVersion !== undefined;
-    return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setAuthority(s, v, body), pinned));
+    return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setAuthority(s, v, body)));
   }
 
   @Put('api/v1/tenants/:tenantId/co-management')
@@ -77,8 +76,7 @@ export class TenantsController {
     @Body(new ZodPipe(setCoManagementBody)) body: z.infer<typeof setCoManagementBody>,
     @Actor() actor: string,
   ) {
-    const pinned = body.expectedVersion !== undefined;
-    return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setCoManagement(s, v, body), pinned));
+    return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setCoManagement(s, v, body)));
   }
 
   @Post('api/v1/tenants/:tenantId/consents')

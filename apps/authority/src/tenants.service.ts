@@ -1,31 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuthorityState, TenantCreated, TenantEvent, tenantStreamId } from '@mdm/contracts/authority';
 import { EventEnvelope } from '@mdm/contracts/core';
-import {
-  TenantHistoryEvent,
-  TenantState,
-  bannerVisible,
-  tenantEvolver,
-} from '@mdm/authority/domain';
-import { EventStore, VersionConflictError, foldStream } from '@mdm/platform/event-store';
+import { TenantHistoryEvent, TenantState, bannerVisible, tenantEvolver } from '@mdm/authority/domain';
+import { Database } from '@mdm/platform/database';
+import { CommandHandler, EventStore, EventStreams, Transactions } from '@mdm/platform/event-store';
 
-const toHistory = (e: EventEnvelope) => ({ type: e.type, data: e.data, occurredAt: e.occurredAt }) as TenantHistoryEvent;
-
-/** How often a command without expectedVersion is re-decided on fresh state after losing a race. */
-const RACE_RETRIES = 3;
+const toHistory = (e: EventEnvelope): TenantHistoryEvent => ({ type: e.type, data: e.data, occurredAt: e.occurredAt }) as TenantHistoryEvent;
 
 export interface TenantSnapshot {
   state: TenantState;
   version: number;
 }
 
-/** Loads a tenant from its stream, lets a domain decision run on it, and appends what it decided. */
+/** A tenant's commands: its stream through the platform's command handler. */
 @Injectable()
 export class TenantsService {
-  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+  private readonly handler: CommandHandler<TenantState, TenantHistoryEvent, TenantEvent>;
 
-  async load(tenantId: string): Promise<TenantSnapshot> {
-    return foldStream(tenantEvolver, await this.store.readStream(tenantStreamId(tenantId)), toHistory);
+  constructor(
+    @Inject(EventStore) private readonly store: EventStreams & Pick<EventStore, 'eventsOfType'>,
+    @Inject(Database) db: Transactions,
+  ) {
+    this.handler = new CommandHandler(store, db, { evolver: tenantEvolver, toEvent: toHistory });
   }
 
   /** Tenants in the order they were created, after a position of the event store (0 for the first). */
@@ -34,34 +30,14 @@ export class TenantsService {
     return events.map(({ position, event }) => ({ tenantId: event.tenantId, createdAt: event.occurredAt, position }));
   }
 
-  /**
-   * Runs `decide` against the current state. A concurrent writer makes the append fail with a
-   * version conflict; a caller that pinned `expectedVersion` gets the 409, any other is re-decided.
-   */
-  async execute(
-    tenantId: string,
-    actor: string,
-    decide: (state: TenantState, version: number) => TenantEvent[],
-    pinned = false,
-  ): Promise<TenantSnapshot> {
-    for (let attempt = 1; ; attempt++) {
-      const { state, version } = await this.load(tenantId);
-      const events = decide(state, version);
-      if (events.length === 0) return { state, version };
-      try {
-        const appended = await this.store.append(tenantStreamId(tenantId), events, {
-          expectedVersion: version,
-          tenantId,
-          actor,
-        });
-        return {
-          state: appended.envelopes.map(toHistory).reduce(tenantEvolver.evolve, state),
-          version: appended.streamVersion,
-        };
-      } catch (err) {
-        if (!(err instanceof VersionConflictError) || pinned || attempt >= RACE_RETRIES) throw err;
-      }
-    }
+  load(tenantId: string): Promise<TenantSnapshot> {
+    return this.handler.load(tenantStreamId(tenantId), tenantId);
+  }
+
+  /** Runs `decide` against the current state; a lost race is decided again on fresh state. */
+  async execute(tenantId: string, actor: string, decide: (state: TenantState, version: number) => TenantEvent[]): Promise<TenantSnapshot> {
+    const { state, version } = await this.handler.handle(tenantStreamId(tenantId), decide, { tenantId, actor });
+    return { state, version };
   }
 }
 

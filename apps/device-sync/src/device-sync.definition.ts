@@ -5,7 +5,7 @@ import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { deviceStreamId, enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
-import { ServiceDefinition } from '@mdm/platform/http';
+import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import { DeviceAssignments1765100000000, DeviceLegacyDue1764800000000, DevicePushTokens1765000000000, DeviceSyncSchema1764400000000 } from './device-sync.schema';
 import { pushConfig } from './notifications/push/push-provider';
 
@@ -37,4 +37,5 @@ export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
   config: deviceSyncConfig,
 };
 
-export type DeviceSyncConfig = z.infer<z.ZodObject<typeof deviceSyncConfig>>;
+/** The service's whole configuration (the common settings and its own), as injected with SERVICE_CONFIG. */
+export type DeviceSyncConfig = ServiceConfig<typeof deviceSyncConfig>;

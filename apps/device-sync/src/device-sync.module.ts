@@ -5,7 +5,7 @@ import { CheckInController } from './check-in/check-in.controller';
 import { CheckInService } from './check-in/check-in.service';
 import { CheckInFacts } from './check-in/device-facts';
 import { LegacyProfilesSweep } from './check-in/legacy-profiles.sweep';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG } from '@mdm/platform/http';
 import { DeviceAuth, DeviceStateOwners } from './device-auth';
 import { DeviceSyncConfig } from './device-sync.definition';
 import { FactsConsumer } from './facts.consumer';
@@ -18,11 +18,9 @@ import { notificationControllers, notificationProviders } from './notifications/
     DeviceAuth,
     {
       provide: DeviceStateOwners,
-      inject: [ServiceRuntime],
-      useFactory: ({ config }: ServiceRuntime) => {
-        const { AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL } = config as unknown as DeviceSyncConfig;
-        return new DeviceStateOwners(AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL);
-      },
+      inject: [SERVICE_CONFIG],
+      useFactory: ({ AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL }: DeviceSyncConfig) =>
+        new DeviceStateOwners(AUTHORITY_URL, LICENSING_URL, ENROLLMENT_URL),
     },
     MdmSignatureGuard,
     CheckInFacts,

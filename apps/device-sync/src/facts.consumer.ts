@@ -5,7 +5,7 @@ import { EventEnvelope } from '@mdm/contracts/core';
 import { EventData } from '@mdm/contracts/core';
 import { DeviceEnrolled } from '@mdm/contracts/enrollment';
 import { Sql } from '@mdm/platform/database';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG } from '@mdm/platform/http';
 import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 import { DeviceSyncConfig } from './device-sync.definition';
 import { notificationChannel } from './notifications/channels';
@@ -29,10 +29,10 @@ export class FactsConsumer {
 
   constructor(
     @Inject(FanOutPort) private readonly fanOut: FanOutPort,
-    @Inject(ServiceRuntime) runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
   ) {
-    this.checkInIntervalMs = (runtime.config as unknown as DeviceSyncConfig).CHECK_IN_INTERVAL_HOURS * 3600_000;
-    this.channel = notificationChannel(runtime.config.schema);
+    this.checkInIntervalMs = config.CHECK_IN_INTERVAL_HOURS * 3600_000;
+    this.channel = notificationChannel(config.schema);
   }
 
   @EventPattern('TenantCreated')

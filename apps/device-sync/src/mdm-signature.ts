@@ -3,8 +3,9 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import type { Request } from 'express';
 import * as pkijs from 'pkijs';
 import { DomainError } from '@mdm/contracts/core';
-import { Headers, RawBodyRequest, ServiceRuntime } from '@mdm/platform/http';
-import { callService } from '@mdm/platform/http-client';
+import { CLOCK, Headers, RawBodyRequest, SERVICE_CONFIG } from '@mdm/platform/http';
+import { CallSigner, callService } from '@mdm/platform/http-client';
+import { Clock } from '@mdm/platform/clock';
 import { AuthenticatedDevice, DeviceAuth } from './device-auth';
 import { DeviceSyncConfig } from './device-sync.definition';
 
@@ -32,9 +33,11 @@ export class MdmSignatureGuard implements CanActivate {
 
   constructor(
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CallSigner) private readonly callSigner: CallSigner,
   ) {
-    this.enrollmentUrl = (runtime.config as unknown as DeviceSyncConfig).ENROLLMENT_URL;
+    this.enrollmentUrl = config.ENROLLMENT_URL;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -50,7 +53,7 @@ export class MdmSignatureGuard implements CanActivate {
     const signer = await this.signer(signature, body);
     const ca = await this.caCertificate();
     if (!signer.checkIssued(ca) || !signer.verify(ca.publicKey)) throw badSignature('the certificate was not issued by the device CA');
-    const now = this.runtime.clock.now().getTime();
+    const now = this.clock.now().getTime();
     if (now < Date.parse(signer.validFrom) || now > Date.parse(signer.validTo)) throw badSignature('the certificate is not valid now');
     if (signer.subject !== `CN=${device.deviceId}\nO=${device.tenantId}\nOU=MDM device`) throw badSignature('the certificate is not this device\'s');
   }
@@ -77,7 +80,7 @@ export class MdmSignatureGuard implements CanActivate {
 
   /** Asked once of the enrollment service; a failure is that call's 503 and the next call asks again. */
   private caCertificate(): Promise<X509Certificate> {
-    this.ca ??= callService(`${this.enrollmentUrl}/internal/ca-certificate`, { signer: this.runtime.signer }).then((res) => {
+    this.ca ??= callService(`${this.enrollmentUrl}/internal/ca-certificate`, { signer: this.callSigner }).then((res) => {
       if (!res.ok) throw new Error(`answered ${res.status}`);
       return new X509Certificate((res.body as { pem: string }).pem);
     });

@@ -328,7 +328,7 @@ describe('projection model: random commands, then every view equals an independe
     let stable = 0;
     while (stable < 2) {
       if (Date.now() > deadline) throw new Error('the services did not quiesce within 60 s');
-      const pending = await Promise.all([...services(), stack.gateway].map((s) => s.runtime.relay.pending()));
+      const pending = await Promise.all([...services(), stack.gateway].map((s) => s.runtime.relay?.pending() ?? 0));
       const caughtUp = await Promise.all(
         services()
           .filter((s) => s.runtime.definition.consumes)
@@ -373,7 +373,7 @@ describe('projection model: random commands, then every view equals an independe
     const started = Date.now();
     process.stdout.write(`projection model: seed ${SEED} (replay with MODEL_SEED=${SEED}), ${COMMANDS} commands, log ${logFile}\n`);
     stack = await startStack({ testClock: true });
-    intervalMs = Number((stack.deviceSync.runtime.config as unknown as { CHECK_IN_INTERVAL_HOURS: number }).CHECK_IN_INTERVAL_HOURS) * 3_600_000;
+    intervalMs = Number(stack.deviceSync.runtime.config.CHECK_IN_INTERVAL_HOURS) * 3_600_000;
     await setUp('Model A', 6, ['Staff', 'Sales', 'Field']);
     await setUp('Model B', 3, ['Staff', 'Field']);
     for (let i = 0; i < COMMANDS; i++) await step(i);
@@ -381,7 +381,7 @@ describe('projection model: random commands, then every view equals an independe
 
     // Quiet: every event delivered, every due sweep run at the final time, delivered again.
     await quiesce();
-    for (const s of [...services(), stack.gateway]) await s.runtime.runSweeps();
+    for (const s of [...services(), stack.gateway]) await s.runtime.sweeps.run();
     await quiesce();
 
     const eventLog = await readEventLog();

@@ -4,7 +4,7 @@ import { notFound } from '@mdm/contracts/core';
 import { csrPem, deviceParams } from '@mdm/contracts/enrollment';
 import { keyToRenew } from '@mdm/enrollment/domain';
 import { Database } from '@mdm/platform/database';
-import { CalledBy, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { CalledBy, PathPipe, SERVICE_CONFIG, ZodPipe } from '@mdm/platform/http';
 import { csrPublicKey, newDeviceKey } from './device-keys';
 import { EnrollmentConfig } from './enrollment.definition';
 import { MdmCertificateAuthority } from './mdm-certificate-authority';
@@ -21,7 +21,7 @@ const renewalBody = z.object({ notBefore: z.string().datetime(), csrPem: csrPem.
 @Controller('internal/tenants/:tenantId/devices/:deviceId/certificates')
 export class CertificatesController {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: EnrollmentConfig,
     @Inject(Database) private readonly db: Database,
     @Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority,
   ) {}
@@ -41,7 +41,7 @@ export class CertificatesController {
     if (!device) throw notFound('device');
     const publicKey = keyToRenew(requested, { publicKey: device.public_key, ownKey: device.own_key }) ?? newDeviceKey().publicKey;
     if (requested) await this.db.query('update devices set public_key = $2, own_key = true where device_id = $1', [deviceId, requested]);
-    const days = (this.runtime.config as unknown as EnrollmentConfig).MDM_CERTIFICATE_DAYS;
+    const days = this.config.MDM_CERTIFICATE_DAYS;
     const { serial, notAfter, pem } = this.ca.issue({ deviceId, tenantId }, publicKey, new Date(body.notBefore), days);
     return { serial, notBefore: body.notBefore, notAfter, pem };
   }

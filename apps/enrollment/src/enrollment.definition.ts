@@ -5,7 +5,7 @@ import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
-import { ServiceDefinition } from '@mdm/platform/http';
+import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import { EnrollmentDeviceKeys1765100000000, EnrollmentSchema1764300000100 } from './enrollment.schema';
 
 export const enrollmentConfig = {
@@ -38,4 +38,5 @@ export const enrollmentService: ServiceDefinition<typeof enrollmentConfig> = {
   config: enrollmentConfig,
 };
 
-export type EnrollmentConfig = z.infer<z.ZodObject<typeof enrollmentConfig>>;
+/** The service's whole configuration (the common settings and its own), as injected with SERVICE_CONFIG. */
+export type EnrollmentConfig = ServiceConfig<typeof enrollmentConfig>;

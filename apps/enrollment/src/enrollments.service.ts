@@ -7,7 +7,8 @@ import { userStreamId } from '@mdm/contracts/licensing';
 import { alreadyEnrolled, checkPrerequisites } from '@mdm/enrollment/domain';
 import { Database, GroupCommit, PgErrorCode, pgErrorCode } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
 import { ReadYourWrites } from '@mdm/platform/inbox';
 import { LogContext, currentContext } from '@mdm/platform/logging';
 import { EnrollmentConfig } from './enrollment.definition';
@@ -59,22 +60,20 @@ interface Accepted {
  */
 @Injectable()
 export class Enrollments {
-  private readonly config: EnrollmentConfig;
   private readonly batches = new GroupCommit<Pending, Outcome>((pending) => this.enrollAll(pending), {
     maxBatch: 64,
     key: (p) => `${p.tenantId}:${p.body.serialNumber}`,
   });
 
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: EnrollmentConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(Facts) private readonly facts: Facts,
     @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
     @Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority,
-  ) {
-    this.config = runtime.config as unknown as EnrollmentConfig;
-  }
+  ) {}
 
   /** A CSR is checked first (422 INVALID_CSR), outside the batch: its signature check is the only await. */
   async enroll(request: EnrollRequest): Promise<Enrolled> {
@@ -89,7 +88,7 @@ export class Enrollments {
     const outcomes = new Map<Pending, Outcome>();
     const caughtUp = await this.catchUp(batch, outcomes);
     const facts = await this.facts.forEnrollments(caughtUp.map((p) => ({ tenantId: p.tenantId, userId: p.body.userId ?? null, serialNumber: p.body.serialNumber })));
-    const now = this.runtime.clock.now();
+    const now = this.clock.now();
     const accepted: Accepted[] = [];
     for (const [i, request] of caughtUp.entries()) {
       try {

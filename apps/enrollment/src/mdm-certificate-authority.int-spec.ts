@@ -1,14 +1,13 @@
 import { X509Certificate, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Database } from '@mdm/platform/database';
-import { ServiceRuntime } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { selfSignedCertificatePem, testDatabase } from '@mdm/platform/testing';
-import { enrollmentService } from './enrollment.definition';
+import { EnrollmentConfig, enrollmentService } from './enrollment.definition';
 import { MdmCertificateAuthority } from './mdm-certificate-authority';
 
 /** The CA with the configuration a service would give it: its KEK and environment. */
 const authority = (db: Database, config: Record<string, string | undefined>) =>
-  new MdmCertificateAuthority(db, { config: { NODE_ENV: 'test', ...config }, logger: createLogger('enrollment', 'silent') } as unknown as ServiceRuntime);
+  new MdmCertificateAuthority(db, { NODE_ENV: 'test', ...config } as Partial<EnrollmentConfig> as EnrollmentConfig, createLogger('enrollment', 'silent'));
 
 describe('the CA key at rest (issue 14)', () => {
   let db: Database;

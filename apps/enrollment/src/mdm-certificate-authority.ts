@@ -2,7 +2,8 @@ import { createPrivateKey, webcrypto } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import * as x509 from '@peculiar/x509';
 import { Database } from '@mdm/platform/database';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
+import { Logger } from '@mdm/platform/logging';
 import { decryptCaKey, encryptCaKey, keyEncryptionKey } from './ca-key-encryption';
 import { DeviceCertificates, randomSerial } from './device-certificates';
 import { EnrollmentConfig } from './enrollment.definition';
@@ -33,7 +34,8 @@ export class MdmCertificateAuthority implements OnModuleInit {
 
   constructor(
     @Inject(Database) private readonly db: Database,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: EnrollmentConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /**
@@ -41,9 +43,9 @@ export class MdmCertificateAuthority implements OnModuleInit {
    * clear by an earlier version is sealed here, once (the first replica to do it wins).
    */
   async onModuleInit(): Promise<void> {
-    const { kek, development } = keyEncryptionKey(this.runtime.config as unknown as EnrollmentConfig & { NODE_ENV: string });
+    const { kek, development } = keyEncryptionKey(this.config);
     if (development) {
-      this.runtime.logger.warn('MDM_CA_KEY_ENCRYPTION_KEY unset: the CA key is sealed with the public development key-encryption key');
+      this.logger.warn('MDM_CA_KEY_ENCRYPTION_KEY unset: the CA key is sealed with the public development key-encryption key');
     }
     let [row] = await this.load();
     if (!row) {
@@ -58,7 +60,7 @@ export class MdmCertificateAuthority implements OnModuleInit {
       await this.db.query('update certificate_authority set private_key_encrypted = $1, private_key_pkcs8 = null where private_key_pkcs8 is not null', [
         encryptCaKey(Buffer.from(row.private_key_pkcs8, 'base64'), kek),
       ]);
-      this.runtime.logger.info('sealed the CA key kept in the clear with the key-encryption key');
+      this.logger.info('sealed the CA key kept in the clear with the key-encryption key');
       [row] = await this.load();
     }
     this.caCertificate = new x509.X509Certificate(row.certificate_pem);

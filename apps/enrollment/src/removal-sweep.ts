@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { deviceStreamId } from '@mdm/contracts/enrollment';
-import { REMOVAL_AFTER_EXPIRY_DAYS } from '@mdm/enrollment/domain';
+import { REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { Sweeps } from '@mdm/platform/http';
 
 const BATCH = 500;
 
@@ -14,17 +14,17 @@ const BATCH = 500;
 @Injectable()
 export class RemovalSweep implements OnModuleInit {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Sweeps) private readonly sweeps: Sweeps,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
-    this.runtime.addSweep('mdm-certificate-expiry', (now) => this.run(now));
+    this.sweeps.add('mdm-certificate-expiry', (now) => this.run(now));
   }
 
   async run(now: Date): Promise<number> {
-    const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_DAYS * 86_400_000);
+    const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_MS);
     let removed = 0;
     for (;;) {
       const count = await this.db.transaction(async (sql) => {

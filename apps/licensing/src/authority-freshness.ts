@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG } from '@mdm/platform/http';
 import { ReadYourWrites } from '@mdm/platform/inbox';
 import { AUTHORITY_PREFIXES, LicensingConfig } from './licensing.definition';
 
@@ -14,10 +14,10 @@ export class AuthorityFreshness {
   private readonly authorityUrl: string;
 
   constructor(
-    @Inject(ServiceRuntime) runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) config: LicensingConfig,
     @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
   ) {
-    this.authorityUrl = (runtime.config as unknown as LicensingConfig).AUTHORITY_URL;
+    this.authorityUrl = config.AUTHORITY_URL;
   }
 
   catchUp(tenantId: string): Promise<void> {

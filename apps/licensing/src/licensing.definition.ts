@@ -1,10 +1,9 @@
-import { z } from 'zod';
 import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
 import { Topics } from '@mdm/contracts/core';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
-import { ServiceDefinition } from '@mdm/platform/http';
+import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import { LicensingDirectoryLists1765100000000, LicensingSchema1764300000000 } from './licensing.schema';
 
 /** The authority service's streams a licensing command depends on: the tenant's and its configurations. */
@@ -15,7 +14,8 @@ export const licensingConfig = {
   AUTHORITY_URL: serviceUrl('http://127.0.0.1:3101'),
 };
 
-export type LicensingConfig = z.infer<z.ZodObject<typeof licensingConfig>>;
+/** The service's whole configuration (the common settings and its own), as injected with SERVICE_CONFIG. */
+export type LicensingConfig = ServiceConfig<typeof licensingConfig>;
 
 /** Users, groups and licenses (R8–R10), with what it learns of tenants, configurations and devices. */
 export const licensingService: ServiceDefinition<typeof licensingConfig> = {

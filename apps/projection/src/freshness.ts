@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Admin } from 'kafkajs';
 import { EventEnvelope } from '@mdm/contracts/core';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { callService } from '@mdm/platform/http-client';
 import { Delivery, InboxConsumer } from '@mdm/platform/inbox';
 import { ProjectionConfig } from './projection.definition';
@@ -44,7 +44,10 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
   private looking: Promise<void> | undefined;
   private running = false;
 
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {}
+  constructor(
+    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.running = true;
@@ -152,7 +155,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   private async lookAtOutboxes(): Promise<void> {
-    const config = this.runtime.config as unknown as ProjectionConfig;
+    const { config } = this;
     const topics = new Set(this.runtime.definition.consumes!.topics.map((t) => this.runtime.topicName(t)));
     const owners = [config.AUTHORITY_URL, config.LICENSING_URL, config.ENROLLMENT_URL, config.DEVICE_SYNC_URL];
     await Promise.all(

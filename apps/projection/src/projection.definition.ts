@@ -3,9 +3,8 @@ import { Topics } from '@mdm/contracts/core';
 import { deviceSyncEvents } from '@mdm/contracts/device-sync';
 import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
-import { z } from 'zod';
 import { serviceUrl } from '@mdm/platform/config';
-import { ServiceDefinition } from '@mdm/platform/http';
+import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import { DeviceRowStorage1764700000000, ProjectionSchema1764500000000 } from './view-tables';
 
 /** The owners of the events it folds: their outboxes count in the views' lag (R29). */
@@ -16,7 +15,8 @@ export const projectionConfig = {
   DEVICE_SYNC_URL: serviceUrl('http://127.0.0.1:3104'),
 };
 
-export type ProjectionConfig = z.infer<z.ZodObject<typeof projectionConfig>>;
+/** The service's whole configuration (the common settings and its own), as injected with SERVICE_CONFIG. */
+export type ProjectionConfig = ServiceConfig<typeof projectionConfig>;
 
 /** The views (R26–R30): every event topic in, read models out; it produces no events. */
 export const projectionService: ServiceDefinition<typeof projectionConfig> = {

@@ -2,7 +2,7 @@ import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, HttpOperation } from '@mdm/contracts/core';
 import { ServiceRuntime, parseOrThrow, parsePath, toErrorResponse } from '@mdm/platform/http';
-import { Access, actorOf } from '../access/access';
+import { Access } from '../access/access';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
 import { Answer, RouteTable, isProxied } from './route-table';
@@ -46,20 +46,18 @@ export class DispatcherController {
       const { status, body } = toErrorResponse(err, this.runtime.logger);
       answer = { status, body };
     }
-    if (found?.route.operation.audited) await this.recordAudit(found.route.operation.id, req, principal, answer);
+    if (found?.route.operation.audited) {
+      await this.audit.recordCall({
+        action: found.route.operation.id,
+        path: req.path,
+        principal,
+        status: answer.status,
+        code: (answer.body as { code?: string } | undefined)?.code,
+        answeredTenantId: (answer.body as { tenantId?: string } | undefined)?.tenantId,
+      });
+    }
     if (answer.body === undefined) res.status(answer.status).end();
     else res.status(answer.status).json(answer.body);
   }
 
-  /** Only calls that reached their own tenant are audited there: a probe of another tenant leaves no trace in it. */
-  private async recordAudit(action: string, req: Request, principal: Principal | undefined, answer: Answer) {
-    const tenantId =
-      principal?.kind === 'tenant' ? principal.tenantId : (answer.body as { tenantId?: string } | undefined)?.tenantId;
-    const inOwnTenant = principal?.kind === 'tenant' ? req.path.includes(`/tenants/${principal.tenantId}`) : true;
-    if (!tenantId || !inOwnTenant) return;
-    const code = (answer.body as { code?: string } | undefined)?.code;
-    await this.audit
-      .record({ tenantId, actor: actorOf(principal), action, target: req.path, status: answer.status, code })
-      .catch((err) => this.runtime.logger.error({ err }, 'audit write failed'));
-  }
 }

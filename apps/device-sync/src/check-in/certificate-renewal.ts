@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '@mdm/contracts/core';
 import { inRenewalWindow } from '@mdm/device-sync/domain';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG } from '@mdm/platform/http';
+import { CallSigner } from '@mdm/platform/http-client';
 import { callService } from '@mdm/platform/http-client';
 import { AuthenticatedDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
@@ -29,15 +30,18 @@ export interface CertificateAtCheckIn {
 export class CertificateRenewal {
   private readonly enrollmentUrl: string;
 
-  constructor(@Inject(ServiceRuntime) private readonly runtime: ServiceRuntime) {
-    this.enrollmentUrl = (runtime.config as unknown as DeviceSyncConfig).ENROLLMENT_URL;
+  constructor(
+    @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
+    @Inject(CallSigner) private readonly signer: CallSigner,
+  ) {
+    this.enrollmentUrl = config.ENROLLMENT_URL;
   }
 
   async atCheckIn(device: AuthenticatedDevice, current: { serial: string; notAfter: Date }, now: Date, csrPem: string | undefined): Promise<CertificateAtCheckIn> {
     const kept = { serial: current.serial, notAfter: current.notAfter.toISOString(), notBefore: null };
     if (!inRenewalWindow(current.notAfter, now)) return { ...kept, renewalDue: false };
     const url = `${this.enrollmentUrl}/internal/tenants/${device.tenantId}/devices/${device.deviceId}/certificates`;
-    const res = await callService(url, { method: 'POST', body: { notBefore: now.toISOString(), ...(csrPem !== undefined && { csrPem }) }, signer: this.runtime.signer }).catch((err: Error) => {
+    const res = await callService(url, { method: 'POST', body: { notBefore: now.toISOString(), ...(csrPem !== undefined && { csrPem }) }, signer: this.signer }).catch((err: Error) => {
       throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority is unreachable: ${err.message}`);
     });
     const answer = res.body as { serial: string; notBefore: string; notAfter: string; pem: string; code?: string; message?: string };

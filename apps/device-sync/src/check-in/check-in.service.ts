@@ -17,7 +17,8 @@ import {
 } from '@mdm/device-sync/domain';
 import { Database, GroupCommit, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
 import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
@@ -98,7 +99,6 @@ class BatchWrites {
  */
 @Injectable()
 export class CheckInService {
-  private readonly config: DeviceSyncConfig;
   // Two batches at once: one catches up or waits on its commit while the other decides.
   private readonly batches = new GroupCommit<Attempt, Outcome>((attempts, settle) => this.attempt(attempts, (i) => settle(i, { kind: 'unknown' })), {
     maxBatch: 100,
@@ -107,7 +107,8 @@ export class CheckInService {
   });
 
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) private readonly config: DeviceSyncConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(CheckInFacts) private readonly facts: CheckInFacts,
@@ -115,9 +116,7 @@ export class CheckInService {
     @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
     @Inject(PushTokens) private readonly pushTokens: PushTokens,
-  ) {
-    this.config = runtime.config as unknown as DeviceSyncConfig;
-  }
+  ) {}
 
   /**
    * A check-in is decided on this service's copy of the other contexts' state, once that copy holds
@@ -144,7 +143,7 @@ export class CheckInService {
     }
     const attempts = all.filter((_, i) => devices[i]);
     if (attempts.length === 0) return all.map(() => ({ kind: 'unknown' }));
-    const now = this.runtime.clock.now();
+    const now = this.clock.now();
     const decided = await this.db.transaction(async (sql) => {
       const rows = await this.facts.read(sql, attempts.map((a) => a.credential.hash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));

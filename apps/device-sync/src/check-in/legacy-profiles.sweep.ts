@@ -1,15 +1,13 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
-import { syncStreamId } from '@mdm/contracts/device-sync';
+import { LEGACY_PROFILE_TYPES, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { Installed } from '@mdm/device-sync/domain';
 import { Database } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { Sweeps } from '@mdm/platform/http';
 
 const BATCH = 500;
-/** R23: the profile types that linger on a device that has not checked in since the change. */
-const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
 
 /**
  * R23: a device told to move that has not checked in for 7 days loses the old authority's profiles
@@ -21,13 +19,13 @@ const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
 @Injectable()
 export class LegacyProfilesSweep implements OnModuleInit {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Sweeps) private readonly sweeps: Sweeps,
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
-    this.runtime.addSweep('legacy-profiles', (now) => this.run(now));
+    this.sweeps.add('legacy-profiles', (now) => this.run(now));
   }
 
   async run(now: Date): Promise<number> {
@@ -47,7 +45,7 @@ export class LegacyProfilesSweep implements OnModuleInit {
         const moving = due.flatMap((d) => {
           const target = effectiveAuthority(d.tenant_authority, d.licenses);
           if (target === d.managed_by) return [];
-          const old = (i: Installed) => LEGACY_TYPES.includes(i.type) && i.authority !== target;
+          const old = (i: Installed) => LEGACY_PROFILE_TYPES.includes(i.type) && i.authority !== target;
           return [{ ...d, items: d.installed.filter(old), kept: d.installed.filter((i) => !old(i)) }];
         });
         for (const d of moving) {

@@ -1,6 +1,6 @@
 import { Topics } from '@mdm/contracts/core';
 import { Provider, Type } from '@nestjs/common';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { FanOutPort, NotifierPort } from '../ports';
 import { notificationChannel } from './channels';
 import { CheckInFanOutService } from './check-in-fan-out.service';
@@ -44,8 +44,8 @@ export const notificationProviders: Provider[] = [
   },
   {
     provide: PushProviders,
-    inject: [ServiceRuntime],
-    useFactory: (rt: ServiceRuntime) => PushProviders.from(rt.config as unknown as DeviceSyncConfig),
+    inject: [SERVICE_CONFIG],
+    useFactory: (config: DeviceSyncConfig) => PushProviders.from(config),
   },
   PushDispatch,
 ];

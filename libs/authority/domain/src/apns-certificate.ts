@@ -1,6 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { ruleViolation } from '@mdm/contracts/core';
-import type { ApnsCertificate } from './tenant';
+
+export interface ApnsCertificate {
+  serial: string;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+}
 
 /** R6: parses a PEM certificate for real; unparsable or expired is INVALID_CERTIFICATE. */
 export function parseApnsCertificate(pem: string, now: Date): ApnsCertificate {

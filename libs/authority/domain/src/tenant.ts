@@ -8,14 +8,7 @@ import {
   coManagementWorkloadSchema,
 } from '@mdm/contracts/authority';
 import { DomainError, conflict, notFound, ruleViolation } from '@mdm/contracts/core';
-import { parseApnsCertificate } from './apns-certificate';
-
-export interface ApnsCertificate {
-  serial: string;
-  subject: string;
-  notBefore: string;
-  notAfter: string;
-}
+import { ApnsCertificate, parseApnsCertificate } from './apns-certificate';
 
 export interface TenantState {
   exists: boolean;

@@ -1,6 +1,6 @@
 import { ConsentKind, ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/authority';
 import { DomainError, conflict, notFound, ruleViolation } from '@mdm/contracts/core';
-import { APPLE_PLATFORMS, EnrollBody } from '@mdm/contracts/enrollment';
+import { APPLE_PLATFORMS, EnrollBody, REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 
 /** What enrollment knows of a tenant, from the authority service's events. */
@@ -75,9 +75,7 @@ function requireConsent(tenant: TenantFacts, needed: boolean, kind: ConsentKind)
 export const alreadyEnrolled = (serialNumber: string): DomainError =>
   conflict('ALREADY_ENROLLED', `a device with serial number ${serialNumber} is enrolled`);
 
-/** R15: a device whose certificate expired this long ago is removed. */
-export const REMOVAL_AFTER_EXPIRY_DAYS = 180;
 
 export function removalDueAt(certificateNotAfter: string): string {
-  return new Date(Date.parse(certificateNotAfter) + REMOVAL_AFTER_EXPIRY_DAYS * 86_400_000).toISOString();
+  return new Date(Date.parse(certificateNotAfter) + REMOVAL_AFTER_EXPIRY_MS).toISOString();
 }

@@ -8,3 +8,4 @@ export * from './bootstrap';
 export * from './caller';
 export * from './topic-namespace';
 export * from './keyset';
+export * from './providers';

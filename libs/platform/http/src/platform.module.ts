@@ -2,13 +2,16 @@ import { BeforeApplicationShutdown, Body, Controller, DynamicModule, Get, Global
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Response } from 'express';
+import { EventRegistry } from '@mdm/contracts/core';
 import { Database } from '@mdm/platform/database';
+import { CallSigner } from '@mdm/platform/http-client';
 import { EventStore } from '@mdm/platform/event-store';
 import { ConsumerState, InboxConsumer, ReadYourWrites } from '@mdm/platform/inbox';
 import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { ZodPipe } from './validation';
-import { ServiceRuntime } from './service-runtime';
+import { CLOCK, KAFKA, LOGGER, SERVICE_CONFIG } from './providers';
+import { ServiceRuntime, Sweeps } from './service-runtime';
 
 /** Where the running consumer (if any) is found, for /health and /metrics. */
 export class ConsumerHandle {
@@ -83,7 +86,7 @@ class OperationsController {
   @Get('metrics')
   async metrics(@Res() res: Response) {
     const { metrics, relay } = this.runtime;
-    metrics.outboxPending.set(await relay.pending());
+    metrics.outboxPending.set((await relay?.pending()) ?? 0);
     metrics.consumerLag.set(this.consumer.lag);
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   }
@@ -123,7 +126,7 @@ class OperationsController {
   @HttpCode(200)
   async syncClock() {
     await this.runtime.testClock?.sync();
-    await this.runtime.runSweeps();
+    await this.runtime.sweeps.run();
     return { now: this.runtime.clock.now().toISOString() };
   }
 }
@@ -141,6 +144,13 @@ export class PlatformModule {
         { provide: Database, useValue: runtime.db },
         { provide: EventStore, useValue: runtime.store },
         { provide: Metrics, useValue: runtime.metrics },
+        { provide: SERVICE_CONFIG, useValue: runtime.config },
+        { provide: CLOCK, useValue: runtime.clock },
+        { provide: LOGGER, useValue: runtime.logger },
+        { provide: KAFKA, useValue: runtime.kafka },
+        { provide: CallSigner, useValue: runtime.signer },
+        { provide: EventRegistry, useValue: runtime.registry },
+        { provide: Sweeps, useValue: runtime.sweeps },
         {
           provide: ReadYourWrites,
           useValue: new ReadYourWrites({ db: runtime.db, signer: runtime.signer, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
@@ -148,7 +158,22 @@ export class PlatformModule {
         ConsumerHandle,
         HttpDrain,
       ],
-      exports: [ServiceRuntime, Database, EventStore, Metrics, ReadYourWrites, ConsumerHandle, HttpDrain],
+      exports: [
+        ServiceRuntime,
+        Database,
+        EventStore,
+        Metrics,
+        SERVICE_CONFIG,
+        CLOCK,
+        LOGGER,
+        KAFKA,
+        CallSigner,
+        EventRegistry,
+        Sweeps,
+        ReadYourWrites,
+        ConsumerHandle,
+        HttpDrain,
+      ],
     };
   }
 }

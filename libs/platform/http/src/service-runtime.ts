@@ -46,7 +46,7 @@ export interface ServiceDefinition<S extends z.ZodRawShape = z.ZodRawShape> {
    * context), handing the rest on with next(): the gateway's byte-for-byte pass-through of the
    * calls services answer. It may take providers from the application.
    */
-  passThrough?: (app: INestApplication, runtime: ServiceRuntime) => RequestHandler;
+  passThrough?(app: INestApplication, runtime: ServiceRuntime<S>): RequestHandler;
   /**
    * The service outside callers reach (the gateway): it authenticates them itself, and only its
    * /internal calls need a signed context. Every other service answers only signed calls.
@@ -63,6 +63,43 @@ export type ServiceConfig<S extends z.ZodRawShape> = CommonConfig &
 
 /** Time-driven rules a service runs when the clock moves (and periodically). */
 export type Sweep = (now: Date) => Promise<unknown>;
+
+/** The service's sweeps: added by the classes that own the rules, run when the clock moves (never two at once). */
+export class Sweeps {
+  private readonly sweeps: { name: string; run: Sweep }[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  add(name: string, run: Sweep): void {
+    this.sweeps.push({ name, run });
+  }
+
+  /** Runs the due sweeps at the current time (after the test clock moved, or on a timer). */
+  async run(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = (async () => {
+      const now = this.clock.now();
+      for (const sweep of this.sweeps) {
+        this.logger.debug({ sweep: sweep.name }, 'running sweep');
+        await sweep.run(now);
+      }
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Waits for a run in progress, if any. */
+  async settled(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+}
 
 /** Sweeps also run on this period, so time-driven rules hold without anyone advancing a clock. */
 const SWEEP_PERIOD_MS = 60_000;
@@ -95,14 +132,14 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
   readonly clock: Clock;
   readonly store: EventStore;
   readonly kafka: Kafka;
-  readonly producer: Producer;
-  readonly relay: OutboxRelay;
+  /** Only a service that produces events has a producer and an outbox relay (the gateway has neither). */
+  readonly producer: Producer | undefined;
+  readonly relay: OutboxRelay | undefined;
   /** Signs this service's calls to others and checks the calls it gets (MDM_GATEWAY_SIGNING_KEY). */
   readonly signer: CallSigner;
-  private readonly sweeps: { name: string; run: Sweep }[] = [];
+  readonly sweeps: Sweeps;
   private kafkaHealthy: { at: number; ok: boolean } | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
 
   /** The service as it runs: its topics renamed when KAFKA_TOPIC_NAMESPACE is set. */
   readonly definition: ServiceDefinition<S>;
@@ -142,15 +179,18 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     const channel = outboxChannel(this.config.schema);
     this.store = new EventStore(this.db, { registry: this.registry, clock: this.clock, outboxChannel: channel });
     this.kafka = createKafka({ clientId: definition.name, brokers: this.config.KAFKA_BROKERS, logger: this.logger });
-    this.producer = createReliableProducer(this.kafka);
-    this.relay = new OutboxRelay({
-      clientConfig: this.db.clientConfig(),
-      schema: this.config.schema,
-      channel,
-      producer: this.producer,
-      logger: this.logger.child({ component: 'outbox' }),
-      onPublished: (n) => this.metrics.outboxPublished.inc(n),
-    });
+    if (definition.produces.length > 0) {
+      this.producer = createReliableProducer(this.kafka);
+      this.relay = new OutboxRelay({
+        clientConfig: this.db.clientConfig(),
+        schema: this.config.schema,
+        channel,
+        producer: this.producer,
+        logger: this.logger.child({ component: 'outbox' }),
+        onPublished: (n) => this.metrics.outboxPublished.inc(n),
+      });
+    }
+    this.sweeps = new Sweeps(this.clock, this.logger);
   }
 
   get testClock(): SharedTestClock | undefined {
@@ -179,44 +219,23 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     return declared.topic;
   }
 
-  addSweep(name: string, run: Sweep): void {
-    this.sweeps.push({ name, run });
-  }
-
-  /** Runs the due sweeps at the current time (after the test clock moved, or on a timer); never two at once. */
-  async runSweeps(): Promise<void> {
-    while (this.sweeping) await this.sweeping;
-    this.sweeping = (async () => {
-      const now = this.clock.now();
-      for (const sweep of this.sweeps) {
-        this.logger.debug({ sweep: sweep.name }, 'running sweep');
-        await sweep.run(now);
-      }
-    })();
-    try {
-      await this.sweeping;
-    } finally {
-      this.sweeping = undefined;
-    }
-  }
-
   async start(): Promise<void> {
     const applied = await this.db.migrate();
     if (applied.length) this.logger.info({ migrations: applied }, 'migrations applied');
     await this.testClock?.sync();
     await ensureTopics(this.kafka, this.topics());
-    await this.producer.connect();
-    this.relay.start();
+    await this.producer?.connect();
+    this.relay?.start();
     this.sweepTimer = setInterval(() => {
-      this.runSweeps().catch((err) => this.logger.error({ err }, 'sweep failed'));
+      this.sweeps.run().catch((err) => this.logger.error({ err }, 'sweep failed'));
     }, SWEEP_PERIOD_MS).unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
-    await this.sweeping?.catch(() => undefined);
-    await this.relay.stop();
-    await this.producer.disconnect().catch(() => undefined);
+    await this.sweeps.settled();
+    await this.relay?.stop();
+    await this.producer?.disconnect().catch(() => undefined);
     await this.db.close();
   }
 

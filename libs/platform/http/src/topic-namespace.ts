@@ -1,5 +1,11 @@
 import { EventDefinition, TopicSpec } from '@mdm/contracts/core';
-import type { ServiceDefinition } from './service-runtime';
+
+/** What a service declares about topics (a ServiceDefinition has it): the events it writes, produced and consumed topics. */
+export interface TopicDeclarations {
+  events: readonly EventDefinition[];
+  produces: readonly TopicSpec[];
+  consumes?: { topics: readonly TopicSpec[] };
+}
 
 /** mdm.x.events → mdm.<namespace>.x.events */
 export const namespacedTopic = (topic: string, namespace: string) => topic.replace(/^mdm\./, `mdm.${namespace}.`);
@@ -9,7 +15,7 @@ export const namespacedTopic = (topic: string, namespace: string) => topic.repla
  * tag): several systems can then share one broker without reading each other's history.
  * `onTopic` sees every renamed topic (a test stack removes them afterwards).
  */
-export function withTopicNamespace<S extends ServiceDefinition>(d: S, namespace: string, onTopic?: (spec: TopicSpec) => void): S {
+export function withTopicNamespace<S extends TopicDeclarations>(d: S, namespace: string, onTopic?: (spec: TopicSpec) => void): S {
   const topic = (spec: TopicSpec): TopicSpec => {
     const renamed = { ...spec, topic: namespacedTopic(spec.topic, namespace) };
     onTopic?.(renamed);

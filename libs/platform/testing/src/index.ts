@@ -76,3 +76,5 @@ export * from './pki';
 export * from './fixtures';
 export * from './isolated-topics';
 export * from './tcp-proxy';
+export * from './in-memory-event-store';
+export * from './contract-routes';

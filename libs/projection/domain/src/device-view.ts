@@ -6,13 +6,14 @@ import {
   DeviceConfigurationsChanged,
   applyConfigurationDelta,
   DeviceMigrationBlocked,
+  LEGACY_PROFILE_TYPES,
   LegacyProfilesExpired,
   MdmCertificateRenewed,
   PushTokenRegistered,
   RemoteActionQueued,
   RemoteActionStatusChanged,
 } from '@mdm/contracts/device-sync';
-import { DeviceEnrolled } from '@mdm/contracts/enrollment';
+import { DeviceEnrolled, REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
 import { ConfigurationView, DeviceDetail, DeviceListItem, TimelineEntry } from '@mdm/contracts/projection';
 
 type MigrationState = DeviceListItem['migration'];
@@ -20,10 +21,6 @@ type HeldConfiguration = ConfigurationView & { configurationId?: string };
 type ComplianceView = DeviceDetail['compliance'];
 type ActionView = DeviceDetail['pendingActions'][number];
 
-/** R15: a device whose certificate expired this long ago is removed. */
-export const REMOVAL_AFTER_EXPIRY_MS = 180 * 86_400_000;
-/** R23: the profile types a device keeps from its old authority until they expire. */
-const LEGACY_TYPES = ['email', 'vpn', 'certificate', 'wifi', 'configuration'];
 
 /**
  * Everything the views know of one device, folded from three streams that reach the projection in
@@ -250,7 +247,7 @@ function legacy({ migration, request, sync }: DeviceState): DeviceDetail['legacy
   const expiresAt = request?.legacyExpiresAt ?? null;
   if (migration.state === 'legacyProfilesExpired') return { items: [], expiresAt, expired: true };
   if (migration.state !== 'pendingCheckIn' && migration.state !== 'blockedApns') return { items: [], expiresAt: null, expired: false };
-  const items = sync.configurations.filter((c) => c.authority !== request?.target && LEGACY_TYPES.includes(c.type)).map(view);
+  const items = sync.configurations.filter((c) => c.authority !== request?.target && LEGACY_PROFILE_TYPES.includes(c.type)).map(view);
   return { items, expiresAt, expired: false };
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Topics } from '@mdm/contracts/core';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { DeviceSyncConfig } from '../../device-sync.definition';
 import { PushDispatcher, PushMetrics } from './push-dispatcher';
 import { PushProviders } from './push-providers';
@@ -17,11 +17,12 @@ export class PushDispatch implements OnApplicationBootstrap, OnApplicationShutdo
 
   constructor(
     @Inject(ServiceRuntime) runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
     @Inject(PushProviders) private readonly providers: PushProviders,
     @Inject(PushTokens) tokens: PushTokens,
   ) {
-    const config = runtime.config as unknown as DeviceSyncConfig;
     if (config.PUSH_DISPATCHER === 'off' || providers.all.length === 0) return;
+    if (!runtime.producer) throw new Error('the push dispatcher needs a service that produces events');
     const groupId = config.PUSH_CONSUMER_GROUP ?? `${runtime.consumerGroup}.push`;
     this.dispatcher = new PushDispatcher({
       kafka: runtime.kafka,
