@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { StackService, serviceCommand, servicesFrom, stackServices } from './services';
+import { REPLICA_PORT_STEP, StackService, serviceCommand, servicesFrom, stackServices } from './services';
 import { Exit, RestartPolicy, Supervisor, describeExit } from './supervisor';
 
 const root = path.resolve(__dirname, '../..');
 
 export interface RunningProcess {
   app: string;
+  /** 0 for a service's first instance, 1 for its second… */
+  instance: number;
   url: string;
   /** Keeps the service's process running; its `child` is the current process (a new one after a restart). */
   supervisor: Supervisor;
@@ -15,7 +17,7 @@ export interface RunningProcess {
 
 export interface ProcessStack {
   services: RunningProcess[];
-  /** The gateway's URL. */
+  /** The (first) gateway's URL. */
   url: string;
   /** SIGTERM to every service, last started first, each drained before the next; resolves once all exited. */
   stop(): Promise<void>;
@@ -33,6 +35,8 @@ export interface ProcessStackOptions {
   onGiveUp?: (app: string) => void;
   onStarted?: (app: string, url: string) => void;
   restartPolicy?: RestartPolicy;
+  /** Instances per service (app → count, default 1): the further ones on the port plus 10, 20… */
+  replicas?: Record<string, number>;
 }
 
 /**
@@ -56,36 +60,43 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
     for (const service of stackServices) {
       const { app, definition, urlVariable } = service;
       const own = { ...env, ...opts.serviceEnv?.(service) };
-      const port = Number(own[definition.portVariable] ?? definition.defaultPort);
-      const url = `http://${host}:${port}`;
-      const logFile = path.join(opts.logDir, `${app}.log`);
-      const log = createWriteStream(logFile, { flags: 'a' });
-      const supervisor = new Supervisor({
-        name: app,
-        spawn: () =>
-          spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
-            cwd: root,
-            env: { ...own, [definition.portVariable]: String(port) },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          }),
-        onSpawn: (child) => {
-          child.stdout!.pipe(log, { end: false });
-          child.stderr!.pipe(log, { end: false });
-        },
-        say: (line) => say(`${line}; see ${logFile}`),
-        onGiveUp: opts.onGiveUp,
-        policy: opts.restartPolicy,
+      const firstPort = Number(own[definition.portVariable] ?? definition.defaultPort);
+      const count = opts.replicas?.[app] ?? 1;
+      const instances = Array.from({ length: count }, (_, instance) => {
+        const port = firstPort + instance * REPLICA_PORT_STEP;
+        const name = count > 1 ? `${app}#${instance + 1}` : app;
+        const logFile = path.join(opts.logDir, instance === 0 ? `${app}.log` : `${app}-${instance + 1}.log`);
+        const log = createWriteStream(logFile, { flags: 'a' });
+        const supervisor = new Supervisor({
+          name,
+          spawn: () =>
+            spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
+              cwd: root,
+              env: { ...own, [definition.portVariable]: String(port) },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            }),
+          onSpawn: (child) => {
+            child.stdout!.pipe(log, { end: false });
+            child.stderr!.pipe(log, { end: false });
+          },
+          say: (line) => say(`${line}; see ${logFile}`),
+          onGiveUp: opts.onGiveUp,
+          policy: opts.restartPolicy,
+        });
+        const running = { app, instance, url: `http://${host}:${port}`, supervisor };
+        services.push(running);
+        return { running, name, logFile };
       });
-      services.push({ app, url, supervisor });
-      await waitHealthy(app, url, supervisor.exited, logFile);
-      opts.onStarted?.(app, url);
-      if (urlVariable) env[urlVariable] = url;
+      await Promise.all(instances.map(({ running, name, logFile }) => waitHealthy(name, running.url, running.supervisor.exited, logFile)));
+      for (const { running, name } of instances) opts.onStarted?.(name, running.url);
+      // Callers balance across the instances (the gateway's upstream pools, callService).
+      if (urlVariable) env[urlVariable] = instances.map((i) => i.running.url).join(',');
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { services, url: services[services.length - 1].url, stop };
+  return { services, url: services.find((s) => s.app === 'api-gateway')!.url, stop };
 }
 
 /** Waits until the service answers /health with 200; fails at once if its first process ends. */
