@@ -5,7 +5,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { ServiceRuntime } from '@mdm/platform/http';
-import { startProcessStack } from '../tools/stack/processes';
+import { ProcessStack, startProcessStack } from '../tools/stack/processes';
 import { ServicesFrom, stackServices } from '../tools/stack/services';
 import { benchConfig } from './config';
 import { caughtUp } from './infra';
@@ -41,7 +41,11 @@ export function freePort(): Promise<number> {
  * services took to start, each once the one before answered /health, until the gateway did.
  * `overrides` are settings for every service (and those runtimes).
  */
-export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJS.ProcessEnv = {}): Promise<BenchStack & { startMs: number }> {
+export async function processStack(
+  from: ServicesFrom = 'dist',
+  overrides: NodeJS.ProcessEnv = {},
+  replicas?: Record<string, number>,
+): Promise<BenchStack & { startMs: number; processes: ProcessStack; envOf(app: string): NodeJS.ProcessEnv }> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const signingKey = randomBytes(32).toString('base64url');
@@ -71,6 +75,7 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     logDir: path.join(os.tmpdir(), `mdm-bench-${run}`),
     serviceEnv: ({ app }) => own.get(app)!,
     say: (line) => process.stderr.write(`\n${line} (during the bench)\n`),
+    replicas,
   });
   const startMs = performance.now() - started;
   const runtimes = new Map<string, ServiceRuntime>();
@@ -95,6 +100,8 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     operatorToken,
     signingKey,
     startMs,
+    processes: stack,
+    envOf: (app) => ({ ...env, ...own.get(app) }),
     stop: async () => {
       await stack.stop();
       const admin = runtimes.get('api-gateway')!.kafka.admin();
