@@ -50,6 +50,8 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
   const services: RunningProcess[] = [];
   const say = opts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   let stopping: Promise<void> | undefined;
+  /** A service that kept dying while the stack was still starting: the start fails (and stops what it started). */
+  let gaveUp: string | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       // The gateway first, then what it calls: nothing is called after it stopped.
@@ -80,14 +82,17 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
             child.stderr!.pipe(log, { end: false });
           },
           say: (line) => say(`${line}; see ${logFile}`),
-          onGiveUp: opts.onGiveUp,
+          onGiveUp: (which) => {
+            gaveUp ??= which;
+            opts.onGiveUp?.(which);
+          },
           policy: opts.restartPolicy,
         });
         const running = { app, instance, url: `http://${host}:${port}`, supervisor };
         services.push(running);
         return { running, name, logFile };
       });
-      await Promise.all(instances.map(({ running, name, logFile }) => waitHealthy(name, running.url, running.supervisor.exited, logFile)));
+      await Promise.all(instances.map(({ running, name, logFile }) => waitHealthy(name, running.url, running.supervisor.exited, logFile, () => gaveUp)));
       for (const { running, name } of instances) opts.onStarted?.(name, running.url);
       // Callers balance across the instances (the gateway's upstream pools, callService).
       if (urlVariable) env[urlVariable] = instances.map((i) => i.running.url).join(',');
@@ -100,12 +105,14 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
 }
 
 /** Waits until the service answers /health with 200; fails at once if its first process ends. */
-async function waitHealthy(name: string, url: string, exited: Promise<Exit>, log: string, timeoutMs = 90_000) {
+async function waitHealthy(name: string, url: string, exited: Promise<Exit>, log: string, gaveUp: () => string | undefined, timeoutMs = 90_000) {
   let ended: Exit | undefined;
   void exited.then((exit) => (ended = exit));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (ended) throw new Error(`${name} ${describeExit(ended)} while starting: see ${log}`);
+    const dying = gaveUp();
+    if (dying) throw new Error(`${dying} kept dying while the stack started`);
     const ok = await fetch(`${url}/health`).then(
       (r) => r.ok,
       () => false,

@@ -87,7 +87,10 @@ async function main() {
       host,
       say,
       onStarted: (app, url) => say(`  ${app.padEnd(12)} ${url}`),
-      onGiveUp: () => void stop(1),
+      // While the stack still starts, its start fails instead (and stops what it started first).
+      onGiveUp: () => {
+        if (stack) void stop(1);
+      },
       replicas,
     });
   } catch (err) {
