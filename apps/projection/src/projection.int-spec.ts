@@ -100,9 +100,9 @@ describe('projection service: views from events in any order (R26–R30)', () =>
   let projection: RunningService;
   let producer: Producer;
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   /** The instance the views are read from (a second one in the scale-out test). */
   let reading: () => RunningService = () => projection;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const get = async (path: string): Promise<{ status: number; body: any }> => {
     const url = new URL(path, reading().url);
     const res = await fetch(url, { headers: asGateway('GET', url) });
