@@ -86,14 +86,16 @@ describe('surviving faults: dependency outages and draining', () => {
     const { kafka } = stack.licensing.runtime;
     const consumed = service.runtime.definition.consumes!.topics.map((t) => t.topic);
     const consumer = service.app.get(ConsumerHandle).consumer!;
-    const redelivered = await firstMessage(kafka, consumed[0]);
+    // The device's enrollment, which device-sync applies (not one it skips without asking Postgres).
+    const enrollmentTopic = consumed.find((t) => t.includes('enrollment'))!;
+    const redelivered = await firstMessage(kafka, enrollmentTopic, enrolled.body.deviceId);
     proxy.pause();
     const inFlight = Array.from({ length: 5 }, () => device.checkIn(healthy));
     await eventually(() => expect(checkIns).toHaveLength(5), 10_000, 10);
     const received = consumer.stats.received;
     const producer = kafka.producer();
     await producer.connect();
-    const [sent] = await producer.send({ topic: consumed[0], messages: [redelivered] });
+    const [sent] = await producer.send({ topic: enrollmentTopic, messages: [redelivered] });
     await producer.disconnect();
     await eventually(() => expect(consumer.stats.received).toBeGreaterThan(received), 10_000, 20);
     // Received before the stop began, so committed by it. (Not the topics' ends after the stop:
@@ -140,14 +142,18 @@ describe('surviving faults: dependency outages and draining', () => {
   }, 90_000);
 });
 
-/** The first message of a topic, as it was produced (read by a group of the test's own). */
-async function firstMessage(kafka: Kafka, topic: string): Promise<{ key: Buffer | null; value: Buffer | null; headers?: IHeaders }> {
+/** The first message of a topic that mentions `text`, as it was produced (read by a group of the test's own). */
+async function firstMessage(kafka: Kafka, topic: string, text: string): Promise<{ key: Buffer | null; value: Buffer | null; headers?: IHeaders }> {
   const consumer = kafka.consumer({ groupId: `drain-test-${randomUUID()}` });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     return await new Promise((resolve) => {
-      void consumer.run({ eachMessage: async ({ message }) => resolve({ key: message.key, value: message.value, headers: message.headers }) });
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.value?.toString().includes(text)) resolve({ key: message.key, value: message.value, headers: message.headers });
+        },
+      });
     });
   } finally {
     await consumer.disconnect();
