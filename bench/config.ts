@@ -43,8 +43,8 @@ export const benchConfig = {
   idleMs: Number(process.env.BENCH_IDLE_MS ?? 5000),
   /** (f), (i): the services as processes of their own (default), or all in the bench's process. */
   inProcess: process.env.BENCH_STACK === 'in-process',
-  /** Scenarios to run (a..p, i2, m2, and q, the console in a browser, only when named); all but q by default. */
-  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,i2,l,p,j,k,o,m,m2').split(','),
+  /** Scenarios to run (a..p, i2, m2, n, and q, the console in a browser, only when named); all but q by default. */
+  only: (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i,i2,l,p,n,j,k,o,m,m2').split(','),
 };
 
 /** Quiet: warnings and errors only. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { ServiceRuntime } from '@mdm/platform/http';
-import { startProcessStack } from '../tools/stack/processes';
+import { ProcessStack, startProcessStack } from '../tools/stack/processes';
 import { ServicesFrom, serviceCommand, servicesFrom, stackServices } from '../tools/stack/services';
 import { benchConfig } from './config';
 import { MeteredProcess } from './cpu';
@@ -25,7 +25,7 @@ export interface BenchStack {
   /** MDM_GATEWAY_SIGNING_KEY of every service: what a load generator calling a service directly signs with. */
   signingKey: string;
   /** The services' current processes (a multi-process stack only), for CPU accounting. */
-  processes?: () => MeteredProcess[];
+  metered?: () => MeteredProcess[];
   stop(): Promise<void>;
 }
 
@@ -48,7 +48,12 @@ export function freePort(): Promise<number> {
  * services took to start (all at once) until every one answered /health.
  * `overrides` are settings for every service (and those runtimes).
  */
-export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJS.ProcessEnv = {}, gatewayReplicas = 0): Promise<BenchStack & { startMs: number }> {
+export async function processStack(
+  from: ServicesFrom = 'dist',
+  overrides: NodeJS.ProcessEnv = {},
+  replicas?: Record<string, number>,
+  gatewayReplicas = 0,
+): Promise<BenchStack & { startMs: number; processes: ProcessStack; envOf(app: string): NodeJS.ProcessEnv }> {
   const run = randomBytes(3).toString('hex');
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const signingKey = randomBytes(32).toString('base64url');
@@ -80,6 +85,7 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     say: (line) => process.stderr.write(`\n${line} (during the bench)\n`),
     // The sources through the transpiler, six at once on a loaded machine, can take minutes.
     healthTimeoutMs: 300_000,
+    replicas,
   });
   const startMs = performance.now() - started;
   const runtimes = new Map<string, ServiceRuntime>();
@@ -96,29 +102,31 @@ export async function processStack(from: ServicesFrom = 'dist', overrides: NodeJ
     throw err;
   }
   const url = (app: string) => stack.services.find((s) => s.app === app)!.url;
-  const replicas: Replica[] = [];
+  const extraGateways: Replica[] = [];
   try {
     const urls = Object.fromEntries(stackServices.flatMap((s) => (s.urlVariable ? [[s.urlVariable, url(s.app)]] : [])));
     for (let k = 1; k <= gatewayReplicas; k++) {
-      replicas.push(await startReplica('api-gateway', { ...env, ...own.get('api-gateway'), ...urls, GATEWAY_PORT: String(await freePort()) }, path.join(os.tmpdir(), `mdm-bench-${run}`, `api-gateway-${k}.log`)));
+      extraGateways.push(await startReplica('api-gateway', { ...env, ...own.get('api-gateway'), ...urls, GATEWAY_PORT: String(await freePort()) }, path.join(os.tmpdir(), `mdm-bench-${run}`, `api-gateway-${k}.log`)));
     }
   } catch (err) {
-    for (const r of replicas) await r.stop();
+    for (const r of extraGateways) await r.stop();
     await stack.stop();
     throw err;
   }
   return {
     gateway: { url: stack.url },
-    gatewayReplicas: replicas.map((r) => ({ url: r.url })),
+    gatewayReplicas: extraGateways.map((r) => ({ url: r.url })),
     licensing: { runtime: runtimes.get('licensing')! },
     enrollment: { runtime: runtimes.get('enrollment')! },
     deviceSync: { url: url('device-sync'), runtime: runtimes.get('device-sync')! },
     operatorToken,
     signingKey,
-    processes: () => stack.services.flatMap((s) => (s.supervisor.child?.pid ? [{ name: s.app, pid: s.supervisor.child.pid }] : [])),
+    metered: () => stack.services.flatMap((s) => (s.supervisor.child?.pid ? [{ name: s.app, pid: s.supervisor.child.pid }] : [])),
     startMs,
+    processes: stack,
+    envOf: (app) => ({ ...env, ...own.get(app) }),
     stop: async () => {
-      for (const r of replicas) await r.stop();
+      for (const r of extraGateways) await r.stop();
       await stack.stop();
       const admin = runtimes.get('api-gateway')!.kafka.admin();
       await admin.connect();

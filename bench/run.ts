@@ -26,6 +26,9 @@
  *       arrives (Chromium; needs the console built; not in the default set: BENCH_ONLY=q)
  *   (m) the device agent, 10,000 devices with their polls open, through an authority change:
  *       change -> all migrated in the views <= 60 s; the agent's memory per device
+ *   (n) check-ins at 200 concurrency through the gateway with two device-sync instances against one
+ *       (ratio, informational: it depends on free cores), and one of the two killed under load:
+ *       the last non-200 answer <= 15 s after the kill
  *   (m2) the device agent alone, 10,000 devices against a stub of the device API: its memory per
  *       device and its own speed (informational)
  *
@@ -50,6 +53,7 @@ import { consoleScenario } from './scenarios/console';
 import { pgInsertScenario } from './scenarios/pg-insert';
 import { projectionLagScenario, projectionRebuildScenario } from './scenarios/projection';
 import { startupScenario } from './scenarios/startup';
+import { scaleOutScenario } from './scenarios/scale-out';
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -79,7 +83,7 @@ async function main(): Promise<void> {
     }
     if (on('e')) results.push(...(await step('(e) inbox consumer', () => inboxConsumerScenario(kafka))));
   }
-  if (['f', 'g', 'h', 'i', 'i2', 'l', 'p', 'm'].some(on)) {
+  if (['f', 'g', 'h', 'i', 'i2', 'l', 'p', 'm', 'n'].some(on)) {
     await benchKafka(); // starts the project's broker when nothing answers
     // The raw baselines first: the stack's pools take most of Postgres's connections.
     const rawF = on('f') ? await step('(f) raw pg commit baseline', () => rawInsertCommit(cfg.enrollClients)) : undefined;
@@ -103,9 +107,18 @@ async function main(): Promise<void> {
       // Fewer connections per service: six services at 10 and the bench's own pools came near
       // Postgres's 100 on a machine that other test runs share ("too many clients" during the set-up).
       // A second gateway: the fleet's polls need more files than one process may hold (see the scenario).
-      const system = await step('services as processes', () => processStack('dist', { DB_POOL_SIZE: process.env.BENCH_FLEET_DB_POOL_SIZE ?? '4' }, 1));
+      const system = await step('services as processes', () => processStack('dist', { DB_POOL_SIZE: process.env.BENCH_FLEET_DB_POOL_SIZE ?? '4' }, undefined, 1));
       try {
         results.push(...(await step('(m) device agent', () => deviceAgentScenario(system))));
+      } finally {
+        await system.stop();
+      }
+    }
+    if (on('n')) {
+      // A system of its own with two device-sync instances (the other scenarios measure one).
+      const system = await step('services as processes, device-sync ×2', () => processStack('dist', {}, { 'device-sync': 2 }));
+      try {
+        results.push(...(await step('(n) two device-sync instances', () => scaleOutScenario(system))));
       } finally {
         await system.stop();
       }

@@ -49,7 +49,7 @@ export async function checkInScaleScenario(stack: BenchStack): Promise<BenchResu
   const runs: Record<'one' | 'lots', Run[]> = { one: [], lots: [] };
   const cpu: Record<'one' | 'lots', Map<string, number>> = { one: new Map(), lots: new Map() };
   const measured = async (set: 'one' | 'lots', prefix: string) => {
-    const meter = stack.processes && (await CpuMeter.start(stack.processes()));
+    const meter = stack.metered && (await CpuMeter.start(stack.metered()));
     runs[set].push(await loop(prefix, turnMs));
     for (const [name, ms] of meter ? await meter.used() : []) cpu[set].set(name, (cpu[set].get(name) ?? 0) + ms);
   };

@@ -165,7 +165,7 @@ export async function checkInScenario(stack: BenchStack, raw: { rate: number; un
     });
   const warm = await closedLoop(clients, Number.MAX_SAFE_INTEGER, warmupMs, 200, checkIn);
   if (warm.failures === warm.done) throw new Error(`warm-up: every check-in failed, e.g. ${warm.failureSample.join('; ')}`);
-  const cpu = stack.processes && (await CpuMeter.start(stack.processes()));
+  const cpu = stack.metered && (await CpuMeter.start(stack.metered()));
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
   const cpuRows = cpu ? await cpu.perUnit(SCENARIO, run.done, 'check-in') : [];
   agent.destroy();

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { StackService, serviceCommand, servicesFrom, stackServices } from './services';
+import { REPLICA_PORT_STEP, StackService, serviceCommand, servicesFrom, stackServices } from './services';
 import { Exit, RestartPolicy, Supervisor, describeExit } from './supervisor';
 
 const root = path.resolve(__dirname, '../..');
 
 export interface RunningProcess {
   app: string;
+  /** 0 for a service's first instance, 1 for its second… */
+  instance: number;
   url: string;
   /** Keeps the service's process running; its `child` is the current process (a new one after a restart). */
   supervisor: Supervisor;
@@ -15,7 +17,7 @@ export interface RunningProcess {
 
 export interface ProcessStack {
   services: RunningProcess[];
-  /** The gateway's URL. */
+  /** The (first) gateway's URL. */
   url: string;
   /** SIGTERM to every service, last started first, each drained before the next; resolves once all exited. */
   stop(): Promise<void>;
@@ -35,6 +37,8 @@ export interface ProcessStackOptions {
   restartPolicy?: RestartPolicy;
   /** How long a service may take to answer /health 200 before the start fails (90 s by default). */
   healthTimeoutMs?: number;
+  /** Instances per service (app → count, default 1): the further ones on the port plus 10, 20… */
+  replicas?: Record<string, number>;
 }
 
 /**
@@ -50,42 +54,55 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
   const services: RunningProcess[] = [];
   const say = opts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   let stopping: Promise<void> | undefined;
+  /** A service that kept dying while the stack was still starting: the start fails (and stops what it started). */
+  let gaveUp: string | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       // The gateway first, then what it calls: nothing is called after it stopped.
       for (const { supervisor } of [...services].reverse()) await supervisor.stop();
     })());
   mkdirSync(opts.logDir, { recursive: true });
+  // Every instance's port and URL, known before any starts: the further instances of a service on its port plus 10, 20…
   const planned = stackServices.map((service) => {
     const extra = opts.serviceEnv?.(service) ?? {};
-    const port = Number(extra[service.definition.portVariable] ?? env[service.definition.portVariable] ?? service.definition.defaultPort);
-    return { service, extra, port, url: `http://${host}:${port}` };
+    const firstPort = Number(extra[service.definition.portVariable] ?? env[service.definition.portVariable] ?? service.definition.defaultPort);
+    const count = opts.replicas?.[service.app] ?? 1;
+    const ports = Array.from({ length: count }, (_, instance) => firstPort + instance * REPLICA_PORT_STEP);
+    return { service, extra, ports, urls: ports.map((port) => `http://${host}:${port}`) };
   });
-  // Every service is told where the others are (the gateway routes to them, the views ask the owners).
-  for (const { service, url } of planned) if (service.urlVariable) env[service.urlVariable] = url;
+  // Every service is told where the others are (the gateway routes to them and balances across the
+  // instances, the views ask the owners); callers move to the next instance when one refuses.
+  for (const { service, urls } of planned) if (service.urlVariable) env[service.urlVariable] = urls.join(',');
   try {
-    const started = planned.map(({ service: { app, definition }, extra, port, url }) => {
+    const started = planned.flatMap(({ service: { app, definition }, extra, ports, urls }) => {
       const own = { ...env, ...extra };
-      const logFile = path.join(opts.logDir, `${app}.log`);
-      const log = createWriteStream(logFile, { flags: 'a' });
-      const supervisor = new Supervisor({
-        name: app,
-        spawn: () =>
-          spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
-            cwd: root,
-            env: { ...own, [definition.portVariable]: String(port) },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          }),
-        onSpawn: (child) => {
-          child.stdout!.pipe(log, { end: false });
-          child.stderr!.pipe(log, { end: false });
-        },
-        say: (line) => say(`${line}; see ${logFile}`),
-        onGiveUp: opts.onGiveUp,
-        policy: opts.restartPolicy,
+      return ports.map((port, instance) => {
+        const name = ports.length > 1 ? `${app}#${instance + 1}` : app;
+        const url = urls[instance];
+        const logFile = path.join(opts.logDir, instance === 0 ? `${app}.log` : `${app}-${instance + 1}.log`);
+        const log = createWriteStream(logFile, { flags: 'a' });
+        const supervisor = new Supervisor({
+          name,
+          spawn: () =>
+            spawn(process.execPath, serviceCommand(app, servicesFrom(own)), {
+              cwd: root,
+              env: { ...own, [definition.portVariable]: String(port) },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            }),
+          onSpawn: (child) => {
+            child.stdout!.pipe(log, { end: false });
+            child.stderr!.pipe(log, { end: false });
+          },
+          say: (line) => say(`${line}; see ${logFile}`),
+          onGiveUp: (which) => {
+            gaveUp ??= which;
+            opts.onGiveUp?.(which);
+          },
+          policy: opts.restartPolicy,
+        });
+        services.push({ app, instance, url, supervisor });
+        return waitHealthy(name, url, supervisor.exited, logFile, () => gaveUp, opts.healthTimeoutMs).then(() => opts.onStarted?.(name, url));
       });
-      services.push({ app, url, supervisor });
-      return waitHealthy(app, url, supervisor.exited, logFile, opts.healthTimeoutMs).then(() => opts.onStarted?.(app, url));
     });
     // The first failure stops everything at once, without waiting for the others to be healthy.
     await Promise.all(started);
@@ -93,16 +110,18 @@ export async function startProcessStack(opts: ProcessStackOptions): Promise<Proc
     await stop();
     throw err;
   }
-  return { services, url: services[services.length - 1].url, stop };
+  return { services, url: services.find((s) => s.app === 'api-gateway')!.url, stop };
 }
 
 /** Waits until the service answers /health with 200; fails at once if its first process ends. */
-async function waitHealthy(name: string, url: string, exited: Promise<Exit>, log: string, timeoutMs = 90_000) {
+async function waitHealthy(name: string, url: string, exited: Promise<Exit>, log: string, gaveUp: () => string | undefined, timeoutMs = 90_000) {
   let ended: Exit | undefined;
   void exited.then((exit) => (ended = exit));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (ended) throw new Error(`${name} ${describeExit(ended)} while starting: see ${log}`);
+    const dying = gaveUp();
+    if (dying) throw new Error(`${dying} kept dying while the stack started`);
     const ok = await fetch(`${url}/health`).then(
       (r) => r.ok,
       () => false,

@@ -54,3 +54,23 @@ export function serviceCommand(app: string, from: ServicesFrom): string[] {
   const source = [...serviceNodeFlags, '-r', path.join(root, 'tools/register.js'), path.join(root, 'apps', app, 'src/main.ts')];
   return from === 'watch' ? ['--watch', ...source] : source;
 }
+
+/** Ports of a service's further instances: its own port plus this times the instance's index. */
+export const REPLICA_PORT_STEP = 10;
+
+/**
+ * Instances per service from `--replicas` / `MDM_REPLICAS`: `2` (every service) or
+ * `device-sync=2,projection=3` (the rest one each); a later entry wins.
+ */
+export function parseReplicas(spec: string | undefined): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(stackServices.map((s) => [s.app, 1]));
+  for (const entry of (spec ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const [name, value] = entry.includes('=') ? entry.split('=') : ['*', entry];
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`replicas: ${entry}: a count from 1 to 9`);
+    if (name === '*') for (const app of Object.keys(counts)) counts[app] = n;
+    else if (name in counts) counts[name] = n;
+    else throw new Error(`replicas: ${entry}: no service ${name} (${Object.keys(counts).join(', ')})`);
+  }
+  return counts;
+}

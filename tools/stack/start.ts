@@ -1,11 +1,13 @@
 // `npm start`: Kafka (unless KAFKA_BROKERS is given), a check of Postgres, then every service and
 // the gateway as supervised child processes with their logs in logs/, stopped together on Ctrl-C.
+// `npm start -- --replicas device-sync=2,projection=2` (or MDM_REPLICAS) runs several instances of a service.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ensureDatabase } from '@mdm/platform/database';
 import { ProcessStack, startProcessStack } from './processes';
+import { parseReplicas } from './services';
 
 const root = path.resolve(__dirname, '../..');
 const logDir = path.join(root, 'logs');
@@ -62,6 +64,8 @@ async function main() {
   }
 
   try {
+    const flag = process.argv.indexOf('--replicas');
+    const replicas = parseReplicas(flag >= 0 ? process.argv[flag + 1] : env.MDM_REPLICAS);
     if (!env.KAFKA_BROKERS) {
       const running = spawnSyncStatus();
       startedKafka = !running;
@@ -83,7 +87,11 @@ async function main() {
       host,
       say,
       onStarted: (app, url) => say(`  ${app.padEnd(12)} ${url}`),
-      onGiveUp: () => void stop(1),
+      // While the stack still starts, its start fails instead (and stops what it started first).
+      onGiveUp: () => {
+        if (stack) void stop(1);
+      },
+      replicas,
     });
   } catch (err) {
     say(String((err as Error).message));

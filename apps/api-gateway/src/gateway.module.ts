@@ -1,12 +1,29 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { Access } from './access/access';
 import { DeviceFailureLimit } from './access/device-failures';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
 import { GatewayConfig } from './gateway.definition';
-import { buildRouteTable } from './routes';
+import { GatewayDeps, buildRouteTable } from './routes';
 import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controller';
+import { UpstreamPool } from './routing/upstream-pool';
+
+const UPSTREAMS = Symbol('UPSTREAMS');
+type Upstreams = GatewayDeps['upstreams'];
+
+/** Health-checks every service's instances while the gateway runs. */
+class UpstreamChecks implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(UPSTREAMS) private readonly upstreams: Upstreams) {}
+
+  onModuleInit(): void {
+    for (const pool of Object.values(this.upstreams)) pool.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(Object.values(this.upstreams).map((pool) => pool.stop()));
+  }
+}
 
 @Module({
   controllers: [DispatcherController],
@@ -23,18 +40,26 @@ import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controll
       },
     },
     {
-      provide: ROUTE_TABLE,
-      inject: [ServiceRuntime, SERVICE_CONFIG, Tokens, AuditLog],
-      useFactory: (runtime: ServiceRuntime, config: GatewayConfig, tokens: Tokens, audit: AuditLog) => {
-        const serviceUrls = {
-          authority: config.AUTHORITY_URL,
-          licensing: config.LICENSING_URL,
-          enrollment: config.ENROLLMENT_URL,
-          deviceSync: config.DEVICE_SYNC_URL,
-          projection: config.PROJECTION_URL,
+      provide: UPSTREAMS,
+      inject: [ServiceRuntime, SERVICE_CONFIG],
+      useFactory: (runtime: ServiceRuntime, config: GatewayConfig): Upstreams => {
+        const logger = runtime.logger.child({ component: 'upstreams' });
+        const pool = (service: string, urls: string) => new UpstreamPool(service, urls, { logger });
+        return {
+          authority: pool('authority', config.AUTHORITY_URL),
+          licensing: pool('licensing', config.LICENSING_URL),
+          enrollment: pool('enrollment', config.ENROLLMENT_URL),
+          deviceSync: pool('device-sync', config.DEVICE_SYNC_URL),
+          projection: pool('projection', config.PROJECTION_URL),
         };
-        return buildRouteTable({ runtime, tokens, audit, serviceUrls });
       },
+    },
+    UpstreamChecks,
+    {
+      provide: ROUTE_TABLE,
+      inject: [ServiceRuntime, Tokens, AuditLog, UPSTREAMS],
+      useFactory: (runtime: ServiceRuntime, tokens: Tokens, audit: AuditLog, upstreams: Upstreams) =>
+        buildRouteTable({ runtime, tokens, audit, upstreams }),
     },
   ],
   exports: [Tokens],

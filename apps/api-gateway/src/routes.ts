@@ -12,12 +12,13 @@ import { AuditLog } from './audit';
 import { advanceClockBody, createTokenBody, gatewayOperations, pageQuery } from './gateway.operations';
 import { openApiDocument } from './openapi';
 import { GatewayRoute, RouteTable } from './routing/route-table';
+import { UpstreamPool } from './routing/upstream-pool';
 
 export interface GatewayDeps {
   runtime: ServiceRuntime;
   tokens: Tokens;
   audit: AuditLog;
-  serviceUrls: { authority: string; licensing: string; enrollment: string; deviceSync: string; projection: string };
+  upstreams: Record<'authority' | 'licensing' | 'enrollment' | 'deviceSync' | 'projection', UpstreamPool>;
 }
 
 type Handler = GatewayRoute['handle'];
@@ -39,7 +40,7 @@ export function publicOperations(): HttpOperation[] {
 }
 
 /** Every call of the public contract, and who answers it. */
-export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: GatewayDeps): RouteTable {
+export function buildRouteTable({ runtime, tokens, audit, upstreams }: GatewayDeps): RouteTable {
   // One handler per operation the gateway answers itself: a new one without a handler does not compile.
   const handlers: Record<keyof typeof gatewayOperations, Handler> = {
     getSession: async ({ principal }) => {
@@ -49,7 +50,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
     createTenant: async ({ body }) => {
       const tenantId = crypto.randomUUID();
       const { name } = body as z.infer<typeof createTenantBody>;
-      const created = await postJson(runtime.signer, `${serviceUrls.authority}${registerTenantOperation.path}`, { tenantId, name }, 'operator');
+      const created = await postJson(runtime.signer, `${upstreams.authority.pick()}${registerTenantOperation.path}`, { tenantId, name }, 'operator');
       const { token } = await tokens.issue(tenantId, 'admin', 'operator');
       return { status: 201, body: { tenantId, name: (created as { name: string }).name, adminToken: token } };
     },
@@ -78,8 +79,9 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
       const clock = runtime.testClock;
       if (!clock) throw new DomainError(409, 'TEST_CLOCK_DISABLED', 'the clock can be advanced only when the stack runs with MDM_TEST_CLOCK=1');
       await clock.advance((body as z.infer<typeof advanceClockBody>).seconds);
-      // Each service adopts the new time and runs its due sweeps before the call answers.
-      await Promise.all(Object.values(serviceUrls).map((url) => postJson(runtime.signer, `${url}/internal/clock/sync`, {}, 'operator')));
+      // Each instance of each service adopts the new time and runs its due sweeps before the call answers.
+      const instances = Object.values(upstreams).flatMap((pool) => pool.urls);
+      await Promise.all(instances.map((url) => postJson(runtime.signer, `${url}/internal/clock/sync`, {}, 'operator')));
       await runtime.sweeps.run();
       return { status: 200, body: { now: clock.now().toISOString() } };
     },
@@ -90,7 +92,7 @@ export function buildRouteTable({ runtime, tokens, audit, serviceUrls }: Gateway
     table.add({ operation, handle: handlers[name as keyof typeof gatewayOperations] });
   }
   for (const [service, operations] of serviceOperations) {
-    for (const operation of operations) table.add({ operation, upstream: serviceUrls[service] });
+    for (const operation of operations) table.add({ operation, upstream: upstreams[service] });
   }
   table.add({ operation: openApiOperation, handle: async () => ({ status: 200, body: openApiDocument(table.operations()) }) });
   return table;

@@ -161,7 +161,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
     await Promise.all(
       owners.map(async (owner) => {
         try {
-          const res = await callService(new URL('/internal/outbox', owner), { timeoutMs: 2000, signer: this.runtime.signer });
+          const res = await callService(`${owner.replace(/\/$/, '')}/internal/outbox`, { timeoutMs: 2000, signer: this.runtime.signer });
           if (!res.ok) throw new Error(`${res.status}`);
           const pending = (res.body as { pending: Record<string, { oldestAgeMs: number }> }).pending;
           const age = Math.max(0, ...Object.entries(pending).filter(([t]) => topics.has(t)).map(([, p]) => p.oldestAgeMs));

@@ -100,9 +100,11 @@ describe('projection service: views from events in any order (R26–R30)', () =>
   let projection: RunningService;
   let producer: Producer;
 
+  /** The instance the views are read from (a second one in the scale-out test). */
+  let reading: () => RunningService = () => projection;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const get = async (path: string): Promise<{ status: number; body: any }> => {
-    const url = new URL(path, projection.url);
+    const url = new URL(path, reading().url);
     const res = await fetch(url, { headers: asGateway('GET', url) });
     return { status: res.status, body: await res.json() };
   };
@@ -138,12 +140,10 @@ describe('projection service: views from events in any order (R26–R30)', () =>
       expect(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, consumed)).toBe(true);
     });
 
+  const instanceEnv = { PROJECTION_PORT: '0', DB_SCHEMA: uniqueName('projection'), KAFKA_CONSUMER_GROUP: uniqueName('projection') };
+
   beforeAll(async () => {
-    projection = await startService(
-      topics.definition(projectionService),
-      () => ProjectionModule,
-      testEnv({ PROJECTION_PORT: '0', DB_SCHEMA: uniqueName('projection'), KAFKA_CONSUMER_GROUP: uniqueName('projection') }),
-    );
+    projection = await startService(topics.definition(projectionService), () => ProjectionModule, testEnv(instanceEnv));
     producer = createReliableProducer(projection.runtime.kafka);
     await producer.connect();
   }, 60_000);
@@ -245,4 +245,39 @@ describe('projection service: views from events in any order (R26–R30)', () =>
     expect(status).toMatchObject({ liveGeneration: 2, rebuild: { generation: 2, eventsApplied: expect.any(Number) } });
     expect({ inOrder: await views(inOrder), reversed: await views(reversed) }).toEqual(before);
   }, 60_000);
+
+  it('R30, two instances: a rebuild claimed by one is refused by the other; one replays, both switch, and both serve the rebuilt views', async () => {
+    const second = await startService(topics.definition(projectionService), () => ProjectionModule, testEnv(instanceEnv));
+    try {
+      const before = { inOrder: await views(inOrder), reversed: await views(reversed) };
+      const live = (await get('/api/v1/system/projection/rebuild')).body.liveGeneration as number;
+      const rebuild = (on: RunningService) => {
+        const url = new URL('/api/v1/system/projection/rebuild', on.url);
+        return fetch(url, { method: 'POST', headers: asGateway('POST', url, { actor: 'operator' }) });
+      };
+      expect((await rebuild(projection)).status).toBe(202);
+      const refused = await rebuild(second);
+      expect([refused.status, ((await refused.json()) as { code: string }).code]).toEqual([409, 'REBUILD_RUNNING']);
+      reading = () => second;
+      await eventually(async () => {
+        const { body } = await get('/api/v1/system/projection/rebuild');
+        expect([body.liveGeneration, body.rebuild.status]).toEqual([live + 1, 'switched']);
+      }, 60_000);
+      // Both instances consume the new generation's group, and the second serves the same views.
+      const admin = projection.runtime.kafka.admin();
+      await admin.connect();
+      try {
+        await eventually(async () => {
+          const [group] = (await admin.describeGroups([`${instanceEnv.KAFKA_CONSUMER_GROUP}.g${live + 1}`])).groups;
+          expect(group.members).toHaveLength(2);
+        }, 30_000, 250);
+      } finally {
+        await admin.disconnect();
+      }
+      expect({ inOrder: await views(inOrder), reversed: await views(reversed) }).toEqual(before);
+    } finally {
+      reading = () => projection;
+      await second.close();
+    }
+  }, 120_000);
 });

@@ -18,6 +18,10 @@ interface Generation {
 
 /** How often a running rebuild compares its consumer group's offsets with the targets. */
 const REBUILD_CHECK_MS = 250;
+/** How often every instance reads which generation is live and whether a rebuild runs (another instance's). */
+const FOLLOW_MS = 1_000;
+/** How long the switching instance waits for the others to leave the old generation before dropping it. */
+const LEAVE_WAIT_MS = 30_000;
 const UNDEFINED_TABLE = '42P01';
 /**
  * Partitions' batches applied at once, each in its own transaction: one's statements run in Postgres
@@ -44,6 +48,11 @@ const LIVE_FETCH = { ...FETCH, minBytes: 1024 * 1024, maxWaitTimeInMs: 100 };
  * generation n goes on serving; once the new group has reached the offsets the topics had when the
  * rebuild started, the views switch to it (one row update) and generation n is dropped. The new
  * group simply goes on as the live consumer. A rebuild interrupted by a restart resumes.
+ *
+ * Several instances: projection_state is the one truth. One instance replays (the one that claimed
+ * the rebuild; another takes over when the replay's group has no member left); every instance reads
+ * the state each second and follows a switch by joining the new generation's group as its live
+ * consumer. The switching instance drops the old generation once every instance has left its group.
  */
 @Injectable()
 export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -53,6 +62,11 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   private watcher: NodeJS.Timeout | undefined;
   /** The rebuild check under way, if one is. */
   private checking: Promise<void> | undefined;
+  private follower: NodeJS.Timeout | undefined;
+  /** The follow step under way, if one is. */
+  private following: Promise<void> | undefined;
+  /** This instance is starting a rebuild (its replay is not up yet). */
+  private claiming = false;
 
   constructor(
     @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
@@ -66,14 +80,68 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     );
     this.rebuild = state.rebuild;
     this.live = await this.startGeneration(new ViewTables(state.live_generation), true);
-    if (this.rebuild?.status === 'running') {
-      this.runtime.logger.info({ generation: this.rebuild.generation }, 'resuming the view rebuild');
-      this.next = await this.startGeneration(new ViewTables(this.rebuild.generation), false);
-      this.watch();
+    if (this.rebuild?.status === 'running') await this.resumeReplay();
+    this.follow();
+  }
+
+  private async resumeReplay(): Promise<void> {
+    this.runtime.logger.info({ generation: this.rebuild!.generation }, 'resuming the view rebuild');
+    this.next = await this.startGeneration(new ViewTables(this.rebuild!.generation), false);
+    this.watch();
+  }
+
+  /** Every FOLLOW_MS: adopts what another instance did (a rebuild started, a switch, a failure). */
+  private follow(): void {
+    this.follower = setTimeout(() => {
+      this.following = this.followState()
+        .catch((err) => this.runtime.logger.warn({ err }, 'could not read the projection state; trying again'))
+        .finally(() => {
+          this.following = undefined;
+          if (this.follower) this.follow();
+        });
+    }, FOLLOW_MS);
+  }
+
+  private async followState(): Promise<void> {
+    if (this.checking || this.claiming) return;
+    const [state] = await this.runtime.db.query<{ live_generation: number; rebuild: Rebuild | null }>(
+      'select live_generation, rebuild from projection_state',
+    );
+    if (state.live_generation !== this.live!.tables.generation) {
+      // Another instance switched: its new generation's group becomes this one's live consumer too.
+      const next = this.next?.tables.generation === state.live_generation ? this.next : await this.startGeneration(new ViewTables(state.live_generation), true);
+      const old = this.live!;
+      this.adopt(next);
+      this.rebuild = state.rebuild;
+      this.runtime.logger.info({ generation: state.live_generation }, 'views follow the switch to the rebuilt generation');
+      await old.consumer.stop();
+      return;
+    }
+    const replaying = this.next !== undefined;
+    // The replaying instance keeps its own count of events applied.
+    if (!replaying || state.rebuild?.status !== 'running') this.rebuild = state.rebuild;
+    if (state.rebuild?.status === 'running' && !replaying && !(await this.groupHasMembers(this.groupOf(state.rebuild.generation)))) {
+      // The instance that replayed is gone: this one carries the replay on.
+      await this.resumeReplay();
+    } else if (state.rebuild?.status !== 'running' && replaying) {
+      // Another instance ended it (failed): the replay stops here too.
+      clearTimeout(this.watcher);
+      await this.next!.consumer.stop();
+      this.next = undefined;
     }
   }
 
+  private adopt(next: Generation): void {
+    this.live = next;
+    this.next = undefined;
+    this.handle.consumer = next.consumer;
+    this.freshness.follow(next.consumer);
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.follower);
+    this.follower = undefined;
+    await this.following;
     clearTimeout(this.watcher);
     // A switch under way finishes first (its clean-up needs the database, closed after this hook):
     // cut short, a rebuild that had switched was marked failed.
@@ -91,7 +159,10 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     try {
       return await query(tables);
     } catch (err) {
-      if (pgErrorCode(err) !== UNDEFINED_TABLE || this.live!.tables === tables) throw err;
+      if (pgErrorCode(err) !== UNDEFINED_TABLE) throw err;
+      // Another instance switched and dropped these tables: follow it now rather than at the next tick.
+      if (this.live!.tables === tables) await (this.following ?? this.followState());
+      if (this.live!.tables === tables) throw err;
       return query(this.live!.tables);
     }
   }
@@ -104,14 +175,21 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async startRebuild(): Promise<RebuildStatus> {
-    if (this.rebuild?.status === 'running') {
-      throw new DomainError(409, 'REBUILD_RUNNING', `generation ${this.rebuild.generation} is being rebuilt`, this.status());
+    this.claiming = true;
+    try {
+      await this.following;
+      return await this.claimRebuild();
+    } finally {
+      this.claiming = false;
     }
+  }
+
+  private async claimRebuild(): Promise<RebuildStatus> {
+    const running = () => new DomainError(409, 'REBUILD_RUNNING', `generation ${this.rebuild!.generation} is being rebuilt`, this.status());
+    if (this.rebuild?.status === 'running') throw running();
     const tables = new ViewTables(this.live!.tables.generation + 1);
     const groupId = this.groupOf(tables.generation);
-    // Leftovers of an earlier attempt at this generation go first: the replay starts from nothing.
-    await this.dropGroup(groupId);
-    this.rebuild = {
+    const rebuild: Rebuild = {
       generation: tables.generation,
       status: 'running',
       startedAt: this.runtime.clock.now().toISOString(),
@@ -120,10 +198,21 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       error: null,
       targets: await endOffsets(this.runtime.kafka, this.consumedTopics()),
     };
-    await this.runtime.db.transaction(async (sql) => {
+    // The claim: one instance's rebuild at a time, of the generation after the live one.
+    const claimed = await this.runtime.db.transaction(async (sql) => {
+      const [state] = (await sql.query('select live_generation, rebuild from projection_state for update')) as { live_generation: number; rebuild: Rebuild | null }[];
+      if (state.rebuild?.status === 'running' || state.live_generation !== this.live!.tables.generation) {
+        this.rebuild = state.rebuild;
+        return false;
+      }
       for (const statement of [...tables.drop(), ...tables.create()]) await sql.query(statement);
-      await sql.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]);
+      await sql.query('update projection_state set rebuild = $1', [JSON.stringify(rebuild)]);
+      return true;
     });
+    if (!claimed) throw running();
+    this.rebuild = rebuild;
+    // Leftovers of an earlier attempt at this generation go: the replay starts from nothing.
+    await this.dropGroup(groupId);
     this.runtime.logger.info({ generation: tables.generation, targets: this.rebuild.targets }, 'view rebuild started');
     this.next = await this.startGeneration(tables, false);
     this.watch();
@@ -192,17 +281,18 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   private async switchOver(): Promise<void> {
     const old = this.live!;
     const next = this.next!;
-    this.rebuild = { ...this.rebuild!, status: 'switched', finishedAt: this.runtime.clock.now().toISOString() };
-    await this.runtime.db.query('update projection_state set live_generation = $1, rebuild = $2', [
-      next.tables.generation,
-      JSON.stringify(this.rebuild),
-    ]);
-    this.live = next;
-    this.next = undefined;
-    this.handle.consumer = next.consumer;
-    this.freshness.follow(next.consumer);
+    const switched: Rebuild = { ...this.rebuild!, status: 'switched', finishedAt: this.runtime.clock.now().toISOString() };
+    // Only one instance switches (two may have replayed together after a take-over).
+    const rows = await this.runtime.db.query(
+      `update projection_state set live_generation = $1, rebuild = $2 where live_generation = $3 and rebuild->>'status' = 'running' returning 1`,
+      [next.tables.generation, JSON.stringify(switched), old.tables.generation],
+    );
+    if (rows.length === 0) return;
+    this.rebuild = switched;
+    this.adopt(next);
     this.runtime.logger.info({ generation: next.tables.generation, events: this.rebuild.eventsApplied }, 'views switched to the rebuilt generation');
     await old.consumer.stop();
+    await this.othersLeft(this.groupOf(old.tables.generation));
     await this.runtime.db.transaction(async (sql) => {
       for (const statement of old.tables.drop()) await sql.query(statement);
     });
@@ -215,6 +305,23 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     await this.next?.consumer.stop();
     this.next = undefined;
     await this.runtime.db.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]).catch(() => undefined);
+  }
+
+  /** Waits (bounded) until no other instance consumes the old generation: they have followed the switch. */
+  private async othersLeft(groupId: string): Promise<void> {
+    const deadline = Date.now() + LEAVE_WAIT_MS;
+    while ((await this.groupHasMembers(groupId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  }
+
+  private async groupHasMembers(groupId: string): Promise<boolean> {
+    const admin = this.runtime.kafka.admin();
+    await admin.connect();
+    try {
+      const [group] = (await admin.describeGroups([groupId])).groups;
+      return (group?.members.length ?? 0) > 0;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private consumedTopics(): string[] {

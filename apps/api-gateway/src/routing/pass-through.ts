@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
 import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
-import { relayCall, signedContextHeader } from '@mdm/platform/http-client';
+import { notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
 import { Access, actorOf } from '../access/access';
 import { DeviceFailureLimit } from '../access/device-failures';
 import { Principal } from '../access/tokens';
@@ -48,7 +48,8 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       if (!res.writableEnded) abort.abort();
     });
     try {
-      const target = new URL(req.originalUrl, route.upstream);
+      const instances = route.upstream.candidates();
+      let target = new URL(req.originalUrl, instances[0]);
       let caller: { actor: string; tenantId?: string; role?: string } = { actor: 'device' };
       if (operation.access !== 'device') {
         principal = await access.authenticate(req);
@@ -70,11 +71,19 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       }
       const contentType = req.header('content-type');
       if (contentType) headers['content-type'] = contentType;
-      try {
-        answer = await relayCall(target, { method: req.method, headers, body, signal: abort.signal });
-      } catch (err) {
-        if (abort.signal.aborted) return;
-        throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+      // An instance that refuses the connection never saw the call: the next one gets it.
+      for (let i = 0; ; i++) {
+        try {
+          answer = await relayCall(target, { method: req.method, headers, body, signal: abort.signal });
+          break;
+        } catch (err) {
+          if (abort.signal.aborted) return;
+          if (notConnected(err)) route.upstream.unreachable(target.origin);
+          if (!notConnected(err) || i + 1 >= instances.length) {
+            throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+          }
+          target = new URL(req.originalUrl, instances[i + 1]);
+        }
       }
     } catch (err) {
       const { status, body } = toErrorResponse(err, runtime.logger);

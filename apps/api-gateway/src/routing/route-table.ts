@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { HttpOperation } from '@mdm/contracts/core';
 import { Principal } from '../access/tokens';
+import type { UpstreamPool } from './upstream-pool';
 
 export interface CallContext {
   req: Request;
@@ -22,10 +23,10 @@ export interface GatewayRoute {
   handle(ctx: CallContext): Promise<Answer>;
 }
 
-/** A call a service answers: passed through to `upstream` (see pass-through.ts). */
+/** A call a service answers: passed through to one of its instances (see pass-through.ts). */
 export interface ProxiedRoute {
   operation: HttpOperation;
-  upstream: string;
+  upstream: UpstreamPool;
 }
 
 export type Route = GatewayRoute | ProxiedRoute;

@@ -45,7 +45,15 @@ export const commonConfigShape = {
 /** Secrets a service refuses to start without when NODE_ENV=production (no made-up development value there). */
 export const productionSecrets = ['MDM_GATEWAY_SIGNING_KEY'] as const;
 
-export const serviceUrl = (defaultUrl: string) => z.string().url().default(defaultUrl);
+/**
+ * Where another service answers: one URL, or its instances' URLs separated by commas
+ * (`http://a:3104,http://b:3104`), which callers balance across.
+ */
+export const serviceUrl = (defaultUrl: string) =>
+  z
+    .string()
+    .default(defaultUrl)
+    .refine((value) => value.split(',').every((u) => z.string().url().safeParse(u.trim()).success), 'a URL, or URLs separated by commas');
 export const port = (defaultPort: number) => z.coerce.number().int().min(0).max(65535).default(defaultPort);
 
 /**

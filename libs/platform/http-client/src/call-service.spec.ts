@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { callService } from './index';
+import { callService, instanceUrls } from './index';
 
 describe('callService', () => {
   let server: http.Server;
@@ -36,5 +36,29 @@ describe('callService', () => {
     expect(await callService(`${url}/x`, { method: 'POST', body: { a: 1 } })).toEqual({ status: 200, ok: true, body: { method: 'POST', url: '/x' } });
     await expect(callService(`${url}/hold`, { timeoutMs: 100 })).rejects.toThrow('no answer within 100 ms');
     held.splice(0).forEach((res) => res.destroy());
+  });
+});
+
+describe('callService across a service instances', () => {
+  it('spreads a path over every instance a setting lists', () => {
+    expect(instanceUrls('http://a:1,http://b:2/internal/x?y=1')).toEqual(['http://a:1/internal/x?y=1', 'http://b:2/internal/x?y=1']);
+    expect(instanceUrls('http://a:1')).toEqual(['http://a:1']);
+  });
+
+  it('passes a call an instance refuses (a killed process) to the next one', async () => {
+    const server = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const live = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    try {
+      const answers = await Promise.all([1, 2, 3, 4].map(() => callService(`${dead},${live}/internal/x`)));
+      expect(answers.map((a) => a.body)).toEqual([1, 2, 3, 4].map(() => ({ url: '/internal/x' })));
+      await expect(callService(`${dead}/internal/x`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -57,7 +57,45 @@ export interface ServiceAnswer {
   body: unknown;
 }
 
-export function callService(url: URL | string, call: ServiceCall = {}): Promise<ServiceAnswer> {
+/**
+ * The instances a service URL names: a setting may list several (`http://a:1,http://b:2`), and a
+ * call's URL is that setting with a path appended (`http://a:1,http://b:2/internal/x`), so the
+ * path of the last one goes to each. Only origins are listed.
+ */
+export function instanceUrls(url: string): string[] {
+  const parts = url.split(',').map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0) return [];
+  const last = new URL(parts[parts.length - 1]);
+  const suffix = `${last.pathname === '/' && !url.endsWith('/') ? '' : last.pathname}${last.search}`;
+  return parts.map((p) => `${new URL(p).origin}${suffix}`);
+}
+
+/** Errors of a connection that was never made: the call reached no one and may go to another instance. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+export function notConnected(err: unknown): boolean {
+  return NOT_CONNECTED.has((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
+let nextInstance = 0;
+
+/**
+ * Calls a service, one of its instances when its URL lists several: each call starts at the next
+ * one in turn, and one that refuses the connection (a killed process) passes the call to the next.
+ */
+export async function callService(url: URL | string, call: ServiceCall = {}): Promise<ServiceAnswer> {
+  const instances = typeof url === 'string' && url.includes(',') ? instanceUrls(url) : [url];
+  const start = nextInstance++;
+  for (let i = 0; ; i++) {
+    try {
+      return await callInstance(instances[(start + i) % instances.length], call);
+    } catch (err) {
+      if (i + 1 >= instances.length || !notConnected(err)) throw err;
+    }
+  }
+}
+
+function callInstance(url: URL | string, call: ServiceCall): Promise<ServiceAnswer> {
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   const method = call.method ?? 'GET';
   const headers: Record<string, string | number> = {

@@ -296,8 +296,15 @@ export class InboxConsumer {
     } catch {
       // Not running (yet): there is nothing to pause.
     }
-    await Promise.allSettled([...this.batchesInFlight]);
+    // A batch of a fetch already under way may begin after the pause: wait until none is running.
+    while (this.batchesInFlight.size > 0) await Promise.allSettled([...this.batchesInFlight]);
     await this.commit();
+    // A failed last commit (the coordinator moving) is tried again before leaving the group: an
+    // offset left uncommitted is redelivered to whoever takes the partition.
+    for (let attempt = 0; attempt < 3 && this.toCommit.size > 0; attempt++) {
+      await new Promise((r) => setTimeout(r, 200));
+      await this.commit();
+    }
     this.state = 'stopped';
     // Disconnecting while run() is between its join and its first fetch leaves kafkajs fetching on a
     // closed client and restarting itself: let a join under way finish first, briefly.

@@ -87,13 +87,14 @@ export class ReadYourWrites {
   }
 
   private async ask({ ownerUrl, queries }: OwnerQuery): Promise<Record<string, number>> {
-    const url = new URL('/internal/published-versions', ownerUrl);
+    // The owner's instances, when it has several (callService picks one).
+    const url = `${ownerUrl.replace(/\/$/, '')}/internal/published-versions`;
     try {
       const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000, signer: this.options.signer });
       if (!res.ok) throw new Error(`${res.status}`);
       return (res.body as PublishedVersions).streams;
     } catch (err) {
-      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${url.host}`, {
+      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, {
         cause: (err as Error).message,
       });
     }
