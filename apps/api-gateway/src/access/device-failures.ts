@@ -22,8 +22,9 @@ const credentialKey = (credential: string) => createHash('sha256').update(creden
  * Repeated failures from one client are refused at the gateway (API.md's device calls; issue
  * "device calls see every command"): after `limit` device calls answered 401 in a window, the
  * address's further device calls get 429 with Retry-After until the window ends, and cost a map
- * lookup instead of a trip to device-sync. A credential that was answered 2xx lately still passes,
- * so a fleet behind one NAT address keeps checking in while something inside it guesses credentials.
+ * lookup instead of a trip to device-sync. A credential answered 2xx from an address since that
+ * address's refusals began still passes, so a fleet behind one NAT address keeps checking in while
+ * something inside it guesses credentials.
  * Only failures count: a busy address of good devices is never limited.
  */
 export class DeviceFailureLimit {
@@ -63,7 +64,8 @@ export class DeviceFailureLimit {
         remember(this.windows, address, window, this.options.maxEntries);
       }
       window.failures++;
-    } else if (status >= 200 && status < 300 && credential !== undefined) {
+    } else if (status >= 200 && status < 300 && credential !== undefined && this.windows.has(address)) {
+      // Remembered only while its address is refusing calls: an address without failures costs no hash.
       const key = credentialKey(credential);
       this.known.delete(key);
       remember(this.known, key, now + this.options.knownMs, this.options.maxEntries);

@@ -9,7 +9,7 @@ import { deviceNotificationSchema, deviceSyncEvents, fanOutStreamId, syncStreamI
 import { ManualClock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ApiExceptionFilter, ServiceRuntime } from '@mdm/platform/http';
+import { ApiExceptionFilter, CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { CallSigner } from '@mdm/platform/http-client';
 import { TEST_SIGNING_KEY, envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
@@ -354,7 +354,9 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
           DeviceAuth,
           // The poll's signature guard (unsigned polls pass it; signed ones are the e2e's, device-identity).
           MdmSignatureGuard,
-          { provide: ServiceRuntime, useValue: { config: { ENROLLMENT_URL: ownerUrl } } },
+          { provide: SERVICE_CONFIG, useValue: { ENROLLMENT_URL: ownerUrl } },
+          { provide: CLOCK, useValue: new ManualClock(new Date()) },
+          { provide: CallSigner, useValue: new CallSigner(TEST_SIGNING_KEY, 'device-sync') },
           { provide: Database, useValue: db },
           { provide: LongPollHub, useValue: hub },
           { provide: ReadYourWrites, useValue: new ReadYourWrites({ db, logger, signer: new CallSigner(TEST_SIGNING_KEY, 'device-sync') }) },
