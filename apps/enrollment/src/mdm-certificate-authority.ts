@@ -48,12 +48,15 @@ export class MdmCertificateAuthority implements OnModuleInit {
       this.logger.warn('MDM_CA_KEY_ENCRYPTION_KEY unset: the CA key is sealed with the public development key-encryption key');
     }
     let [row] = await this.load();
+    /** The key this replica just made and sealed, when its CA is the one kept: no need to unseal it again (scrypt is slow on purpose). */
+    let made: Buffer | undefined;
     if (!row) {
       const created = await this.create();
-      await this.db.query('insert into certificate_authority (certificate_pem, private_key_encrypted) values ($1, $2) on conflict do nothing', [
-        created.certificatePem,
-        encryptCaKey(created.privateKey, kek),
-      ]);
+      const kept = await this.db.query(
+        'insert into certificate_authority (certificate_pem, private_key_encrypted) values ($1, $2) on conflict do nothing returning 1',
+        [created.certificatePem, encryptCaKey(created.privateKey, kek)],
+      );
+      if (kept.length > 0) made = created.privateKey;
       [row] = await this.load();
     }
     if (row.private_key_pkcs8 !== null) {
@@ -64,7 +67,7 @@ export class MdmCertificateAuthority implements OnModuleInit {
       [row] = await this.load();
     }
     this.caCertificate = new x509.X509Certificate(row.certificate_pem);
-    const caKey = createPrivateKey({ key: decryptCaKey(row.private_key_encrypted!, kek), format: 'der', type: 'pkcs8' });
+    const caKey = createPrivateKey({ key: made ?? decryptCaKey(row.private_key_encrypted!, kek), format: 'der', type: 'pkcs8' });
     this.devices = new DeviceCertificates(this.caCertificate.rawData, caKey);
   }
 
