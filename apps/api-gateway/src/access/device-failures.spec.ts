@@ -40,7 +40,7 @@ describe('DeviceFailureLimit: repeated refused device calls from one client are 
     expect(l.retryAfter('10.0.0.1', 'Device someone-new')).toBeUndefined();
   });
 
-  it('lets a credential answered 2xx since its address began failing through its limited address, and refuses the others', () => {
+  it('lets a credential answered 2xx lately through its limited address, and refuses the others', () => {
     const l = limiter();
     l.record('10.0.0.1', 'Device bogus-a', 401);
     l.record('10.0.0.1', 'Device good', 200);
@@ -59,11 +59,12 @@ describe('DeviceFailureLimit: repeated refused device calls from one client are 
     expect(l.retryAfter('10.0.0.1', 'Device good')).toBe(55);
   });
 
-  it('remembers no credential of an address that has not failed (nothing to hash on the busy path)', () => {
+  it('lets a credential answered 2xx before its address began failing through as well', () => {
     const l = limiter();
     l.record('10.0.0.1', 'Device good', 200);
     for (let i = 0; i < 3; i++) l.record('10.0.0.1', `Device bogus-${i}`, 401);
-    expect(l.retryAfter('10.0.0.1', 'Device good')).toBe(10);
+    expect(l.retryAfter('10.0.0.1', 'Device good')).toBeUndefined();
+    expect(l.retryAfter('10.0.0.1', 'Device never-seen')).toBe(10);
   });
 
   it('starts a new window once the old one ended: failures of an earlier window do not add up', () => {

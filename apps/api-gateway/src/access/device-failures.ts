@@ -22,9 +22,8 @@ const credentialKey = (credential: string) => createHash('sha256').update(creden
  * Repeated failures from one client are refused at the gateway (API.md's device calls; issue
  * "device calls see every command"): after `limit` device calls answered 401 in a window, the
  * address's further device calls get 429 with Retry-After until the window ends, and cost a map
- * lookup instead of a trip to device-sync. A credential answered 2xx from an address since that
- * address's refusals began still passes, so a fleet behind one NAT address keeps checking in while
- * something inside it guesses credentials.
+ * lookup instead of a trip to device-sync. A credential answered 2xx within `knownMs` still passes,
+ * so a fleet behind one NAT address keeps checking in while something inside it guesses credentials.
  * Only failures count: a busy address of good devices is never limited.
  */
 export class DeviceFailureLimit {
@@ -64,8 +63,9 @@ export class DeviceFailureLimit {
         remember(this.windows, address, window, this.options.maxEntries);
       }
       window.failures++;
-    } else if (status >= 200 && status < 300 && credential !== undefined && this.windows.has(address)) {
-      // Remembered only while its address is refusing calls: an address without failures costs no hash.
+    } else if (status >= 200 && status < 300 && credential !== undefined) {
+      // Every good credential, from any address: a device need not have called since its address began
+      // failing (a fleet of 10,000 behind one address, a few of them unenrolled, must keep working).
       const key = credentialKey(credential);
       this.known.delete(key);
       remember(this.known, key, now + this.options.knownMs, this.options.maxEntries);
