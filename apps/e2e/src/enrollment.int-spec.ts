@@ -1,5 +1,7 @@
 import { X509Certificate, createPrivateKey, randomUUID } from 'node:crypto';
 import { certificateSigningRequest, eventually, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
+import { ConsumerHandle } from '@mdm/platform/http';
+import { ReadYourWrites } from '@mdm/platform/inbox';
 import { TestStack } from './support/stack';
 import { TestTenant, createTenant, tokenFor, useStackWithTenant } from './support/tenant';
 
@@ -308,6 +310,29 @@ describe('enrollment through the gateway (R11–R15)', () => {
       });
       expect([i, res.status, res.body.managedBy]).toEqual([i, 201, 'intune']);
     }
+  });
+
+  it('read-your-writes: fifty users licensed while enrollment\'s consumer is held each enroll a device at once; released, all get 201 (one batch waits for every user of it)', async () => {
+    await setAuthority('intune');
+    const consumer = stack.enrollment.app.get(ConsumerHandle).consumer!;
+    // kafkajs fetches a resumed topic only after its idle wait (up to 5 s): the first batch may wait that long.
+    const readYourWrites = stack.enrollment.app.get(ReadYourWrites) as { timeoutMs: number };
+    const bound = readYourWrites.timeoutMs;
+    readYourWrites.timeoutMs = 15_000;
+    consumer.pause();
+    const held = async () => {
+      const users = await Promise.all(Array.from({ length: 50 }, () => licensedUser()));
+      const enrolling = Promise.all(users.map((userId) => enroll({ platform: 'android', enrollmentType: 'user', userId, serialNumber: serial(), osVersion: '14' })));
+      // Every enrollment arrives and waits for its user's license: they are decided together once released.
+      await new Promise((r) => setTimeout(r, 1000));
+      consumer.resume();
+      return { users, answers: await enrolling };
+    };
+    const { users, answers } = await held().finally(() => {
+      consumer.resume();
+      readYourWrites.timeoutMs = bound;
+    });
+    expect(answers.map((a) => [a.status, a.body.code])).toEqual(users.map(() => [201, undefined]));
   });
 
   it('the enrolled devices of a user are listed with the user', async () => {

@@ -116,7 +116,7 @@ export class Enrollments {
         return this.readYourWrites
           .catchUpAll(tenantId, [
             { ownerUrl: this.config.AUTHORITY_URL, prefixes: [tenantStreamId(tenantId)] },
-            ...(users.length > 0 ? [{ ownerUrl: this.config.LICENSING_URL, prefixes: users }] : []),
+            ...(users.length > 0 ? [{ ownerUrl: this.config.LICENSING_URL, streams: users }] : []),
           ])
           .catch((error: unknown) => lagging.set(tenantId, error));
       }),

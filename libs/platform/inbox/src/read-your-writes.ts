@@ -49,9 +49,12 @@ export class ReadYourWrites {
     return this.catchUpAll(tenantId, [{ ownerUrl, prefixes }]);
   }
 
-  /** The same with several owners at once: asked in parallel, then one wait for all their streams. */
-  async catchUpAll(tenantId: string, owners: { ownerUrl: string; prefixes: string[] }[]): Promise<void> {
-    await this.applied(await this.published(owners.map(({ ownerUrl, prefixes }) => ({ ownerUrl, queries: [{ tenantId, prefixes }] }))));
+  /**
+   * The same with several owners at once: asked in parallel, then one wait for all their streams.
+   * Streams known by id go in `streams`: an owner takes a few prefixes per query but thousands of ids.
+   */
+  async catchUpAll(tenantId: string, owners: ({ ownerUrl: string } & Omit<StreamQuery, 'tenantId'>)[]): Promise<void> {
+    await this.applied(await this.published(owners.map(({ ownerUrl, ...query }) => ({ ownerUrl, queries: [{ tenantId, ...query }] }))));
   }
 
   /** The owners' published versions, one call per owner, in parallel. */
@@ -89,14 +92,15 @@ export class ReadYourWrites {
   private async ask({ ownerUrl, queries }: OwnerQuery): Promise<Record<string, number>> {
     // The owner's instances, when it has several (callService picks one).
     const url = `${ownerUrl.replace(/\/$/, '')}/internal/published-versions`;
-    try {
-      const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000, signer: this.options.signer });
-      if (!res.ok) throw new Error(`${res.status}`);
-      return (res.body as PublishedVersions).streams;
-    } catch (err) {
-      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, {
-        cause: (err as Error).message,
-      });
-    }
+    const unavailable = (cause: string) => new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, { cause });
+    const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000, signer: this.options.signer }).catch((err: Error) => {
+      throw unavailable(err.message);
+    });
+    if (res.ok) return (res.body as PublishedVersions).streams;
+    // An owner that refuses the question (4xx) was asked wrongly: a bug to see (500), not an outage
+    // for the client to retry (enrollment once asked with more prefixes than an owner takes, and its
+    // 503s were retried by every client instead of being noticed).
+    if (res.status < 500) throw new Error(`${url} refused the question: ${res.status} ${JSON.stringify(res.body)}`);
+    throw unavailable(`${res.status}`);
   }
 }
