@@ -1,6 +1,6 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -77,7 +77,19 @@ class AgentProcess {
     this.child.kill('SIGTERM');
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    this.printFirstErrors();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The agent logs the first error of each kind with what the server said: the place to start looking. */
+  private printFirstErrors(): void {
+    const log = path.join(this.dir, 'agent.log');
+    if (!existsSync(log)) return;
+    for (const line of readFileSync(log, 'utf8').split('\n')) {
+      if (!line.includes('first error of its kind')) continue;
+      const { kind, detail } = JSON.parse(line) as { kind: string; detail?: unknown };
+      process.stdout.write(`\n  first "${kind}": ${JSON.stringify(detail).slice(0, 400)}`);
+    }
   }
 }
 

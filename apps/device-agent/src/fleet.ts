@@ -165,12 +165,12 @@ export class Fleet {
         // under load; a loaded system may fail or drop a connection: backing off as the device's
         // other calls do, for a few minutes in all.
         if ((res.status >= 500 || res.status === 0) && attempt < ENROLL_ATTEMPTS) {
-          this.error(`enroll ${res.status} ${errorCode(res.body)} (tried again)`);
+          this.error(`enroll ${res.status} ${errorCode(res.body)} (tried again)`, res.body);
           await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt) * (0.5 + this.random())));
           continue;
         }
         const kind = `enroll ${res.status} ${errorCode(res.body)}`;
-        this.error(kind);
+        this.error(kind, res.body);
         firstError ||= `${kind}: ${JSON.stringify(res.body)}`;
         failed++;
         return;
@@ -180,7 +180,7 @@ export class Fleet {
       while (next < count) {
         if (failed >= 20 && this.counters.enrolled === 0) throw new Error(`enrollment fails: ${firstError}`);
         await one(next++).catch((err: Error) => {
-          this.error(`enroll ${errorKind(err)}`);
+          this.error(`enroll ${errorKind(err)}`, err.message);
           firstError ||= err.message;
           failed++;
         });
@@ -278,9 +278,9 @@ export class Fleet {
    * may only not have arrived yet at device-sync (enrollment's event still on its way, under load):
    * it tries again, a few times; otherwise it was unenrolled, removed or wiped, and stops.
    */
-  private unauthorized(i: number, kind: typeof POLL | typeof CHECK_IN): void {
+  private unauthorized(i: number, kind: typeof POLL | typeof CHECK_IN, body: unknown): void {
     if (this.state.devices[i].nextCheckInAt === null && this.failures[i] < 8) {
-      this.error(`${kind === POLL ? 'poll' : 'check-in'} 401 before the first check-in`);
+      this.error(`${kind === POLL ? 'poll' : 'check-in'} 401 before the first check-in`, body);
       this.retryLater(i, kind);
     } else {
       this.remove(i);
@@ -322,16 +322,16 @@ export class Fleet {
           }
           this.poll(i);
         } else if (unknownDevice(res)) {
-          this.unauthorized(i, POLL);
+          this.unauthorized(i, POLL, res.body);
         } else {
-          this.error(`poll ${res.status} ${errorCode(res.body)}`);
+          this.error(`poll ${res.status} ${errorCode(res.body)}`, res.body);
           this.retryLater(i, POLL);
         }
       },
       (err: Error) => {
         done();
         if (!this.running) return;
-        this.error(`poll ${errorKind(err)}`);
+        this.error(`poll ${errorKind(err)}`, err.message);
         this.retryLater(i, POLL);
       },
     );
@@ -362,7 +362,7 @@ export class Fleet {
       void this.checkIn(i)
         .catch((err: Error) => {
           if (!this.running) return;
-          this.error(`check-in ${errorKind(err)}`);
+          this.error(`check-in ${errorKind(err)}`, err.message);
           this.retryLater(i, CHECK_IN);
         })
         .finally(() => {
@@ -388,9 +388,9 @@ export class Fleet {
       ...(renew && { csrPem: await certificateRequestPem(d.renewalKey!, d.serialNumber) }),
     });
     const res = await this.client.call<CheckInAnswer>('/device/v1/check-in', { method: 'POST', device: d.credential, body, headers: this.signature(d, body) });
-    if (unknownDevice(res)) return this.unauthorized(i, CHECK_IN);
+    if (unknownDevice(res)) return this.unauthorized(i, CHECK_IN, res.body);
     if (res.status !== 200) {
-      this.error(`check-in ${res.status} ${errorCode(res.body)}`);
+      this.error(`check-in ${res.status} ${errorCode(res.body)}`, res.body);
       return this.retryLater(i, CHECK_IN);
     }
     const a = res.body;
@@ -465,11 +465,12 @@ export class Fleet {
     this.retries.at(i * 2 + kind, Date.now() + delay);
   }
 
-  private error(kind: string): void {
+  /** Counted by kind; the first of each kind is logged with what the server said (`detail`), the cause to look for. */
+  private error(kind: string, detail?: unknown): void {
     this.counters.errors++;
     const first = !(kind in this.counters.errorsByKind);
     this.counters.errorsByKind[kind] = (this.counters.errorsByKind[kind] ?? 0) + 1;
-    if (first) this.opts.logger.warn({ kind }, 'device-agent: first error of its kind');
+    if (first) this.opts.logger.warn({ kind, detail }, 'device-agent: first error of its kind');
   }
 }
 
