@@ -5,7 +5,7 @@ import { Database } from '@mdm/platform/database';
 import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
 import { TcpProxy, envelopeFixture, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
-import { EventHandler, InboxConsumer, InboxConsumerSettings, InboxHandler } from './inbox-consumer';
+import { EventHandler, InboxConsumer, InboxConsumerSettings, InboxHandler, SESSION_TIMEOUT_MS } from './inbox-consumer';
 
 const Scored = defineEvent({ type: 'Scored', data: z.object({ points: z.number().int() }).strict() });
 const registry = new EventRegistry([Scored]);
@@ -175,6 +175,35 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     const points = await pointsOf(events.map((e) => e.eventId));
     expect(points).toEqual(Array.from({ length: 200 }, (_, i) => i).filter((p) => p !== 120));
   });
+
+  it('a batch applied for longer than the session timeout keeps the consumer in its group: same member, no redelivery', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const slow = envelope(31);
+    const consumer = await start(topic, {
+      mode: 'batch',
+      handleBatch: async (items, sql) => {
+        // A fan-out to a large fleet on a loaded machine: longer than a session without a heartbeat.
+        await new Promise((r) => setTimeout(r, SESSION_TIMEOUT_MS + 4_000));
+        for (const { event } of items) await score(event, sql, items[0].delivery);
+      },
+    });
+    await consumer.whenJoined();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const memberIds = async () => (await admin.describeGroups([consumer.groupId])).groups[0].members.map((m) => m.memberId);
+      const before = await memberIds();
+      expect(before).toHaveLength(1);
+      await send(topic, [slow]);
+      await eventually(() => expect(consumer.stats.applied).toBe(1), 30_000);
+      // A member dropped meanwhile rejoins under a new id and is handed the uncommitted event again.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await memberIds()).toEqual(before);
+      expect(consumer.stats).toMatchObject({ applied: 1, duplicates: 0 });
+    } finally {
+      await admin.disconnect();
+    }
+  }, 60_000);
 
   it('start() resolves before the group join (a restarted service serves meanwhile): membership says joining, then joined', async () => {
     const { topic } = await testTopic(kafka, 1);

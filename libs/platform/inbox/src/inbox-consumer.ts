@@ -84,6 +84,7 @@ const OUTAGE_RETRY_MAX_MS = 1_000;
 const STOP_JOIN_WAIT_MS = 3_000;
 /** kafkajs's session timeout (the broker's group.min.session.timeout.ms is 6 s). */
 export const SESSION_TIMEOUT_MS = 10_000;
+const HEARTBEAT_INTERVAL_MS = 1_000;
 
 /** 'joining': connected, waiting for partitions (also during a rebalance or after a crash). */
 export type ConsumerState = 'joining' | 'joined' | 'stopped';
@@ -192,7 +193,7 @@ export class InboxConsumer {
       // A member that died without leaving holds its partitions this long: it bounds how soon a
       // restarted service's consumer works again. Batches heartbeat as they finish, well within it.
       sessionTimeout: SESSION_TIMEOUT_MS,
-      heartbeatInterval: 1_000,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       rebalanceTimeout: 30_000,
       allowAutoTopicCreation: false,
       // Waits out a broker outage (a restart takes seconds to tens of seconds) as the same member,
@@ -320,7 +321,22 @@ export class InboxConsumer {
     return batch.finally(() => this.batchesInFlight.delete(batch));
   }
 
+  /**
+   * kafkajs heartbeats only between batches and when a handler asks it to: a batch applied for
+   * longer than the session (an authority change fanned out to a large fleet, on a loaded machine)
+   * would drop the member, hand its partitions round again and redeliver what it had not committed.
+   * So a batch heartbeats as long as it is applied (kafkajs sends at most one per heartbeatInterval).
+   */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const alive = setInterval(() => void payload.heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+    try {
+      await this.applyBatch(payload);
+    } finally {
+      clearInterval(alive);
+    }
+  }
+
+  private async applyBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     this.stats.received += batch.messages.length;
     const wanted = batch.messages.filter((message) => !this.ignored(message));
