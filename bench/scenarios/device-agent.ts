@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Summary } from '../../apps/device-agent/src/summary';
 import type { FleetState } from '../../apps/device-agent/src/state-file';
 import type { BenchStack } from '../process-stack';
+import { CpuMeter } from '../cpu';
 import { expectStatus } from '../http';
 import { seconds } from '../infra';
 import { BenchResult, result } from '../report';
@@ -16,6 +17,8 @@ import { gatewayCall } from './enroll';
 export const FLEET_MIGRATION_TARGET_S = 60;
 /** How long (m) waits for the migration: past the target, so that a miss still has its figure. */
 const MIGRATION_CAP_S = 300;
+/** The agent's enrollments in flight: as many as (f)'s clients. */
+const ENROLL_CONCURRENCY = 32;
 const ROOT = path.join(__dirname, '..', '..');
 const register = path.join(ROOT, 'tools', 'register.js');
 
@@ -30,7 +33,7 @@ class AgentProcess {
   /** When the last device was enrolled (the agent's own count). */
   enrolledAfter = NaN;
   private lastProgress = 0;
-  private readonly child: ChildProcess;
+  readonly child: ChildProcess;
   private readonly exited: Promise<unknown>;
 
   constructor(
@@ -121,19 +124,26 @@ export async function deviceAgentScenario(stack: BenchStack, devices = Number(pr
   const agent = new AgentProcess([
     '--gateway', stack.gateway.url, '--poll-url', [stack.gateway, ...(stack.gatewayReplicas ?? [])].map((g) => g.url).join(','), '--devices', String(devices),
     '--operator-token', stack.operatorToken, '--authority', 'office365', '--create-users', String(Math.ceil(devices / 10)),
-    '--licenses', 'M365_E3', '--platforms', 'android:2,windows:1,ios:1', '--enroll-concurrency', '32', '--concurrency', '64',
+    '--licenses', 'M365_E3', '--platforms', 'android:2,windows:1,ios:1', '--enroll-concurrency', String(ENROLL_CONCURRENCY), '--concurrency', '64',
   ], devices);
+  // Where the CPU goes, per enrollment and per migrated device: each service, Postgres and the agent.
+  const meter = () => CpuMeter.start([...(stack.metered?.() ?? []), { name: 'device agent', pid: agent.child.pid! }]);
   try {
     const up = allUp(devices);
-    // Enrollment is the set-up, not the figure: on a loaded machine it runs at a few per second.
+    if (!(await agent.until('setting up the tenant and its users', 600_000, (s) => s !== undefined))) throw new Error('the agent did not set up its tenant');
+    const enrolling = await meter();
+    // Enrollment is the set-up, not the figure, and takes longer than the migration.
     const ready = await agent.until('enrolling with every poll open', 600_000 + devices * 150, (s) => up(s) && !!s!.views && 'total' in s!.views && s!.views.total === devices);
     if (!ready) throw new Error('the fleet did not come up');
     const steady = agent.latest!;
+    const enrollCpu = await enrolling.perUnit(SCENARIO, devices, 'enrollment (until checked in, polling, in the views)');
     process.stdout.write(
       `\n  tenant and users after ${agent.firstSummaryAfter.toFixed(1)} s; ${devices} devices enrolled after ${agent.enrolledAfter.toFixed(1)} s; checked in, polls open, in the views after ${seconds(agent.started).toFixed(1)} s (${steady.totals.errors} errors; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})\n`,
     );
+    const enrollRate = devices / (agent.enrolledAfter - agent.firstSummaryAfter);
     const state = JSON.parse(readFileSync(agent.stateFile, 'utf8')) as FleetState;
     const before = { checkIns: steady.totals.checkIns, notifications: steady.totals.notifications };
+    const migrating = await meter();
     const start = performance.now();
     await expectStatus('change authority', 200, gatewayCall(stack, 'PUT', `/api/v1/tenants/${state.tenantId}/authority`, state.adminToken, { authority: 'intune' }));
     let migrated = 0;
@@ -159,6 +169,9 @@ export async function deviceAgentScenario(stack: BenchStack, devices = Number(pr
         atMost: true,
       }),
       ...memoryRows(SCENARIO, steady),
+      result(SCENARIO, `enrollments through the gateway, the agent's ${ENROLL_CONCURRENCY} at once (a CSR each)`, enrollRate, 'enroll/s'),
+      ...enrollCpu,
+      ...(await migrating.perUnit(SCENARIO, devices, 'migrated device (change to all in the views)')),
       result(SCENARIO, 'agent errors (enrollment to migration)', errors, 'errors', { target: 0, atMost: true }),
     ];
   } finally {
