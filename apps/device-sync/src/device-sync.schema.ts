@@ -124,3 +124,14 @@ export const DeviceAssignments1765100000000 = sqlMigration(
     `alter table tenants drop column assignments_version`,
   ],
 );
+
+/**
+ * R9/R16: the tenant's latest AuthorityChanged applied here. Licensing answers a tenant's change with
+ * a UserAuthorityChanged for every user who moves (caused by that change); when it is the change
+ * whose fan-out already told this tenant's devices to check in, it asks nothing more of them.
+ */
+export const DeviceTenantAuthorityEvent1765200000000 = sqlMigration(
+  'DeviceTenantAuthorityEvent1765200000000',
+  [`alter table tenants add column authority_event_id uuid`],
+  [`alter table tenants drop column authority_event_id`],
+);

@@ -43,7 +43,7 @@ export class FactsConsumer {
   /** R16: every device of the tenant with a user is told to check in. */
   @EventPattern('AuthorityChanged')
   async authorityChanged(@Payload() e: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>, @Ctx() { sql }: InboxContext) {
-    await sql.query('update tenants set authority = $2 where tenant_id = $1', [e.tenantId, e.data.to]);
+    await sql.query('update tenants set authority = $2, authority_event_id = $3 where tenant_id = $1', [e.tenantId, e.data.to, e.eventId]);
     await this.fanOut.tenantChanged(sql, e);
   }
 

@@ -60,22 +60,38 @@ export class CheckInFanOutService extends FanOutPort {
     await this.record(sql, event, notify, { reason: 'authorityChanged', userId: null, devicesNeedingSupport: blocked.length });
   }
 
-  /** R9 → R16: every active device of the user. */
+  /**
+   * R9 → R16: every active device of the user. When the change is licensing's answer to the tenant's
+   * authority change whose fan-out ran here (its cause is the tenant's latest AuthorityChanged), that
+   * fan-out has told the user's devices already, and any check-in decided since was decided on the
+   * same tenant authority and licenses: a device waiting for its check-in, or already managed by the
+   * user's new authority, is not told (nor marked) twice. Only the others are: one enrolled under the
+   * old authority whose enrollment arrived after the fan-out, one whose check-in was blocked.
+   */
   async userChanged(sql: Sql, event: UserChange): Promise<void> {
     const { userId, from, to } = event.data;
     if (from === to) return;
-    const notify = await this.markPending(sql, event.tenantId, userId, new Date(event.occurredAt));
+    const [tenant] = await sql.query<{ caused: boolean }>('select authority_event_id = $2 as caused from tenants where tenant_id = $1', [
+      event.tenantId,
+      event.causationId,
+    ]);
+    const unsettledOnly = tenant?.caused === true ? { target: to } : undefined;
+    const notify = await this.markPending(sql, event.tenantId, userId, new Date(event.occurredAt), unsettledOnly);
     await this.notifyInBatches(sql, event.tenantId, notify, 'userAuthorityChanged');
     await this.record(sql, event, notify, { reason: 'userAuthorityChanged', userId, devicesNeedingSupport: 0 });
   }
 
-  /** One UPDATE for all the devices with a user (or of one user), however many: their ids come back for the notifications. */
-  private async markPending(sql: Sql, tenantId: string, userId: string | null, at: Date): Promise<string[]> {
+  /**
+   * One UPDATE for all the devices with a user (or of one user), however many: their ids come back
+   * for the notifications. `unsettledOnly`: not those waiting for a check-in, nor those managed by the target already.
+   */
+  private async markPending(sql: Sql, tenantId: string, userId: string | null, at: Date, unsettledOnly?: { target: AuthorityFrom }): Promise<string[]> {
     const rows = await sql.query<{ device_id: string }>(
       `update devices set migration_state = 'pendingCheckIn', migration_changed_at = $2::timestamptz, legacy_due_at = $2::timestamptz + make_interval(days => $4)
         where tenant_id = $1 and status = 'active' and user_id is not null and ($3::uuid is null or user_id = $3::uuid)
+          and (not $5 or (migration_state <> 'pendingCheckIn' and managed_by is distinct from coalesce($6, managed_by)))
         returning device_id`,
-      [tenantId, at, userId, LEGACY_PROFILE_DAYS],
+      [tenantId, at, userId, LEGACY_PROFILE_DAYS, unsettledOnly !== undefined, unsettledOnly?.target ?? null],
     );
     return rows.map((r) => r.device_id);
   }

@@ -214,6 +214,38 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(fan.data).toMatchObject({ reason: 'userAuthorityChanged', userId, devicesNotified: 2, devicesNeedingSupport: 0 });
   });
 
+  it('R9/R16: a user change that is licensing\'s answer to the tenant\'s authority change tells only the devices that change\'s fan-out did not: not one waiting for its check-in, nor one moved already', async () => {
+    const tenantId = randomUUID();
+    const userId = randomUUID();
+    const [waiting, moved] = (await seed(tenantId, { users: 2, userId })).withUser;
+    const change = authorityChanged(tenantId, 'office365', 'intune');
+    // As the facts consumer applies it: the tenant row, then the fan-out, in one transaction.
+    await db.transaction(async (sql) => {
+      await sql.query('insert into tenants (tenant_id, authority, authority_event_id) values ($1, $2, $3)', [tenantId, 'intune', change.eventId]);
+      await fanOut.tenantChanged(sql, change);
+    });
+    // One device checked in since (moved); one enrolled under the old authority arrived after the fan-out.
+    await db.query(`update devices set managed_by = 'intune', migration_state = 'migrated' where device_id = $1`, [moved]);
+    const [late] = (await seed(tenantId, { users: 1, userId })).withUser;
+    const userChange = (causationId: string) =>
+      envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, causationId, data: { userId, from: 'office365' as const, to: 'intune' as const } });
+    const toldFor = async (reason: string) =>
+      (await db.query<{ device_id: string }>('select device_id from notifications where tenant_id = $1 and reason = $2', [tenantId, reason])).map((r) => r.device_id).sort();
+    const states = async () => Object.fromEntries((await devicesIn(tenantId)).map((d) => [d.device_id, d.migration_state]));
+
+    await db.transaction((sql) => fanOut.userChanged(sql, userChange(change.eventId)));
+    expect(await toldFor('authorityChanged')).toEqual([waiting, moved].sort());
+    expect(await toldFor('userAuthorityChanged')).toEqual([late]);
+    expect(await states()).toEqual({ [waiting]: 'pendingCheckIn', [moved]: 'migrated', [late]: 'pendingCheckIn' });
+    const fans = (await store.readStream(fanOutStreamId(tenantId))).filter((e) => e.type === 'CheckInFanOut');
+    expect(fans.map((e) => (e.data as { devicesNotified: number }).devicesNotified)).toEqual([2, 1]);
+
+    // A user change of another cause (a license assigned) tells every device of the user.
+    await db.transaction((sql) => fanOut.userChanged(sql, userChange(randomUUID())));
+    expect(await toldFor('userAuthorityChanged')).toEqual([waiting, moved, late, late].sort());
+    expect(Object.values(await states())).toEqual(['pendingCheckIn', 'pendingCheckIn', 'pendingCheckIn']);
+  });
+
   it('R16: a change to the same authority notifies nobody and records nothing', async () => {
     const tenantId = randomUUID();
     await seed(tenantId, { users: 2, userless: 1 });
