@@ -158,8 +158,9 @@ export async function deviceAgentScenario(stack: BenchStack, devices = Number(pr
     });
     const took = all ? seconds(start) : MIGRATION_CAP_S;
     const at = (t: number | undefined) => (t === undefined ? 'not by then' : `${t.toFixed(1)} s`);
+    const after = agent.latest!.totals;
     process.stdout.write(
-      `\n  after the change: every device notified ${at(phases.notified)}, checked in ${at(phases.checkedIn)}, migrated in the views ${at(all ? took : undefined)} (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})\n`,
+      `\n  after the change: every device notified ${at(phases.notified)}, checked in ${at(phases.checkedIn)}, migrated in the views ${at(all ? took : undefined)}; ${after.notifications - before.notifications} notifications and ${after.checkIns - before.checkIns} check-ins by then (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})\n`,
     );
     const errors = agent.latest!.totals.errors;
     if (errors > 0) process.stdout.write(`\n  agent errors: ${JSON.stringify(agent.latest!.errorsByKind)}\n`);
