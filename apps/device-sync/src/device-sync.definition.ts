@@ -6,7 +6,7 @@ import { deviceStreamId, enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
-import { DeviceAssignments1765100000000, DeviceLegacyDue1764800000000, DevicePushTokens1765000000000, DeviceSyncSchema1764400000000 } from './device-sync.schema';
+import { DeviceAnswerLists1765200000000, DeviceAssignments1765100000000, DeviceLegacyDue1764800000000, DevicePushTokens1765000000000, DeviceSyncSchema1764400000000 } from './device-sync.schema';
 import { pushConfig } from './notifications/push/push-provider';
 
 export const deviceSyncConfig = {
@@ -24,7 +24,7 @@ export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
   portVariable: 'DEVICE_SYNC_PORT',
   defaultPort: 3104,
   schema: 'device_sync',
-  migrations: [DeviceSyncSchema1764400000000, DeviceLegacyDue1764800000000, DevicePushTokens1765000000000, DeviceAssignments1765100000000],
+  migrations: [DeviceSyncSchema1764400000000, DeviceLegacyDue1764800000000, DevicePushTokens1765000000000, DeviceAssignments1765100000000, DeviceAnswerLists1765200000000],
   events: [...deviceSyncEvents, ...authorityEvents, ...licensingEvents, ...enrollmentEvents],
   produces: [Topics.deviceSyncEvents, Topics.deviceNotifications],
   consumes: {

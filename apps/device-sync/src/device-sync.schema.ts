@@ -124,3 +124,14 @@ export const DeviceAssignments1765100000000 = sqlMigration(
     `alter table tenants drop column assignments_version`,
   ],
 );
+
+/**
+ * R20/R21: each device's configuration lists as its check-in answer gives them, as JSON text, written
+ * with the lists whenever they change: a check-in that leaves them as they are answers them from
+ * here, without reading, planning or serialising its lists again. Null until the next such write.
+ */
+export const DeviceAnswerLists1765200000000 = sqlMigration(
+  'DeviceAnswerLists1765200000000',
+  [`alter table devices add column answer_lists text`],
+  [`alter table devices drop column answer_lists`],
+);
