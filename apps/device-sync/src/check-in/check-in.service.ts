@@ -23,7 +23,7 @@ import { Database, GroupCommit, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { CLOCK, SERVICE_CONFIG, jsonWithMembers } from '@mdm/platform/http';
 import { Clock } from '@mdm/platform/clock';
-import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
+import { DeviceAuth, DeviceCredential, KnownCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
 import { Assigned, CheckInFacts, CheckInFactsRow, DeviceLists, TenantRow } from './device-facts';
@@ -42,7 +42,7 @@ type Outcome =
   | { kind: 'answered'; answer: Omit<CheckInAnswer, 'configurations' | 'redundantConfigurations'>; lists: string };
 
 interface Attempt {
-  credential: DeviceCredential;
+  known: KnownCredential;
   body: CheckInBody;
   /** The request's own ids: its events carry them, whichever request's batch they are written in. */
   context: LogContext;
@@ -108,7 +108,7 @@ export class CheckInService {
   private readonly batches = new GroupCommit<Attempt, Outcome>((attempts, settle) => this.attempt(attempts, (i) => settle(i, { kind: 'unknown' })), {
     maxBatch: 100,
     concurrency: 2,
-    key: (a) => a.credential.hash,
+    key: (a) => a.known.credential.hash,
   });
 
   constructor(
@@ -131,7 +131,8 @@ export class CheckInService {
    */
   async checkIn(credential: DeviceCredential, body: CheckInBody): Promise<string> {
     const { correlationId, tenantId, causationId } = currentContext();
-    const outcome = await this.batches.submit({ credential, body, context: { correlationId, tenantId, causationId } });
+    const known = await this.auth.lookUp(credential);
+    const outcome = await this.batches.submit({ known, body, context: { correlationId, tenantId, causationId } });
     if (outcome.kind === 'blocked') throw apnsMissing(outcome.authority);
     if (outcome.kind === 'failed') throw outcome.error;
     if (outcome.kind === 'answered') {
@@ -145,7 +146,7 @@ export class CheckInService {
   private async attempt(all: Attempt[], unknown: (index: number) => void): Promise<Outcome[]> {
     let devices: unknown[];
     try {
-      devices = await this.auth.catchUp(all.map((a) => a.credential), unknown);
+      devices = await this.auth.catchUp(all.map((a) => a.known), unknown);
     } catch (error) {
       // An owner out of reach or a lagging inbox: the whole batch's answer, at once (not retried one by one).
       return all.map(() => ({ kind: 'failed', error }));
@@ -154,7 +155,7 @@ export class CheckInService {
     if (attempts.length === 0) return all.map(() => ({ kind: 'unknown' }));
     const now = this.clock.now();
     const decided = await this.db.transaction(async (sql) => {
-      const rows = await this.facts.read(sql, attempts.map((a) => a.credential.hash));
+      const rows = await this.facts.read(sql, attempts.map((a) => a.known.credential.hash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));
       const active = rows.filter((r) => r.status === 'active').map((row) => ({ row, ...this.assignment(row) }));
       // R20/R21: only the devices whose assignment moved since their last check-in have theirs read
@@ -169,7 +170,7 @@ export class CheckInService {
       const writes = new BatchWrites();
       const outcomes = new Map<Attempt, Outcome>();
       for (const a of attempts) {
-        const row = byCredential.get(a.credential.hash);
+        const row = byCredential.get(a.known.credential.hash);
         const id = row?.device_id ?? '';
         outcomes.set(a, await runWithContext(a.context, () => this.decide(sql, row, assigned.get(id), lists.get(id), a, now, writes)));
       }
