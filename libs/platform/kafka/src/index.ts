@@ -47,6 +47,14 @@ export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka 
 }
 
 /**
+ * Every consumer group member's session. The session timeout is the broker's smallest by default
+ * (group.min.session.timeout.ms): a member killed without leaving holds its partitions this long,
+ * so it bounds how soon a restarted service's consumers work again. A live member heartbeats every
+ * second, well within it.
+ */
+export const GROUP_SESSION = { sessionTimeout: 6_000, heartbeatInterval: 1_000 } as const;
+
+/**
  * The producer the outbox relay uses: idempotent, acks from every in-sync replica, one request in
  * flight so a retry cannot reorder a key's messages. Never auto-creates topics.
  */
