@@ -1,4 +1,5 @@
 import { Admin, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import './request-queue-patch';
 import { TopicSpec } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
 
