@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { EventEnvelope, EventRegistry, defineEvent, deadLetterTopic } from '@mdm/contracts/core';
 import { Database } from '@mdm/platform/database';
-import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
+import { GROUP_SESSION, Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
 import { TcpProxy, envelopeFixture, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
 import { EventHandler, InboxConsumer, InboxConsumerSettings, InboxHandler } from './inbox-consumer';
@@ -184,6 +184,37 @@ describe('inbox consumer (Kafka → Postgres)', () => {
     expect(consumer.membership).toEqual({ state: 'joined' });
     await consumer.stop();
     expect(consumer.membership.state).toBe('stopped');
+  });
+
+  it('a batch that takes longer than the group session keeps its member: heartbeats go on while it is applied', async () => {
+    const { topic } = await testTopic(kafka, 1);
+    const slow = envelope(31);
+    const consumer = await start(topic, {
+      handle: async (event, sql) => {
+        await new Promise((r) => setTimeout(r, GROUP_SESSION.sessionTimeout * 1.5));
+        await score(event, sql, { topic, partition: 0, offset: '0' });
+      },
+    });
+    await consumer.whenJoined();
+    const members = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const [group] = (await admin.describeGroups([consumer.groupId])).groups;
+        return group.members.map((m) => m.memberId);
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    const before = await members();
+    expect(before).toHaveLength(1);
+    await send(topic, [slow]);
+    await eventually(() => expect(consumer.stats.applied).toBe(1), 20_000);
+    // Expired, the member would have been replaced by a new one, and the event applied again or absorbed as a duplicate.
+    expect(await members()).toEqual(before);
+    expect(consumer.membership).toEqual({ state: 'joined' });
+    expect(consumer.stats.duplicates).toBe(0);
+    expect(await pointsOf([slow.eventId])).toEqual([31]);
   });
 
   it('a Postgres outage is waited out, not dead-lettered: the events arriving meanwhile are applied once it is back', async () => {

@@ -1,6 +1,6 @@
 import { EventContractError, EventEnvelope, EventHeaders, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
 import { GroupCommit, Sql, unavailableDependency } from '@mdm/platform/database';
-import { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
+import { Consumer, ConsumerConfig, EachBatchPayload, GROUP_SESSION, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { Logger, runWithContext } from '@mdm/platform/logging';
 
 export interface Delivery {
@@ -82,8 +82,12 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 const OUTAGE_RETRY_MAX_MS = 1_000;
 /** How long stop() lets a join under way finish before it disconnects. */
 const STOP_JOIN_WAIT_MS = 3_000;
-/** kafkajs's session timeout (the broker's group.min.session.timeout.ms is 6 s). */
-export const SESSION_TIMEOUT_MS = 10_000;
+/**
+ * How long the broker holds an idle fetch. kafkajs heartbeats between fetches, and the broker
+ * answers a connection's requests in turn, so an idle member heartbeats about this often: within
+ * its session (GROUP_SESSION).
+ */
+const IDLE_FETCH_WAIT_MS = 1_000;
 
 /** 'joining': connected, waiting for partitions (also during a rebalance or after a crash). */
 export type ConsumerState = 'joining' | 'joined' | 'stopped';
@@ -189,10 +193,8 @@ export class InboxConsumer {
     await this.dlqProducer.connect();
     const consumer = kafka.consumer({
       groupId,
-      // A member that died without leaving holds its partitions this long: it bounds how soon a
-      // restarted service's consumer works again. Batches heartbeat as they finish, well within it.
-      sessionTimeout: SESSION_TIMEOUT_MS,
-      heartbeatInterval: 1_000,
+      ...GROUP_SESSION,
+      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
       rebalanceTimeout: 30_000,
       allowAutoTopicCreation: false,
       // Waits out a broker outage (a restart takes seconds to tens of seconds) as the same member,
@@ -320,7 +322,18 @@ export class InboxConsumer {
     return batch.finally(() => this.batchesInFlight.delete(batch));
   }
 
+  /** A batch applied: kafkajs heartbeats only between batches, so one that takes long heartbeats meanwhile. */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
+    // A failed heartbeat (a rebalance under way) is seen again by the one that ends the batch.
+    const beating = setInterval(() => void payload.heartbeat().catch(() => undefined), GROUP_SESSION.heartbeatInterval);
+    try {
+      await this.applyBatch(payload);
+    } finally {
+      clearInterval(beating);
+    }
+  }
+
+  private async applyBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     this.stats.received += batch.messages.length;
     const wanted = batch.messages.filter((message) => !this.ignored(message));
