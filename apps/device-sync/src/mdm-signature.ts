@@ -1,15 +1,13 @@
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import * as pkijs from 'pkijs';
 import { DomainError } from '@mdm/contracts/core';
+import { pkijs } from '@mdm/platform/crypto/cms';
 import { CLOCK, Headers, RawBodyRequest, SERVICE_CONFIG } from '@mdm/platform/http';
 import { CallSigner, callService } from '@mdm/platform/http-client';
 import { Clock } from '@mdm/platform/clock';
 import { AuthenticatedDevice, DeviceAuth } from './device-auth';
 import { DeviceSyncConfig } from './device-sync.definition';
-
-pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] }));
 
 /** DER of EncapsulatedContentInfo { id-data, [0] OCTET STRING '' }: the content of a bodiless call (the long poll). */
 const EMPTY_CONTENT = () => pkijs.EncapsulatedContentInfo.fromBER(new Uint8Array(Buffer.from('300f06092a864886f70d010701a0020400', 'hex')).buffer);

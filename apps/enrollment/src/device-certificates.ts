@@ -1,7 +1,7 @@
 import { KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '@mdm/platform/crypto/x509';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const OID = { commonName: '2.5.4.3', organization: '2.5.4.10', organizationalUnit: '2.5.4.11' };

@@ -1,8 +1,6 @@
-import { createCipheriv, createECDH, createHash, createHmac, createPublicKey, pbkdf2Sync, randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { createCipheriv, createECDH, createHash, createHmac, createPublicKey, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { x509 } from '@mdm/platform/crypto/x509';
 import { checkDeviceKey, invalidCsr } from '@mdm/enrollment/domain';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /**
  * R13: the public key of a device's PKCS#10 request, as canonical SubjectPublicKeyInfo DER, once

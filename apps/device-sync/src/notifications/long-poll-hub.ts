@@ -161,9 +161,9 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     const promise = new Promise<PolledNotification[]>((ok, ko) => ((resolve = ok), (reject = ko)));
     // A revocation that arrives while the poll answers from its queue has nobody awaiting it.
     promise.catch(() => undefined);
-    const w: Waiter = { ...device, done: false, rows: [], resolve, reject, promise, timer: undefined as unknown as NodeJS.Timeout };
     // The only per-poll work while idle: one unref'd timer.
-    w.timer = setTimeout(() => this.finish(w, []), waitMs).unref();
+    const timer = setTimeout(() => this.finish(w, []), waitMs).unref();
+    const w: Waiter = { ...device, done: false, rows: [], resolve, reject, promise, timer };
     let devices = this.waiting.get(device.tenantId);
     if (!devices) this.waiting.set(device.tenantId, (devices = new Map()));
     let set = devices.get(device.deviceId);
