@@ -12,7 +12,7 @@ import { DeviceSyncConfig } from './device-sync.definition';
 /** DER of EncapsulatedContentInfo { id-data, [0] OCTET STRING '' }: the content of a bodiless call (the long poll). */
 const EMPTY_CONTENT = () => pkijs.EncapsulatedContentInfo.fromBER(new Uint8Array(Buffer.from('300f06092a864886f70d010701a0020400', 'hex')).buffer);
 
-const badSignature = (why: string) => new DomainError(401, 'UNAUTHORIZED', `Mdm-Signature: ${why}`);
+const badSignature = (why: string) => new DomainError('UNAUTHORIZED', `Mdm-Signature: ${why}`);
 
 /**
  * A device's signed call (API.md, as Apple's MDM protocol): `Mdm-Signature` is a detached CMS
@@ -84,7 +84,7 @@ export class MdmSignatureGuard implements CanActivate {
     });
     return this.ca.catch((err: Error) => {
       this.ca = undefined;
-      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the device CA certificate is unavailable: ${err.message}`);
+      throw new DomainError('SERVICE_UNAVAILABLE', `the device CA certificate is unavailable: ${err.message}`);
     });
   }
 }

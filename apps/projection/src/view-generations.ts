@@ -185,7 +185,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async claimRebuild(): Promise<RebuildStatus> {
-    const running = () => new DomainError(409, 'REBUILD_RUNNING', `generation ${this.rebuild!.generation} is being rebuilt`, this.status());
+    const running = () => new DomainError('REBUILD_RUNNING', `generation ${this.rebuild!.generation} is being rebuilt`, this.status());
     if (this.rebuild?.status === 'running') throw running();
     const tables = new ViewTables(this.live!.tables.generation + 1);
     const groupId = this.groupOf(tables.generation);

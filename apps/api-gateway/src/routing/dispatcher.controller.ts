@@ -29,7 +29,7 @@ export class DispatcherController {
     let answer: Answer;
     const found = this.routes.match(req.method, req.path);
     try {
-      if (!found || isProxied(found.route)) throw new DomainError(404, 'NOT_FOUND', `no ${req.method} ${req.path}`);
+      if (!found || isProxied(found.route)) throw new DomainError('NOT_FOUND', `no ${req.method} ${req.path}`);
       const { params } = found;
       const { operation, handle } = found.route;
       principal = await this.access.authenticate(req);

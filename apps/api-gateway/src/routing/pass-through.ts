@@ -59,7 +59,7 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       }
       if (device) {
         const wait = failures.retryAfter(device.address, device.credential);
-        if (wait !== undefined) throw new DomainError(429, 'TOO_MANY_FAILURES', `too many refused device calls from this address; retry in ${wait} s`, { retryAfter: wait });
+        if (wait !== undefined) throw new DomainError('TOO_MANY_FAILURES', `too many refused device calls from this address; retry in ${wait} s`, { retryAfter: wait });
       }
       const body = await readBody(req);
       const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
@@ -80,14 +80,14 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
           if (abort.signal.aborted) return;
           if (notConnected(err)) route.upstream.unreachable(target.origin);
           if (!notConnected(err) || i + 1 >= instances.length) {
-            throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+            throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
           }
           target = new URL(req.originalUrl, instances[i + 1]);
         }
       }
     } catch (err) {
       const { status, body } = toErrorResponse(err, runtime.logger);
-      const retryAfter = err instanceof DomainError && status === 429 ? String((err.details as { retryAfter: number }).retryAfter) : undefined;
+      const retryAfter = err instanceof DomainError && err.code === 'TOO_MANY_FAILURES' ? String((err.details as { retryAfter: number }).retryAfter) : undefined;
       answer = { status, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter }, body: Buffer.from(JSON.stringify(body)) };
     }
     if (device) failures.record(device.address, device.credential, answer.status);
@@ -113,7 +113,7 @@ function errorCode(answer: { status: number; body: Buffer }): string | undefined
 
 /** The request's body; a 413 once it passes the API's 1 MiB limit. */
 function readBody(req: Request): Promise<Buffer> {
-  const tooLarge = () => new DomainError(413, 'PAYLOAD_TOO_LARGE', 'request body exceeds 1 MiB');
+  const tooLarge = () => new DomainError('PAYLOAD_TOO_LARGE', 'request body exceeds 1 MiB');
   if (Number(req.header('content-length') ?? 0) > BODY_LIMIT_BYTES) {
     req.resume();
     return Promise.reject(tooLarge());
@@ -126,6 +126,6 @@ function readBody(req: Request): Promise<Buffer> {
       if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
     });
     req.on('end', () => (size > BODY_LIMIT_BYTES ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
-    req.on('error', (err) => reject(new DomainError(400, 'VALIDATION_FAILED', `request body could not be read: ${err.message}`)));
+    req.on('error', (err) => reject(new DomainError('VALIDATION_FAILED', `request body could not be read: ${err.message}`)));
   });
 }
