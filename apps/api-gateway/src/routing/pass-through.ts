@@ -1,8 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
-import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
-import { notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
+import { Headers, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { CallSigner, notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
+import { Logger } from '@mdm/platform/logging';
 import { Access, actorOf } from '../access/access';
 import { DeviceFailureLimit } from '../access/device-failures';
 import { Principal } from '../access/tokens';
@@ -24,7 +25,7 @@ const ANSWER_HEADERS = ['content-type', 'cache-control', 'retry-after'];
  * it, signed and bound to this call, the correlation id, the body's type), and a device's
  * credential on the device API, which device-sync authenticates. The gateway's own calls and unknown paths go on to the dispatcher.
  */
-export function servicePassThrough(app: INestApplication, runtime: ServiceRuntime): RequestHandler {
+export function servicePassThrough(app: INestApplication, runtime: { signer: CallSigner; logger: Logger }): RequestHandler {
   const routes = app.get<RouteTable>(ROUTE_TABLE);
   const access = app.get(Access);
   const audit = app.get(AuditLog);
