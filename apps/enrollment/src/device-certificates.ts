@@ -11,10 +11,9 @@ const SERIAL_WIDTH = 16;
 /**
  * DER made once by the ASN.1 library from stand-in values, whose fixed-width fields are then
  * overwritten in place. Every device certificate has the same shape (same issuer, extensions and
- * field widths), so only those bytes differ; the library's schema serializer cost ten times the
- * signature, most of an enrollment's CPU in this service, and the library's certificate builder
- * (X509CertificateGenerator) costs more than ten times this path per certificate (measured in
- * device-certificates.spec.ts).
+ * field widths), so only those bytes differ; the library's schema serializer and its certificate
+ * builder (X509CertificateGenerator) cost most of an enrollment's CPU in this service (README,
+ * "Performance notes").
  */
 export class DerTemplate<K extends string> {
   private constructor(
