@@ -37,7 +37,6 @@ export class ActionsService extends ActionsPort {
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
-    /** Only the clock is used: a test passes `{ clock }`. */
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(NotifierPort) private readonly notifier: NotifierPort,
   ) {
