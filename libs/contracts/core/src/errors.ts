@@ -43,6 +43,12 @@ export type CodeWithStatus<S extends ErrorStatus> = { [K in ErrorCode]: (typeof 
  */
 export class DomainError extends Error {
   readonly code: ErrorCode;
+  /**
+   * The HTTP status the contract answers the code with, taken from ERROR_STATUS when the error is
+   * made. A plain property, not a getter: express's body parser (http-errors) writes `status` on an
+   * error thrown while it reads the body, such as the signed-body check's.
+   */
+  readonly status: ErrorStatus;
   readonly details?: unknown;
 
   constructor(code: ErrorCode, message: string, details?: unknown);
@@ -56,12 +62,8 @@ export class DomainError extends Error {
     super(message);
     this.name = 'DomainError';
     this.code = code;
+    this.status = ERROR_STATUS[code];
     if (details !== undefined) this.details = details;
-  }
-
-  /** The HTTP status the contract answers this code with (ERROR_STATUS's): for tests and logs; the HTTP layer reads the table. */
-  get status(): ErrorStatus {
-    return ERROR_STATUS[this.code];
   }
 }
 

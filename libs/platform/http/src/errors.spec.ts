@@ -1,6 +1,8 @@
 import { DomainError, conflict, notFound, ruleViolation } from '@mdm/contracts/core';
+import type { AddressInfo } from 'node:net';
+import express, { json } from 'express';
 import { createLogger } from '@mdm/platform/logging';
-import { toErrorResponse } from './errors';
+import { bodyErrorHandler, toErrorResponse } from './errors';
 
 const logger = createLogger('test', 'silent');
 
@@ -21,5 +23,21 @@ describe('a refusal is answered with its code, at the status the one table gives
     }
     // The status a caller still passes (the deprecated form) is not what decides.
     expect(toErrorResponse(new DomainError(400, 'FORBIDDEN', 'm'), logger).status).toBe(403);
+  });
+
+  it('a refusal thrown while the body is read (the signed-body check) is answered with its code and status', async () => {
+    // The body parser passes such an error through http-errors, which writes its `status`.
+    const app = express();
+    app.use(json({ verify: () => { throw new DomainError('UNAUTHENTICATED', 'signed for another body'); } }));
+    app.use(bodyErrorHandler(logger));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((ok) => server.once('listening', ok));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(3_000) });
+      expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([401, 'UNAUTHENTICATED']);
+    } finally {
+      server.close();
+    }
   });
 });
