@@ -42,7 +42,7 @@ export class DeviceStateOwners {
   ) {}
 }
 
-export const unknownDevice = () => new DomainError(401, 'UNAUTHORIZED', 'unknown, unenrolled or removed device');
+export const unknownDevice = () => new DomainError('UNAUTHORIZED', 'unknown, unenrolled or removed device');
 
 /**
  * A device call is decided on current state (API.md: every command that answered before it is
@@ -87,7 +87,7 @@ export class DeviceAuth {
   /** The request's credential; a 401 when it has none. */
   credential(req: Request): DeviceCredential {
     const credential = DEVICE.exec(req.header('authorization') ?? '')?.[1];
-    if (!credential) throw new DomainError(401, 'UNAUTHORIZED', 'expected Authorization: Device <deviceCredential>');
+    if (!credential) throw new DomainError('UNAUTHORIZED', 'expected Authorization: Device <deviceCredential>');
     return { hash: createHash('sha256').update(credential).digest('hex'), lookup: credentialLookup(credential) };
   }
 

@@ -4,7 +4,8 @@ import { notFound } from '@mdm/contracts/core';
 import { DeviceListQuery, Overview, TimelineEntry, ViewPageQuery } from '@mdm/contracts/projection';
 import { DeviceLists, DeviceWithoutLists, TenantState, bannerVisible, deviceDetail, joinDevice, listItem } from '@mdm/projection/domain';
 import { Database } from '@mdm/platform/database';
-import { ServiceRuntime, decodeCursor, paged } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
+import { CLOCK, decodeCursor, paged } from '@mdm/platform/http';
 import { Freshness } from './freshness';
 import { ViewGenerations } from './view-generations';
 import { ViewTables } from './view-tables';
@@ -23,7 +24,7 @@ export class ViewsService {
     @Inject(Database) private readonly db: Database,
     @Inject(ViewGenerations) private readonly generations: ViewGenerations,
     @Inject(Freshness) private readonly freshness: Freshness,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** R29 */
@@ -187,7 +188,7 @@ export class ViewsService {
   /** R28/R15: devices whose MDM certificate has expired, by the date they will be removed. */
   removalDue(tenantId: string, q: ViewPageQuery) {
     const [afterDue, afterDevice] = decodeCursor(q.cursor, timeIdKey) ?? [null, null];
-    const now = this.runtime.clock.now();
+    const now = this.clock.now();
     return this.generations.read(async (t) => {
       const rows = await this.db.query<{ device_id: string; certificate_not_after: Date; removal_due_at: Date }>(
         `select device_id, certificate_not_after, removal_due_at from ${t.devices}

@@ -81,7 +81,7 @@ export class ReadYourWrites {
 
   /** The refusal when the inbox has not caught up in time (the streams it still waits for, a few of them). */
   lagging(behind: string[]): DomainError {
-    return new DomainError(503, 'DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
+    return new DomainError('DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
       behind: behind.slice(0, 20),
     });
   }
@@ -94,7 +94,7 @@ export class ReadYourWrites {
       if (!res.ok) throw new Error(`${res.status}`);
       return (res.body as PublishedVersions).streams;
     } catch (err) {
-      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, {
+      throw new DomainError('SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, {
         cause: (err as Error).message,
       });
     }
