@@ -46,6 +46,22 @@ module.exports = [
   },
   { files: testFiles, rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
   {
+    // The X.509 and CMS libraries need their crypto engine set before use: it is set once, in the platform.
+    files: ['**/*.ts'],
+    ignores: ['libs/platform/crypto/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: '@peculiar/x509', message: "Import { x509 } from '@mdm/platform/crypto/x509' (its engine is set there)." },
+            { name: 'pkijs', message: "Import { pkijs } from '@mdm/platform/crypto/cms' (its engine is set there)." },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // End-to-end tests, and a service's integration tests, boot the apps themselves: they reach into apps/ by design.
     files: ['apps/*/src/**/*.int-spec.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },

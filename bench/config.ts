@@ -5,6 +5,8 @@ export const benchConfig = {
   databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/mdm_bench',
   brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
   /** Wall time of each time-boxed Postgres measurement (after a short warm-up). */
+  /** The log level of the services a multi-process scenario starts (`info` logs each call with its duration, in the stack's log directory). */
+  serviceLogLevel: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn',
   durationMs: Number(process.env.BENCH_DURATION_MS ?? 4000),
   warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 500),
   /** Messages produced in (c) per batch size, rows drained in (d), events consumed in (e). */

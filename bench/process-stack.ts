@@ -63,7 +63,7 @@ export async function processStack(
     DATABASE_URL: benchConfig.databaseUrl,
     KAFKA_BROKERS: benchConfig.brokers.join(','),
     KAFKA_TOPIC_NAMESPACE: `bench-${run}`,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: benchConfig.serviceLogLevel,
     MDM_OPERATOR_TOKEN: operatorToken,
     MDM_GATEWAY_SIGNING_KEY: signingKey,
     MDM_SERVICES_FROM: from,

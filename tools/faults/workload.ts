@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 
 /** One command (or probe) sent through the gateway, and how it was answered. */
 export interface Outcome {
@@ -10,6 +11,8 @@ export interface Outcome {
   /** The gateway refused or dropped the connection (only expected while the gateway itself is down). */
   dropped?: boolean;
   ms: number;
+  /** When the answer came (epoch ms). */
+  at: number;
   deviceId?: string;
   userId?: string;
   sku?: string;
@@ -19,47 +22,67 @@ export interface Outcome {
 }
 
 /** Connection errors of a gateway process that is not there (refused) or died under the call (closed, reset). */
-const DROPPED = new Set(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
+const DROPPED = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
 
 /** A hang: an answer that takes longer than this is counted as bad. */
 const CALL_TIMEOUT_MS = 15_000;
+
+/** One HTTP exchange, from `localAddress` when given (Linux answers on all of 127/8: a client of its own). */
+function exchange(
+  url: string,
+  init: { method: string; headers: Record<string, string>; payload?: string; localAddress?: string },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: init.method, headers: init.headers, localAddress: init.localAddress, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(init.payload);
+  });
+}
 
 /** Sends one call and classifies its answer by the suite's oracle ("clean 503 { code }, never a hang or a stack trace"). */
 export async function call(
   kind: Outcome['kind'],
   url: string,
-  init: { method: string; headers?: Record<string, string>; body?: unknown },
+  init: { method: string; headers?: Record<string, string>; body?: unknown; localAddress?: string },
 ): Promise<Outcome> {
   const started = Date.now();
+  const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
   const headers: Record<string, string> = { ...init.headers };
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
+  if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
+  let res: { status: number; text: string };
   try {
-    res = await fetch(url, {
-      method: init.method,
-      headers,
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-    });
+    res = await exchange(url, { method: init.method, headers, payload, localAddress: init.localAddress });
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const ms = Date.now() - started;
-    if (e.name === 'TimeoutError') return { kind, status: 0, ms, bad: `no answer within ${CALL_TIMEOUT_MS / 1000} s` };
-    const code = e.cause?.code ?? e.message;
-    return DROPPED.has(code) ? { kind, status: 0, ms, dropped: true, code } : { kind, status: 0, ms, bad: `connection ${code}` };
+    const e = err as Error & { code?: string };
+    const at = Date.now();
+    const ms = at - started;
+    if (e.name === 'AbortError') return { kind, status: 0, ms, at, bad: `no answer within ${CALL_TIMEOUT_MS / 1000} s` };
+    const code = e.code ?? e.message;
+    return DROPPED.has(code) ? { kind, status: 0, ms, at, dropped: true, code } : { kind, status: 0, ms, at, bad: `connection ${code}` };
   }
-  const text = await res.text().catch(() => '');
-  const ms = Date.now() - started;
+  const { status, text } = res;
+  const at = Date.now();
+  const ms = at - started;
   let body: Record<string, unknown> | undefined;
   try {
     body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   } catch {
-    return { kind, status: res.status, ms, bad: `not JSON: ${text.slice(0, 80)}` };
+    return { kind, status, ms, at, bad: `not JSON: ${text.slice(0, 80)}` };
   }
   const code = typeof body?.code === 'string' ? body.code : undefined;
-  const outcome: Outcome = { kind, status: res.status, ms, ...(code && { code }), ...(res.ok && body && { body }) };
-  if (res.status >= 500 && !(res.status === 503 && code)) outcome.bad = `${res.status} ${code ?? ''} ${text.slice(0, 120)}`.trim();
-  if (res.status >= 400 && text.includes('    at ')) outcome.bad = `a stack trace in a ${res.status}`;
+  const ok = status >= 200 && status < 300;
+  const outcome: Outcome = { kind, status, ms, at, ...(code && { code }), ...(ok && body && { body }) };
+  if (status >= 500 && !(status === 503 && code)) outcome.bad = `${status} ${code ?? ''} ${text.slice(0, 120)}`.trim();
+  if (status >= 400 && text.includes('    at ')) outcome.bad = `a stack trace in a ${status}`;
   return outcome;
 }
 

@@ -1,5 +1,6 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
+import { LOGGER, SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
+import { Logger } from '@mdm/platform/logging';
 import { Access } from './access/access';
 import { DeviceFailureLimit } from './access/device-failures';
 import { Tokens } from './access/tokens';
@@ -41,9 +42,9 @@ class UpstreamChecks implements OnModuleInit, OnApplicationShutdown {
     },
     {
       provide: UPSTREAMS,
-      inject: [ServiceRuntime, SERVICE_CONFIG],
-      useFactory: (runtime: ServiceRuntime, config: GatewayConfig): Upstreams => {
-        const logger = runtime.logger.child({ component: 'upstreams' });
+      inject: [LOGGER, SERVICE_CONFIG],
+      useFactory: (platformLogger: Logger, config: GatewayConfig): Upstreams => {
+        const logger = platformLogger.child({ component: 'upstreams' });
         const pool = (service: string, urls: string) => new UpstreamPool(service, urls, { logger });
         return {
           authority: pool('authority', config.AUTHORITY_URL),

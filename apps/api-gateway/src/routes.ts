@@ -44,7 +44,7 @@ export function buildRouteTable({ runtime, tokens, audit, upstreams }: GatewayDe
   // One handler per operation the gateway answers itself: a new one without a handler does not compile.
   const handlers: Record<keyof typeof gatewayOperations, Handler> = {
     getSession: async ({ principal }) => {
-      if (!principal) throw new DomainError(401, 'UNAUTHORIZED', 'a bearer token is required');
+      if (!principal) throw new DomainError('UNAUTHORIZED', 'a bearer token is required');
       return { status: 200, body: principal };
     },
     createTenant: async ({ body }) => {
@@ -77,7 +77,7 @@ export function buildRouteTable({ runtime, tokens, audit, upstreams }: GatewayDe
     getClock: async () => ({ status: 200, body: { now: runtime.clock.now().toISOString() } }),
     advanceClock: async ({ body }) => {
       const clock = runtime.testClock;
-      if (!clock) throw new DomainError(409, 'TEST_CLOCK_DISABLED', 'the clock can be advanced only when the stack runs with MDM_TEST_CLOCK=1');
+      if (!clock) throw new DomainError('TEST_CLOCK_DISABLED', 'the clock can be advanced only when the stack runs with MDM_TEST_CLOCK=1');
       await clock.advance((body as z.infer<typeof advanceClockBody>).seconds);
       // Each instance of each service adopts the new time and runs its due sweeps before the call answers.
       const instances = Object.values(upstreams).flatMap((pool) => pool.urls);
@@ -104,11 +104,11 @@ async function postJson(signer: CallSigner, url: string, body: unknown, actor: s
   try {
     answer = await callService(url, { method: 'POST', body, signer, actor });
   } catch (err) {
-    throw new DomainError(503, 'SERVICE_UNAVAILABLE', `${new URL(url).host} is unreachable`, { cause: (err as Error).message });
+    throw new DomainError('SERVICE_UNAVAILABLE', `${new URL(url).host} is unreachable`, { cause: (err as Error).message });
   }
   if (!answer.ok) {
     const { code, message } = (answer.body ?? {}) as { code?: string; message?: string };
-    throw new DomainError(503, 'SERVICE_UNAVAILABLE', `${url} answered ${answer.status}: ${code ?? ''} ${message ?? ''}`);
+    throw new DomainError('SERVICE_UNAVAILABLE', `${url} answered ${answer.status}: ${code ?? ''} ${message ?? ''}`);
   }
   return answer.body;
 }

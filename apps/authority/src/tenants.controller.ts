@@ -19,7 +19,8 @@ import {
   assertExists,
   bannerVisible,
 } from '@mdm/authority/domain';
-import { Actor, CalledBy, GATEWAY_SERVICE, PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
+import { Actor, CLOCK, CalledBy, GATEWAY_SERVICE, PathPipe, ZodPipe } from '@mdm/platform/http';
 
 import { TenantsService, toAuthorityState } from './tenants.service';
 
@@ -29,7 +30,7 @@ type TenantParams = z.infer<typeof tenantParams>;
 export class TenantsController {
   constructor(
     @Inject(TenantsService) private readonly tenants: TenantsService,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** R1: a tenant starts with authority unknown. The gateway chooses the id so that a retry is idempotent. */
@@ -98,7 +99,7 @@ export class TenantsController {
     @Actor() actor: string,
   ) {
     const { state } = await this.tenants.execute(tenantId, actor, (s) =>
-      uploadApnsCertificate(s, { authority, certificatePem, now: this.runtime.clock.now() }),
+      uploadApnsCertificate(s, { authority, certificatePem, now: this.clock.now() }),
     );
     const { serial, subject, notAfter } = state.apnsCertificates[authority]!;
     return { serial, subject, notAfter };

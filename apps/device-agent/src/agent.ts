@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@mdm/platform/logging';
+import { withRetries } from '@mdm/platform/retry';
 import { EnrollPlan, Fleet, FleetOptions } from './fleet';
 import { GatewayClient, ServerFeatures, discoverFeatures } from './gateway-client';
 import { standInApnsCertificatePem } from './identity';
@@ -95,12 +96,9 @@ export function readUserIds(file: string): string[] {
 
 /** A set-up call; tried again (up to 5 times, backing off) while the server answers 5xx, as a loaded system may. */
 async function expect2xx<T>(what: string, call: () => Promise<{ status: number; body: T }>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await call();
-    if (res.status >= 200 && res.status <= 299) return res.body;
-    if (res.status < 500 || attempt === 5) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
-    await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-  }
+  const res = await withRetries({ retries: 4, backoff: { initialMs: 500, maxMs: 4_000 }, retryAnswer: (r) => r.status >= 500 }, call);
+  if (res.status >= 200 && res.status <= 299) return res.body;
+  throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 /** A tenant of its own on `authority`, ready for the platform mix (Apple: consent and a stand-in APNs certificate for both authorities, R12). */

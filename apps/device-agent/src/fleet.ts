@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@mdm/platform/logging';
+import { Backoff, backoffDelay, withRetries } from '@mdm/platform/retry';
 import { GatewayClient, ServerFeatures } from './gateway-client';
 import { certificateRequestPem, newDeviceKey } from './identity';
 import { mdmSignature } from './mdm-signature';
@@ -51,8 +52,8 @@ export interface FleetSnapshot {
   counters: Counters;
 }
 
-/** Tries of an enrollment the server failed (5xx) or dropped, with backoff from 0.5 s to 30 s. */
-const ENROLL_ATTEMPTS = 10;
+/** Tries again of an enrollment the server failed (5xx) or dropped, with the device's backoff. */
+const ENROLL_RETRIES = 10;
 
 /** What a poll (a GET) signs. */
 const EMPTY_BODY = '';
@@ -97,6 +98,8 @@ export class Fleet {
   private readonly schedule: Scheduler;
   private readonly retries: Scheduler;
   private readonly random: () => number;
+  /** A failed call's backoff: from 0.5 s to 30 s, spread by ±50 %. */
+  private readonly backoff: Backoff;
   private running = false;
   /** Devices the state file already knew as removed. */
   private readonly removedBefore: number;
@@ -112,6 +115,7 @@ export class Fleet {
     private readonly opts: FleetOptions,
   ) {
     this.random = opts.random ?? Math.random;
+    this.backoff = { initialMs: 500, maxMs: 30_000, jitter: () => 0.5 + this.random() };
     this.schedule = new Scheduler(serverClock, (ids) => ids.forEach((i) => this.checkInNow(i)));
     this.retries = new Scheduler({ now: Date.now }, (ids) =>
       ids.forEach((id) => (id % 2 === POLL ? this.poll(id >> 1) : this.checkInNow(id >> 1))),
@@ -156,25 +160,26 @@ export class Fleet {
         osVersion: OS_VERSIONS[platform],
         ...(this.features.enrollmentCsr && { csrPem: await certificateRequestPem(key, serialNumber) }),
       };
-      for (let attempt = 0; ; attempt++) {
-        const res = await this.client
-          .json<EnrollAnswer>(`/api/v1/tenants/${this.state.tenantId}/enrollments`, { method: 'POST', token, body })
-          .catch((err: Error) => ({ status: 0, body: { code: errorKind(err) } }) as const);
-        if (res.status === 201) return this.enrolled(res.body, { platform, userId, key, serialNumber, noncompliant: this.random() < plan.noncompliantShare });
-        // Read-your-writes may lag (503) after the tenant and its users were set up, and more so
-        // under load; a loaded system may fail or drop a connection: backing off as the device's
-        // other calls do, for a few minutes in all.
-        if ((res.status >= 500 || res.status === 0) && attempt < ENROLL_ATTEMPTS) {
-          this.error(`enroll ${res.status} ${errorCode(res.body)} (tried again)`, res.body);
-          await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt) * (0.5 + this.random())));
-          continue;
-        }
-        const kind = `enroll ${res.status} ${errorCode(res.body)}`;
-        this.error(kind, res.body);
-        firstError ||= `${kind}: ${JSON.stringify(res.body)}`;
-        failed++;
-        return;
-      }
+      // Read-your-writes may lag (503) after the tenant and its users were set up, and more so
+      // under load; a loaded system may fail or drop a connection: backing off as the device's
+      // other calls do, for a few minutes in all.
+      const res = await withRetries(
+        {
+          retries: ENROLL_RETRIES,
+          backoff: this.backoff,
+          retryAnswer: (r) => r.status >= 500 || r.status === 0,
+          onRetry: ({ answer: r }) => this.error(`enroll ${r!.status} ${errorCode(r!.body)} (tried again)`, r!.body),
+        },
+        () =>
+          this.client
+            .json<EnrollAnswer>(`/api/v1/tenants/${this.state.tenantId}/enrollments`, { method: 'POST', token, body })
+            .catch((err: Error) => ({ status: 0, body: { code: errorKind(err) } }) as const),
+      );
+      if (res.status === 201) return this.enrolled(res.body, { platform, userId, key, serialNumber, noncompliant: this.random() < plan.noncompliantShare });
+      const kind = `enroll ${res.status} ${errorCode(res.body)}`;
+      this.error(kind, res.body);
+      firstError ||= `${kind}: ${JSON.stringify(res.body)}`;
+      failed++;
     };
     const worker = async () => {
       while (next < count) {
@@ -457,12 +462,11 @@ export class Fleet {
     this.dirty = true;
   }
 
-  /** Exponential backoff from 0.5 s to 30 s, spread by ±50 %. */
+  /** The device's next call after its failures in a row, on the retry heap (one timer for the whole fleet). */
   private retryLater(i: number, kind: typeof POLL | typeof CHECK_IN): void {
     const f = Math.min(this.failures[i], 6);
     this.failures[i] = f + 1;
-    const delay = Math.min(30_000, 500 * 2 ** f) * (0.5 + this.random());
-    this.retries.at(i * 2 + kind, Date.now() + delay);
+    this.retries.at(i * 2 + kind, Date.now() + backoffDelay(this.backoff, f + 1));
   }
 
   /** Counted by kind; the first of each kind is logged with what the server said (`detail`), the cause to look for. */

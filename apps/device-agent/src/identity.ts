@@ -1,7 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+import { x509 } from '@mdm/platform/crypto/x509';
 
 type KeyPair = Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'];
 
@@ -21,7 +19,7 @@ async function keyPair(key: string): Promise<KeyPair> {
   return {
     privateKey: await subtle.importKey('pkcs8', pkcs8, EC, false, ['sign']),
     publicKey: await subtle.importKey('spki', spki, EC, true, ['verify']),
-  } as unknown as KeyPair;
+  };
 }
 
 /**
@@ -43,7 +41,7 @@ export async function certificateRequestPem(key: string, serialNumber: string): 
  * and is valid now; Apple never sees it.
  */
 export async function standInApnsCertificatePem(now: Date): Promise<string> {
-  const keys = (await webcrypto.subtle.generateKey({ ...EC }, true, ['sign', 'verify'])) as unknown as KeyPair;
+  const keys = await webcrypto.subtle.generateKey({ ...EC }, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex'),
     name: 'CN=APSP:device-agent, O=Device agent',

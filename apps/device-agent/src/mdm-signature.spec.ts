@@ -1,16 +1,14 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, verify, webcrypto } from 'node:crypto';
 import { ContentInfo, SignedData, id_data, id_signedData } from '@peculiar/asn1-cms';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '@mdm/platform/crypto/x509';
 import { newDeviceKey } from './identity';
 import { mdmSignature } from './mdm-signature';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** A certificate for the device key, signed by a throw-away CA (as the enrollment service's would be). */
 async function deviceCertificate(key: string): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const ca = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as unknown as { privateKey: never };
+  const ca = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const publicKey = await webcrypto.subtle.importKey(
     'spki',
     createPublicKey(createPrivateKey({ key: Buffer.from(key, 'base64'), format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' }),
@@ -24,7 +22,7 @@ async function deviceCertificate(key: string): Promise<string> {
     issuer: 'CN=Tenant CA',
     notBefore: new Date(),
     notAfter: new Date(Date.now() + 86_400_000),
-    publicKey: publicKey as never,
+    publicKey,
     signingKey: ca.privateKey,
     signingAlgorithm: alg,
   });

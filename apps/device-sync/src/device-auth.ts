@@ -42,7 +42,7 @@ export class DeviceStateOwners {
   ) {}
 }
 
-export const unknownDevice = () => new DomainError(401, 'UNAUTHORIZED', 'unknown, unenrolled or removed device');
+export const unknownDevice = () => new DomainError('UNAUTHORIZED', 'unknown, unenrolled or removed device');
 
 /**
  * A device call is decided on current state (API.md: every command that answered before it is
@@ -54,9 +54,26 @@ export const unknownDevice = () => new DomainError(401, 'UNAUTHORIZED', 'unknown
  * it. A credential not found here is refused at once, unless it names a tenant and device (new
  * credentials do) that its owner knows: then it was enrolled a moment ago, and is waited for.
  */
+/**
+ * A credential found here (its device's row), or not here yet but naming a device its owner knows
+ * (`row` null: enrolled a moment ago, `lookup` says which).
+ */
+export interface KnownCredential {
+  credential: DeviceCredential;
+  row: DeviceRow | null;
+}
+
 @Injectable()
 export class DeviceAuth {
-  private readonly batches = new GroupCommit<DeviceCredential, AuthenticatedDevice | undefined>((items, settle) => this.catchUp(items, (i) => settle(i, undefined)), {
+  /**
+   * Every device call's first step: its credential looked up, many at a time. An unknown credential
+   * is refused here, so a flood of guesses never waits in (nor holds up) the queues of real calls.
+   */
+  private readonly lookups = new GroupCommit<DeviceCredential, KnownCredential | undefined>((items) => this.lookUpAll(items), {
+    maxBatch: 500,
+    concurrency: 4,
+  });
+  private readonly batches = new GroupCommit<KnownCredential, AuthenticatedDevice | undefined>((items, settle) => this.catchUp(items, (i) => settle(i, undefined)), {
     maxBatch: 500,
     concurrency: 2,
   });
@@ -70,36 +87,55 @@ export class DeviceAuth {
   /** The request's credential; a 401 when it has none. */
   credential(req: Request): DeviceCredential {
     const credential = DEVICE.exec(req.header('authorization') ?? '')?.[1];
-    if (!credential) throw new DomainError(401, 'UNAUTHORIZED', 'expected Authorization: Device <deviceCredential>');
+    if (!credential) throw new DomainError('UNAUTHORIZED', 'expected Authorization: Device <deviceCredential>');
     return { hash: createHash('sha256').update(credential).digest('hex'), lookup: credentialLookup(credential) };
   }
 
   /** The active device of the request, once everything committed before it has reached this service; else a 401. */
   async authenticate(req: Request): Promise<AuthenticatedDevice> {
-    return this.caughtUp(this.credential(req));
-  }
-
-  async caughtUp(credential: DeviceCredential): Promise<AuthenticatedDevice> {
-    const device = await this.batches.submit(credential);
+    const device = await this.batches.submit(await this.lookUp(this.credential(req)));
     if (!device) throw unknownDevice();
     return device;
   }
 
+  /** The credential of an active device, or of one enrolled a moment ago; else a 401. */
+  async lookUp(credential: DeviceCredential): Promise<KnownCredential> {
+    const known = await this.lookups.submit(credential);
+    if (!known) throw unknownDevice();
+    return known;
+  }
+
+  /**
+   * Credentials found here, active (unenrolled and removed are final), or not here but naming a
+   * device whose owner has published its stream: one statement, and one call to enrollment when
+   * some are not here and name a device.
+   */
+  private async lookUpAll(items: DeviceCredential[]): Promise<(KnownCredential | undefined)[]> {
+    const rows = await this.rows([...new Set(items.map((c) => c.hash))]);
+    const arriving = items.filter((c) => !rows.has(c.hash) && c.lookup).map((c) => c.lookup!);
+    const published =
+      arriving.length === 0
+        ? {}
+        : await this.readYourWrites.published([{ ownerUrl: this.owners.enrollmentUrl, queries: this.deviceQueries(arriving) }]);
+    return items.map((credential) => {
+      const row = rows.get(credential.hash);
+      if (row) return row.status === 'active' ? { credential, row } : undefined;
+      return credential.lookup && deviceStreamId(credential.lookup.deviceId) in published ? { credential, row: null } : undefined;
+    });
+  }
+
   /**
    * A batch's devices, each once this service has applied everything its owners had committed when
-   * asked (undefined: unknown, unenrolled or removed). For a caller that batches device calls itself
-   * (the check-in), so that a call waits in one queue, not two.
+   * asked (undefined: unenrolled or removed meanwhile, or never arrived). For a caller that batches
+   * device calls itself (the check-in), so that a call waits in one queue, not two.
    */
-  async catchUp(items: DeviceCredential[], unknown: (index: number) => void = () => undefined): Promise<(AuthenticatedDevice | undefined)[]> {
-    const hashes = [...new Set(items.map((c) => c.hash))];
-    let rows = await this.rows(hashes);
+  async catchUp(items: KnownCredential[], unknown: (index: number) => void = () => undefined): Promise<(AuthenticatedDevice | undefined)[]> {
+    const hashes = [...new Set(items.map((k) => k.credential.hash))];
+    let rows = new Map(items.flatMap((k) => (k.row ? [[k.credential.hash, k.row] as const] : [])));
     // Device streams named by a credential that is not here yet (a device enrolled a moment ago).
     const arriving = new Map<string, CredentialLookup>();
-    for (const c of items) if (!rows.has(c.hash) && c.lookup) arriving.set(c.hash, c.lookup);
-    // A credential found nowhere, which names no device to wait for, is refused now: a flood of
-    // guesses never waits for (nor holds up) the batch's catch-up.
-    const refuse = () => items.forEach((c, i) => rows.has(c.hash) || arriving.has(c.hash) || unknown(i));
-    refuse();
+    for (const { credential, row } of items) if (!row && credential.lookup) arriving.set(credential.hash, credential.lookup);
+    const refuse = () => items.forEach((k, i) => rows.has(k.credential.hash) || arriving.has(k.credential.hash) || unknown(i));
     let asked = new Set<string>();
     for (let round = 0; round < ROUNDS; round++) {
       // A device that is no longer active here stays so: unenrolled and removed are final.
@@ -113,10 +149,17 @@ export class DeviceAuth {
       for (const hash of arriving.keys()) if (rows.has(hash)) arriving.delete(hash);
       asked = new Set([...asked, ...live.map((r) => r.device_id)]);
     }
-    return items.map((c) => {
-      const row = rows.get(c.hash);
+    return items.map((k) => {
+      const row = rows.get(k.credential.hash);
       return row?.status === 'active' ? { deviceId: row.device_id, tenantId: row.tenant_id } : undefined;
     });
+  }
+
+  /** Enrollment's queries for these devices' streams, per tenant. */
+  private deviceQueries(devices: CredentialLookup[]): StreamQuery[] {
+    const byTenant = new Map<string, string[]>();
+    for (const { tenantId, deviceId } of devices) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), deviceStreamId(deviceId)]);
+    return [...byTenant].map(([tenantId, streams]) => ({ tenantId, streams }));
   }
 
   /** What to ask each owner for: devices whose streams were not asked for in an earlier round. */

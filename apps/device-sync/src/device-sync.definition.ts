@@ -7,11 +7,12 @@ import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
 import {
+  DeviceAnswerLists1765200000000,
   DeviceAssignments1765100000000,
   DeviceLegacyDue1764800000000,
   DevicePushTokens1765000000000,
   DeviceSyncSchema1764400000000,
-  DeviceTenantAuthorityEvent1765200000000,
+  DeviceTenantAuthorityEvent1765300000000,
 } from './device-sync.schema';
 import { pushConfig } from './notifications/push/push-provider';
 
@@ -35,7 +36,8 @@ export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
     DeviceLegacyDue1764800000000,
     DevicePushTokens1765000000000,
     DeviceAssignments1765100000000,
-    DeviceTenantAuthorityEvent1765200000000,
+    DeviceAnswerLists1765200000000,
+    DeviceTenantAuthorityEvent1765300000000,
   ],
   events: [...deviceSyncEvents, ...authorityEvents, ...licensingEvents, ...enrollmentEvents],
   produces: [Topics.deviceSyncEvents, Topics.deviceNotifications],

@@ -126,12 +126,23 @@ export const DeviceAssignments1765100000000 = sqlMigration(
 );
 
 /**
+ * R20/R21: each device's configuration lists as its check-in answer gives them, as JSON text, written
+ * with the lists whenever they change: a check-in that leaves them as they are answers them from
+ * here, without reading, planning or serialising its lists again. Null until the next such write.
+ */
+export const DeviceAnswerLists1765200000000 = sqlMigration(
+  'DeviceAnswerLists1765200000000',
+  [`alter table devices add column answer_lists text`],
+  [`alter table devices drop column answer_lists`],
+);
+
+/**
  * R9/R16: the tenant's latest AuthorityChanged applied here. Licensing answers a tenant's change with
  * a UserAuthorityChanged for every user who moves (caused by that change); when it is the change
  * whose fan-out already told this tenant's devices to check in, it asks nothing more of them.
  */
-export const DeviceTenantAuthorityEvent1765200000000 = sqlMigration(
-  'DeviceTenantAuthorityEvent1765200000000',
+export const DeviceTenantAuthorityEvent1765300000000 = sqlMigration(
+  'DeviceTenantAuthorityEvent1765300000000',
   [`alter table tenants add column authority_event_id uuid`],
   [`alter table tenants drop column authority_event_id`],
 );

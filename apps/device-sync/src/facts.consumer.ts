@@ -1,18 +1,26 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { ConfigurationEvent, ManagingAuthority } from '@mdm/contracts/authority';
-import { EventEnvelope } from '@mdm/contracts/core';
-import { EventData } from '@mdm/contracts/core';
-import { DeviceEnrolled } from '@mdm/contracts/enrollment';
+import {
+  ApnsCertificateUploaded,
+  AuthorityChanged,
+  CoManagementChanged,
+  ConfigurationCreated,
+  ConfigurationDeleted,
+  ConfigurationUpdated,
+  TenantCreated,
+} from '@mdm/contracts/authority';
+import { EventData, TypedEnvelope } from '@mdm/contracts/core';
+import { DeviceEnrolled, DeviceRemoved, DeviceUnenrolled } from '@mdm/contracts/enrollment';
+import { LicenseAssigned, LicenseRemoved, UserAuthorityChanged, UserCreated, UserGroupsChanged } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 import { SERVICE_CONFIG } from '@mdm/platform/http';
 import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 import { DeviceSyncConfig } from './device-sync.definition';
 import { notificationChannel } from './notifications/channels';
 import { revokedPayload } from './notifications/long-poll-hub';
-import { AuthorityFrom, FanOutPort } from './ports';
+import { FanOutPort } from './ports';
 
-type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' }>['data'];
+type Configuration = EventData<typeof ConfigurationCreated>;
 
 /** After a `c` of changed configurations: the tenant's assignments version moves (its row made if its events come later). */
 const bumpAssignments = `insert into tenants (tenant_id, assignments_version) select distinct tenant_id, 1 from c
@@ -36,19 +44,19 @@ export class FactsConsumer {
   }
 
   @EventPattern('TenantCreated')
-  async tenantCreated(@Payload() e: EventEnvelope, @Ctx() { sql }: InboxContext) {
+  async tenantCreated(@Payload() e: TypedEnvelope<typeof TenantCreated>, @Ctx() { sql }: InboxContext) {
     await sql.query('insert into tenants (tenant_id) values ($1) on conflict do nothing', [e.tenantId]);
   }
 
   /** R16: every device of the tenant with a user is told to check in. */
   @EventPattern('AuthorityChanged')
-  async authorityChanged(@Payload() e: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>, @Ctx() { sql }: InboxContext) {
+  async authorityChanged(@Payload() e: TypedEnvelope<typeof AuthorityChanged>, @Ctx() { sql }: InboxContext) {
     await sql.query('update tenants set authority = $2, authority_event_id = $3 where tenant_id = $1', [e.tenantId, e.data.to, e.eventId]);
     await this.fanOut.tenantChanged(sql, e);
   }
 
   @EventPattern('CoManagementChanged')
-  async coManagementChanged(@Payload() e: EventEnvelope<{ enabled: boolean; workloads: Record<string, string> }>, @Ctx() { sql }: InboxContext) {
+  async coManagementChanged(@Payload() e: TypedEnvelope<typeof CoManagementChanged>, @Ctx() { sql }: InboxContext) {
     await sql.query('update tenants set co_management = $2 where tenant_id = $1', [
       e.tenantId,
       JSON.stringify({ enabled: e.data.enabled, workloads: e.data.workloads }),
@@ -56,7 +64,7 @@ export class FactsConsumer {
   }
 
   @EventPattern('ApnsCertificateUploaded')
-  async apns(@Payload() e: EventEnvelope<{ authority: ManagingAuthority; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+  async apns(@Payload() e: TypedEnvelope<typeof ApnsCertificateUploaded>, @Ctx() { sql }: InboxContext) {
     await sql.query(`update tenants set apns_not_after = apns_not_after || jsonb_build_object($2::text, $3::text) where tenant_id = $1`, [
       e.tenantId,
       e.data.authority,
@@ -65,17 +73,17 @@ export class FactsConsumer {
   }
 
   @EventPattern('ConfigurationCreated')
-  async configurationCreated(@Payload() e: EventEnvelope<Configuration>, @Ctx() { sql }: InboxContext) {
+  async configurationCreated(@Payload() e: TypedEnvelope<typeof ConfigurationCreated>, @Ctx() { sql }: InboxContext) {
     await upsertConfiguration(sql, e.tenantId, e.data);
   }
 
   @EventPattern('ConfigurationUpdated')
-  async configurationUpdated(@Payload() e: EventEnvelope<Configuration>, @Ctx() { sql }: InboxContext) {
+  async configurationUpdated(@Payload() e: TypedEnvelope<typeof ConfigurationUpdated>, @Ctx() { sql }: InboxContext) {
     await upsertConfiguration(sql, e.tenantId, e.data);
   }
 
   @EventPattern('ConfigurationDeleted')
-  async configurationDeleted(@Payload() e: EventEnvelope<{ configurationId: string; version: number }>, @Ctx() { sql }: InboxContext) {
+  async configurationDeleted(@Payload() e: TypedEnvelope<typeof ConfigurationDeleted>, @Ctx() { sql }: InboxContext) {
     await sql.query(
       `with c as (update configurations set deleted = true, version = $2 where configuration_id = $1 returning tenant_id)
      ${bumpAssignments}`,
@@ -84,7 +92,7 @@ export class FactsConsumer {
   }
 
   @EventPattern('UserCreated')
-  async userCreated(@Payload() e: EventEnvelope<{ userId: string; groupIds: string[] }>, @Ctx() { sql }: InboxContext) {
+  async userCreated(@Payload() e: TypedEnvelope<typeof UserCreated>, @Ctx() { sql }: InboxContext) {
     await sql.query('insert into users (user_id, tenant_id, group_ids) values ($1, $2, $3) on conflict do nothing', [
       e.data.userId,
       e.tenantId,
@@ -93,24 +101,24 @@ export class FactsConsumer {
   }
 
   @EventPattern('UserGroupsChanged')
-  async userGroupsChanged(@Payload() e: EventEnvelope<{ userId: string; groupIds: string[] }>, @Ctx() { sql }: InboxContext) {
+  async userGroupsChanged(@Payload() e: TypedEnvelope<typeof UserGroupsChanged>, @Ctx() { sql }: InboxContext) {
     await sql.query('update users set group_ids = $2, group_version = group_version + 1 where user_id = $1', [e.data.userId, e.data.groupIds]);
   }
 
   @EventPattern('LicenseAssigned')
-  async licenseAssigned(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+  async licenseAssigned(@Payload() e: TypedEnvelope<typeof LicenseAssigned>, @Ctx() { sql }: InboxContext) {
     await sql.query('update users set licenses = array_append(array_remove(licenses, $2), $2) where user_id = $1', [e.data.userId, e.data.sku]);
   }
 
   @EventPattern('LicenseRemoved')
-  async licenseRemoved(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+  async licenseRemoved(@Payload() e: TypedEnvelope<typeof LicenseRemoved>, @Ctx() { sql }: InboxContext) {
     await sql.query('update users set licenses = array_remove(licenses, $2) where user_id = $1', [e.data.userId, e.data.sku]);
   }
 
   /** R9 → R16: all the user's devices are told to check in. */
   @EventPattern('UserAuthorityChanged')
   async userAuthorityChanged(
-    @Payload() e: EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>,
+    @Payload() e: TypedEnvelope<typeof UserAuthorityChanged>,
     @Ctx() { sql }: InboxContext,
   ) {
     await this.fanOut.userChanged(sql, e);
@@ -118,7 +126,7 @@ export class FactsConsumer {
 
   /** A burst of enrollments is one statement. */
   @EventBatch('DeviceEnrolled')
-  async devicesEnrolled(@Payload() events: EventEnvelope<EventData<typeof DeviceEnrolled>>[], @Ctx() { sql }: InboxContext) {
+  async devicesEnrolled(@Payload() events: TypedEnvelope<typeof DeviceEnrolled>[], @Ctx() { sql }: InboxContext) {
     await sql.query(
       `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by,
                             certificate_serial, certificate_not_after, next_check_in_at, push_token)
@@ -147,17 +155,17 @@ export class FactsConsumer {
   }
 
   @EventPattern('DeviceUnenrolled')
-  async deviceUnenrolled(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
+  async deviceUnenrolled(@Payload() e: TypedEnvelope<typeof DeviceUnenrolled>, @Ctx() { sql }: InboxContext) {
     await this.retire(sql, e, 'unenrolled');
   }
 
   @EventPattern('DeviceRemoved')
-  async deviceRemoved(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
+  async deviceRemoved(@Payload() e: TypedEnvelope<typeof DeviceRemoved>, @Ctx() { sql }: InboxContext) {
     await this.retire(sql, e, 'removed');
   }
 
   /** R14/R15: the device's credential stops working, and its polls waiting on any replica end (at commit). */
-  private async retire(sql: Sql, e: EventEnvelope<{ deviceId: string }>, status: 'unenrolled' | 'removed') {
+  private async retire(sql: Sql, e: TypedEnvelope<typeof DeviceUnenrolled | typeof DeviceRemoved>, status: 'unenrolled' | 'removed') {
     await sql.query(`update devices set status = $2 where device_id = $1`, [e.data.deviceId, status]);
     await sql.query('select pg_notify($1, $2)', [this.channel, revokedPayload(e.tenantId, e.data.deviceId)]);
   }

@@ -1,20 +1,18 @@
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import * as pkijs from 'pkijs';
 import { DomainError } from '@mdm/contracts/core';
+import { pkijs } from '@mdm/platform/crypto/cms';
 import { CLOCK, Headers, RawBodyRequest, SERVICE_CONFIG } from '@mdm/platform/http';
 import { CallSigner, callService } from '@mdm/platform/http-client';
 import { Clock } from '@mdm/platform/clock';
 import { AuthenticatedDevice, DeviceAuth } from './device-auth';
 import { DeviceSyncConfig } from './device-sync.definition';
 
-pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] }));
-
 /** DER of EncapsulatedContentInfo { id-data, [0] OCTET STRING '' }: the content of a bodiless call (the long poll). */
 const EMPTY_CONTENT = () => pkijs.EncapsulatedContentInfo.fromBER(new Uint8Array(Buffer.from('300f06092a864886f70d010701a0020400', 'hex')).buffer);
 
-const badSignature = (why: string) => new DomainError(401, 'UNAUTHORIZED', `Mdm-Signature: ${why}`);
+const badSignature = (why: string) => new DomainError('UNAUTHORIZED', `Mdm-Signature: ${why}`);
 
 /**
  * A device's signed call (API.md, as Apple's MDM protocol): `Mdm-Signature` is a detached CMS
@@ -86,7 +84,7 @@ export class MdmSignatureGuard implements CanActivate {
     });
     return this.ca.catch((err: Error) => {
       this.ca = undefined;
-      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the device CA certificate is unavailable: ${err.message}`);
+      throw new DomainError('SERVICE_UNAVAILABLE', `the device CA certificate is unavailable: ${err.message}`);
     });
   }
 }

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, randomUUID, webcrypto } from 'node:crypto';
 import { EncapsulatedContent, EncapsulatedContentInfo, id_data } from '@peculiar/asn1-cms';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import * as pkijs from 'pkijs';
+import { pkijs } from '@mdm/platform/crypto/cms';
 import { certificateSigningRequest, mdmSignature, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { ApiClient } from './support/api-client';
 import { TestStack } from './support/stack';

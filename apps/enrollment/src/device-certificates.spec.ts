@@ -1,10 +1,9 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync, randomUUID, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '@mdm/platform/crypto/x509';
 import { DerTemplate, DeviceCertificates } from './device-certificates';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 async function certificateAuthority() {
@@ -15,7 +14,7 @@ async function certificateAuthority() {
     notBefore: new Date('2020-01-01T00:00:00Z'),
     notAfter: new Date('2090-01-01T00:00:00Z'),
     signingAlgorithm: algorithm,
-    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    keys,
     extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
   });
   const key = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), format: 'der', type: 'pkcs8' });
@@ -110,8 +109,8 @@ describe('DeviceCertificates (R13)', () => {
         notBefore: new Date(),
         notAfter: new Date(Date.now() + 1e10),
         signingAlgorithm: algorithm,
-        publicKey: device.publicKey as unknown as x509.X509CertificateCreateWithKeyParams['publicKey'],
-        signingKey: keys.privateKey as unknown as x509.X509CertificateCreateWithKeyParams['signingKey'],
+        publicKey: device.publicKey,
+        signingKey: keys.privateKey,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

@@ -1,7 +1,7 @@
 import { KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '@mdm/platform/crypto/x509';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const OID = { commonName: '2.5.4.3', organization: '2.5.4.10', organizationalUnit: '2.5.4.11' };
@@ -11,10 +11,9 @@ const SERIAL_WIDTH = 16;
 /**
  * DER made once by the ASN.1 library from stand-in values, whose fixed-width fields are then
  * overwritten in place. Every device certificate has the same shape (same issuer, extensions and
- * field widths), so only those bytes differ; the library's schema serializer cost ten times the
- * signature, most of an enrollment's CPU in this service, and the library's certificate builder
- * (X509CertificateGenerator) costs more than ten times this path per certificate (measured in
- * device-certificates.spec.ts).
+ * field widths), so only those bytes differ; the library's schema serializer and its certificate
+ * builder (X509CertificateGenerator) cost most of an enrollment's CPU in this service (README,
+ * "Performance notes").
  */
 export class DerTemplate<K extends string> {
   private constructor(

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, createPublicKey, randomUUID, sign, verify, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '@mdm/platform/crypto/x509';
 import { DomainError } from '@mdm/contracts/core';
 import { certificateSigningRequest, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { csrPublicKey, newDeviceKey, newPkcs12Password, pkcs12 } from './device-keys';
@@ -56,7 +56,7 @@ describe('device keys (R13)', () => {
       notBefore: new Date('2020-01-01Z'),
       notAfter: new Date('2090-01-01Z'),
       signingAlgorithm: algorithm,
-      keys: caKeys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+      keys: caKeys,
     });
     const caKey = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', caKeys.privateKey)), format: 'der', type: 'pkcs8' });
     const key = newDeviceKey();

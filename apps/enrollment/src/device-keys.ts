@@ -1,8 +1,6 @@
-import { createCipheriv, createECDH, createHash, createHmac, createPublicKey, pbkdf2Sync, randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { createCipheriv, createECDH, createHash, createHmac, createPublicKey, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { x509 } from '@mdm/platform/crypto/x509';
 import { checkDeviceKey, invalidCsr } from '@mdm/enrollment/domain';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /**
  * R13: the public key of a device's PKCS#10 request, as canonical SubjectPublicKeyInfo DER, once
@@ -32,7 +30,8 @@ export async function csrPublicKey(csrPem: string): Promise<Buffer> {
 /**
  * DER (X.690) written directly: the key encodings and the PFX are a handful of fixed constructions
  * around bytes made elsewhere, and going through node's key export (with its fixed 2048-round
- * PBKDF2) and an ASN.1 schema library cost several times the rest of an enrollment.
+ * PBKDF2) and an ASN.1 schema library cost more than the rest of an enrollment (README,
+ * "Performance notes").
  */
 function tlv(tag: number, ...content: Buffer[]): Buffer {
   const body = Buffer.concat(content);
@@ -119,8 +118,8 @@ const safeBag = (bagId: Buffer, value: Buffer, keyId?: Buffer) =>
  * The device's key and certificate (and the CA's, for the chain) as PKCS#12 (RFC 7292), the form
  * every platform imports: the key shrouded (PBES2), the certificates in the clear as they are
  * public, the whole MAC'd with HMAC-SHA256 under the same password. Node has no PKCS#12 writer;
- * pkijs has one, but its password derivations run in JavaScript (tens of milliseconds per bundle on
- * this machine, where an enrollment's budget is a few), and node-forge's writes RSA keys only.
+ * pkijs has one, but its password derivations run in JavaScript, far over an enrollment's budget
+ * (README, "Performance notes"), and node-forge's writes RSA keys only.
  */
 export function pkcs12(privateKeyPkcs8: Buffer, certificateDer: Buffer, caCertificateDer: Buffer, password: string): Buffer {
   const keyId = createHash('sha1').update(certificateDer).digest();

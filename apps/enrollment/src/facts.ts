@@ -1,7 +1,9 @@
 import { Controller, Inject, Injectable } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
-import { EventEnvelope } from '@mdm/contracts/core';
+import { ApnsCertificateUploaded, AuthorityChanged, ConsentGranted, TenantAuthority, TenantCreated } from '@mdm/contracts/authority';
+import { TypedEnvelope } from '@mdm/contracts/core';
+import { MdmCertificateRenewed } from '@mdm/contracts/device-sync';
+import { LicenseAssigned, LicenseRemoved, UserCreated } from '@mdm/contracts/licensing';
 import { TenantFacts, UserFacts } from '@mdm/enrollment/domain';
 import { Database, Sql } from '@mdm/platform/database';
 import { InboxContext } from '@mdm/platform/inbox';
@@ -10,17 +12,17 @@ import { InboxContext } from '@mdm/platform/inbox';
 @Controller()
 export class FactsConsumer {
   @EventPattern('TenantCreated')
-  async tenantCreated(@Payload() e: EventEnvelope<{ tenantId: string }>, @Ctx() { sql }: InboxContext) {
+  async tenantCreated(@Payload() e: TypedEnvelope<typeof TenantCreated>, @Ctx() { sql }: InboxContext) {
     await sql.query(`insert into tenant_facts (tenant_id, authority) values ($1, 'unknown') on conflict do nothing`, [e.tenantId]);
   }
 
   @EventPattern('AuthorityChanged')
-  async authorityChanged(@Payload() e: EventEnvelope<{ to: TenantAuthority }>, @Ctx() { sql }: InboxContext) {
+  async authorityChanged(@Payload() e: TypedEnvelope<typeof AuthorityChanged>, @Ctx() { sql }: InboxContext) {
     await updateTenant(sql, e.tenantId, 'authority = $2', [e.data.to]);
   }
 
   @EventPattern('ApnsCertificateUploaded')
-  async apns(@Payload() e: EventEnvelope<{ authority: ManagingAuthority; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+  async apns(@Payload() e: TypedEnvelope<typeof ApnsCertificateUploaded>, @Ctx() { sql }: InboxContext) {
     await updateTenant(sql, e.tenantId, 'apns_not_after = tenant_facts.apns_not_after || jsonb_build_object($2::text, $3::text)', [
       e.data.authority,
       e.data.notAfter,
@@ -28,18 +30,18 @@ export class FactsConsumer {
   }
 
   @EventPattern('ConsentGranted')
-  async consent(@Payload() e: EventEnvelope<{ kind: string }>, @Ctx() { sql }: InboxContext) {
+  async consent(@Payload() e: TypedEnvelope<typeof ConsentGranted>, @Ctx() { sql }: InboxContext) {
     await updateTenant(sql, e.tenantId, 'consents = array(select distinct unnest(tenant_facts.consents || $2::text))', [e.data.kind]);
   }
 
   @EventPattern('UserCreated')
-  async userCreated(@Payload() e: EventEnvelope<{ userId: string }>, @Ctx() { sql }: InboxContext) {
+  async userCreated(@Payload() e: TypedEnvelope<typeof UserCreated>, @Ctx() { sql }: InboxContext) {
     await sql.query('insert into user_facts (user_id, tenant_id) values ($1, $2) on conflict do nothing', [e.data.userId, e.tenantId]);
   }
 
   // A user's events share one stream, so they arrive in order: UserCreated has made the row.
   @EventPattern('LicenseAssigned')
-  async licenseAssigned(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+  async licenseAssigned(@Payload() e: TypedEnvelope<typeof LicenseAssigned>, @Ctx() { sql }: InboxContext) {
     await sql.query('update user_facts set licenses = array_append(array_remove(licenses, $2), $2) where user_id = $1', [
       e.data.userId,
       e.data.sku,
@@ -47,7 +49,7 @@ export class FactsConsumer {
   }
 
   @EventPattern('LicenseRemoved')
-  async licenseRemoved(@Payload() e: EventEnvelope<{ userId: string; sku: string }>, @Ctx() { sql }: InboxContext) {
+  async licenseRemoved(@Payload() e: TypedEnvelope<typeof LicenseRemoved>, @Ctx() { sql }: InboxContext) {
     await sql.query('update user_facts set licenses = array_remove(licenses, $2) where user_id = $1', [e.data.userId, e.data.sku]);
   }
 }
@@ -61,7 +63,7 @@ function updateTenant(sql: Sql, tenantId: string, assignment: string, params: un
 @Controller()
 export class RenewalConsumer {
   @EventPattern('MdmCertificateRenewed')
-  async renewed(@Payload() e: EventEnvelope<{ deviceId: string; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+  async renewed(@Payload() e: TypedEnvelope<typeof MdmCertificateRenewed>, @Ctx() { sql }: InboxContext) {
     await sql.query('update devices set certificate_not_after = greatest(certificate_not_after, $2) where device_id = $1', [
       e.data.deviceId,
       e.data.notAfter,

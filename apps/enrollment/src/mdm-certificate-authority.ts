@@ -1,6 +1,6 @@
 import { createPrivateKey, webcrypto } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '@mdm/platform/crypto/x509';
 import { Database } from '@mdm/platform/database';
 import { LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { Logger } from '@mdm/platform/logging';
@@ -8,11 +8,8 @@ import { decryptCaKey, encryptCaKey, keyEncryptionKey } from './ca-key-encryptio
 import { DeviceCertificates, randomSerial } from './device-certificates';
 import { EnrollmentConfig } from './enrollment.definition';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const subtle = webcrypto.subtle;
-type Keys = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
 
 export interface IssuedCertificate {
   serial: string;
@@ -101,7 +98,7 @@ export class MdmCertificateAuthority implements OnModuleInit {
       notBefore: now,
       notAfter: new Date(now.getTime() + 20 * 365 * 86_400_000),
       signingAlgorithm: algorithm,
-      keys: keys as unknown as Keys,
+      keys,
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),

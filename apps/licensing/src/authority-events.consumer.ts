@@ -1,12 +1,18 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { ConfigurationEvent, ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
-import { EventEnvelope } from '@mdm/contracts/core';
+import {
+  ApnsCertificateUploaded,
+  AuthorityChanged,
+  ConfigurationCreated,
+  ConfigurationDeleted,
+  ConfigurationUpdated,
+  ManagingAuthority,
+  TenantCreated,
+} from '@mdm/contracts/authority';
+import { EventEnvelope, TypedEnvelope } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
 import { InboxContext } from '@mdm/platform/inbox';
 import { UsersService } from './users.service';
-
-type Configuration = Extract<ConfigurationEvent, { type: 'ConfigurationCreated' }>['data'];
 
 /**
  * Applies one event of the tenant's stream to its row, unless a later one already was (stream
@@ -27,19 +33,19 @@ export class AuthorityEventsConsumer {
   constructor(@Inject(UsersService) private readonly users: UsersService) {}
 
   @EventPattern('TenantCreated')
-  async tenantCreated(@Payload() e: EventEnvelope<{ tenantId: string; name: string }>, @Ctx() { sql }: InboxContext) {
+  async tenantCreated(@Payload() e: TypedEnvelope<typeof TenantCreated>, @Ctx() { sql }: InboxContext) {
     await applyTenantEvent(sql, e, 'name = $3', [e.data.name]);
   }
 
   /** R8/R9: every user whose effective authority moves under the new authority gets UserAuthorityChanged. */
   @EventPattern('AuthorityChanged')
-  async authorityChanged(@Payload() e: EventEnvelope<{ from: TenantAuthority; to: TenantAuthority }>, @Ctx() { sql }: InboxContext) {
+  async authorityChanged(@Payload() e: TypedEnvelope<typeof AuthorityChanged>, @Ctx() { sql }: InboxContext) {
     if (await applyTenantEvent(sql, e, 'authority = $3', [e.data.to])) await this.users.recomputeTenant(sql, e.tenantId, e.actor);
   }
 
   /** R22: the preview counts Apple devices whose new authority has no unexpired certificate. */
   @EventPattern('ApnsCertificateUploaded')
-  async apnsCertificateUploaded(@Payload() e: EventEnvelope<{ authority: ManagingAuthority; notAfter: string }>, @Ctx() { sql }: InboxContext) {
+  async apnsCertificateUploaded(@Payload() e: TypedEnvelope<typeof ApnsCertificateUploaded>, @Ctx() { sql }: InboxContext) {
     await applyTenantEvent(sql, e, 'apns_not_after = tenants.apns_not_after || jsonb_build_object($3::text, $4::text)', [
       e.data.authority,
       e.data.notAfter,
@@ -48,18 +54,18 @@ export class AuthorityEventsConsumer {
 
   /** R10: which groups have an Intune configuration assigned. */
   @EventPattern('ConfigurationCreated')
-  async configurationCreated(@Payload() e: EventEnvelope<Configuration>, @Ctx() { sql }: InboxContext) {
+  async configurationCreated(@Payload() e: TypedEnvelope<typeof ConfigurationCreated>, @Ctx() { sql }: InboxContext) {
     await upsertConfiguration(sql, e.tenantId, e.data, false);
   }
 
   @EventPattern('ConfigurationUpdated')
-  async configurationUpdated(@Payload() e: EventEnvelope<Configuration>, @Ctx() { sql }: InboxContext) {
+  async configurationUpdated(@Payload() e: TypedEnvelope<typeof ConfigurationUpdated>, @Ctx() { sql }: InboxContext) {
     await upsertConfiguration(sql, e.tenantId, e.data, false);
   }
 
   @EventPattern('ConfigurationDeleted')
   async configurationDeleted(
-    @Payload() e: EventEnvelope<{ configurationId: string; authority: ManagingAuthority; version: number }>,
+    @Payload() e: TypedEnvelope<typeof ConfigurationDeleted>,
     @Ctx() { sql }: InboxContext,
   ) {
     await upsertConfiguration(sql, e.tenantId, { ...e.data, assignedGroupIds: [] }, true);

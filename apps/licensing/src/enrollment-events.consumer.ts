@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { EventData, EventEnvelope } from '@mdm/contracts/core';
-import { DeviceEnrolled } from '@mdm/contracts/enrollment';
+import { TypedEnvelope } from '@mdm/contracts/core';
+import { DeviceEnrolled, DeviceRemoved, DeviceUnenrolled } from '@mdm/contracts/enrollment';
 import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 
 /** What licensing keeps of the enrollment context: which devices are enrolled, for whom (R9, R16, R17, R22). */
@@ -9,7 +9,7 @@ import { EventBatch, InboxContext } from '@mdm/platform/inbox';
 export class EnrollmentEventsConsumer {
   /** A burst of enrollments is one statement. */
   @EventBatch('DeviceEnrolled')
-  async devicesEnrolled(@Payload() events: EventEnvelope<EventData<typeof DeviceEnrolled>>[], @Ctx() { sql }: InboxContext) {
+  async devicesEnrolled(@Payload() events: TypedEnvelope<typeof DeviceEnrolled>[], @Ctx() { sql }: InboxContext) {
     await sql.query(
       `insert into devices (device_id, tenant_id, user_id, platform, managed_by, active, enrolled_at)
        select device_id, tenant_id, user_id, platform, managed_by, true, enrolled_at
@@ -29,13 +29,13 @@ export class EnrollmentEventsConsumer {
 
   /** R14: an unenrolled device is no longer switched; enrolling again makes a new device. */
   @EventPattern('DeviceUnenrolled')
-  async deviceUnenrolled(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
+  async deviceUnenrolled(@Payload() e: TypedEnvelope<typeof DeviceUnenrolled>, @Ctx() { sql }: InboxContext) {
     await deactivate(sql, e.data.deviceId);
   }
 
   /** R15 */
   @EventPattern('DeviceRemoved')
-  async deviceRemoved(@Payload() e: EventEnvelope<{ deviceId: string }>, @Ctx() { sql }: InboxContext) {
+  async deviceRemoved(@Payload() e: TypedEnvelope<typeof DeviceRemoved>, @Ctx() { sql }: InboxContext) {
     await deactivate(sql, e.data.deviceId);
   }
 }

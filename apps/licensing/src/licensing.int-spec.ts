@@ -429,7 +429,7 @@ describe('licensing service (R8–R10)', () => {
     ]) {
       expect([res.status, res.body.code]).toEqual([404, 'NOT_FOUND']);
     }
-    const unknownField = await t.assign(userId, 'EMS_E3', 'yes' as unknown as boolean);
+    const unknownField = await lic('POST', t.path(`/users/${userId}/licenses`), { sku: 'EMS_E3', dryRun: 'yes' });
     expect([unknownField.status, unknownField.body.code]).toEqual([400, 'VALIDATION_FAILED']);
     const extra = await lic('POST', t.path('/users'), { userPrincipalName: 'eve@contoso.com', admin: true });
     expect([extra.status, extra.body.code]).toEqual([400, 'VALIDATION_FAILED']);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { tenantParams } from '@mdm/contracts/authority';
 import { previewBody, previewSchema } from '@mdm/contracts/licensing';
 import { previewAuthorityChange } from '@mdm/licensing/domain';
-import { PathPipe, ServiceRuntime, ZodPipe } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
+import { CLOCK, PathPipe, ZodPipe } from '@mdm/platform/http';
 import { AuthorityFreshness } from './authority-freshness';
 import { Directory } from './directory';
 
@@ -13,7 +14,7 @@ export class PreviewController {
   constructor(
     @Inject(Directory) private readonly directory: Directory,
     @Inject(AuthorityFreshness) private readonly freshness: AuthorityFreshness,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @Post()
@@ -29,7 +30,7 @@ export class PreviewController {
       const tenant = await this.directory.tenant(sql, tenantId);
       const users = await this.directory.users(sql, tenantId);
       const devices = await this.directory.devices(sql, tenantId);
-      return previewAuthorityChange({ tenant, target: authority, users: users.map((u) => u.state), devices, now: this.runtime.clock.now() });
+      return previewAuthorityChange({ tenant, target: authority, users: users.map((u) => u.state), devices, now: this.clock.now() });
     });
   }
 }

@@ -5,7 +5,7 @@ import { enrollmentEvents } from '@mdm/contracts/enrollment';
 import { licensingEvents } from '@mdm/contracts/licensing';
 import { serviceUrl } from '@mdm/platform/config';
 import { ServiceConfig, ServiceDefinition } from '@mdm/platform/http';
-import { DeviceRowStorage1764700000000, ProjectionSchema1764500000000 } from './view-tables';
+import { DeviceListsApart1765100000000, DeviceRowStorage1764700000000, ProjectionSchema1764500000000 } from './view-tables';
 
 /** The owners of the events it folds: their outboxes count in the views' lag (R29). */
 export const projectionConfig = {
@@ -24,7 +24,7 @@ export const projectionService: ServiceDefinition<typeof projectionConfig> = {
   portVariable: 'PROJECTION_PORT',
   defaultPort: 3105,
   schema: 'projection',
-  migrations: [ProjectionSchema1764500000000, DeviceRowStorage1764700000000],
+  migrations: [ProjectionSchema1764500000000, DeviceRowStorage1764700000000, DeviceListsApart1765100000000],
   events: [...authorityEvents, ...licensingEvents, ...enrollmentEvents, ...deviceSyncEvents],
   produces: [],
   consumes: {

@@ -5,6 +5,7 @@ import { Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { IsolatedTopics, asGateway, envelopeFixture, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { projectionService } from './projection.definition';
 import { ProjectionModule } from './projection.module';
+import { DeviceListsApart1765100000000 } from './view-tables';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -221,6 +222,34 @@ describe('projection service: views from events in any order (R26–R30)', () =>
     await publish(streams.flat());
     await caughtUp();
     expect(await views(reversed)).toEqual(inOrderViews);
+  }, 60_000);
+
+  it('R21/R28: device rows kept with their lists inside their docs (before DeviceListsApart) answer the same views once migrated', async () => {
+    const { db } = projection.runtime;
+    const before = await views(inOrder);
+    const [{ live }] = await db.query<{ live: number }>('select live_generation as live from projection_state');
+    const devices = `g${live}_devices`;
+    const folded = await db.query(
+      `update ${devices} set doc = jsonb_set(jsonb_set(doc, '{sync,configurations}', lists->'configurations'), '{sync,redundant}', lists->'redundant'), lists = null
+        where tenant_id = $1 returning device_id`,
+      [inOrder.tenant],
+    );
+    expect(folded).toHaveLength(2);
+    const runner = db.dataSource.createQueryRunner();
+    try {
+      await new DeviceListsApart1765100000000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    const rows = await db.query<{ inside: boolean; lists: { configurations: unknown[] } }>(
+      `select doc->'sync' ? 'configurations' as inside, lists from ${devices} where tenant_id = $1 order by device_id`,
+      [inOrder.tenant],
+    );
+    expect(rows.map((r) => [r.inside, r.lists.configurations.length > 0])).toEqual([
+      [false, true],
+      [false, true],
+    ]);
+    expect(await views(inOrder)).toEqual(before);
   }, 60_000);
 
   it("R27: a tenant's device is not found under another tenant; a cursor the service did not make is a 400", async () => {

@@ -9,19 +9,22 @@ import {
   applyDeviceEvent,
   applyTenantEvent,
   applyUserSwitch,
-  certificate,
+  changesConfigurations,
   deviceIdOf,
+  DeviceLists,
+  DeviceWithoutLists,
   emptyDevice,
   emptyTenant,
   isTenantStream,
   isVisible,
+  joinDevice,
   listItem,
-  removalDueAt,
+  splitDevice,
   timelineData,
   timelinePosition,
 } from '@mdm/projection/domain';
 import { Sql } from '@mdm/platform/database';
-import { ViewTables } from './view-tables';
+import { DEVICE_COLUMNS, ViewTables } from './view-tables';
 
 type Requests = EventEnvelope<EventData<typeof CheckInsRequested>>;
 
@@ -40,20 +43,24 @@ export class Projector {
     const t = this.tables;
     const deviceTenants = new Map<string, string>();
     const userTenants = new Map<string, string>();
+    // The devices whose configuration lists the batch changes: only theirs are read and written.
+    const listed = new Set<string>();
     for (const e of events) {
       const deviceId = deviceIdOf(e);
       if (deviceId) deviceTenants.set(deviceId, e.tenantId);
+      if (deviceId && changesConfigurations(e)) listed.add(deviceId);
       if (e.type === 'CheckInsRequested') for (const d of (e as Requests).data.devices) deviceTenants.set(d.deviceId, e.tenantId);
       if (e.type === 'UserAuthorityChanged') userTenants.set((e.data as { userId: string }).userId, e.tenantId);
     }
 
-    const devices = await loadDocs<DeviceState>(sql, t.devices, 'device_id', deviceTenants, emptyDevice, true);
-    const users = await loadDocs<UserState>(sql, t.users, 'user_id', userTenants, (userId, tenantId) => ({
-      userId,
-      tenantId,
-      version: 0,
-      unconfiguredSwitch: null,
-    }));
+    const devices = await loadDocs<DeviceState>(sql, t.devices, 'device_id', deviceTenants, {
+      empty: emptyDevice,
+      emptyInMemory: true,
+      lists: { ids: [...listed], join: (doc, lists) => joinDevice(doc as DeviceWithoutLists, lists) },
+    });
+    const users = await loadDocs<UserState>(sql, t.users, 'user_id', userTenants, {
+      empty: (userId, tenantId) => ({ userId, tenantId, version: 0, unconfiguredSwitch: null }),
+    });
 
     const timeline: { deviceId: string; event: EventEnvelope; position: number; data: unknown }[] = [];
     const tenantEvents: EventEnvelope[] = [];
@@ -80,7 +87,7 @@ export class Projector {
       }
     }
 
-    await this.saveDevices(sql, [...devices.values()]);
+    await this.saveDevices(sql, [...devices.values()], listed);
     if (users.size > 0) {
       const list = [...users.values()];
       await sql.query(
@@ -148,40 +155,29 @@ export class Projector {
     ]);
   }
 
-  private async saveDevices(sql: Sql, list: DeviceState[]): Promise<void> {
+  /** Every device of the batch; the lists only of those in `listed` (the others' are as they were). */
+  private async saveDevices(sql: Sql, list: DeviceState[], listed: Set<string>): Promise<void> {
     if (list.length === 0) return;
+    const columns = Object.entries(DEVICE_COLUMNS);
     const rows = list.map((d) => {
-      if (!isVisible(d)) return { device_id: d.deviceId, doc: d, visible: false, redundant_count: 0 };
-      const i = listItem(d);
-      return {
-        device_id: d.deviceId,
-        doc: d,
-        visible: true,
-        platform: i.platform,
-        user_id: i.userId,
-        managed_by: i.managedBy,
-        compliance: i.compliance,
-        migration: i.migration,
-        migration_since: d.migration.since,
-        requested_at: d.request?.at ?? null,
-        next_check_in_at: d.schedule.nextCheckInAt,
-        certificate_not_after: certificate(d).notAfter,
-        removal_due_at: removalDueAt(d),
-        redundant_count: d.sync.redundant.length,
-      };
+      const { rest, lists } = splitDevice(d);
+      const row: Record<string, unknown> = { device_id: d.deviceId, doc: rest, visible: isVisible(d) };
+      if (listed.has(d.deviceId)) Object.assign(row, { lists, redundant_count: lists.redundant.length });
+      if (isVisible(d)) {
+        const item = listItem(d);
+        for (const [name, [, of]] of columns) row[name] = of(d, item);
+      }
+      return row;
     });
-    // One JSON document of rows, like the timeline's (a key left out is null); the ids again, so that
-    // the rows are found by the primary key rather than by hashing the whole table.
+    // One JSON document of rows, like the timeline's (a key left out is null, and a device that is
+    // not visible has its columns cleared); the ids again, so that the rows are found by the primary
+    // key rather than by hashing the whole table. Lists left out keep their stored value untouched.
     await sql.query(
       `update ${this.tables.devices} x
-          set doc = r.doc, visible = r.visible, platform = r.platform, user_id = r.user_id, managed_by = r.managed_by,
-              compliance = r.compliance, migration = r.migration, migration_since = r.migration_since,
-              requested_at = r.requested_at, next_check_in_at = r.next_check_in_at,
-              certificate_not_after = r.certificate_not_after, removal_due_at = r.removal_due_at, redundant_count = r.redundant_count
-         from jsonb_to_recordset($2::jsonb) as r(device_id uuid, doc jsonb, visible boolean, platform text, user_id uuid, managed_by text,
-                                               compliance text, migration text, migration_since timestamptz, requested_at timestamptz,
-                                               next_check_in_at timestamptz, certificate_not_after timestamptz, removal_due_at timestamptz,
-                                               redundant_count int)
+          set doc = r.doc, visible = r.visible, lists = coalesce(r.lists, x.lists), redundant_count = coalesce(r.redundant_count, x.redundant_count),
+              ${columns.map(([name]) => `${name} = r.${name}`).join(', ')}
+         from jsonb_to_recordset($2::jsonb) as r(device_id uuid, doc jsonb, visible boolean, lists jsonb, redundant_count int,
+                                               ${columns.map(([name, [type]]) => `${name} ${type}`).join(', ')})
         where x.device_id = any($1::uuid[]) and x.device_id = r.device_id`,
       [list.map((d) => d.deviceId), JSON.stringify(rows)],
     );
@@ -192,24 +188,33 @@ export class Projector {
  * The rows of these ids, created when new, locked in id order (so two transactions touching the same
  * rows cannot deadlock), and parsed; a new row gets `empty(id, tenantId)`. With `emptyInMemory` (a
  * table whose doc may be null) a new row is created without a doc and its empty doc is made here:
- * the caller writes every row back in the same transaction, so no reader sees it without one.
+ * the caller writes every row back in the same transaction, so no reader sees it without one. With
+ * `lists` (the devices' table) the docs are kept without their lists, and only these ids' are read.
  */
 async function loadDocs<T>(
   sql: Sql,
   table: string,
   idColumn: string,
   tenantOf: Map<string, string>,
-  empty: (id: string, tenantId: string) => T,
-  emptyInMemory = false,
+  options: {
+    empty: (id: string, tenantId: string) => T;
+    emptyInMemory?: boolean;
+    lists?: { ids: string[]; join: (doc: unknown, lists: DeviceLists | null) => T };
+  },
 ): Promise<Map<string, T>> {
+  const { empty, emptyInMemory = false, lists } = options;
   const docs = new Map<string, T>();
   if (tenantOf.size === 0) return docs;
   const lock = async (ids: string[]) => {
-    const rows = await sql.query<{ id: string; doc: T | null }>(
-      `select ${idColumn} as id, doc from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn} for update`,
-      [ids],
+    const rows = await sql.query<{ id: string; doc: unknown; lists: DeviceLists | null }>(
+      `select ${idColumn} as id, doc, ${lists ? `case when ${idColumn} = any($2::uuid[]) then lists end` : 'null'} as lists
+         from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn} for update`,
+      lists ? [ids, lists.ids] : [ids],
     );
-    for (const row of rows) docs.set(row.id, row.doc ?? empty(row.id, tenantOf.get(row.id)!));
+    for (const row of rows) {
+      if (row.doc === null) docs.set(row.id, empty(row.id, tenantOf.get(row.id)!));
+      else docs.set(row.id, lists ? lists.join(row.doc, row.lists) : (row.doc as T));
+    }
   };
   // Existing rows first (the steady state: one statement), then the new ones are created and locked.
   // Both passes go in id order, and a transaction waits on another's new rows only once it has

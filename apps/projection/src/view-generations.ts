@@ -35,10 +35,10 @@ const PARTITIONS_IN_FLIGHT = 4;
 const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 };
 /**
  * The live generation's broker holds a fetch up to 100 ms for more events: under load a transaction
- * then applies a tenth of a second of events instead of the few that came during the last one (a
- * fleet enrolling made 700 transactions of 6 events in 17 s, then 324 of 13). No command waits on the
- * views, and 100 ms is a tenth of R29's lag target. Not for a rebuild's replay, which it slowed by
- * about a tenth in alternating runs (some of a replay's fetches must carry less than minBytes).
+ * then applies a tenth of a second of events instead of the few that came during the last one. No
+ * command waits on the views, and 100 ms is a tenth of R29's lag target. Not for a rebuild's replay,
+ * which it slowed (some of a replay's fetches must carry less than minBytes). Figures: README,
+ * "Performance notes".
  */
 const LIVE_FETCH = { ...FETCH, minBytes: 1024 * 1024, maxWaitTimeInMs: 100 };
 
@@ -185,7 +185,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async claimRebuild(): Promise<RebuildStatus> {
-    const running = () => new DomainError(409, 'REBUILD_RUNNING', `generation ${this.rebuild!.generation} is being rebuilt`, this.status());
+    const running = () => new DomainError('REBUILD_RUNNING', `generation ${this.rebuild!.generation} is being rebuilt`, this.status());
     if (this.rebuild?.status === 'running') throw running();
     const tables = new ViewTables(this.live!.tables.generation + 1);
     const groupId = this.groupOf(tables.generation);

@@ -1,4 +1,23 @@
+import { DeviceListItem } from '@mdm/contracts/projection';
+import { DeviceState, certificate, removalDueAt } from '@mdm/projection/domain';
 import { sqlMigration } from '@mdm/platform/database';
+
+/**
+ * The device columns that lists filter and sort on, with their types and how each comes from a
+ * visible device's state: the table's definition and the projector's writes both come from here.
+ */
+export const DEVICE_COLUMNS = {
+  platform: ['text', (_, item) => item.platform],
+  user_id: ['uuid', (_, item) => item.userId],
+  managed_by: ['text', (_, item) => item.managedBy],
+  compliance: ['text', (_, item) => item.compliance],
+  migration: ['text', (_, item) => item.migration],
+  migration_since: ['timestamptz', (d) => d.migration.since],
+  requested_at: ['timestamptz', (d) => d.request?.at ?? null],
+  next_check_in_at: ['timestamptz', (d) => d.schedule.nextCheckInAt],
+  certificate_not_after: ['timestamptz', (d) => certificate(d).notAfter],
+  removal_due_at: ['timestamptz', (d) => removalDueAt(d)],
+} satisfies Record<string, [type: string, of: (device: DeviceState, item: DeviceListItem) => unknown]>;
 
 /**
  * The view tables of one generation. A rebuild (R30) fills generation n+1 from the topics while
@@ -25,22 +44,15 @@ export class ViewTables {
          doc       jsonb,
          -- R29: when the newest event applied for this tenant was recorded
          as_of     timestamptz)`,
-      // The state of a device is its doc (the fold of its events); the columns copy what lists filter and sort on.
+      // The state of a device is its doc (the fold of its events) with its lists apart (DeviceLists);
+      // the columns copy what lists filter and sort on.
       `create table ${this.devices} (
          device_id        uuid primary key,
          tenant_id        uuid not null,
          doc              jsonb,
+         lists            jsonb,
          visible          boolean not null default false,
-         platform         text,
-         user_id          uuid,
-         managed_by       text,
-         compliance       text,
-         migration        text,
-         migration_since  timestamptz,
-         requested_at     timestamptz,
-         next_check_in_at timestamptz,
-         certificate_not_after timestamptz,
-         removal_due_at   timestamptz,
+         ${Object.entries(DEVICE_COLUMNS).map(([name, [type]]) => `${name} ${type},`).join('\n         ')}
          redundant_count  int not null default 0)
        with (${DEVICE_ROW_STORAGE})`,
       `create index ${this.devices}_list on ${this.devices} (tenant_id, device_id) where visible`,
@@ -104,6 +116,28 @@ export const DeviceRowStorage1764700000000 = sqlMigration(
      begin
        for t in select relname from pg_class where relnamespace = current_schema()::regnamespace and relname ~ '^g[0-9]+_devices$' loop
          execute format('alter table %I set (${DEVICE_ROW_STORAGE})', t);
+       end loop;
+     end $$`,
+  ],
+  [],
+);
+
+/**
+ * The devices' configuration lists move out of their docs into a column of their own, so that an
+ * event that leaves them as they are (most check-ins) neither reads nor rewrites them.
+ */
+export const DeviceListsApart1765100000000 = sqlMigration(
+  'DeviceListsApart1765100000000',
+  [
+    `do $$
+     declare t text;
+     begin
+       for t in select relname from pg_class where relnamespace = current_schema()::regnamespace and relname ~ '^g[0-9]+_devices$' loop
+         execute format('alter table %I add column if not exists lists jsonb', t);
+         execute format($u$update %I set lists = jsonb_build_object('configurations', coalesce(doc->'sync'->'configurations', '[]'),
+                                                                     'redundant', coalesce(doc->'sync'->'redundant', '[]')),
+                                         doc = doc #- '{sync,configurations}' #- '{sync,redundant}'
+                             where doc->'sync' ? 'configurations'$u$, t);
        end loop;
      end $$`,
   ],

@@ -2,9 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { notFound } from '@mdm/contracts/core';
 import { DeviceListQuery, Overview, TimelineEntry, ViewPageQuery } from '@mdm/contracts/projection';
-import { DeviceState, TenantState, bannerVisible, deviceDetail, listItem } from '@mdm/projection/domain';
+import { DeviceLists, DeviceWithoutLists, TenantState, bannerVisible, deviceDetail, joinDevice, listItem } from '@mdm/projection/domain';
 import { Database } from '@mdm/platform/database';
-import { ServiceRuntime, decodeCursor, paged } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
+import { CLOCK, decodeCursor, paged } from '@mdm/platform/http';
 import { Freshness } from './freshness';
 import { ViewGenerations } from './view-generations';
 import { ViewTables } from './view-tables';
@@ -23,7 +24,7 @@ export class ViewsService {
     @Inject(Database) private readonly db: Database,
     @Inject(ViewGenerations) private readonly generations: ViewGenerations,
     @Inject(Freshness) private readonly freshness: Freshness,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** R29 */
@@ -79,7 +80,7 @@ export class ViewsService {
   listDevices(tenantId: string, q: DeviceListQuery) {
     const after = decodeCursor(q.cursor, uuidKey)?.[0] ?? null;
     return this.generations.read(async (t) => {
-      const rows = await this.db.query<{ device_id: string; doc: DeviceState }>(
+      const rows = await this.db.query<{ device_id: string; doc: DeviceWithoutLists }>(
         `select device_id, doc from ${t.devices}
           where tenant_id = $1 and visible
             and ($2::text is null or managed_by = $2) and ($3::text is null or compliance = $3)
@@ -97,8 +98,8 @@ export class ViewsService {
 
   device(tenantId: string, deviceId: string) {
     return this.generations.read(async (t) => {
-      const [row] = await this.db.query<{ doc: DeviceState }>(
-        `select doc from ${t.devices} where device_id = $1 and tenant_id = $2 and visible`,
+      const [row] = await this.db.query<{ doc: DeviceWithoutLists; lists: DeviceLists | null }>(
+        `select doc, lists from ${t.devices} where device_id = $1 and tenant_id = $2 and visible`,
         [deviceId, tenantId],
       );
       if (!row) throw notFound('device');
@@ -107,7 +108,7 @@ export class ViewsService {
         [deviceId],
       );
       const entries: TimelineEntry[] = timeline.map((e) => ({ type: e.type, occurredAt: e.occurred_at.toISOString(), data: e.data }));
-      return { ...deviceDetail(row.doc, entries), ...(await this.fresh(t, tenantId)) };
+      return { ...deviceDetail(joinDevice(row.doc, row.lists), entries), ...(await this.fresh(t, tenantId)) };
     });
   }
 
@@ -143,7 +144,7 @@ export class ViewsService {
     return this.generations.read(async (t) => {
       const rows = await this.db.query<{ device_id: string; ord: string; item: { name: string; type: string; authority: string } }>(
         `select d.device_id, r.ord, r.item
-           from ${t.devices} d, jsonb_array_elements(d.doc->'sync'->'redundant') with ordinality r(item, ord)
+           from ${t.devices} d, jsonb_array_elements(d.lists->'redundant') with ordinality r(item, ord)
           where d.tenant_id = $1 and d.visible and d.redundant_count > 0
             and ($2::uuid is null or (d.device_id, r.ord) > ($2::uuid, $3::bigint))
           order by d.device_id, r.ord limit $4`,
@@ -187,7 +188,7 @@ export class ViewsService {
   /** R28/R15: devices whose MDM certificate has expired, by the date they will be removed. */
   removalDue(tenantId: string, q: ViewPageQuery) {
     const [afterDue, afterDevice] = decodeCursor(q.cursor, timeIdKey) ?? [null, null];
-    const now = this.runtime.clock.now();
+    const now = this.clock.now();
     return this.generations.read(async (t) => {
       const rows = await this.db.query<{ device_id: string; certificate_not_after: Date; removal_due_at: Date }>(
         `select device_id, certificate_not_after, removal_due_at from ${t.devices}

@@ -1,7 +1,8 @@
 import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, HttpOperation } from '@mdm/contracts/core';
-import { ServiceRuntime, parseOrThrow, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { LOGGER, parseOrThrow, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { Logger } from '@mdm/platform/logging';
 import { Access } from '../access/access';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
@@ -20,7 +21,7 @@ export class DispatcherController {
     @Inject(ROUTE_TABLE) private readonly routes: RouteTable,
     @Inject(Access) private readonly access: Access,
     @Inject(AuditLog) private readonly audit: AuditLog,
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   @All(['api/*path', 'device/*path'])
@@ -29,7 +30,7 @@ export class DispatcherController {
     let answer: Answer;
     const found = this.routes.match(req.method, req.path);
     try {
-      if (!found || isProxied(found.route)) throw new DomainError(404, 'NOT_FOUND', `no ${req.method} ${req.path}`);
+      if (!found || isProxied(found.route)) throw new DomainError('NOT_FOUND', `no ${req.method} ${req.path}`);
       const { params } = found;
       const { operation, handle } = found.route;
       principal = await this.access.authenticate(req);
@@ -43,7 +44,7 @@ export class DispatcherController {
         query: operation.query ? parseOrThrow(operation.query, req.query, 'query') : req.query,
       });
     } catch (err) {
-      const { status, body } = toErrorResponse(err, this.runtime.logger);
+      const { status, body } = toErrorResponse(err, this.logger);
       answer = { status, body };
     }
     if (found?.route.operation.audited) {

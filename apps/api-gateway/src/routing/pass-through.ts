@@ -1,8 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DomainError } from '@mdm/contracts/core';
-import { Headers, ServiceRuntime, parsePath, toErrorResponse } from '@mdm/platform/http';
-import { notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
+import { Headers, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { CallSigner, notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
+import { Logger } from '@mdm/platform/logging';
 import { Access, actorOf } from '../access/access';
 import { DeviceFailureLimit } from '../access/device-failures';
 import { Principal } from '../access/tokens';
@@ -24,7 +25,7 @@ const ANSWER_HEADERS = ['content-type', 'cache-control', 'retry-after'];
  * it, signed and bound to this call, the correlation id, the body's type), and a device's
  * credential on the device API, which device-sync authenticates. The gateway's own calls and unknown paths go on to the dispatcher.
  */
-export function servicePassThrough(app: INestApplication, runtime: ServiceRuntime): RequestHandler {
+export function servicePassThrough(app: INestApplication, runtime: { signer: CallSigner; logger: Logger }): RequestHandler {
   const routes = app.get<RouteTable>(ROUTE_TABLE);
   const access = app.get(Access);
   const audit = app.get(AuditLog);
@@ -59,7 +60,7 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
       }
       if (device) {
         const wait = failures.retryAfter(device.address, device.credential);
-        if (wait !== undefined) throw new DomainError(429, 'TOO_MANY_FAILURES', `too many refused device calls from this address; retry in ${wait} s`, { retryAfter: wait });
+        if (wait !== undefined) throw new DomainError('TOO_MANY_FAILURES', `too many refused device calls from this address; retry in ${wait} s`, { retryAfter: wait });
       }
       const body = await readBody(req);
       const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
@@ -80,14 +81,14 @@ export function servicePassThrough(app: INestApplication, runtime: ServiceRuntim
           if (abort.signal.aborted) return;
           if (notConnected(err)) route.upstream.unreachable(target.origin);
           if (!notConnected(err) || i + 1 >= instances.length) {
-            throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+            throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
           }
           target = new URL(req.originalUrl, instances[i + 1]);
         }
       }
     } catch (err) {
       const { status, body } = toErrorResponse(err, runtime.logger);
-      const retryAfter = err instanceof DomainError && status === 429 ? String((err.details as { retryAfter: number }).retryAfter) : undefined;
+      const retryAfter = err instanceof DomainError && err.code === 'TOO_MANY_FAILURES' ? String((err.details as { retryAfter: number }).retryAfter) : undefined;
       answer = { status, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter }, body: Buffer.from(JSON.stringify(body)) };
     }
     if (device) failures.record(device.address, device.credential, answer.status);
@@ -113,7 +114,7 @@ function errorCode(answer: { status: number; body: Buffer }): string | undefined
 
 /** The request's body; a 413 once it passes the API's 1 MiB limit. */
 function readBody(req: Request): Promise<Buffer> {
-  const tooLarge = () => new DomainError(413, 'PAYLOAD_TOO_LARGE', 'request body exceeds 1 MiB');
+  const tooLarge = () => new DomainError('PAYLOAD_TOO_LARGE', 'request body exceeds 1 MiB');
   if (Number(req.header('content-length') ?? 0) > BODY_LIMIT_BYTES) {
     req.resume();
     return Promise.reject(tooLarge());
@@ -126,6 +127,6 @@ function readBody(req: Request): Promise<Buffer> {
       if (size <= BODY_LIMIT_BYTES) chunks.push(chunk);
     });
     req.on('end', () => (size > BODY_LIMIT_BYTES ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
-    req.on('error', (err) => reject(new DomainError(400, 'VALIDATION_FAILED', `request body could not be read: ${err.message}`)));
+    req.on('error', (err) => reject(new DomainError('VALIDATION_FAILED', `request body could not be read: ${err.message}`)));
   });
 }

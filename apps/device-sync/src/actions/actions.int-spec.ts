@@ -31,7 +31,7 @@ describe('remote actions (R24)', () => {
   beforeAll(async () => {
     db = await testDatabase('dsactions', deviceSyncService.migrations);
     store = new EventStore(db, { registry: new EventRegistry(deviceSyncEvents), clock, outboxChannel: `${db.schema}_outbox` });
-    actions = new ActionsService(db, store, { clock }, notifier);
+    actions = new ActionsService(db, store, clock, notifier);
   });
   afterAll(() => db?.close());
   beforeEach(() => {

@@ -6,7 +6,7 @@ import { RemoteActionType, actionSchema, remoteActionStatusSchema, syncStreamId 
 import { Clock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { CLOCK } from '@mdm/platform/http';
 import { ActionsPort, NotifierPort, PendingAction } from '../ports';
 
 export type RemoteActionStatus = z.infer<typeof remoteActionStatusSchema>;
@@ -37,8 +37,7 @@ export class ActionsService extends ActionsPort {
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
-    /** Only the clock is used: a test passes `{ clock }`. */
-    @Inject(ServiceRuntime) private readonly runtime: { readonly clock: Clock },
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(NotifierPort) private readonly notifier: NotifierPort,
   ) {
     super();
@@ -54,7 +53,7 @@ export class ActionsService extends ActionsPort {
         [deviceId, tenantId],
       );
       if (!device) throw notFound('device');
-      const now = this.runtime.clock.now();
+      const now = this.clock.now();
       await sql.query(
         `insert into actions (command_id, device_id, tenant_id, type, status, created_at, updated_at)
          values ($1, $2, $3, $4, 'pending', $5, $5)`,
@@ -96,7 +95,7 @@ export class ActionsService extends ActionsPort {
     if (pending.length === 0) return [];
     await sql.query(`update actions set status = 'sent', updated_at = $2 where command_id = any($1::uuid[])`, [
       pending.map((p) => p.commandId),
-      this.runtime.clock.now(),
+      this.clock.now(),
     ]);
     await this.store.append(
       syncStreamId(device.deviceId),
@@ -139,7 +138,7 @@ export class ActionsService extends ActionsPort {
       [
         device.deviceId,
         device.tenantId,
-        this.runtime.clock.now(),
+        this.clock.now(),
         wanted.map((r) => r.commandId.toLowerCase()),
         wanted.map((r) => r.status),
         wanted.map((r) => r.error ?? null),

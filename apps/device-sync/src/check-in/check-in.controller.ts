@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import { CheckInBody, checkInBody } from '@mdm/contracts/device-sync';
 import { ZodPipe } from '@mdm/platform/http';
@@ -16,6 +16,7 @@ export class CheckInController {
   /** R18/R19: a scheduled check-in, one after a notification and one the user starts are the same call. */
   @Post('check-in')
   @HttpCode(200)
+  @Header('content-type', 'application/json; charset=utf-8')
   @UseGuards(MdmSignatureGuard)
   async checkIn(@Req() req: Request, @Body(new ZodPipe(checkInBody)) body: CheckInBody) {
     return this.checkIns.checkIn(this.auth.credential(req), body);

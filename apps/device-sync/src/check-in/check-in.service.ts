@@ -5,6 +5,8 @@ import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { AppendOptions, NewEvent } from '@mdm/platform/event-store';
 import { LogContext, currentContext, runWithContext } from '@mdm/platform/logging';
 import {
+  AuthorityPlan,
+  CheckInPlan,
   Installed,
   MigrationBlockedByApns,
   apnsMissing,
@@ -12,17 +14,19 @@ import {
   checkInEvents,
   configurationDelta,
   deviceCompliance,
+  keepsConfigurations,
   nextManagedBy,
+  planAuthority,
   planCheckIn,
 } from '@mdm/device-sync/domain';
 import { Database, GroupCommit, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
+import { CLOCK, SERVICE_CONFIG, jsonWithMembers } from '@mdm/platform/http';
 import { Clock } from '@mdm/platform/clock';
-import { DeviceAuth, DeviceCredential, unknownDevice } from '../device-auth';
+import { DeviceAuth, DeviceCredential, KnownCredential, unknownDevice } from '../device-auth';
 import { DeviceSyncConfig } from '../device-sync.definition';
 import { ActionsPort } from '../ports';
-import { Assigned, CheckInFacts, CheckInFactsRow, TenantRow } from './device-facts';
+import { Assigned, CheckInFacts, CheckInFactsRow, DeviceLists, TenantRow } from './device-facts';
 import { CertificateAtCheckIn, CertificateRenewal } from './certificate-renewal';
 import { PushTokens } from '../notifications/push/push-tokens';
 
@@ -34,10 +38,11 @@ type Outcome =
   | { kind: 'unknown' }
   | { kind: 'blocked'; authority: ManagingAuthority }
   | { kind: 'failed'; error: unknown }
-  | { kind: 'answered'; answer: CheckInAnswer };
+  /** The answer but its lists, and its lists as the JSON text of `{ configurations, redundantConfigurations }`. */
+  | { kind: 'answered'; answer: Omit<CheckInAnswer, 'configurations' | 'redundantConfigurations'>; lists: string };
 
 interface Attempt {
-  credential: DeviceCredential;
+  known: KnownCredential;
   body: CheckInBody;
   /** The request's own ids: its events carry them, whichever request's batch they are written in. */
   context: LogContext;
@@ -47,7 +52,7 @@ interface Attempt {
 class BatchWrites {
   readonly appends: { streamId: string; events: NewEvent[]; opts: Omit<AppendOptions, 'expectedVersion'> }[] = [];
   readonly checkedIn: Record<string, unknown>[] = [];
-  /** Devices given another assignment: their configurations, redundant ones and policies are rewritten. */
+  /** Devices given other lists or another assignment: their lists, their answer's lists and their policies are rewritten. */
   readonly assigned: Record<string, unknown>[] = [];
   readonly blocked: string[] = [];
 
@@ -80,8 +85,8 @@ class BatchWrites {
     if (this.assigned.length > 0) {
       await sql.query(
         `update devices d
-            set installed = x.installed, redundant = x.redundant, policies = x.policies, assignment_key = x.assignment_key
-           from jsonb_to_recordset($1::jsonb) as x(device_id uuid, installed jsonb, redundant jsonb, policies jsonb, assignment_key text)
+            set installed = x.installed, redundant = x.redundant, answer_lists = x.answer_lists, policies = x.policies, assignment_key = x.assignment_key
+           from jsonb_to_recordset($1::jsonb) as x(device_id uuid, installed jsonb, redundant jsonb, answer_lists text, policies jsonb, assignment_key text)
           where d.device_id = x.device_id`,
         [JSON.stringify(this.assigned)],
       );
@@ -103,7 +108,7 @@ export class CheckInService {
   private readonly batches = new GroupCommit<Attempt, Outcome>((attempts, settle) => this.attempt(attempts, (i) => settle(i, { kind: 'unknown' })), {
     maxBatch: 100,
     concurrency: 2,
-    key: (a) => a.credential.hash,
+    key: (a) => a.known.credential.hash,
   });
 
   constructor(
@@ -121,14 +126,19 @@ export class CheckInService {
   /**
    * A check-in is decided on this service's copy of the other contexts' state, once that copy holds
    * everything their owners had committed when the check-in arrived (DeviceAuth.catchUp, one wait
-   * per batch): nothing decided on a stale copy reaches the event log.
+   * per batch): nothing decided on a stale copy reaches the event log. The answer (CheckInAnswer) is
+   * given as JSON text: its lists go in as they were stored, however many configurations they hold.
    */
-  async checkIn(credential: DeviceCredential, body: CheckInBody) {
+  async checkIn(credential: DeviceCredential, body: CheckInBody): Promise<string> {
     const { correlationId, tenantId, causationId } = currentContext();
-    const outcome = await this.batches.submit({ credential, body, context: { correlationId, tenantId, causationId } });
+    const known = await this.auth.lookUp(credential);
+    const outcome = await this.batches.submit({ known, body, context: { correlationId, tenantId, causationId } });
     if (outcome.kind === 'blocked') throw apnsMissing(outcome.authority);
     if (outcome.kind === 'failed') throw outcome.error;
-    if (outcome.kind === 'answered') return outcome.answer;
+    if (outcome.kind === 'answered') {
+      const { deviceId, managedBy, ...rest } = outcome.answer;
+      return jsonWithMembers({ deviceId, managedBy }, outcome.lists, rest);
+    }
     throw unknownDevice();
   }
 
@@ -136,7 +146,7 @@ export class CheckInService {
   private async attempt(all: Attempt[], unknown: (index: number) => void): Promise<Outcome[]> {
     let devices: unknown[];
     try {
-      devices = await this.auth.catchUp(all.map((a) => a.credential), unknown);
+      devices = await this.auth.catchUp(all.map((a) => a.known), unknown);
     } catch (error) {
       // An owner out of reach or a lagging inbox: the whole batch's answer, at once (not retried one by one).
       return all.map(() => ({ kind: 'failed', error }));
@@ -145,16 +155,24 @@ export class CheckInService {
     if (attempts.length === 0) return all.map(() => ({ kind: 'unknown' }));
     const now = this.clock.now();
     const decided = await this.db.transaction(async (sql) => {
-      const rows = await this.facts.read(sql, attempts.map((a) => a.credential.hash));
+      const rows = await this.facts.read(sql, attempts.map((a) => a.known.credential.hash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));
-      // R20/R21: only the devices whose assignment moved since their last check-in have theirs read again.
-      const moved = rows.filter((r) => r.status === 'active').map((row) => ({ row, ...this.assignment(row) })).filter((d) => d.key !== d.row.assignment_key);
+      const active = rows.filter((r) => r.status === 'active').map((row) => ({ row, ...this.assignment(row) }));
+      // R20/R21: only the devices whose assignment moved since their last check-in have theirs read
+      // again, and only those whose check-in may change their lists (or whose answer's lists are not
+      // stored yet) have their lists read.
+      const moved = active.filter((d) => d.key !== d.row.assignment_key);
       const assigned = await this.facts.assigned(sql, moved.map(({ row, managedBy }) => ({ row, authority: managedBy })));
+      const changing = active.filter(
+        ({ row, target, key }) => row.answer_lists === null || !keepsConfigurations(this.facts.toFacts(row), target, key !== row.assignment_key),
+      );
+      const lists = await this.facts.lists(sql, changing.map(({ row }) => row.device_id));
       const writes = new BatchWrites();
       const outcomes = new Map<Attempt, Outcome>();
       for (const a of attempts) {
-        const row = byCredential.get(a.credential.hash);
-        outcomes.set(a, await runWithContext(a.context, () => this.decide(sql, row, row && assigned.get(row.device_id), a, now, writes)));
+        const row = byCredential.get(a.known.credential.hash);
+        const id = row?.device_id ?? '';
+        outcomes.set(a, await runWithContext(a.context, () => this.decide(sql, row, assigned.get(id), lists.get(id), a, now, writes)));
       }
       await writes.flush(sql, this.store);
       return outcomes;
@@ -162,22 +180,25 @@ export class CheckInService {
     return all.map((a) => decided.get(a) ?? { kind: 'unknown' });
   }
 
-  /** Where the device is managed after this check-in, and the key of the assignment that gives it. */
-  private assignment(row: CheckInFactsRow): { managedBy: ManagingAuthority; key: string } {
+  /** Where the device belongs (R8), where it is managed after this check-in, and the key of the assignment that gives it. */
+  private assignment(row: CheckInFactsRow): { target: ManagingAuthority | null; managedBy: ManagingAuthority; key: string } {
     const tenant = row.tenant ?? NO_TENANT;
     const target = row.user_id ? effectiveAuthority(tenant.authority, row.user?.licenses ?? []) : null;
     const managedBy = nextManagedBy(this.facts.toFacts(row), target);
-    return { managedBy, key: assignmentKey(tenant.assignments_version, row.user?.group_version ?? 'none', managedBy) };
+    return { target, managedBy, key: assignmentKey(tenant.assignments_version, row.user?.group_version ?? 'none', managedBy) };
   }
 
   /**
    * One device's check-in: its answer, with what it writes queued in `writes`. `fresh` is what its
    * managing authority assigns it, read when its assignment moved; otherwise it has it already.
+   * `lists` are the lists it has, read when the check-in may change them; otherwise it keeps them
+   * (keepsConfigurations) and its answer gives them as stored.
    */
   private async decide(
     sql: Sql,
     row: CheckInFactsRow | undefined,
     fresh: Assigned | undefined,
+    lists: DeviceLists | undefined,
     attempt: Attempt,
     now: Date,
     writes: BatchWrites,
@@ -192,9 +213,12 @@ export class CheckInService {
       return notAfter !== undefined && Date.parse(notAfter) > now.getTime();
     };
 
-    let plan;
+    let plan: AuthorityPlan;
+    let planned: CheckInPlan | null = null;
     try {
-      plan = planCheckIn(this.facts.toFacts(row), target, apnsReady, () => fresh?.profiles ?? row.installed);
+      const facts = this.facts.toFacts(row);
+      if (lists) plan = planned = planCheckIn({ ...facts, ...lists }, target, apnsReady, () => fresh?.profiles ?? lists.installed);
+      else plan = planAuthority(facts, target, apnsReady);
     } catch (err) {
       if (!(err instanceof MigrationBlockedByApns)) throw err;
       if (row.migration_state !== 'blockedApns') {
@@ -219,7 +243,7 @@ export class CheckInService {
     const nextCheckInAt = new Date(now.getTime() + this.config.CHECK_IN_INTERVAL_HOURS * HOUR).toISOString();
     // When the device entered its migration state: now if this check-in moved it (R20), else as it was.
     const migrationSince = plan.migrationState !== row.migration_state ? now : row.migration_changed_at;
-    const delta = configurationDelta({ configurations: row.installed, redundant: row.redundant }, plan);
+    const delta = lists && planned ? configurationDelta({ configurations: lists.installed, redundant: lists.redundant }, planned) : null;
 
     const pushed: NewEvent[] = await this.pushTokens.atCheckIn(sql, row, body.pushToken);
     writes.append(device, [
@@ -246,22 +270,25 @@ export class CheckInService {
       certificate_not_after: certificate.notAfter,
       migration_changed_at: migrationSince ? new Date(migrationSince).toISOString() : null,
     });
-    if (fresh || delta) {
+    const answerLists = planned
+      ? JSON.stringify({ configurations: planned.configurations.map(view), redundantConfigurations: planned.redundant.map(view) })
+      : row.answer_lists!;
+    if (planned && (fresh || delta || row.answer_lists !== answerLists)) {
       writes.assigned.push({
         device_id: device.deviceId,
-        installed: plan.configurations,
-        redundant: plan.redundant,
+        installed: planned.configurations,
+        redundant: planned.redundant,
+        answer_lists: answerLists,
         policies,
         assignment_key: this.assignment(row).key,
       });
     }
     return {
       kind: 'answered',
+      lists: answerLists,
       answer: {
         deviceId: device.deviceId,
         managedBy: plan.managedBy,
-        configurations: plan.configurations.map(view),
-        redundantConfigurations: plan.redundant.map(view),
         commands,
         compliance,
         mdmCertificate: { serial: certificate.serial, notAfter: certificate.notAfter, renewalDue: certificate.renewalDue, ...(certificate.pem && { pem: certificate.pem }) },

@@ -13,8 +13,8 @@ export interface DeviceRow {
   managed_by: ManagingAuthority;
   migration_state: MigrationState;
   migration_changed_at: Date | null;
-  installed: Installed[];
-  redundant: Installed[];
+  /** The answer's lists as JSON text (DeviceAnswerLists), null until written. */
+  answer_lists: string | null;
   certificate_serial: string;
   certificate_not_after: Date;
   /** The assignment the device was last given (assignmentKey), and the compliance policies that came with it. */
@@ -42,7 +42,13 @@ export interface UserRow {
   group_version: string;
 }
 
-/** Everything a check-in decides on. */
+/** The configurations a device has, and those left behind by an authority it left (R21). */
+export interface DeviceLists {
+  installed: Installed[];
+  redundant: Installed[];
+}
+
+/** Everything a check-in decides on, but its lists (read apart, only when they may change: `lists`). */
 export interface CheckInFactsRow extends DeviceRow {
   credential_hash: string;
   status: string;
@@ -57,15 +63,16 @@ export interface CheckInFactsRow extends DeviceRow {
  * with the configurations and policies it was last given, its tenant, its user, and its pending
  * remote actions in queue order (R24, locked, skipping any another transaction holds). Devices are
  * locked in id order, so two batches cannot deadlock. The configurations assigned to it are read
- * (`assigned`) only for the devices whose assignment moved since their last check-in.
+ * (`assigned`) only for the devices whose assignment moved since their last check-in, and the lists
+ * it has (`lists`) only for the devices whose check-in may change them.
  */
 @Injectable()
 export class CheckInFacts {
   async read(sql: Sql, credentialHashes: string[]): Promise<CheckInFactsRow[]> {
     return sql.query<CheckInFactsRow>(
       `with d as (
-         select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, installed,
-                redundant, certificate_serial, certificate_not_after, credential_hash, assignment_key, policies, push_token
+         select device_id, tenant_id, user_id, platform, status, managed_by, migration_state, migration_changed_at, answer_lists,
+                certificate_serial, certificate_not_after, credential_hash, assignment_key, policies, push_token
            from devices where credential_hash = any($1::text[]) order by device_id for update)
        select d.*,
               (select row_to_json(t) from (select authority, assignments_version::text, apns_not_after, co_management
@@ -78,6 +85,16 @@ export class CheckInFacts {
          from d`,
       [credentialHashes],
     );
+  }
+
+  /** R20/R21: the lists of these devices (locked already by `read`, in the same transaction). */
+  async lists(sql: Sql, deviceIds: string[]): Promise<Map<string, DeviceLists>> {
+    if (deviceIds.length === 0) return new Map();
+    const rows = await sql.query<DeviceLists & { device_id: string }>(
+      'select device_id, installed, redundant from devices where device_id = any($1::uuid[])',
+      [deviceIds],
+    );
+    return new Map(rows.map(({ device_id, installed, redundant }) => [device_id, { installed, redundant }]));
   }
 
   /**
@@ -116,15 +133,7 @@ export class CheckInFacts {
     );
   }
 
-  toFacts(row: DeviceRow): DeviceFacts {
-    return {
-      deviceId: row.device_id,
-      userId: row.user_id,
-      platform: row.platform,
-      managedBy: row.managed_by,
-      migrationState: row.migration_state,
-      installed: row.installed,
-      redundant: row.redundant,
-    };
+  toFacts(row: DeviceRow): Omit<DeviceFacts, keyof DeviceLists> {
+    return { deviceId: row.device_id, userId: row.user_id, platform: row.platform, managedBy: row.managed_by, migrationState: row.migration_state };
   }
 }

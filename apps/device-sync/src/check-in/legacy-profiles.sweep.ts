@@ -59,7 +59,8 @@ export class LegacyProfilesSweep implements OnModuleInit {
         await sql.query(
           `update devices x set legacy_due_at = null,
                   migration_state = case when r.installed is null then x.migration_state else 'legacyProfilesExpired' end,
-                  installed = coalesce(r.installed, x.installed)
+                  installed = coalesce(r.installed, x.installed),
+                  answer_lists = case when r.installed is null then x.answer_lists end
              from unnest($1::uuid[]) as d(device_id) left join unnest($2::uuid[], $3::jsonb[]) as r(device_id, installed) using (device_id)
             where x.device_id = d.device_id`,
           [due.map((d) => d.device_id), moving.map((d) => d.device_id), moving.map((d) => JSON.stringify(d.kept))],

@@ -3,6 +3,7 @@ import { Client, ClientConfig } from 'pg';
 import { Clock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
 import { Logger } from '@mdm/platform/logging';
+import { backoffDelay } from '@mdm/platform/retry';
 import { NotificationReason } from '../ports';
 import { quoteIdent } from '@mdm/platform/database';
 
@@ -161,9 +162,9 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     const promise = new Promise<PolledNotification[]>((ok, ko) => ((resolve = ok), (reject = ko)));
     // A revocation that arrives while the poll answers from its queue has nobody awaiting it.
     promise.catch(() => undefined);
-    const w: Waiter = { ...device, done: false, rows: [], resolve, reject, promise, timer: undefined as unknown as NodeJS.Timeout };
     // The only per-poll work while idle: one unref'd timer.
-    w.timer = setTimeout(() => this.finish(w, []), waitMs).unref();
+    const timer = setTimeout(() => this.finish(w, []), waitMs).unref();
+    const w: Waiter = { ...device, done: false, rows: [], resolve, reject, promise, timer };
     let devices = this.waiting.get(device.tenantId);
     if (!devices) this.waiting.set(device.tenantId, (devices = new Map()));
     let set = devices.get(device.deviceId);
@@ -306,7 +307,7 @@ export class LongPollHub implements OnModuleInit, OnModuleDestroy {
     this.connected = false;
     void client.end().catch(() => undefined);
     if (!this.running) return;
-    const delay = Math.min((this.deps.reconnectDelayMs ?? 1000) * 2 ** this.failures++, MAX_RECONNECT_DELAY_MS);
+    const delay = backoffDelay({ initialMs: this.deps.reconnectDelayMs ?? 1000, maxMs: MAX_RECONNECT_DELAY_MS }, ++this.failures);
     this.deps.logger.warn({ err, delay }, 'long-poll LISTEN session lost; reconnecting');
     this.retryTimer = setTimeout(() => void this.connect(), delay).unref();
   }

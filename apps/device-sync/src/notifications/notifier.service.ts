@@ -1,7 +1,7 @@
 import { Clock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
 import { NotificationReason, NotifierPort } from '../ports';
-import { outboxChannel } from '@mdm/platform/event-store';
+import { outboxChannel, outboxInsert, outboxWake } from '@mdm/platform/event-store';
 import { notificationChannel } from './channels';
 
 export interface NotifierDeps {
@@ -44,16 +44,19 @@ export class NotifierService extends NotifierPort {
          insert into notifications (notification_id, device_id, tenant_id, reason, created_at)
          select notification_id, device_id, tenant_id, $3, $4 from input
          returning notification_id, device_id, tenant_id),
-       o as (
-         insert into outbox (event_id, topic, message_key, payload, headers)
-         select notification_id, $5, device_id::text,
-                jsonb_build_object('notificationId', notification_id, 'deviceId', device_id, 'tenantId', tenant_id,
-                                   'reason', $3::text, 'createdAt', $8::text),
-                '{}'::jsonb
-           from n
-         returning 1)
+       ${outboxInsert(
+         {
+           eventId: 'notification_id',
+           topic: '$5',
+           key: 'device_id::text',
+           payload: `jsonb_build_object('notificationId', notification_id, 'deviceId', device_id, 'tenantId', tenant_id,
+                                        'reason', $3::text, 'createdAt', $8::text)`,
+           headers: `'{}'::jsonb`,
+         },
+         'from n',
+       )}
        select (select count(*) from o) as queued,
-              (select pg_notify($6, '')) is null as relay_woken,
+              ${outboxWake('$6')},
               (select count(pg_notify($7, t)) from (select distinct tenant_id::text as t from input) x) as tenants_woken`,
       [
         devices.map((d) => d.deviceId),

@@ -79,7 +79,7 @@ export function createTenant(state: TenantState, cmd: { tenantId: string; name: 
 
 export function checkExpectedVersion(version: number, expected: number | undefined): void {
   if (expected !== undefined && expected !== version) {
-    throw new DomainError(409, 'VERSION_CONFLICT', `the current version is ${version}, not ${expected}`, {
+    throw new DomainError('VERSION_CONFLICT', `the current version is ${version}, not ${expected}`, {
       expectedVersion: expected,
       actualVersion: version,
     });

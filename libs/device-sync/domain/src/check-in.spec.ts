@@ -1,4 +1,4 @@
-import { DeviceFacts, Installed, MigrationBlockedByApns, inRenewalWindow, planCheckIn } from './check-in';
+import { DeviceFacts, Installed, MigrationBlockedByApns, inRenewalWindow, keepsConfigurations, planAuthority, planCheckIn } from './check-in';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const profile = (n: number, name: string, type: Installed['type'], authority: Installed['authority']): Installed => ({
@@ -54,6 +54,19 @@ describe('check-in (pure)', () => {
   it('R18: a device never affected by a change keeps migration state none', () => {
     const plan = planCheckIn(device({ managedBy: 'intune', migrationState: 'none', installed: [] }), 'intune', () => true, configs);
     expect([plan.migrated, plan.migrationState]).toEqual([null, 'none']);
+  });
+
+  it('R20/R21: a check-in that keeps its configurations (same authority, same assignment) is planned as the lists it has, so they need not be read', () => {
+    const settled = device({ managedBy: 'intune', migrationState: 'migrated', installed: [newWifi, newVpn], redundant: [oldMail] });
+    expect(keepsConfigurations(settled, 'intune', false)).toBe(true);
+    const plan = planCheckIn(settled, 'intune', () => true, () => settled.installed);
+    expect([plan.configurations, plan.redundant]).toEqual([settled.installed, settled.redundant]);
+    expect(planAuthority(settled, 'intune', () => true)).toEqual({ managedBy: plan.managedBy, migrated: plan.migrated, migrationState: plan.migrationState });
+    // Moving, or an assignment that moved, reads and plans them again.
+    expect(keepsConfigurations(settled, 'office365', false)).toBe(false);
+    expect(keepsConfigurations(settled, 'intune', true)).toBe(false);
+    // R17: a userless device never moves.
+    expect(keepsConfigurations({ userId: null, managedBy: 'intune' }, 'office365', false)).toBe(true);
   });
 
   it('R15: renewal in the last 30 days before expiry, not before, not after expiry', () => {

@@ -45,10 +45,42 @@ export function nextManagedBy(device: Pick<DeviceFacts, 'userId' | 'managedBy'>,
   return device.userId !== null && target !== null ? target : device.managedBy;
 }
 
+/** Where a check-in leaves the device (R17, R20, R22), whatever its configurations. */
+export type AuthorityPlan = Pick<CheckInPlan, 'managedBy' | 'migrated' | 'migrationState'>;
+
 /**
- * R18–R21: what a check-in does. `target` is where the device belongs now (the user's effective
- * authority, R8; userless devices stay where they are, R17); `configurationsOf` gives an authority's
- * profiles assigned to the device's user and platform.
+ * R17/R20/R22: where a check-in leaves the device: `target` is where it belongs now (the user's
+ * effective authority, R8; userless devices stay where they are, R17). Moving an Apple device to an
+ * authority without an APNs certificate throws MigrationBlockedByApns.
+ */
+export function planAuthority(
+  device: Pick<DeviceFacts, 'userId' | 'platform' | 'managedBy' | 'migrationState'>,
+  target: ManagingAuthority | null,
+  apnsReady: (authority: ManagingAuthority) => boolean,
+): AuthorityPlan {
+  const managedBy = nextManagedBy(device, target);
+  const moving = managedBy !== device.managedBy;
+  if (moving && APPLE_PLATFORMS.includes(device.platform) && !apnsReady(managedBy)) throw new MigrationBlockedByApns(managedBy);
+  const affected = device.migrationState !== 'none' && device.migrationState !== 'needsSupport';
+  return {
+    managedBy,
+    migrated: moving ? { from: device.managedBy, to: managedBy } : null,
+    migrationState: moving || affected ? 'migrated' : device.migrationState,
+  };
+}
+
+/**
+ * R20/R21: a check-in that neither moves the device nor finds its assignment changed since its last
+ * check-in (`assignmentMoved`, see assignmentKey) leaves its configurations exactly as they are:
+ * planCheckIn would give back the lists it has, so they need not be read at all.
+ */
+export function keepsConfigurations(device: Pick<DeviceFacts, 'userId' | 'managedBy'>, target: ManagingAuthority | null, assignmentMoved: boolean): boolean {
+  return !assignmentMoved && nextManagedBy(device, target) === device.managedBy;
+}
+
+/**
+ * R18–R21: what a check-in does. `configurationsOf` gives an authority's profiles assigned to the
+ * device's user and platform.
  */
 export function planCheckIn(
   device: DeviceFacts,
@@ -56,23 +88,15 @@ export function planCheckIn(
   apnsReady: (authority: ManagingAuthority) => boolean,
   configurationsOf: (authority: ManagingAuthority) => Installed[],
 ): CheckInPlan {
-  const managedBy = nextManagedBy(device, target);
-  const moving = managedBy !== device.managedBy;
-  if (moving && APPLE_PLATFORMS.includes(device.platform) && !apnsReady(managedBy)) throw new MigrationBlockedByApns(managedBy);
+  const authority = planAuthority(device, target, apnsReady);
+  const { managedBy } = authority;
   const configurations = configurationsOf(managedBy);
   // R21: a new profile replaces an installed one only with the same name and type; the rest of the
   // old authority's profiles stay on the device and are reported as redundant.
   const replaced = (old: Installed) => configurations.some((c) => c.name === old.name && c.type === old.type);
-  const leftBehind = moving ? device.installed.filter((old) => old.authority !== managedBy && !replaced(old)) : [];
+  const leftBehind = authority.migrated ? device.installed.filter((old) => old.authority !== managedBy && !replaced(old)) : [];
   const redundant = [...device.redundant, ...leftBehind].filter((r) => !replaced(r));
-  const affected = device.migrationState !== 'none' && device.migrationState !== 'needsSupport';
-  return {
-    managedBy,
-    migrated: moving ? { from: device.managedBy, to: managedBy } : null,
-    migrationState: moving || affected ? 'migrated' : device.migrationState,
-    configurations,
-    redundant: dedupe(redundant),
-  };
+  return { ...authority, configurations, redundant: dedupe(redundant) };
 }
 
 function dedupe(items: Installed[]): Installed[] {

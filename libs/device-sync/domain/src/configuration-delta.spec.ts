@@ -45,7 +45,7 @@ describe('what a check-in changed (R20, R21)', () => {
     const many = Array.from({ length: 200 }, (_, i) => cfg(100 + i, `Profile ${i}`, 'configuration', 'intune'));
     const events = checkInEvents({
       deviceId: id(9),
-      plan: { managedBy: 'intune', migrated: null, migrationState: 'migrated', configurations: many, redundant: [] },
+      plan: { managedBy: 'intune', migrated: null, migrationState: 'migrated' },
       delta: configurationDelta({ configurations: many, redundant: [] }, { configurations: many, redundant: [] }),
       renewed: null,
       state: { osVersion: '17.4', encrypted: true, jailbroken: false, passcodeSet: true },

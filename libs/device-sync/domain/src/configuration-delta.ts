@@ -1,6 +1,6 @@
 import { ManagingAuthority } from '@mdm/contracts/authority';
 import { DomainEvent } from '@mdm/contracts/core';
-import { CheckInPlan, Installed } from './check-in';
+import { AuthorityPlan, Installed } from './check-in';
 import { DeviceCompliance, ReportedState } from './compliance';
 
 /**
@@ -50,7 +50,7 @@ export function configurationDelta(
 /** What a check-in decided, as it is recorded. */
 export interface CheckInRecord {
   deviceId: string;
-  plan: CheckInPlan;
+  plan: AuthorityPlan;
   /** What changed in the device's configurations, if anything (configurationDelta). */
   delta: ConfigurationDelta | null;
   /** A certificate issued by this check-in (R15). */

@@ -11,7 +11,7 @@ export const MIN_RSA_BITS = 2048;
 
 /** 422 INVALID_CSR: the request does not parse, its signature fails, or its key is not one the CA certifies. */
 export const invalidCsr = (reason: string): DomainError =>
-  new DomainError(422, 'INVALID_CSR', `the certificate signing request is not usable: ${reason}`);
+  new DomainError('INVALID_CSR', `the certificate signing request is not usable: ${reason}`);
 
 /**
  * R13: the keys a device may have certified: ECDSA P-256, or RSA of at least 2048 bits (API.md).
@@ -26,7 +26,7 @@ export function checkDeviceKey(key: DeviceKeyDetails): void {
 
 /** 409 CSR_REQUIRED: a device that holds a key of its own renews with a CSR for it (R15). */
 export const csrRequired = (): DomainError =>
-  new DomainError(409, 'CSR_REQUIRED', 'this device holds its own key: its renewal needs a certificate signing request (csrPem)');
+  new DomainError('CSR_REQUIRED', 'this device holds its own key: its renewal needs a certificate signing request (csrPem)');
 
 /**
  * R15: the key a renewed certificate is for. A CSR's, always. Without one: a device that made its

@@ -75,7 +75,7 @@ export function createUser(
   directory: { principalNameTaken: boolean; knownGroupIds: ReadonlySet<string> },
 ): UserEvent[] {
   if (directory.principalNameTaken) {
-    throw new DomainError(409, 'USER_EXISTS', `a user ${cmd.userPrincipalName} exists in this tenant`, {
+    throw new DomainError('USER_EXISTS', `a user ${cmd.userPrincipalName} exists in this tenant`, {
       userPrincipalName: cmd.userPrincipalName,
     });
   }

@@ -1,6 +1,6 @@
-import { handleType, retry } from 'cockatiel';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
+import { NO_BACKOFF, RetryOptions, withRetries } from '@mdm/platform/retry';
 import { Evolver, fold } from './aggregate';
 import { VersionConflictError } from './errors';
 import { AppendOptions, AppendResult, NewEvent } from './event-store';
@@ -71,7 +71,7 @@ const CONFLICT_RETRIES = 2;
 export class CommandHandler<S, E, D extends NewEvent = E & NewEvent> {
   private readonly toEvent: (e: EventEnvelope) => E;
   private readonly fromDecided: (d: D) => E;
-  private readonly retryOnConflict;
+  private readonly retryOnConflict: RetryOptions<CommandResult<S, D>>;
 
   constructor(
     private readonly store: EventStreams,
@@ -82,7 +82,11 @@ export class CommandHandler<S, E, D extends NewEvent = E & NewEvent> {
     // Envelopes and decided events carry `type` and `data` as the aggregate's events do.
     this.toEvent = options.toEvent ?? ((e) => e as unknown as E);
     this.fromDecided = options.fromDecided ?? ((d) => d as unknown as E);
-    this.retryOnConflict = retry(handleType(VersionConflictError), { maxAttempts: options.conflictRetries ?? CONFLICT_RETRIES });
+    this.retryOnConflict = {
+      retries: options.conflictRetries ?? CONFLICT_RETRIES,
+      backoff: NO_BACKOFF,
+      retryError: (err) => err instanceof VersionConflictError,
+    };
   }
 
   /** The stream's state and version. A stream of another tenant reads as absent. */
@@ -93,7 +97,7 @@ export class CommandHandler<S, E, D extends NewEvent = E & NewEvent> {
   }
 
   handle(streamId: string, decide: Decide<S, D>, opts: HandleOptions): Promise<CommandResult<S, D>> {
-    return this.retryOnConflict.execute(() =>
+    return withRetries(this.retryOnConflict, () =>
       this.options.transactional ? this.db.transaction((sql) => this.attempt(streamId, decide, opts, sql)) : this.attempt(streamId, decide, opts),
     );
   }

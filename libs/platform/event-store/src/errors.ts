@@ -7,7 +7,7 @@ export class VersionConflictError extends DomainError {
     readonly expectedVersion: number,
     readonly actualVersion: number | null,
   ) {
-    super(409, 'VERSION_CONFLICT', `stream ${streamId} is at version ${actualVersion ?? 0}, not ${expectedVersion}`, {
+    super('VERSION_CONFLICT', `stream ${streamId} is at version ${actualVersion ?? 0}, not ${expectedVersion}`, {
       expectedVersion,
       actualVersion: actualVersion ?? 0,
     });

@@ -4,6 +4,7 @@ import { Clock } from '@mdm/platform/clock';
 import { PgErrorCode, Sql, pgErrorCode } from '@mdm/platform/database';
 import { currentContext } from '@mdm/platform/logging';
 import { DuplicateEventIdError, VersionConflictError } from './errors';
+import { outboxInsert, outboxWake } from './outbox-rows';
 
 /** Expected stream version: 0 = the stream must not exist yet; 'any' = no check. */
 export type ExpectedVersion = number | 'any';
@@ -58,6 +59,9 @@ interface EventRow {
   txid?: string;
   pos?: string;
 }
+
+/** An envelope's JSON (`row`.payload) with the stream version the append gave its event (`e`). */
+const payloadWithVersion = (row: string) => `jsonb_set(${row}.payload, '{streamVersion}', to_jsonb(e.stream_version))`;
 
 export interface EventStoreOptions {
   registry: EventRegistry;
@@ -132,14 +136,17 @@ export class EventStore {
          select i.event_id, i.stream_id, v.version, $5, $6, $4, i.data, $7, $8, $9, $10, $11
            from input i join v using (stream_id)
          returning event_id, stream_id, stream_version, data),
-       o as (
-         insert into outbox (event_id, topic, message_key, payload, headers)
-         select e.event_id, $12, e.stream_id,
-                $13::jsonb || jsonb_build_object('eventId', e.event_id, 'streamId', e.stream_id, 'streamVersion', e.stream_version, 'data', e.data),
-                $14::jsonb || jsonb_build_object('event-id', e.event_id::text)
-           from e
-         returning 1)
-       select (select count(*)::int from o) as appended, (select pg_notify($15, '')) is null as woken`,
+       ${outboxInsert(
+         {
+           eventId: 'e.event_id',
+           topic: '$12',
+           key: 'e.stream_id',
+           payload: `$13::jsonb || jsonb_build_object('eventId', e.event_id, 'streamId', e.stream_id, 'streamVersion', e.stream_version, 'data', e.data)`,
+           headers: `$14::jsonb || jsonb_build_object('event-id', e.event_id::text)`,
+         },
+         'from e',
+       )}
+       select (select count(*)::int from o) as appended, ${outboxWake('$15')}`,
       [
         sorted.map((i) => i.streamId),
         sorted.map(() => randomUUID()),
@@ -218,14 +225,11 @@ export class EventStore {
                   k.correlation_id, k.causation_id, k.occurred_at, k.recorded_at
              from k join v using (stream_id)
            returning event_id, stream_version),
-         o as (
-           insert into outbox (event_id, topic, message_key, payload, headers)
-           select e.event_id, k.topic, k.stream_id, jsonb_set(k.payload, '{streamVersion}', to_jsonb(e.stream_version)), k.headers
-             from e join k on k.id = e.event_id
-            where k.topic is not null
-            order by k.ord
-           returning 1)
-         select stream_id, version::text, (select pg_notify($17, '') from (select 1 from o limit 1) x) is null as notified from v`,
+         ${outboxInsert(
+           { eventId: 'e.event_id', topic: 'k.topic', key: 'k.stream_id', payload: payloadWithVersion('k'), headers: 'k.headers' },
+           'from e join k on k.id = e.event_id where k.topic is not null order by k.ord',
+         )}
+         select stream_id, version::text, ${outboxWake('$17')} from v`,
         [
           envelopes.map((e) => e.streamId),
           envelopes.map((e) => e.tenantId),
@@ -497,15 +501,14 @@ function appendStatement(expected: ExpectedVersion, publishes: boolean): string 
             where stream_id = $1 and version = $4 and tenant_id = $2 returning version`;
   const outbox = publishes
     ? `,
-       o as (
-         insert into outbox (event_id, topic, message_key, payload, headers)
-         select e.event_id, r.topic, $1, jsonb_set(r.payload, '{streamVersion}', to_jsonb(e.stream_version)), r.headers
-           from e join unnest($5::uuid[], $14::text[], $15::jsonb[], $16::jsonb[]) as r(id, topic, payload, headers)
+       ${outboxInsert(
+         { eventId: 'e.event_id', topic: 'r.topic', key: '$1', payload: payloadWithVersion('r'), headers: 'r.headers' },
+         `from e join unnest($5::uuid[], $14::text[], $15::jsonb[], $16::jsonb[]) as r(id, topic, payload, headers)
              on r.id = e.event_id
-          where r.topic is not null
-         returning 1)`
+          where r.topic is not null`,
+       )}`
     : '';
-  const notify = publishes ? `, (select pg_notify($17, '') from (select 1 from o limit 1) x) is null as notified` : '';
+  const notify = publishes ? `, ${outboxWake('$17')}` : '';
   return `with v as (${bump}),
        e as (
          insert into es_events (event_id, stream_id, stream_version, type, schema_version, tenant_id, data, actor,

@@ -1,4 +1,5 @@
 export * from './schema';
+export * from './outbox-rows';
 export * from './errors';
 export * from './event-store';
 export * from './aggregate';

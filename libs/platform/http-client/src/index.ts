@@ -6,8 +6,8 @@ export * from './call-context';
 
 /**
  * Calls between our own services (the gateway's forwarding, read-your-writes, certificate renewal):
- * node:http over kept-alive connections. Node's fetch costs about 0.3 ms more CPU per call (web
- * streams, its own parser), and these calls sit on the path of every command.
+ * node:http over kept-alive connections. Node's fetch costs more CPU per call (web streams, its own
+ * parser; README, "Performance notes"), and these calls sit on the path of every command.
  */
 // Idle connections close after 60 s, before our services close theirs (65 s, see startService).
 // No cap on connections per service: every device's long poll through the gateway holds one.

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { json } from 'express';
+import { Application, json } from 'express';
 import { ConfigError } from '@mdm/platform/config';
 import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
@@ -53,6 +53,9 @@ export async function startService(
     { module: class ServiceRoot {}, imports: [PlatformModule.forRuntime(runtime), appModule(runtime)] },
     { bodyParser: false, logger: nestLogger(logger), abortOnError: false },
   );
+  // A service's answers reach callers through the gateway, which passes on their status, type and
+  // bytes but no ETag: Express would hash every body for nothing.
+  if (!definition.edge) (app.getHttpAdapter().getInstance() as Application).set('etag', false);
   app.use(requestContext(logger, runtime.metrics));
   app.use(callerAuthentication(runtime.signer, definition.edge));
   if (definition.passThrough) app.use(definition.passThrough(app, runtime));

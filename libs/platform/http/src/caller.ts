@@ -41,7 +41,7 @@ export function callerAuthentication(signer: CallSigner, edge = false) {
 }
 
 const unauthenticated = (reason: string) => ({
-  code: 'UNAUTHENTICATED',
+  code: 'UNAUTHENTICATED' as const,
   message: `calls to this service need the gateway's signed context: ${reason}`,
 });
 
@@ -54,21 +54,21 @@ export function signedBodyCheck(_req: Request, res: Response, body: Buffer): voi
   const caller = res.locals.caller as CallContext | undefined;
   if (caller && caller.bodyHash !== bodyHash(body)) {
     const { code, message } = unauthenticated('call context signed for another body');
-    throw new DomainError(401, code, message);
+    throw new DomainError(code, message);
   }
 }
 
 /** The verified context of the call being answered. */
 export function callerOf(res: Response): CallContext {
   const caller = res.locals.caller as CallContext | undefined;
-  if (!caller) throw new DomainError(401, 'UNAUTHENTICATED', 'no signed call context');
+  if (!caller) throw new DomainError('UNAUTHENTICATED', 'no signed call context');
   return caller;
 }
 
 /** Throws 403 unless the call was signed by one of `services`. */
 export function requireCaller(caller: CallContext, services: readonly string[]): void {
   if (!services.includes(caller.service)) {
-    throw new DomainError(403, 'FORBIDDEN', `${caller.service} may not call this endpoint`, { allowed: services });
+    throw new DomainError('FORBIDDEN', `${caller.service} may not call this endpoint`, { allowed: services });
   }
 }
 

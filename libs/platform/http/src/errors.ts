@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { DomainError } from '@mdm/contracts/core';
+import { DomainError, ERROR_STATUS } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
 import { unavailableDependency } from '@mdm/platform/database';
 
@@ -27,7 +27,7 @@ const httpCodes: Record<number, string> = {
  */
 export function toErrorResponse(err: unknown, logger: Logger): { status: number; body: ErrorBody } {
   if (err instanceof DomainError) {
-    return { status: err.status, body: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } };
+    return { status: ERROR_STATUS[err.code], body: { code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } };
   }
   const parserError = err as { type?: string; status?: number; message?: string };
   if (parserError?.type === 'entity.too.large') {

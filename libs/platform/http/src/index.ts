@@ -9,3 +9,4 @@ export * from './caller';
 export * from './topic-namespace';
 export * from './keyset';
 export * from './providers';
+export * from './json-text';

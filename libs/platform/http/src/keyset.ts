@@ -15,7 +15,7 @@ export function decodeCursor<T extends z.ZodTypeAny>(cursor: string | undefined,
   }
   const result = key.safeParse(parsed);
   if (!result.success) {
-    throw new DomainError(400, 'VALIDATION_FAILED', 'invalid query: cursor', { fields: [{ path: 'query.cursor', message: 'not a cursor from nextCursor' }] });
+    throw new DomainError('VALIDATION_FAILED', 'invalid query: cursor', { fields: [{ path: 'query.cursor', message: 'not a cursor from nextCursor' }] });
   }
   return result.data;
 }

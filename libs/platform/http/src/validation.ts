@@ -8,7 +8,7 @@ export function validationFailed(error: z.ZodError, source: string): DomainError
     path: [source, ...i.path].join('.'),
     message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
   }));
-  return new DomainError(400, 'VALIDATION_FAILED', `invalid ${source}: ${fields.map((f) => f.path).join(', ')}`, {
+  return new DomainError('VALIDATION_FAILED', `invalid ${source}: ${fields.map((f) => f.path).join(', ')}`, {
     fields,
   });
 }
@@ -33,7 +33,7 @@ export function parsePath<S extends z.AnyZodObject>(schema: S, value: unknown): 
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const path = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
-    throw new DomainError(404, 'NOT_FOUND', `no such resource (${path})`);
+    throw new DomainError('NOT_FOUND', `no such resource (${path})`);
   }
   return parsed.data;
 }

@@ -1,7 +1,8 @@
 import { EventContractError, EventEnvelope, EventHeaders, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
 import { GroupCommit, Sql, unavailableDependency } from '@mdm/platform/database';
-import { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
+import { Consumer, ConsumerConfig, EachBatchPayload, GROUP_SESSION, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { Logger, runWithContext } from '@mdm/platform/logging';
+import { withRetries } from '@mdm/platform/retry';
 
 export interface Delivery {
   topic: string;
@@ -82,9 +83,12 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 const OUTAGE_RETRY_MAX_MS = 1_000;
 /** How long stop() lets a join under way finish before it disconnects. */
 const STOP_JOIN_WAIT_MS = 3_000;
-/** kafkajs's session timeout (the broker's group.min.session.timeout.ms is 6 s). */
-export const SESSION_TIMEOUT_MS = 10_000;
-const HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * How long the broker holds an idle fetch. kafkajs heartbeats between fetches, and the broker
+ * answers a connection's requests in turn, so an idle member heartbeats about this often: within
+ * its session (GROUP_SESSION).
+ */
+const IDLE_FETCH_WAIT_MS = 1_000;
 
 /** 'joining': connected, waiting for partitions (also during a rebalance or after a crash). */
 export type ConsumerState = 'joining' | 'joined' | 'stopped';
@@ -190,10 +194,8 @@ export class InboxConsumer {
     await this.dlqProducer.connect();
     const consumer = kafka.consumer({
       groupId,
-      // A member that died without leaving holds its partitions this long: it bounds how soon a
-      // restarted service's consumer works again. Batches heartbeat as they finish, well within it.
-      sessionTimeout: SESSION_TIMEOUT_MS,
-      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+      ...GROUP_SESSION,
+      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
       rebalanceTimeout: 30_000,
       allowAutoTopicCreation: false,
       // Waits out a broker outage (a restart takes seconds to tens of seconds) as the same member,
@@ -299,13 +301,9 @@ export class InboxConsumer {
     }
     // A batch of a fetch already under way may begin after the pause: wait until none is running.
     while (this.batchesInFlight.size > 0) await Promise.allSettled([...this.batchesInFlight]);
-    await this.commit();
     // A failed last commit (the coordinator moving) is tried again before leaving the group: an
     // offset left uncommitted is redelivered to whoever takes the partition.
-    for (let attempt = 0; attempt < 3 && this.toCommit.size > 0; attempt++) {
-      await new Promise((r) => setTimeout(r, 200));
-      await this.commit();
-    }
+    await withRetries({ retries: 3, backoff: { initialMs: 200, maxMs: 200 }, retryAnswer: () => this.toCommit.size > 0 }, () => this.commit());
     this.state = 'stopped';
     // Disconnecting while run() is between its join and its first fetch leaves kafkajs fetching on a
     // closed client and restarting itself: let a join under way finish first, briefly.
@@ -321,18 +319,14 @@ export class InboxConsumer {
     return batch.finally(() => this.batchesInFlight.delete(batch));
   }
 
-  /**
-   * kafkajs heartbeats only between batches and when a handler asks it to: a batch applied for
-   * longer than the session (an authority change fanned out to a large fleet, on a loaded machine)
-   * would drop the member, hand its partitions round again and redeliver what it had not committed.
-   * So a batch heartbeats as long as it is applied (kafkajs sends at most one per heartbeatInterval).
-   */
+  /** A batch applied: kafkajs heartbeats only between batches, so one that takes long heartbeats meanwhile. */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const alive = setInterval(() => void payload.heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+    // A failed heartbeat (a rebalance under way) is seen again by the one that ends the batch.
+    const beating = setInterval(() => void payload.heartbeat().catch(() => undefined), GROUP_SESSION.heartbeatInterval);
     try {
       await this.applyBatch(payload);
     } finally {
-      clearInterval(alive);
+      clearInterval(beating);
     }
   }
 
@@ -427,38 +421,50 @@ export class InboxConsumer {
     const event = d.event;
     const maxAttempts = this.options.maxAttempts ?? 5;
     const backoffMs = this.options.retryBackoffMs ?? 100;
-    for (let attempt = 1, outage = 0; ; ) {
-      try {
-        const applied = await this.options.db.transaction(async (sql) => {
-          const [fresh] = await this.claim(sql, [d]);
-          if (!fresh) return false;
-          await this.apply([{ event, delivery: d.delivery }], sql);
-          return true;
-        });
-        if (applied) this.stats.applied++;
-        else this.stats.duplicates++;
-        return;
-      } catch (err) {
-        const dependency = unavailableDependency(err);
-        if (dependency) {
-          // Stopping mid-outage: the offset stays uncommitted and the event comes again.
-          if (!isRunning()) throw err;
-          outage++;
-          if (outage === 1) this.options.logger.warn({ err, dependency, eventId: event.eventId }, 'dependency unavailable; waiting for it');
-          await new Promise((r) => setTimeout(r, Math.min(OUTAGE_RETRY_MAX_MS, backoffMs * 2 ** Math.min(outage, 10))));
-          await heartbeat().catch(() => undefined);
-          continue;
-        }
-        const permanent = err instanceof EventContractError;
-        if (permanent || attempt >= maxAttempts) {
-          return this.deadLetter(d, `${permanent ? 'invalid' : `failed ${attempt} times`}: ${(err as Error).message}`);
-        }
-        this.options.logger.warn({ err, eventId: event.eventId, attempt }, 'event handler failed; retrying');
-        await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
-        await heartbeat();
-        attempt++;
-      }
+    const once = () =>
+      this.options.db.transaction(async (sql) => {
+        const [fresh] = await this.claim(sql, [d]);
+        if (!fresh) return false;
+        await this.apply([{ event, delivery: d.delivery }], sql);
+        return true;
+      });
+    // Through an outage: uncounted tries while the consumer runs; stopping, the offset stays uncommitted and the event comes again.
+    const throughOutages = () =>
+      withRetries(
+        {
+          retries: Infinity,
+          backoff: { initialMs: 2 * backoffMs, maxMs: OUTAGE_RETRY_MAX_MS },
+          retryError: (err) => unavailableDependency(err) !== undefined && isRunning(),
+          onRetry: ({ attempt, error }) => {
+            if (attempt === 1) this.options.logger.warn({ err: error, dependency: unavailableDependency(error), eventId: event.eventId }, 'dependency unavailable; waiting for it');
+          },
+          beforeRetry: () => heartbeat().catch(() => undefined),
+        },
+        once,
+      );
+    // The handler's own failures: counted; the last one, or one the event's contract refuses, dead-letters the event.
+    const outcome = await withRetries<{ applied: boolean } | { failure: Error; attempt: number }>(
+      {
+        retries: maxAttempts - 1,
+        backoff: { initialMs: backoffMs, maxMs: Infinity },
+        retryAnswer: (r) => 'failure' in r && !(r.failure instanceof EventContractError),
+        onRetry: ({ answer }) => {
+          if (answer && 'failure' in answer) this.options.logger.warn({ err: answer.failure, eventId: event.eventId, attempt: answer.attempt }, 'event handler failed; retrying');
+        },
+        beforeRetry: heartbeat,
+      },
+      (attempt) =>
+        throughOutages().then(
+          (applied) => ({ applied }),
+          (err) => (unavailableDependency(err) ? Promise.reject(err) : { failure: err as Error, attempt }),
+        ),
+    );
+    if ('failure' in outcome) {
+      const permanent = outcome.failure instanceof EventContractError;
+      return this.deadLetter(d, `${permanent ? 'invalid' : `failed ${outcome.attempt} times`}: ${outcome.failure.message}`);
     }
+    if (outcome.applied) this.stats.applied++;
+    else this.stats.duplicates++;
   }
 
   /** Records the events in the inbox; returns those not seen before, in their order. */

@@ -84,7 +84,7 @@ export class ReadYourWrites {
 
   /** The refusal when the inbox has not caught up in time (the streams it still waits for, a few of them). */
   lagging(behind: string[]): DomainError {
-    return new DomainError(503, 'DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
+    return new DomainError('DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
       behind: behind.slice(0, 20),
     });
   }
@@ -92,7 +92,7 @@ export class ReadYourWrites {
   private async ask({ ownerUrl, queries }: OwnerQuery): Promise<Record<string, number>> {
     // The owner's instances, when it has several (callService picks one).
     const url = `${ownerUrl.replace(/\/$/, '')}/internal/published-versions`;
-    const unavailable = (cause: string) => new DomainError(503, 'SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, { cause });
+    const unavailable = (cause: string) => new DomainError('SERVICE_UNAVAILABLE', `cannot confirm the latest state with ${ownerUrl}`, { cause });
     const res = await callService(url, { method: 'POST', body: { queries }, timeoutMs: 5000, signer: this.options.signer }).catch((err: Error) => {
       throw unavailable(err.message);
     });

@@ -1,4 +1,5 @@
 import { Admin, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import './request-queue-patch';
 import { TopicSpec } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
 
@@ -45,6 +46,14 @@ export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka 
       },
   });
 }
+
+/**
+ * Every consumer group member's session. The session timeout is the broker's smallest by default
+ * (group.min.session.timeout.ms): a member killed without leaving holds its partitions this long,
+ * so it bounds how soon a restarted service's consumers work again. A live member heartbeats every
+ * second, well within it.
+ */
+export const GROUP_SESSION = { sessionTimeout: 6_000, heartbeatInterval: 1_000 } as const;
 
 /**
  * The producer the outbox relay uses: idempotent, acks from every in-sync replica, one request in

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { quoteIdent } from '@mdm/platform/database';
 import { Producer } from '@mdm/platform/kafka';
 import { Logger } from '@mdm/platform/logging';
+import { backoffDelay } from '@mdm/platform/retry';
 
 export interface OutboxRelayOptions {
   /** Raw pg client settings (a session of its own: it holds the leader lock and LISTENs). */
@@ -248,7 +249,7 @@ export class OutboxRelay {
 
   private hold(topic: string, err: unknown): void {
     const failures = (this.held.get(topic)?.failures ?? 0) + 1;
-    const pauseMs = Math.min(HOLD_MAX_MS, this.pollIntervalMs * 2 ** (failures - 1));
+    const pauseMs = backoffDelay({ initialMs: this.pollIntervalMs, maxMs: HOLD_MAX_MS }, failures);
     this.held.set(topic, { failures, until: Date.now() + pauseMs });
     this.options.logger.error(
       { err, topic, failures, retryInMs: pauseMs },

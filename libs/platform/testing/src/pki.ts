@@ -1,8 +1,6 @@
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-import * as pkijs from 'pkijs';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+import { pkijs } from '@mdm/platform/crypto/cms';
+import { x509 } from '@mdm/platform/crypto/x509';
 
 /** A real self-signed certificate in PEM, valid between the given times (test fixtures for R6). */
 export async function selfSignedCertificatePem(opts: {
@@ -20,13 +18,11 @@ export async function selfSignedCertificatePem(opts: {
     name: opts.subject ?? 'CN=APSP:test-push, O=Contoso',
     notBefore: opts.notBefore,
     notAfter: opts.notAfter,
-    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    keys,
     signingAlgorithm: algorithm,
   });
   return cert.toString('pem');
 }
-
-pkijs.setEngine('node', new pkijs.CryptoEngine({ name: 'node', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] }));
 
 export type DeviceKeyAlgorithm = 'P-256' | 'P-384' | 'RSA-1024' | 'RSA-2048';
 
@@ -42,9 +38,7 @@ export async function certificateSigningRequest(
   // With `signWith`, the request names `keys` but is signed by another key: its signature must not verify.
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: opts.subject ?? 'CN=ignored by the CA',
-    keys: { publicKey: keys.publicKey, privateKey: (opts.signWith ?? keys).privateKey } as unknown as Parameters<
-      typeof x509.Pkcs10CertificateRequestGenerator.create
-    >[0]['keys'],
+    keys: { publicKey: keys.publicKey, privateKey: (opts.signWith ?? keys).privateKey },
     signingAlgorithm: params,
   });
   return { keys, csrPem: csr.toString('pem'), publicKeySpki: Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)) };
@@ -101,7 +95,7 @@ export async function mdmSignature(body: Buffer, certificatePem: string, private
     ],
     certificates: [certificate],
   });
-  await signed.sign(key as unknown as Parameters<pkijs.SignedData['sign']>[0], 0, 'SHA-256', new Uint8Array(body).buffer);
+  await signed.sign(key, 0, 'SHA-256', new Uint8Array(body).buffer);
   signed.encapContentInfo = detached();
   const cms = new pkijs.ContentInfo({ contentType: pkijs.ContentInfo.SIGNED_DATA, content: signed.toSchema(true) });
   return Buffer.from(cms.toSchema().toBER(false)).toString('base64');

@@ -74,6 +74,32 @@ export interface DeviceState {
   schedule: { key: number; nextCheckInAt: string | null };
 }
 
+/**
+ * The part of a device's state that grows with its configurations. Most events leave it as it is
+ * (a check-in that changes nothing, R21), so the views keep it apart from the rest and read and write
+ * it only for the events that change it (`changesConfigurations`).
+ */
+export type DeviceLists = Pick<DeviceState['sync'], 'configurations' | 'redundant'>;
+export type DeviceWithoutLists = Omit<DeviceState, 'sync'> & { sync: Omit<DeviceState['sync'], keyof DeviceLists> };
+
+export function splitDevice(device: DeviceState): { rest: DeviceWithoutLists; lists: DeviceLists } {
+  const { configurations, redundant, ...sync } = device.sync;
+  return { rest: { ...device, sync }, lists: { configurations, redundant } };
+}
+
+/** A device whose lists were not read gets empty ones: only for events that do not change them. */
+export function joinDevice(rest: DeviceWithoutLists, lists: DeviceLists | null): DeviceState {
+  return { ...rest, sync: { ...rest.sync, configurations: lists?.configurations ?? [], redundant: lists?.redundant ?? [] } };
+}
+
+/** Whether applying the event may read or change the device's configuration lists. */
+export function changesConfigurations(event: EventEnvelope): boolean {
+  if (event.type === 'DeviceConfigurationsChanged' || event.type === 'LegacyProfilesExpired') return true;
+  if (event.type !== 'DeviceCheckedIn') return false;
+  const d = event.data as EventData<typeof DeviceCheckedIn>;
+  return Boolean(d.configurations || d.redundantConfigurations);
+}
+
 export function emptyDevice(deviceId: string, tenantId: string): DeviceState {
   return {
     deviceId,
@@ -215,21 +241,21 @@ export function applyCheckInRequest(
 }
 
 /** Enrolled, not unenrolled or removed: the device is in the views. */
-export const isVisible = (device: DeviceState) => device.enrollment?.status === 'active';
+export const isVisible = (device: DeviceWithoutLists) => device.enrollment?.status === 'active';
 
-export function managedBy(device: DeviceState): ManagingAuthority {
+export function managedBy(device: DeviceWithoutLists): ManagingAuthority {
   return device.sync.managedBy ?? device.enrollment!.managedBy;
 }
 
-export function certificate(device: DeviceState): { serial: string; notAfter: string } {
+export function certificate(device: DeviceWithoutLists): { serial: string; notAfter: string } {
   const enrolled = device.enrollment!.certificate;
   const renewed = device.sync.certificate;
   return renewed && Date.parse(renewed.notAfter) > Date.parse(enrolled.notAfter) ? renewed : enrolled;
 }
 
-export const removalDueAt = (device: DeviceState) => new Date(Date.parse(certificate(device).notAfter) + REMOVAL_AFTER_EXPIRY_MS).toISOString();
+export const removalDueAt = (device: DeviceWithoutLists) => new Date(Date.parse(certificate(device).notAfter) + REMOVAL_AFTER_EXPIRY_MS).toISOString();
 
-export function listItem(device: DeviceState): DeviceListItem {
+export function listItem(device: DeviceWithoutLists): DeviceListItem {
   const e = device.enrollment!;
   return {
     deviceId: device.deviceId,

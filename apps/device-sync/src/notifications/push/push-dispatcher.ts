@@ -5,7 +5,7 @@ import { TopicSpec, deadLetterTopic } from '@mdm/contracts/core';
 import { DeviceNotification, deviceNotificationSchema } from '@mdm/contracts/device-sync';
 import { Clock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
-import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer, ensureTopics } from '@mdm/platform/kafka';
+import { Consumer, EachBatchPayload, GROUP_SESSION, Kafka, KafkaMessage, Producer, ensureTopics } from '@mdm/platform/kafka';
 import { Logger } from '@mdm/platform/logging';
 import { PushOutcome, PushProvider } from './push-provider';
 import { PushProviders } from './push-providers';
@@ -119,7 +119,8 @@ export class PushDispatcher {
   async start(): Promise<void> {
     const { kafka, groupId, topic, logger } = this.deps;
     await ensureTopics(kafka, [this.deadLetters]);
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 100 });
+    // The start of a restarted device-sync waits for this join, which waits out the killed member's session.
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, ...GROUP_SESSION, maxWaitTimeInMs: 100 });
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PushProviderName } from '@mdm/contracts/authority';
 import { DeviceNotification } from '@mdm/contracts/device-sync';
+import { withRetries } from '@mdm/platform/retry';
 
 /** How one push ended. `unregistered`: the provider says the token is dead; stop using it (not retried). */
 export type PushOutcome =
@@ -25,8 +26,8 @@ export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Injected by tests to observe the delays without waiting them out. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Told of each wait as it starts: tests step fake time by it instead of waiting it out. */
+  onRetry?: (delayMs: number) => void;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30_000 };
@@ -53,25 +54,31 @@ const throttledOrDown = (a: ProviderAnswer) => a.status === 429 || a.status >= 5
  * the provider's Retry-After.
  */
 export async function sendWithRetries(policy: RetryPolicy, attempt: () => Promise<ProviderAnswer>, rules: AnswerRules): Promise<PushOutcome> {
-  const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  for (let n = 1; ; n++) {
-    let answer: ProviderAnswer | undefined;
-    let error: unknown;
-    try {
-      answer = await attempt();
-    } catch (err) {
-      error = err;
-    }
-    if (answer && answer.status >= 200 && answer.status < 300) return { outcome: 'sent', attempts: n };
-    if (answer && rules.unregistered(answer)) return { outcome: 'unregistered', attempts: n, status: answer.status };
-    const retryable = !answer || (rules.retryable ?? throttledOrDown)(answer);
-    if (!retryable || n >= policy.maxAttempts) {
-      const reason = answer ? `HTTP ${answer.status}${answer.body ? ` ${answer.body.slice(0, 200)}` : ''}` : String((error as Error)?.message ?? error);
-      return { outcome: 'failed', attempts: n, status: answer?.status, error: reason };
-    }
-    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1)) * (0.5 + Math.random() / 2);
-    await sleep(Math.min(policy.maxDelayMs, Math.max(backoff, retryAfterMs(answer?.retryAfter) ?? 0)));
-  }
+  const sent = (a: ProviderAnswer) => a.status >= 200 && a.status < 300;
+  const onRetry = policy.onRetry;
+  let attempts = 0;
+  const { answer, error } = await withRetries<{ answer?: ProviderAnswer; error?: unknown }>(
+    {
+      retries: policy.maxAttempts - 1,
+      backoff: { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: () => 0.5 + Math.random() / 2 },
+      // A network error is always worth another try; an answer when it is neither final nor refused for good.
+      retryAnswer: ({ answer: a }) => !a || (!sent(a) && !rules.unregistered(a) && (rules.retryable ?? throttledOrDown)(a)),
+      requestedWaitMs: ({ answer: a }) => retryAfterMs(a?.retryAfter),
+      onRetry: onRetry && (({ delayMs }) => onRetry(delayMs)),
+    },
+    async (n) => {
+      attempts = n;
+      try {
+        return { answer: await attempt() };
+      } catch (err) {
+        return { error: err };
+      }
+    },
+  );
+  if (answer && sent(answer)) return { outcome: 'sent', attempts };
+  if (answer && rules.unregistered(answer)) return { outcome: 'unregistered', attempts, status: answer.status };
+  const reason = answer ? `HTTP ${answer.status}${answer.body ? ` ${answer.body.slice(0, 200)}` : ''}` : String((error as Error)?.message ?? error);
+  return { outcome: 'failed', attempts, status: answer?.status, error: reason };
 }
 
 /** Retry-After is either seconds or an HTTP date. */

@@ -19,11 +19,20 @@ const notification: DeviceNotification = {
   createdAt: '2026-04-01T08:00:00.000Z',
 };
 
-/** Records the waits instead of sleeping them. */
+/**
+ * Records the waits and steps fake time over each (only timers are faked: sockets, the providers'
+ * own timeouts and the clock run as they do).
+ */
 function noWait() {
+  jest.useFakeTimers({ doNotFake: ['Date', 'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval'] });
   const waits: number[] = [];
-  return { waits, retry: { baseDelayMs: 10, maxAttempts: 4, sleep: async (ms: number) => void waits.push(ms) } };
+  const onRetry = (ms: number) => {
+    waits.push(ms);
+    jest.advanceTimersByTime(ms);
+  };
+  return { waits, retry: { baseDelayMs: 10, maxAttempts: 4, onRetry } };
 }
+afterEach(() => jest.useRealTimers());
 
 /** Scripted answers per token: each request takes the next one; the last repeats. */
 type Script = Record<string, { status: number; headers?: Record<string, string>; body?: unknown }[]>;
