@@ -88,8 +88,7 @@ export class ViewTables {
 /**
  * Every event rewrites its device's row. Room left on each page keeps the new version beside the old
  * (a HOT update: no new index entries) and lets page pruning reclaim the old one, where full pages
- * leave dead copies for vacuum: a replay of 1,000,000 events bloated 50,000 device rows to 900 MB
- * (190 MB with this), and the replay ran 8% faster.
+ * leave dead copies for vacuum (README, "Performance notes").
  */
 const DEVICE_ROW_STORAGE = 'fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0';
 

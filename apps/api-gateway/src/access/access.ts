@@ -14,26 +14,26 @@ export class Access {
     const header = req.header('authorization');
     if (!header) return undefined;
     const token = BEARER.exec(header)?.[1];
-    if (!token) throw new DomainError(401, 'UNAUTHORIZED', 'expected Authorization: Bearer <token>');
+    if (!token) throw new DomainError('UNAUTHORIZED', 'expected Authorization: Bearer <token>');
     const principal = await this.tokens.resolve(token);
-    if (!principal) throw new DomainError(401, 'UNAUTHORIZED', 'unknown or revoked token');
+    if (!principal) throw new DomainError('UNAUTHORIZED', 'unknown or revoked token');
     return principal;
   }
 
   /** Throws the refusal, or returns the principal allowed to make the call. */
   authorize(principal: Principal | undefined, access: Exclude<HttpOperation['access'], 'device'>, tenantId?: string): Principal | undefined {
     if (access === 'public') return principal;
-    if (!principal) throw new DomainError(401, 'UNAUTHORIZED', 'a bearer token is required');
+    if (!principal) throw new DomainError('UNAUTHORIZED', 'a bearer token is required');
     if (access === 'operator') {
-      if (principal.kind !== 'operator') throw new DomainError(403, 'FORBIDDEN', 'only the platform operator may do this');
+      if (principal.kind !== 'operator') throw new DomainError('FORBIDDEN', 'only the platform operator may do this');
       return principal;
     }
     if (principal.kind === 'operator') {
-      throw new DomainError(403, 'FORBIDDEN', "the operator token does not act inside a tenant: use the tenant's token");
+      throw new DomainError('FORBIDDEN', "the operator token does not act inside a tenant: use the tenant's token");
     }
     if (principal.tenantId !== tenantId) throw notFound('tenant');
     if (!access.includes(principal.role)) {
-      throw new DomainError(403, 'FORBIDDEN', `the role ${principal.role} may not do this`, { role: principal.role });
+      throw new DomainError('FORBIDDEN', `the role ${principal.role} may not do this`, { role: principal.role });
     }
     return principal;
   }

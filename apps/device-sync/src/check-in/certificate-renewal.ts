@@ -42,12 +42,12 @@ export class CertificateRenewal {
     if (!inRenewalWindow(current.notAfter, now)) return { ...kept, renewalDue: false };
     const url = `${this.enrollmentUrl}/internal/tenants/${device.tenantId}/devices/${device.deviceId}/certificates`;
     const res = await callService(url, { method: 'POST', body: { notBefore: now.toISOString(), ...(csrPem !== undefined && { csrPem }) }, signer: this.signer }).catch((err: Error) => {
-      throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority is unreachable: ${err.message}`);
+      throw new DomainError('SERVICE_UNAVAILABLE', `the certificate authority is unreachable: ${err.message}`);
     });
     const answer = res.body as { serial: string; notBefore: string; notAfter: string; pem: string; code?: string; message?: string };
     if (res.status === 409 && answer.code === 'CSR_REQUIRED') return { ...kept, renewalDue: true };
-    if (res.status === 422 && answer.code === 'INVALID_CSR') throw new DomainError(422, 'INVALID_CSR', answer.message ?? 'the certificate signing request is not usable');
-    if (!res.ok) throw new DomainError(503, 'SERVICE_UNAVAILABLE', `the certificate authority answered ${res.status}`);
+    if (res.status === 422 && answer.code === 'INVALID_CSR') throw new DomainError('INVALID_CSR', answer.message ?? 'the certificate signing request is not usable');
+    if (!res.ok) throw new DomainError('SERVICE_UNAVAILABLE', `the certificate authority answered ${res.status}`);
     return { serial: answer.serial, notAfter: answer.notAfter, notBefore: answer.notBefore, renewalDue: false, pem: answer.pem };
   }
 }

@@ -51,14 +51,7 @@ export class DomainError extends Error {
   readonly status: ErrorStatus;
   readonly details?: unknown;
 
-  constructor(code: ErrorCode, message: string, details?: unknown);
-  /**
-   * @deprecated The status is ERROR_STATUS's, whatever is passed: give the code alone. Kept while
-   * device-sync's check-in and the gateway's access checks (being rewritten elsewhere) still pass one.
-   */
-  constructor(status: ErrorStatus, code: ErrorCode, message: string, details?: unknown);
-  constructor(...args: [ErrorCode, string, unknown?] | [ErrorStatus, ErrorCode, string, unknown?]) {
-    const [code, message, details] = typeof args[0] === 'number' ? (args.slice(1) as [ErrorCode, string, unknown?]) : (args as [ErrorCode, string, unknown?]);
+  constructor(code: ErrorCode, message: string, details?: unknown) {
     super(message);
     this.name = 'DomainError';
     this.code = code;
