@@ -106,20 +106,22 @@ export const ProjectionSchema1764500000000 = sqlMigration(
   [...new ViewTables(1).drop(), 'drop table projection_state'],
 );
 
-/** The device tables created before DEVICE_ROW_STORAGE get it (pages written from now on follow it). */
-export const DeviceRowStorage1764700000000 = sqlMigration(
-  'DeviceRowStorage1764700000000',
-  [
-    `do $$
+/**
+ * A statement that runs `formats` (format() strings whose %I is the table) on every generation's
+ * device table: a migration of the views reaches the tables of every generation, a rebuild's too.
+ */
+function onEveryDeviceTable(...formats: string[]): string {
+  return `do $$
      declare t text;
      begin
        for t in select relname from pg_class where relnamespace = current_schema()::regnamespace and relname ~ '^g[0-9]+_devices$' loop
-         execute format('alter table %I set (${DEVICE_ROW_STORAGE})', t);
+         ${formats.map((f) => `execute format($f$${f}$f$, t);`).join('\n         ')}
        end loop;
-     end $$`,
-  ],
-  [],
-);
+     end $$`;
+}
+
+/** The device tables created before DEVICE_ROW_STORAGE get it (pages written from now on follow it). */
+export const DeviceRowStorage1764700000000 = sqlMigration('DeviceRowStorage1764700000000', [onEveryDeviceTable(`alter table %I set (${DEVICE_ROW_STORAGE})`)], []);
 
 /**
  * The devices' configuration lists move out of their docs into a column of their own, so that an
@@ -128,17 +130,13 @@ export const DeviceRowStorage1764700000000 = sqlMigration(
 export const DeviceListsApart1765100000000 = sqlMigration(
   'DeviceListsApart1765100000000',
   [
-    `do $$
-     declare t text;
-     begin
-       for t in select relname from pg_class where relnamespace = current_schema()::regnamespace and relname ~ '^g[0-9]+_devices$' loop
-         execute format('alter table %I add column if not exists lists jsonb', t);
-         execute format($u$update %I set lists = jsonb_build_object('configurations', coalesce(doc->'sync'->'configurations', '[]'),
-                                                                     'redundant', coalesce(doc->'sync'->'redundant', '[]')),
-                                         doc = doc #- '{sync,configurations}' #- '{sync,redundant}'
-                             where doc->'sync' ? 'configurations'$u$, t);
-       end loop;
-     end $$`,
+    onEveryDeviceTable(
+      'alter table %I add column if not exists lists jsonb',
+      `update %I set lists = jsonb_build_object('configurations', coalesce(doc->'sync'->'configurations', '[]'),
+                                                'redundant', coalesce(doc->'sync'->'redundant', '[]')),
+                     doc = doc #- '{sync,configurations}' #- '{sync,redundant}'
+                where doc->'sync' ? 'configurations'`,
+    ),
   ],
   [],
 );
