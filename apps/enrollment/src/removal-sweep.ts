@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { deviceStreamId } from '@mdm/contracts/enrollment';
 import { REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
-import { Database } from '@mdm/platform/database';
+import { Database, sweepInBatches } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { Sweeps } from '@mdm/platform/http';
 
@@ -26,29 +26,25 @@ export class RemovalSweep implements OnModuleInit {
   async run(now: Date): Promise<number> {
     const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_MS);
     let removed = 0;
-    for (;;) {
-      const count = await this.db.transaction(async (sql) => {
-        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext(current_schema() || ':removal')) locked`);
-        if (!locked) return 0;
-        const due = await sql.query<{ device_id: string; tenant_id: string }>(
-          `update devices set status = 'removed'
-            where device_id in (select device_id from devices where status = 'active' and certificate_not_after <= $1
-                                 order by certificate_not_after limit $2 for update skip locked)
-            returning device_id, tenant_id`,
-          [cutoff, BATCH],
+    await sweepInBatches(this.db, 'removal', BATCH, async (sql) => {
+      const due = await sql.query<{ device_id: string; tenant_id: string }>(
+        `update devices set status = 'removed'
+          where device_id in (select device_id from devices where status = 'active' and certificate_not_after <= $1
+                               order by certificate_not_after limit $2 for update skip locked)
+          returning device_id, tenant_id`,
+        [cutoff, BATCH],
+      );
+      for (const d of due) {
+        await this.store.append(
+          deviceStreamId(d.device_id),
+          [{ type: 'DeviceRemoved', data: { deviceId: d.device_id, reason: 'mdm-certificate-expired' } }],
+          { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
+          sql,
         );
-        for (const d of due) {
-          await this.store.append(
-            deviceStreamId(d.device_id),
-            [{ type: 'DeviceRemoved', data: { deviceId: d.device_id, reason: 'mdm-certificate-expired' } }],
-            { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
-            sql,
-          );
-        }
-        return due.length;
-      });
-      removed += count;
-      if (count < BATCH) return removed;
-    }
+      }
+      removed += due.length;
+      return due.length;
+    });
+    return removed;
   }
 }

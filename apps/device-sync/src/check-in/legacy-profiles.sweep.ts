@@ -3,7 +3,7 @@ import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
 import { LEGACY_PROFILE_TYPES, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import { Installed } from '@mdm/device-sync/domain';
-import { Database } from '@mdm/platform/database';
+import { Database, sweepInBatches } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { Sweeps } from '@mdm/platform/http';
 
@@ -30,46 +30,42 @@ export class LegacyProfilesSweep implements OnModuleInit {
 
   async run(now: Date): Promise<number> {
     let expired = 0;
-    for (;;) {
-      const { due, moved } = await this.db.transaction(async (sql) => {
-        const [{ locked }] = await sql.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext(current_schema() || ':legacy')) locked`);
-        if (!locked) return { due: 0, moved: 0 };
-        const due = await sql.query<DueDevice>(
-          `select d.device_id, d.tenant_id, d.managed_by, d.installed, coalesce(t.authority, 'unknown') as tenant_authority,
-                  coalesce(u.licenses, '{}') as licenses
-             from devices d left join tenants t on t.tenant_id = d.tenant_id left join users u on u.user_id = d.user_id
-            where d.status = 'active' and d.legacy_due_at <= $1
-            order by d.legacy_due_at limit $2 for update of d skip locked`,
-          [now, BATCH],
-        );
-        const moving = due.flatMap((d) => {
-          const target = effectiveAuthority(d.tenant_authority, d.licenses);
-          if (target === d.managed_by) return [];
-          const old = (i: Installed) => LEGACY_PROFILE_TYPES.includes(i.type) && i.authority !== target;
-          return [{ ...d, items: d.installed.filter(old), kept: d.installed.filter((i) => !old(i)) }];
-        });
-        for (const d of moving) {
-          await this.store.append(
-            syncStreamId(d.device_id),
-            [{ type: 'LegacyProfilesExpired', data: { deviceId: d.device_id, items: d.items } }],
-            { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
-            sql,
-          );
-        }
-        await sql.query(
-          `update devices x set legacy_due_at = null,
-                  migration_state = case when r.installed is null then x.migration_state else 'legacyProfilesExpired' end,
-                  installed = coalesce(r.installed, x.installed),
-                  answer_lists = case when r.installed is null then x.answer_lists end
-             from unnest($1::uuid[]) as d(device_id) left join unnest($2::uuid[], $3::jsonb[]) as r(device_id, installed) using (device_id)
-            where x.device_id = d.device_id`,
-          [due.map((d) => d.device_id), moving.map((d) => d.device_id), moving.map((d) => JSON.stringify(d.kept))],
-        );
-        return { due: due.length, moved: moving.length };
+    await sweepInBatches(this.db, 'legacy', BATCH, async (sql) => {
+      const due = await sql.query<DueDevice>(
+        `select d.device_id, d.tenant_id, d.managed_by, d.installed, coalesce(t.authority, 'unknown') as tenant_authority,
+                coalesce(u.licenses, '{}') as licenses
+           from devices d left join tenants t on t.tenant_id = d.tenant_id left join users u on u.user_id = d.user_id
+          where d.status = 'active' and d.legacy_due_at <= $1
+          order by d.legacy_due_at limit $2 for update of d skip locked`,
+        [now, BATCH],
+      );
+      const moving = due.flatMap((d) => {
+        const target = effectiveAuthority(d.tenant_authority, d.licenses);
+        if (target === d.managed_by) return [];
+        const old = (i: Installed) => LEGACY_PROFILE_TYPES.includes(i.type) && i.authority !== target;
+        return [{ ...d, items: d.installed.filter(old), kept: d.installed.filter((i) => !old(i)) }];
       });
-      expired += moved;
-      if (due < BATCH) return expired;
-    }
+      for (const d of moving) {
+        await this.store.append(
+          syncStreamId(d.device_id),
+          [{ type: 'LegacyProfilesExpired', data: { deviceId: d.device_id, items: d.items } }],
+          { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
+          sql,
+        );
+      }
+      await sql.query(
+        `update devices x set legacy_due_at = null,
+                migration_state = case when r.installed is null then x.migration_state else 'legacyProfilesExpired' end,
+                installed = coalesce(r.installed, x.installed),
+                answer_lists = case when r.installed is null then x.answer_lists end
+           from unnest($1::uuid[]) as d(device_id) left join unnest($2::uuid[], $3::jsonb[]) as r(device_id, installed) using (device_id)
+          where x.device_id = d.device_id`,
+        [due.map((d) => d.device_id), moving.map((d) => d.device_id), moving.map((d) => JSON.stringify(d.kept))],
+      );
+      expired += moving.length;
+      return due.length;
+    });
+    return expired;
   }
 }
 

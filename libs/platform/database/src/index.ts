@@ -1,5 +1,6 @@
 export * from './group-commit';
 export * from './dependency-errors';
+export * from './sweep';
 import { Client } from 'pg';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
