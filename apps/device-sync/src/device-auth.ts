@@ -45,6 +45,15 @@ export class DeviceStateOwners {
 export const unknownDevice = () => new DomainError('UNAUTHORIZED', 'unknown, unenrolled or removed device');
 
 /**
+ * A credential found here (its device's row), or not here yet but naming a device its owner knows
+ * (`row` null: enrolled a moment ago, its credential's `lookup` says which).
+ */
+export interface KnownCredential {
+  credential: DeviceCredential;
+  row: DeviceRow | null;
+}
+
+/**
  * A device call is decided on current state (API.md: every command that answered before it is
  * visible to it), although device-sync learns the other contexts' state from their events. Before a
  * call is answered, its batch asks each owner (authority: the tenant and its configurations;
@@ -54,15 +63,6 @@ export const unknownDevice = () => new DomainError('UNAUTHORIZED', 'unknown, une
  * it. A credential not found here is refused at once, unless it names a tenant and device (new
  * credentials do) that its owner knows: then it was enrolled a moment ago, and is waited for.
  */
-/**
- * A credential found here (its device's row), or not here yet but naming a device its owner knows
- * (`row` null: enrolled a moment ago, `lookup` says which).
- */
-export interface KnownCredential {
-  credential: DeviceCredential;
-  row: DeviceRow | null;
-}
-
 @Injectable()
 export class DeviceAuth {
   /**
