@@ -90,10 +90,12 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'apns-'));
     const pem = path.join(dir, 'push.pem');
     writeFileSync(pem, await selfSignedCertificatePem({ subject: 'CN=APSP:contoso-push', notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 20 * DAY) }));
+    // Chromium is handed the file's path and reads it when the page does, so the file stays until
+    // the upload has been answered.
     await page.getByTestId('apns-file-intune').setInputFiles(pem);
-    rmSync(dir, { recursive: true });
     // It expires within 30 days: the console warns (R6).
     expect(await untilText(page.getByTestId('apns-intune'), /CN=APSP:contoso-push.*expires in/)).toBeTruthy();
+    rmSync(dir, { recursive: true });
     await page.getByRole('tab', { name: 'Configurations' }).click();
     await page.getByLabel('Name').fill('Field Wi-Fi');
     await page.getByRole('checkbox', { name: 'android' }).check();
