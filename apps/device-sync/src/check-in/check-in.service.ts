@@ -41,6 +41,14 @@ type Outcome =
   /** The answer but its lists, and its lists as the JSON text of `{ configurations, redundantConfigurations }`. */
   | { kind: 'answered'; answer: Omit<CheckInAnswer, 'configurations' | 'redundantConfigurations'>; lists: string };
 
+/** An active device of a batch, with where it belongs and is managed (CheckInService.assignment). */
+interface Placement {
+  row: CheckInFactsRow;
+  target: ManagingAuthority | null;
+  managedBy: ManagingAuthority;
+  key: string;
+}
+
 interface Attempt {
   known: KnownCredential;
   body: CheckInBody;
@@ -158,6 +166,7 @@ export class CheckInService {
       const rows = await this.facts.read(sql, attempts.map((a) => a.known.credential.hash));
       const byCredential = new Map(rows.map((r) => [r.credential_hash, r]));
       const active = rows.filter((r) => r.status === 'active').map((row) => ({ row, ...this.assignment(row) }));
+      const placed = new Map(active.map((d) => [d.row.device_id, d]));
       // R20/R21: only the devices whose assignment moved since their last check-in have theirs read
       // again, and only those whose check-in may change their lists (or whose answer's lists are not
       // stored yet) have their lists read.
@@ -172,7 +181,8 @@ export class CheckInService {
       for (const a of attempts) {
         const row = byCredential.get(a.known.credential.hash);
         const id = row?.device_id ?? '';
-        outcomes.set(a, await runWithContext(a.context, () => this.decide(sql, row, assigned.get(id), lists.get(id), a, now, writes)));
+        const placement = placed.get(id);
+        outcomes.set(a, placement ? await runWithContext(a.context, () => this.decide(sql, placement, assigned.get(id), lists.get(id), a, now, writes)) : { kind: 'unknown' });
       }
       await writes.flush(sql, this.store);
       return outcomes;
@@ -181,7 +191,7 @@ export class CheckInService {
   }
 
   /** Where the device belongs (R8), where it is managed after this check-in, and the key of the assignment that gives it. */
-  private assignment(row: CheckInFactsRow): { target: ManagingAuthority | null; managedBy: ManagingAuthority; key: string } {
+  private assignment(row: CheckInFactsRow): Omit<Placement, 'row'> {
     const tenant = row.tenant ?? NO_TENANT;
     const target = row.user_id ? effectiveAuthority(tenant.authority, row.user?.licenses ?? []) : null;
     const managedBy = nextManagedBy(this.facts.toFacts(row), target);
@@ -189,25 +199,23 @@ export class CheckInService {
   }
 
   /**
-   * One device's check-in: its answer, with what it writes queued in `writes`. `fresh` is what its
+   * One active device's check-in: its answer, with what it writes queued in `writes`. `fresh` is what its
    * managing authority assigns it, read when its assignment moved; otherwise it has it already.
    * `lists` are the lists it has, read when the check-in may change them; otherwise it keeps them
    * (keepsConfigurations) and its answer gives them as stored.
    */
   private async decide(
     sql: Sql,
-    row: CheckInFactsRow | undefined,
+    { row, target, key }: Placement,
     fresh: Assigned | undefined,
     lists: DeviceLists | undefined,
     attempt: Attempt,
     now: Date,
     writes: BatchWrites,
   ): Promise<Outcome> {
-    if (row?.status !== 'active') return { kind: 'unknown' };
     const { body } = attempt;
     const device = { deviceId: row.device_id, tenantId: row.tenant_id };
     const tenant = row.tenant ?? NO_TENANT;
-    const target = row.user_id ? effectiveAuthority(tenant.authority, row.user?.licenses ?? []) : null;
     const apnsReady = (a: ManagingAuthority) => {
       const notAfter = tenant.apns_not_after[a];
       return notAfter !== undefined && Date.parse(notAfter) > now.getTime();
@@ -280,7 +288,7 @@ export class CheckInService {
         redundant: planned.redundant,
         answer_lists: answerLists,
         policies,
-        assignment_key: this.assignment(row).key,
+        assignment_key: key,
       });
     }
     return {
