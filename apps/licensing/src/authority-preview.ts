@@ -5,7 +5,6 @@ import { previewSchema } from '@mdm/contracts/licensing';
 import { previewAuthorityChange } from '@mdm/licensing/domain';
 import { Clock } from '@mdm/platform/clock';
 import { CLOCK } from '@mdm/platform/http';
-import { AuthorityFreshness } from './authority-freshness';
 import { Directory } from './directory';
 
 /** R10: what a tenant authority change would do (R16, R17, R22), decided on one snapshot and changing nothing. */
@@ -13,12 +12,11 @@ import { Directory } from './directory';
 export class AuthorityPreview {
   constructor(
     @Inject(Directory) private readonly directory: Directory,
-    @Inject(AuthorityFreshness) private readonly freshness: AuthorityFreshness,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async preview(tenantId: string, target: TenantAuthority): Promise<z.infer<typeof previewSchema>> {
-    await this.freshness.catchUp(tenantId);
+    await this.directory.catchUp(tenantId);
     // One snapshot of tenant, users and devices.
     return this.directory.db.transaction(async (sql) => {
       await sql.query('set transaction isolation level repeatable read, read only');

@@ -16,7 +16,6 @@ import {
 } from '@mdm/licensing/domain';
 import { PgErrorCode, Sql, pgErrorCode } from '@mdm/platform/database';
 import { CommandHandler, EventStore } from '@mdm/platform/event-store';
-import { AuthorityFreshness } from './authority-freshness';
 import { Directory } from './directory';
 
 export interface UserCommandResult {
@@ -32,7 +31,7 @@ export type UserDecision = (state: UserState, tenant: TenantContext, sql: Sql) =
 /**
  * A user's commands: its stream through the platform's command handler, each attempt in one
  * transaction with what the service knows of the tenant and the users projection (written inline).
- * Each command first catches up with the authority service (AuthorityFreshness).
+ * Each command first catches up with the authority service (Directory.catchUp).
  */
 @Injectable()
 export class UsersService {
@@ -42,7 +41,6 @@ export class UsersService {
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(Directory) private readonly directory: Directory,
-    @Inject(AuthorityFreshness) private readonly freshness: AuthorityFreshness,
   ) {
     this.handler = new CommandHandler(store, directory.db, {
       evolver: userEvolver,
@@ -61,7 +59,7 @@ export class UsersService {
    * row is share-locked for the attempt (see Directory.tenant). A dry run decides and writes nothing.
    */
   async execute(tenantId: string, userId: string, actor: string, decide: UserDecision, dryRun = false): Promise<UserCommandResult> {
-    await this.freshness.catchUp(tenantId);
+    await this.directory.catchUp(tenantId);
     const result = await this.handler.handle(
       userStreamId(userId),
       async (state, _version, sql) => decide(state, await this.directory.tenant(sql, tenantId, true), sql),
@@ -76,7 +74,7 @@ export class UsersService {
     actor: string,
     cmd: { userPrincipalName: string; displayName?: string; groupIds?: string[] },
   ): Promise<UserState> {
-    await this.freshness.catchUp(tenantId);
+    await this.directory.catchUp(tenantId);
     const userId = randomUUID();
     try {
       const { state } = await this.handler.handle(
@@ -106,7 +104,7 @@ export class UsersService {
   }
 
   async createGroup(tenantId: string, actor: string, name: string): Promise<{ groupId: string; name: string }> {
-    await this.freshness.catchUp(tenantId);
+    await this.directory.catchUp(tenantId);
     const groupId = randomUUID();
     const { state } = await this.groups.handle(
       groupStreamId(groupId),
