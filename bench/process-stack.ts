@@ -40,6 +40,17 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** What every service process of a bench run starts with: the bench's database and broker, the run's topic namespace. */
+export function benchRunEnv(run: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'development',
+    DATABASE_URL: benchConfig.databaseUrl,
+    KAFKA_BROKERS: benchConfig.brokers.join(','),
+    KAFKA_TOPIC_NAMESPACE: `bench-${run}`,
+  };
+}
+
 /**
  * The system as it is deployed: every service a process of its own (as `npm start` runs them), on
  * the bench database, with schemas, consumer groups and a topic namespace of this run, removed by
@@ -58,11 +69,7 @@ export async function processStack(
   const operatorToken = `op_bench_${randomBytes(18).toString('base64url')}`;
   const signingKey = randomBytes(32).toString('base64url');
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'development',
-    DATABASE_URL: benchConfig.databaseUrl,
-    KAFKA_BROKERS: benchConfig.brokers.join(','),
-    KAFKA_TOPIC_NAMESPACE: `bench-${run}`,
+    ...benchRunEnv(run),
     LOG_LEVEL: benchConfig.serviceLogLevel,
     MDM_OPERATOR_TOKEN: operatorToken,
     MDM_GATEWAY_SIGNING_KEY: signingKey,

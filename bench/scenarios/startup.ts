@@ -8,7 +8,7 @@ import { Client } from 'pg';
 import { ServicesFrom, serviceCommand, stackServices } from '../../tools/stack/services';
 import { benchConfig as cfg } from '../config';
 import { benchKafka } from '../infra';
-import { freePort, processStack } from '../process-stack';
+import { benchRunEnv, freePort, processStack } from '../process-stack';
 import { BenchResult, result } from '../report';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -44,11 +44,7 @@ async function coldStart(app: string, from: ServicesFrom, run: string, idleMs: n
   const { definition } = stackServices.find((s) => s.app === app)!;
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'development',
-    DATABASE_URL: cfg.databaseUrl,
-    KAFKA_BROKERS: cfg.brokers.join(','),
-    KAFKA_TOPIC_NAMESPACE: `bench-${run}`,
+    ...benchRunEnv(run),
     LOG_LEVEL: 'warn',
     [definition.portVariable]: String(port),
     DB_SCHEMA: `bench_${run}_${from}_${app.replace('-', '_')}`,

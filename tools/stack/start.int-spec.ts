@@ -1,22 +1,13 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { WORKSPACE_ROOT, eventually, uniqueName } from '@mdm/platform/testing';
+import { WORKSPACE_ROOT, eventually, freePort, uniqueName } from '@mdm/platform/testing';
 import { stackServices } from './services';
 
 // `npm start` as a user runs it (tools/stack/start.ts, the services from their sources), with a
 // broker of its own on private ports (never the shared one), a database of its own and free ports.
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The command lines of a process's children. */
 function childrenOf(pid: number): { pid: number; args: string }[] {

@@ -1,17 +1,15 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { HttpOperation, errorBodySchema } from '@mdm/contracts/core';
 
-extendZodWithOpenApi(z);
-
+/** The refusals any call may answer, each declared once in the document's components and referenced by every operation. */
 const errorResponses = {
-  400: 'VALIDATION_FAILED: malformed JSON, unknown fields, wrong types',
-  401: 'no or bad token',
-  403: 'role too weak',
-  404: "unknown id, or another tenant's",
-  409: 'conflict with the current state (VERSION_CONFLICT, ...)',
-  413: 'PAYLOAD_TOO_LARGE: body over 1 MiB',
-  422: 'refused by a rule (the R-codes)',
+  400: ['ValidationFailed', 'VALIDATION_FAILED: malformed JSON, unknown fields, wrong types'],
+  401: ['Unauthenticated', 'no or bad token'],
+  403: ['Forbidden', 'role too weak'],
+  404: ['NotFound', "unknown id, or another tenant's"],
+  409: ['Conflict', 'conflict with the current state (VERSION_CONFLICT, ...)'],
+  413: ['PayloadTooLarge', 'PAYLOAD_TOO_LARGE: body over 1 MiB'],
+  422: ['Refused', 'refused by a rule (the R-codes)'],
 };
 
 let cached: { count: number; document: unknown } | undefined;
@@ -21,6 +19,14 @@ export function openApiDocument(operations: HttpOperation[]): unknown {
   if (cached?.count === operations.length) return cached.document;
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  registry.register('Error', errorBodySchema);
+  const errorBody = { $ref: '#/components/schemas/Error' };
+  const errors = Object.fromEntries(
+    Object.entries(errorResponses).map(([status, [name, description]]) => [
+      status,
+      registry.registerComponent('responses', name, { description, content: { 'application/json': { schema: errorBody } } }).ref,
+    ]),
+  );
   for (const op of operations) {
     const success = op.response
       ? { description: 'success', content: { 'application/json': { schema: op.response } } }
@@ -37,15 +43,7 @@ export function openApiDocument(operations: HttpOperation[]): unknown {
         ...(op.query && { query: op.query }),
         ...(op.body && { body: { content: { 'application/json': { schema: op.body } } } }),
       },
-      responses: {
-        [op.successStatus]: success,
-        ...Object.fromEntries(
-          Object.entries(errorResponses).map(([status, description]) => [
-            status,
-            { description, content: { 'application/json': { schema: errorBodySchema } } },
-          ]),
-        ),
-      },
+      responses: { [op.successStatus]: success, ...errors },
     });
   }
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Inject, Param, Query } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   ConfigurationEvent,
+  authorityOperations,
   authorityParams,
   configurationBody,
   configurationListQuery,
@@ -20,7 +21,7 @@ import {
 } from '@mdm/authority/domain';
 import { Database } from '@mdm/platform/database';
 import { CommandHandler, EventStore } from '@mdm/platform/event-store';
-import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
+import { Actor, PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 
 import { TenantsService } from './tenants.service';
 
@@ -35,7 +36,7 @@ function view(state: ConfigurationState) {
 }
 
 /** R7: profiles and compliance policies, each a stream of its own under its tenant and authority. */
-@Controller('api/v1/tenants/:tenantId/authorities/:authority/configurations')
+@Controller()
 export class ConfigurationsController {
   private readonly configurations: CommandHandler<ConfigurationState, ConfigurationEvent>;
 
@@ -47,8 +48,7 @@ export class ConfigurationsController {
     this.configurations = new CommandHandler(store, db, { evolver: configurationEvolver });
   }
 
-  @Post()
-  @HttpCode(201)
+  @Serves(authorityOperations, 'createConfiguration')
   async create(
     @Param(new PathPipe(authorityParams)) { tenantId, authority }: z.infer<typeof authorityParams>,
     @Body(new ZodPipe(configurationBody)) body: ConfigurationBody,
@@ -68,7 +68,7 @@ export class ConfigurationsController {
    * Every configuration stream of the tenant is read and folded: a tenant has a few dozen, and the
    * event store is their only record (no read model is kept for them).
    */
-  @Get()
+  @Serves(authorityOperations, 'listConfigurations')
   async list(
     @Param(new PathPipe(authorityParams)) { tenantId, authority }: z.infer<typeof authorityParams>,
     @Query(new ZodPipe(configurationListQuery)) { limit, cursor }: z.infer<typeof configurationListQuery>,
@@ -83,14 +83,14 @@ export class ConfigurationsController {
     return { items: live.slice(offset, offset + limit).map(view), nextCursor: live.length > offset + limit ? String(offset + limit) : null };
   }
 
-  @Get(':configurationId')
+  @Serves(authorityOperations, 'getConfiguration')
   async get(@Param(new PathPipe(configurationParams)) params: Params) {
     const { state } = await this.configurations.load(configurationStreamId(params.configurationId), params.tenantId);
     assertLive(state, params.authority);
     return view(state);
   }
 
-  @Put(':configurationId')
+  @Serves(authorityOperations, 'updateConfiguration')
   async update(
     @Param(new PathPipe(configurationParams)) params: Params,
     @Body(new ZodPipe(configurationBody)) body: ConfigurationBody,
@@ -102,8 +102,7 @@ export class ConfigurationsController {
     return view(state);
   }
 
-  @Delete(':configurationId')
-  @HttpCode(204)
+  @Serves(authorityOperations, 'deleteConfiguration')
   async remove(@Param(new PathPipe(configurationParams)) params: Params, @Actor() actor: string) {
     await this.handle(params, actor, (current) => deleteConfiguration(current, params.authority));
   }

@@ -1,6 +1,7 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
+  authorityOperations,
   authorityParams,
   grantConsentBody,
   registerTenantBody,
@@ -20,7 +21,7 @@ import {
   bannerVisible,
 } from '@mdm/authority/domain';
 import { Clock } from '@mdm/platform/clock';
-import { Actor, CLOCK, CalledBy, GATEWAY_SERVICE, PathPipe, ZodPipe } from '@mdm/platform/http';
+import { Actor, CLOCK, CalledBy, GATEWAY_SERVICE, PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 
 import { TenantsService, toAuthorityState } from './tenants.service';
 
@@ -42,7 +43,7 @@ export class TenantsController {
   }
 
   /** The operator's list: tenants by creation, each with its current authority (a page folds only its own streams). */
-  @Get('api/v1/tenants')
+  @Serves(authorityOperations, 'listTenants')
   async list(@Query(new ZodPipe(tenantListQuery)) { limit, cursor }: z.infer<typeof tenantListQuery>) {
     const created = await this.tenants.created(Number(cursor ?? 0), limit + 1);
     const page = created.slice(0, limit);
@@ -55,14 +56,14 @@ export class TenantsController {
     return { items, nextCursor: created.length > limit ? String(page[page.length - 1].position) : null };
   }
 
-  @Get('api/v1/tenants/:tenantId/authority')
+  @Serves(authorityOperations, 'getAuthority')
   async get(@Param(new PathPipe(tenantParams)) { tenantId }: TenantParams) {
     const snapshot = await this.tenants.load(tenantId);
     assertExists(snapshot.state);
     return toAuthorityState(snapshot);
   }
 
-  @Put('api/v1/tenants/:tenantId/authority')
+  @Serves(authorityOperations, 'setAuthority')
   async setAuthority(
     @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
     @Body(new ZodPipe(setAuthorityBody)) body: z.infer<typeof setAuthorityBody>,
@@ -71,7 +72,7 @@ export class TenantsController {
     return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setAuthority(s, v, body)));
   }
 
-  @Put('api/v1/tenants/:tenantId/co-management')
+  @Serves(authorityOperations, 'setCoManagement')
   async setCoManagement(
     @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
     @Body(new ZodPipe(setCoManagementBody)) body: z.infer<typeof setCoManagementBody>,
@@ -80,8 +81,7 @@ export class TenantsController {
     return toAuthorityState(await this.tenants.execute(tenantId, actor, (s, v) => setCoManagement(s, v, body)));
   }
 
-  @Post('api/v1/tenants/:tenantId/consents')
-  @HttpCode(201)
+  @Serves(authorityOperations, 'grantConsent')
   async grantConsent(
     @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
     @Body(new ZodPipe(grantConsentBody)) { kind }: z.infer<typeof grantConsentBody>,
@@ -92,7 +92,7 @@ export class TenantsController {
     return { kind, grantedAt: consent.grantedAt, grantedBy: consent.grantedBy };
   }
 
-  @Put('api/v1/tenants/:tenantId/authorities/:authority/apns-certificate')
+  @Serves(authorityOperations, 'uploadApnsCertificate')
   async uploadApnsCertificate(
     @Param(new PathPipe(authorityParams)) { tenantId, authority }: z.infer<typeof authorityParams>,
     @Body(new ZodPipe(uploadApnsCertificateBody)) { certificatePem }: z.infer<typeof uploadApnsCertificateBody>,

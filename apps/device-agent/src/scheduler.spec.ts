@@ -64,10 +64,15 @@ describe('Scheduler', () => {
     return { now: () => Date.now() + offset, jump: (ms: number) => (offset += ms) };
   };
 
-  it('runs each entry once when its time comes, with one timer', () => {
+  /** A scheduler on such a clock, and the batches of ids it ran, in order. */
+  const started = (maxSleepMs?: number) => {
     const clock = serverClock();
     const fired: number[][] = [];
-    const s = new Scheduler(clock, (ids) => fired.push(ids), 1000);
+    return { clock, fired, s: new Scheduler(clock, (ids) => fired.push(ids), maxSleepMs) };
+  };
+
+  it('runs each entry once when its time comes, with one timer', () => {
+    const { clock, fired, s } = started(1000);
     const t0 = clock.now();
     s.at(1, t0 + 300);
     s.at(2, t0 + 100);
@@ -86,33 +91,27 @@ describe('Scheduler', () => {
   });
 
   it('an earlier entry re-arms the timer', () => {
-    const clock = serverClock();
-    const fired: number[] = [];
-    const s = new Scheduler(clock, (ids) => fired.push(...ids), 60_000);
+    const { clock, fired, s } = started(60_000);
     s.at(1, clock.now() + 50_000);
     s.at(2, clock.now() + 10);
     jest.advanceTimersByTime(10);
-    expect(fired).toEqual([2]);
+    expect(fired).toEqual([[2]]);
     s.stop();
   });
 
   it('follows a jump of the server clock within maxSleepMs (a check-in due in 8 hours, the test clock advanced 9)', () => {
-    const clock = serverClock();
-    const fired: number[] = [];
-    const s = new Scheduler(clock, (ids) => fired.push(...ids), 1000);
+    const { clock, fired, s } = started(1000);
     s.at(7, clock.now() + 8 * 3_600_000);
     jest.advanceTimersByTime(5000);
     expect(fired).toEqual([]);
     clock.jump(9 * 3_600_000);
     jest.advanceTimersByTime(1000);
-    expect(fired).toEqual([7]);
+    expect(fired).toEqual([[7]]);
     s.stop();
   });
 
   it('stops: nothing runs after stop', () => {
-    const clock = serverClock();
-    const fired: number[] = [];
-    const s = new Scheduler(clock, (ids) => fired.push(...ids));
+    const { clock, fired, s } = started();
     s.at(1, clock.now() + 10);
     s.stop();
     jest.advanceTimersByTime(100);

@@ -8,7 +8,7 @@ import { selfSignedCertificatePem } from '@mdm/platform/testing';
 import { buttonNames, consoleBuild, launchBrowser, screenshot, seriousViolations, signIn, tabTo, untilText } from './support/browser';
 import { DeviceClient } from './support/device-client';
 import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant } from './support/tenant';
+import { TestTenant, createTenant, createUser } from './support/tenant';
 
 const DAY = 86_400_000;
 const healthy = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
@@ -42,6 +42,9 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   let stack: TestStack;
   let browser: Browser;
 
+  /** A console tab signed in with a new token of the tenant with the role. */
+  const signInAs = async (tenant: TestTenant, role: string) => signIn(browser, stack.gateway.url, await tokenOf(tenant, role));
+
   beforeAll(async () => {
     if (!existsSync(consoleBuild)) throw new Error(`no console build at ${consoleBuild}: run npx nx build console (npm test does)`);
     browser = await launchBrowser();
@@ -54,7 +57,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
 
   it("the admin's story: the banner, the choice with its preview, APNs and a configuration, the device migrating on the dashboard, a remote lock live", async () => {
     const tenant = await createTenant(stack, 'Contoso');
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    const page = await signInAs(tenant, 'admin');
 
     // 1. A new tenant: the orange banner (R1).
     const banner = page.getByTestId('authority-banner');
@@ -159,7 +162,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
 
   it('a change by someone else while the admin chooses: the 409 shows "changed by someone else" and the state reloads', async () => {
     const tenant = await createTenant(stack, 'Concurrent');
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    const page = await signInAs(tenant, 'admin');
     await page.getByTestId('authority-banner').getByRole('button', { name: 'Choose MDM authority' }).click();
     await page.getByRole('radio', { name: /Coexistence/ }).check();
     await page.getByTestId('authority-preview').waitFor();
@@ -191,11 +194,9 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   }, 120_000);
 
   it('R10: a license change is previewed (dry run, with the warning) before it is assigned', async () => {
-    const tenant = await createTenant(stack, 'Licensed');
-    await tenant.admin.put(tenant.path('/authority'), { authority: 'coexistence' });
-    const userId = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'olga@contoso.com' })).body.userId;
-    await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku: 'O365_E3' });
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    const tenant = await createTenant(stack, 'Licensed', 'coexistence');
+    const userId = await createUser(tenant, 'olga@contoso.com', 'O365_E3');
+    const page = await signInAs(tenant, 'admin');
     await page.getByRole('tab', { name: 'Users and licenses' }).click();
     // R8 on the list: each user's effective authority; the user opens from it.
     const row = page.getByTestId('user-row').filter({ hasText: 'olga@contoso.com' });
@@ -219,14 +220,13 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   }, 120_000);
 
   it("R8: the admin sees the tenant's users with their effective authority and its groups with their members, finds users by name or group, and creates a user in a group", async () => {
-    const tenant = await createTenant(stack, 'Directory');
-    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const tenant = await createTenant(stack, 'Directory', 'intune');
     const field = (await tenant.admin.post(tenant.path('/groups'), { name: 'Field' })).body.groupId;
     await tenant.admin.post(tenant.path('/groups'), { name: 'Office' });
     const ann = (await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'ann@contoso.com', groupIds: [field] })).body.userId;
     await tenant.admin.post(tenant.path(`/users/${ann}/licenses`), { sku: 'M365_E3' });
     await tenant.admin.post(tenant.path('/users'), { userPrincipalName: 'bob@contoso.com' });
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    const page = await signInAs(tenant, 'admin');
     await page.getByRole('tab', { name: 'Users and licenses' }).click();
     const users = page.getByTestId('user-row');
     expect(await untilText(users.first(), /ann@contoso\.com/)).toMatch(/intune.*M365_E3/);
@@ -255,7 +255,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
 
   it('R24: a compliance policy is made with a form (version checked before sending), and a refusal by the server shows its code', async () => {
     const tenant = await createTenant(stack, 'Compliance');
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'admin'));
+    const page = await signInAs(tenant, 'admin');
     await page.getByRole('tab', { name: 'Configurations' }).click();
     await page.getByRole('combobox', { name: 'Type' }).click();
     await page.getByRole('option', { name: 'compliance' }).click();
@@ -288,13 +288,12 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   }, 120_000);
 
   it('R27: the device list filters and pages by cursor, 50 devices at a time', async () => {
-    const tenant = await createTenant(stack, 'Fleet');
-    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const tenant = await createTenant(stack, 'Fleet', 'intune');
     const enroll = (platform: string) =>
       tenant.admin.post(tenant.path('/enrollments'), { platform, enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '11' });
     for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 10 }, () => enroll('windows')));
     expect((await enroll('android')).status).toBe(201);
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
+    const page = await signInAs(tenant, 'reader');
     await page.getByRole('tab', { name: 'Devices' }).click();
     const rows = page.getByTestId('device-row');
     await untilText(page.getByText(/^Page \d$/), /Page 1/);
@@ -318,10 +317,9 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   }, 120_000);
 
   it('a reader sees the views and no button that would get a 403', async () => {
-    const tenant = await createTenant(stack, 'Readers');
-    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const tenant = await createTenant(stack, 'Readers', 'intune');
     const { deviceId } = await enrolledDevice(stack, tenant);
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'reader'));
+    const page = await signInAs(tenant, 'reader');
     await untilText(page.getByTestId('authority'), /Intune MDM authority/);
     expect(await buttonNames(page)).toEqual(['Sign out']);
     expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Tenant status', 'Migration', 'Devices', 'Users and licenses', 'Configurations', 'Audit log']);
@@ -360,7 +358,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
 
   it('an enroller sees enrollment only', async () => {
     const tenant = await createTenant(stack, 'Enrollers');
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(tenant, 'enroller'));
+    const page = await signInAs(tenant, 'enroller');
     expect(await page.getByRole('tab').allInnerTexts()).toEqual(['Enrollment']);
     await page.goto(`${stack.gateway.url}/status`);
     await page.getByRole('button', { name: 'Enroll device' }).waitFor();
@@ -369,11 +367,10 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   }, 120_000);
 
   it("a second tenant's token sees nothing of the first", async () => {
-    const first = await createTenant(stack, 'First');
-    await first.admin.put(first.path('/authority'), { authority: 'intune' });
+    const first = await createTenant(stack, 'First', 'intune');
     const { deviceId } = await enrolledDevice(stack, first);
     const second = await createTenant(stack, 'Second');
-    const page = await signIn(browser, stack.gateway.url, await tokenOf(second, 'admin'));
+    const page = await signInAs(second, 'admin');
     await page.getByTestId('authority-banner').waitFor();
     await page.getByRole('tab', { name: 'Devices' }).click();
     await page.getByRole('table', { name: 'Devices' }).waitFor();
@@ -460,8 +457,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
 
   it('GET /api/v1/tenants lists every tenant with its authority to the operator only, oldest first, a page at a time', async () => {
     const a = await createTenant(stack, 'Listed A');
-    const b = await createTenant(stack, 'Listed B');
-    await b.admin.put(b.path('/authority'), { authority: 'intune' });
+    const b = await createTenant(stack, 'Listed B', 'intune');
     type Listed = { tenantId: string; name: string; authority: string; bannerVisible: boolean; createdAt: string };
     const all: Listed[] = [];
     let cursor: string | null = null;
@@ -488,8 +484,7 @@ describe('the admin console in a real browser (Chromium, the whole stack behind 
   });
 
   it("R8: GET …/users and …/groups list a tenant's users (by principal name, with effective authority and device count) and groups (with members) to its readers only, by keyset cursor", async () => {
-    const tenant = await createTenant(stack, 'Directory lists');
-    await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
+    const tenant = await createTenant(stack, 'Directory lists', 'intune');
     const group = (await tenant.admin.post(tenant.path('/groups'), { name: 'Sales' })).body.groupId;
     await tenant.admin.post(tenant.path('/groups'), { name: 'audit' });
     const { userId: owner } = await enrolledDevice(stack, tenant, [group]);

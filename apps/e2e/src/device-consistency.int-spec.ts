@@ -330,8 +330,7 @@ describe('device calls see every command that answered before them (API.md, R14,
 
 /** Devices of a tenant of their own checking in without a pause, 20 at a time, until stopped. */
 async function checkInLoad(stack: TestStack, count: number): Promise<{ stop: () => Promise<number> }> {
-  const t = await createTenant(stack, 'Background');
-  await t.admin.put(t.path('/authority'), { authority: 'intune' });
+  const t = await createTenant(stack, 'Background', 'intune');
   const devices: DeviceClient[] = [];
   for (let i = 0; i < count; i += 20) {
     const batch = await Promise.all(

@@ -3,7 +3,7 @@ import { fanOutStreamId } from '@mdm/contracts/device-sync';
 import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { DeviceClient } from './support/device-client';
 import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant } from './support/tenant';
+import { TestTenant, createTenant, createUser } from './support/tenant';
 
 const DAY = 86_400;
 const healthy = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
@@ -162,10 +162,8 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   }, 180_000);
 
   it('R19: a check-in the user starts moves a device just like a notified one, without any poll', async () => {
-    const t = await createTenant(stack, 'Portal');
-    await t.admin.put(t.path('/authority'), { authority: 'office365' });
-    const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: 'dora@contoso.com' })).body.userId;
-    await t.admin.post(t.path(`/users/${userId}/licenses`), { sku: 'M365_E5' });
+    const t = await createTenant(stack, 'Portal', 'office365');
+    const userId = await createUser(t, 'dora@contoso.com', 'M365_E5');
     const enrolled = await t.admin.post(t.path('/enrollments'), {
       platform: 'android',
       enrollmentType: 'user',
@@ -242,8 +240,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   });
 
   it('R18: check-ins follow the schedule: nextCheckInAt is 8 hours after each', async () => {
-    const t = await createTenant(stack, 'Schedule');
-    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const t = await createTenant(stack, 'Schedule', 'intune');
     const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'windows', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '10' });
     const kiosk = device(enrolled.body.deviceCredential);
     const first = await kiosk.checkIn(healthy);
@@ -253,8 +250,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   });
 
   it('R18: 30 devices checking in at once, one of them twice, are each answered for themselves; every event carries its own request\'s correlation id', async () => {
-    const t = await createTenant(stack, 'Crowd');
-    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const t = await createTenant(stack, 'Crowd', 'intune');
     const fleet = await Promise.all(
       Array.from({ length: 30 }, async () => {
         const res = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
@@ -277,8 +273,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   });
 
   it('the device API passes through the gateway: over 1 MiB is 413, an unknown device path 404, and a dropped long poll loses no notification (R16)', async () => {
-    const t = await createTenant(stack, 'Pass');
-    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const t = await createTenant(stack, 'Pass', 'intune');
     const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
     const auth = { authorization: `Device ${enrolled.body.deviceCredential}` };
     const huge = await fetch(`${stack.gateway.url}/device/v1/check-in`, {
@@ -306,8 +301,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     const stranger = device('dc_not-a-device');
     expect((await stranger.checkIn(healthy)).status).toBe(401);
     expect((await stranger.poll(0)).status).toBe(401);
-    const t = await createTenant(stack, 'Leavers');
-    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const t = await createTenant(stack, 'Leavers', 'intune');
     const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
     const leaver = device(enrolled.body.deviceCredential);
     expect((await leaver.checkIn({ ...healthy, osVersion: 14 })).status).toBe(400);
@@ -318,8 +312,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
 
   // Last: it stops the enrollment service.
   it('R14: with the enrollment service unreachable, no check-in is decided: 503 SERVICE_UNAVAILABLE', async () => {
-    const t = await createTenant(stack, 'Unconfirmed');
-    await t.admin.put(t.path('/authority'), { authority: 'intune' });
+    const t = await createTenant(stack, 'Unconfirmed', 'intune');
     const enrolled = await Promise.all(
       [1, 2, 3].map(async () => {
         const res = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });

@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Controller, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -11,7 +10,7 @@ import { Database } from '@mdm/platform/database';
 import { InboxContext, InboxEventTransport } from '@mdm/platform/inbox';
 import { createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
-import { TEST_SIGNING_KEY, WORKSPACE_ROOT, asGateway, eventually, testDatabase, testKafka, uniqueName } from '@mdm/platform/testing';
+import { TEST_SIGNING_KEY, WORKSPACE_ROOT, asGateway, eventually, freePort, testDatabase, testKafka, uniqueName } from '@mdm/platform/testing';
 
 @Controller()
 class AuthorityChangesRecorder {
@@ -27,15 +26,6 @@ class AuthorityChangesRecorder {
 
 @Module({ controllers: [AuthorityChangesRecorder] })
 class RecorderModule {}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('an event appended by one process, relayed, and consumed by another', () => {
   let authority: ChildProcess;

@@ -1,16 +1,6 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { TcpProxy, WORKSPACE_ROOT, eventually, uniqueName } from '@mdm/platform/testing';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { TcpProxy, WORKSPACE_ROOT, eventually, freePort, uniqueName } from '@mdm/platform/testing';
 
 /** A service as `npm start` runs it: its own process, stopped by signals. */
 describe('a service process stops by draining (runServiceMain)', () => {

@@ -1,32 +1,19 @@
-import { X509Certificate, createPrivateKey, generateKeyPairSync, randomUUID, webcrypto } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomUUID, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
 import { x509 } from '@mdm/platform/crypto/x509';
-import { DerTemplate, DeviceCertificates } from './device-certificates';
+import { deviceCertificateAuthority } from './device-ca.fixture';
+import { DerTemplate } from './device-certificates';
 
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-async function certificateAuthority() {
-  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: 'CN=Test device CA',
-    notBefore: new Date('2020-01-01T00:00:00Z'),
-    notAfter: new Date('2090-01-01T00:00:00Z'),
-    signingAlgorithm: algorithm,
-    keys,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
-  });
-  const key = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), format: 'der', type: 'pkcs8' });
-  return { ca, keys, certificate: new X509Certificate(Buffer.from(ca.rawData)), certificates: new DeviceCertificates(ca.rawData, key) };
-}
 
 const spki = (key: ReturnType<typeof generateKeyPairSync>['publicKey']) => key.export({ type: 'spki', format: 'der' });
 const p256 = () => spki(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
 
 describe('DeviceCertificates (R13)', () => {
   it('R13: every certificate is a valid X.509 certificate of its own device, the device\'s key, its serial and validity, signed by the CA', async () => {
-    const { certificate: ca, certificates } = await certificateAuthority();
+    const { certificate: ca, certificates } = await deviceCertificateAuthority();
     const tenantId = randomUUID();
     const notBefore = new Date('2026-11-28T10:11:12.345Z');
     const notAfter = new Date('2027-11-28T10:11:12.345Z');
@@ -57,7 +44,7 @@ describe('DeviceCertificates (R13)', () => {
   });
 
   it('R13: validity from 2050 on is GeneralizedTime (RFC 5280), also when only the end is past 2049', async () => {
-    const { certificate: ca, certificates } = await certificateAuthority();
+    const { certificate: ca, certificates } = await deviceCertificateAuthority();
     for (const [from, to] of [
       ['2049-06-30T23:59:59.999Z', '2050-06-30T23:59:59.999Z'],
       ['2051-01-01T00:00:00Z', '2052-01-01T00:00:00Z'],
@@ -72,7 +59,7 @@ describe('DeviceCertificates (R13)', () => {
   });
 
   it('R13: RSA keys of each size get certificates of their own template, P-256 ones alike on the same CA', async () => {
-    const { certificate: ca, certificates } = await certificateAuthority();
+    const { certificate: ca, certificates } = await deviceCertificateAuthority();
     const keys = [2048, 3072, 2048, 4096].map((modulusLength) => spki(generateKeyPairSync('rsa', { modulusLength }).publicKey));
     for (const publicKey of [...keys, p256()]) {
       const deviceId = randomUUID();
@@ -89,7 +76,7 @@ describe('DeviceCertificates (R13)', () => {
    * day it does not, this test says the template can go.
    */
   it('the template costs a fraction of the library builder per certificate (micro-measurement)', async () => {
-    const { ca, keys, certificates } = await certificateAuthority();
+    const { ca, keys, certificates } = await deviceCertificateAuthority();
     const device = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
     const publicKey = Buffer.from(await webcrypto.subtle.exportKey('spki', device.publicKey));
     const subject = { deviceId: randomUUID(), tenantId: randomUUID() };

@@ -1,9 +1,8 @@
-import { X509Certificate, createPrivateKey, createPublicKey, randomUUID, sign, verify, webcrypto } from 'node:crypto';
-import { x509 } from '@mdm/platform/crypto/x509';
+import { X509Certificate, createPrivateKey, createPublicKey, randomUUID, sign, verify } from 'node:crypto';
 import { DomainError } from '@mdm/contracts/core';
 import { certificateSigningRequest, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { csrPublicKey, newDeviceKey, newPkcs12Password, pkcs12 } from './device-keys';
-import { DeviceCertificates } from './device-certificates';
+import { deviceCertificateAuthority } from './device-ca.fixture';
 
 const refusal = (p: Promise<unknown>) =>
   p.then(
@@ -48,19 +47,9 @@ describe('device keys (R13)', () => {
   });
 
   it('R13: a bulk device\'s PKCS#12 opens with its password alone and holds its key, its certificate and the CA\'s', async () => {
-    const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-    const caKeys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
-    const ca = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '01',
-      name: 'CN=Test device CA',
-      notBefore: new Date('2020-01-01Z'),
-      notAfter: new Date('2090-01-01Z'),
-      signingAlgorithm: algorithm,
-      keys: caKeys,
-    });
-    const caKey = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', caKeys.privateKey)), format: 'der', type: 'pkcs8' });
+    const { ca, certificates } = await deviceCertificateAuthority();
     const key = newDeviceKey();
-    const issued = new DeviceCertificates(ca.rawData, caKey).issue({ deviceId: randomUUID(), tenantId: randomUUID() }, key.publicKey, new Date(), new Date(Date.now() + 1e10));
+    const issued = certificates.issue({ deviceId: randomUUID(), tenantId: randomUUID() }, key.publicKey, new Date(), new Date(Date.now() + 1e10));
     const password = newPkcs12Password();
     expect(password).toMatch(/^[A-Za-z0-9_-]{22}$/);
 

@@ -84,6 +84,24 @@ export class Enrollments {
     return outcome.enrolled;
   }
 
+  /** R14: the device record ends; enrolling the serial again makes a new device. */
+  async unenroll(tenantId: string, deviceId: string, actor: string): Promise<{ deviceId: string; status: 'unenrolled' }> {
+    await this.db.transaction(async (sql) => {
+      const [device] = await sql.query(
+        `update devices set status = 'unenrolled' where device_id = $1 and tenant_id = $2 and status = 'active' returning device_id`,
+        [deviceId, tenantId],
+      );
+      if (!device) throw notFound('device');
+      await this.store.append(
+        deviceStreamId(deviceId),
+        [{ type: 'DeviceUnenrolled', data: { deviceId, by: 'admin' } }],
+        { expectedVersion: 'any', tenantId, actor },
+        sql,
+      );
+    });
+    return { deviceId, status: 'unenrolled' };
+  }
+
   private async enrollAll(batch: Pending[]): Promise<Outcome[]> {
     const outcomes = new Map<Pending, Outcome>();
     const caughtUp = await this.catchUp(batch, outcomes);

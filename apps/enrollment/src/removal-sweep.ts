@@ -23,9 +23,8 @@ export class RemovalSweep implements OnModuleInit {
     this.sweeps.add('mdm-certificate-expiry', (now) => this.run(now));
   }
 
-  async run(now: Date): Promise<number> {
+  async run(now: Date): Promise<void> {
     const cutoff = new Date(now.getTime() - REMOVAL_AFTER_EXPIRY_MS);
-    let removed = 0;
     await sweepInBatches(this.db, 'removal', BATCH, async (sql) => {
       const due = await sql.query<{ device_id: string; tenant_id: string }>(
         `update devices set status = 'removed'
@@ -42,9 +41,7 @@ export class RemovalSweep implements OnModuleInit {
           sql,
         );
       }
-      removed += due.length;
       return due.length;
     });
-    return removed;
   }
 }

@@ -4,7 +4,9 @@ import { ManagingAuthority, Platform, TenantAuthority } from '@mdm/contracts/aut
 import { notFound } from '@mdm/contracts/core';
 import { PreviewDevice, PreviewTenant, UserState } from '@mdm/licensing/domain';
 import { Database, Sql } from '@mdm/platform/database';
-import { decodeCursor, paged } from '@mdm/platform/http';
+import { SERVICE_CONFIG, decodeCursor, paged } from '@mdm/platform/http';
+import { ReadYourWrites } from '@mdm/platform/inbox';
+import { AUTHORITY_PREFIXES, LicensingConfig } from './licensing.definition';
 
 interface UserRow {
   user_id: string;
@@ -38,12 +40,26 @@ const toUser = (r: UserRow): { state: UserState; version: number } => ({
 /**
  * The licensing service's read tables: users and groups (its own, projected in the transaction that
  * appends their events) and what it learnt of tenants, configurations and devices from events.
- * Every method takes the Sql to run on, so that a command or an inbox handler reads and writes in
- * its own transaction.
+ * Every method but catchUp takes the Sql to run on, so that a command or an inbox handler reads and
+ * writes in its own transaction.
  */
 @Injectable()
 export class Directory {
-  constructor(@Inject(Database) readonly db: Database) {}
+  constructor(
+    @Inject(Database) readonly db: Database,
+    @Inject(SERVICE_CONFIG) private readonly config: LicensingConfig,
+    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
+  ) {}
+
+  /**
+   * Read-your-writes with the authority service (API.md: a command that returned 2xx is visible to
+   * every later command): before a licensing command, wait until these tables hold every tenant and
+   * configuration event the authority service has published for the tenant, so a license assigned
+   * right after an authority change or a new configuration sees it.
+   */
+  catchUp(tenantId: string): Promise<void> {
+    return this.readYourWrites.catchUp(this.config.AUTHORITY_URL, tenantId, AUTHORITY_PREFIXES);
+  }
 
   /**
    * The tenant as far as licensing decisions go (404 when no TenantCreated arrived). `lock` takes a

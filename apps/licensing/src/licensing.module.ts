@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthorityEventsConsumer } from './authority-events.consumer';
-import { AuthorityFreshness } from './authority-freshness';
+import { AuthorityPreview } from './authority-preview';
 import { Directory } from './directory';
 import { EnrollmentEventsConsumer } from './enrollment-events.consumer';
 import { PreviewController } from './preview.controller';
@@ -9,6 +9,6 @@ import { UsersService } from './users.service';
 
 @Module({
   controllers: [UsersController, PreviewController, AuthorityEventsConsumer, EnrollmentEventsConsumer],
-  providers: [Directory, UsersService, AuthorityFreshness],
+  providers: [Directory, UsersService, AuthorityPreview],
 })
 export class LicensingModule {}

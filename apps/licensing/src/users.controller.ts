@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { tenantParams } from '@mdm/contracts/authority';
 import { notFound } from '@mdm/contracts/core';
@@ -9,14 +9,14 @@ import {
   groupListQuery,
   licenseAnswerSchema,
   licenseParams,
+  licensingOperations,
   setUserGroupsBody,
   userListQuery,
   userParams,
   userSchema,
 } from '@mdm/contracts/licensing';
 import { UserState, assignLicense, licenseOutcome, removeLicense, setGroups } from '@mdm/licensing/domain';
-import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
-import { AuthorityFreshness } from './authority-freshness';
+import { Actor, PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 import { Directory } from './directory';
 import { UserCommandResult, UsersService } from './users.service';
 
@@ -43,47 +43,42 @@ function licenseAnswer({ before, events, devices }: UserCommandResult, dryRun: b
 }
 
 /** Groups, users and their licenses (R8–R10). */
-@Controller('api/v1/tenants/:tenantId')
+@Controller()
 export class UsersController {
   constructor(
     @Inject(UsersService) private readonly users: UsersService,
     @Inject(Directory) private readonly directory: Directory,
-    @Inject(AuthorityFreshness) private readonly freshness: AuthorityFreshness,
   ) {}
 
-  @Post('groups')
-  @HttpCode(201)
+  @Serves(licensingOperations, 'createGroup')
   async createGroup(
     @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
     @Body(new ZodPipe(createGroupBody)) { name }: z.infer<typeof createGroupBody>,
     @Actor() actor: string,
   ) {
-    await this.freshness.catchUp(tenantId);
     return this.users.createGroup(tenantId, actor, name);
   }
 
-  @Post('users')
-  @HttpCode(201)
+  @Serves(licensingOperations, 'createUser')
   async createUser(
     @Param(new PathPipe(tenantParams)) { tenantId }: TenantParams,
     @Body(new ZodPipe(createUserBody)) body: z.infer<typeof createUserBody>,
     @Actor() actor: string,
   ) {
-    await this.freshness.catchUp(tenantId);
     return userView(await this.users.create(tenantId, actor, body), []);
   }
 
-  @Get('groups')
+  @Serves(licensingOperations, 'listGroups')
   async listGroups(@Param(new PathPipe(tenantParams)) { tenantId }: TenantParams, @Query(new ZodPipe(groupListQuery)) query: z.infer<typeof groupListQuery>) {
     return this.directory.listGroups(tenantId, query);
   }
 
-  @Get('users')
+  @Serves(licensingOperations, 'listUsers')
   async listUsers(@Param(new PathPipe(tenantParams)) { tenantId }: TenantParams, @Query(new ZodPipe(userListQuery)) query: z.infer<typeof userListQuery>) {
     return this.directory.listUsers(tenantId, query);
   }
 
-  @Get('users/:userId')
+  @Serves(licensingOperations, 'getUser')
   async getUser(@Param(new PathPipe(userParams)) { tenantId, userId }: UserParams) {
     const user = await this.directory.user(this.directory.db, tenantId, userId);
     if (!user) throw notFound('user');
@@ -91,34 +86,30 @@ export class UsersController {
   }
 
   /** Every group must be a group of the tenant (422 UNKNOWN_GROUP). */
-  @Put('users/:userId/groups')
+  @Serves(licensingOperations, 'setUserGroups')
   async setGroups(
     @Param(new PathPipe(userParams)) { tenantId, userId }: UserParams,
     @Body(new ZodPipe(setUserGroupsBody)) { groupIds }: z.infer<typeof setUserGroupsBody>,
     @Actor() actor: string,
   ) {
-    await this.freshness.catchUp(tenantId);
     const { state, devices } = await this.users.execute(tenantId, userId, actor, async (user, _tenant, sql) =>
       setGroups(user, groupIds, await this.directory.knownGroups(sql, tenantId, groupIds)),
     );
     return userView(state, devices);
   }
 
-  @Post('users/:userId/licenses')
-  @HttpCode(200)
+  @Serves(licensingOperations, 'assignLicense')
   async assignLicense(
     @Param(new PathPipe(userParams)) { tenantId, userId }: UserParams,
     @Body(new ZodPipe(assignLicenseBody)) { sku, dryRun = false }: z.infer<typeof assignLicenseBody>,
     @Actor() actor: string,
   ) {
-    await this.freshness.catchUp(tenantId);
     const result = await this.users.execute(tenantId, userId, actor, (user, tenant) => assignLicense(user, sku, tenant), dryRun);
     return licenseAnswer(result, dryRun);
   }
 
-  @Delete('users/:userId/licenses/:sku')
+  @Serves(licensingOperations, 'removeLicense')
   async removeLicense(@Param(new PathPipe(licenseParams)) { tenantId, userId, sku }: z.infer<typeof licenseParams>, @Actor() actor: string) {
-    await this.freshness.catchUp(tenantId);
     const result = await this.users.execute(tenantId, userId, actor, (user, tenant) => removeLicense(user, sku, tenant));
     return licenseAnswer(result, false);
   }

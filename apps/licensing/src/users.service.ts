@@ -31,6 +31,7 @@ export type UserDecision = (state: UserState, tenant: TenantContext, sql: Sql) =
 /**
  * A user's commands: its stream through the platform's command handler, each attempt in one
  * transaction with what the service knows of the tenant and the users projection (written inline).
+ * Each command first catches up with the authority service (Directory.catchUp).
  */
 @Injectable()
 export class UsersService {
@@ -58,6 +59,7 @@ export class UsersService {
    * row is share-locked for the attempt (see Directory.tenant). A dry run decides and writes nothing.
    */
   async execute(tenantId: string, userId: string, actor: string, decide: UserDecision, dryRun = false): Promise<UserCommandResult> {
+    await this.directory.catchUp(tenantId);
     const result = await this.handler.handle(
       userStreamId(userId),
       async (state, _version, sql) => decide(state, await this.directory.tenant(sql, tenantId, true), sql),
@@ -72,6 +74,7 @@ export class UsersService {
     actor: string,
     cmd: { userPrincipalName: string; displayName?: string; groupIds?: string[] },
   ): Promise<UserState> {
+    await this.directory.catchUp(tenantId);
     const userId = randomUUID();
     try {
       const { state } = await this.handler.handle(
@@ -101,6 +104,7 @@ export class UsersService {
   }
 
   async createGroup(tenantId: string, actor: string, name: string): Promise<{ groupId: string; name: string }> {
+    await this.directory.catchUp(tenantId);
     const groupId = randomUUID();
     const { state } = await this.groups.handle(
       groupStreamId(groupId),

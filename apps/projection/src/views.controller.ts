@@ -1,7 +1,7 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { Controller, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
-import { deviceListQuery, deviceViewParams, tenantViewParams, viewPageQuery } from '@mdm/contracts/projection';
-import { PathPipe, ZodPipe } from '@mdm/platform/http';
+import { deviceListQuery, deviceViewParams, projectionOperations, tenantViewParams, viewPageQuery } from '@mdm/contracts/projection';
+import { PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 import { ViewGenerations } from './view-generations';
 import { ViewsService } from './views.service';
 
@@ -9,58 +9,57 @@ type TenantParams = z.infer<typeof tenantViewParams>;
 type Page = z.infer<typeof viewPageQuery>;
 
 /** API.md "Views" (R26–R29). The gateway admits tenant readers and checks the tenant; every query is within it. */
-@Controller('api/v1/tenants/:tenantId')
+@Controller()
 export class ViewsController {
   constructor(@Inject(ViewsService) private readonly views: ViewsService) {}
 
-  @Get('overview')
+  @Serves(projectionOperations, 'getOverview')
   overview(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams) {
     return this.views.overview(tenantId);
   }
 
-  @Get('devices')
+  @Serves(projectionOperations, 'listDevices')
   devices(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams, @Query(new ZodPipe(deviceListQuery)) q: z.infer<typeof deviceListQuery>) {
     return this.views.listDevices(tenantId, q);
   }
 
-  @Get('devices/:deviceId')
+  @Serves(projectionOperations, 'getDevice')
   device(@Param(new PathPipe(deviceViewParams)) { tenantId, deviceId }: z.infer<typeof deviceViewParams>) {
     return this.views.device(tenantId, deviceId);
   }
 
-  @Get('reports/migration')
+  @Serves(projectionOperations, 'migrationReport')
   migration(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams) {
     return this.views.migrationReport(tenantId);
   }
 
-  @Get('reports/redundant-configurations')
+  @Serves(projectionOperations, 'redundantReport')
   redundant(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams, @Query(new ZodPipe(viewPageQuery)) q: Page) {
     return this.views.redundantConfigurations(tenantId, q);
   }
 
-  @Get('reports/unconfigured-switches')
+  @Serves(projectionOperations, 'unconfiguredSwitchesReport')
   switches(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams, @Query(new ZodPipe(viewPageQuery)) q: Page) {
     return this.views.unconfiguredSwitches(tenantId, q);
   }
 
-  @Get('reports/removal-due')
+  @Serves(projectionOperations, 'removalDueReport')
   removalDue(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams, @Query(new ZodPipe(viewPageQuery)) q: Page) {
     return this.views.removalDue(tenantId, q);
   }
 }
 
 /** R30: the operator's rebuild (the gateway admits the operator token only). */
-@Controller('api/v1/system/projection/rebuild')
+@Controller()
 export class RebuildController {
   constructor(@Inject(ViewGenerations) private readonly generations: ViewGenerations) {}
 
-  @Post()
-  @HttpCode(202)
+  @Serves(projectionOperations, 'startProjectionRebuild')
   start() {
     return this.generations.startRebuild();
   }
 
-  @Get()
+  @Serves(projectionOperations, 'getProjectionRebuild')
   status() {
     return this.generations.status();
   }

@@ -3,7 +3,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Role, notFound } from '@mdm/contracts/core';
 import { Database, GroupCommit } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { ServiceRuntime } from '@mdm/platform/http';
+import { LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
+import { Logger } from '@mdm/platform/logging';
+import type { GatewayConfig } from '../gateway.definition';
 
 export type Principal =
   | { kind: 'operator' }
@@ -33,14 +35,15 @@ export class Tokens {
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(EventStore) private readonly store: EventStore,
-    @Inject(ServiceRuntime) runtime: ServiceRuntime,
+    @Inject(SERVICE_CONFIG) config: GatewayConfig,
+    @Inject(LOGGER) logger: Logger,
   ) {
     // Required in production (the gateway's definition says so, and its configuration refuses to start without it).
-    const configured = (runtime.config as { MDM_OPERATOR_TOKEN?: string }).MDM_OPERATOR_TOKEN;
+    const configured = config.MDM_OPERATOR_TOKEN;
     this.operatorToken = configured ?? newToken();
     if (!configured) {
       // Shown on the terminal, never in the JSON log: logs are shipped and kept, the token would outlive its session there.
-      runtime.logger.warn('MDM_OPERATOR_TOKEN unset: generated a development operator token (printed on stderr)');
+      logger.warn('MDM_OPERATOR_TOKEN unset: generated a development operator token (printed on stderr)');
       process.stderr.write(`development operator token: ${this.operatorToken}\n`);
     }
   }

@@ -740,8 +740,190 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
-    responses: never;
+    schemas: {
+        Error: {
+            code: string;
+            message: string;
+            details?: unknown;
+        };
+        AuthorityState: {
+            /** Format: uuid */
+            tenantId: string;
+            name: string;
+            /** @enum {string} */
+            authority: "unknown" | "intune" | "office365" | "coexistence";
+            bannerVisible: boolean;
+            coManagement: {
+                enabled: boolean;
+                autoEnrollment: boolean;
+                workloads: {
+                    /** @enum {string} */
+                    compliancePolicies?: "configMgr" | "intune";
+                    /** @enum {string} */
+                    deviceConfiguration?: "configMgr" | "intune";
+                    /** @enum {string} */
+                    resourceAccess?: "configMgr" | "intune";
+                    /** @enum {string} */
+                    endpointProtection?: "configMgr" | "intune";
+                    /** @enum {string} */
+                    clientApps?: "configMgr" | "intune";
+                    /** @enum {string} */
+                    officeClickToRun?: "configMgr" | "intune";
+                    /** @enum {string} */
+                    windowsUpdatePolicies?: "configMgr" | "intune";
+                };
+            };
+            apnsCertificates: {
+                intune?: {
+                    serial: string;
+                    subject: string;
+                    /** Format: date-time */
+                    notAfter: string;
+                };
+                office365?: {
+                    serial: string;
+                    subject: string;
+                    /** Format: date-time */
+                    notAfter: string;
+                };
+            };
+            consents: ("androidWorkProfile" | "appleMdmPush" | "appleDep" | "appleSchoolManager" | "appleVpp")[];
+            version: number;
+            /** Format: date-time */
+            changedAt: string | null;
+        };
+        Configuration: {
+            /** Format: uuid */
+            configurationId: string;
+            /** @enum {string} */
+            authority: "intune" | "office365";
+            name: string;
+            /** @enum {string} */
+            type: "email" | "vpn" | "certificate" | "wifi" | "configuration" | "compliance";
+            platforms: ("ios" | "ipados" | "macos" | "android" | "windows")[];
+            settings: {
+                [key: string]: unknown;
+            };
+            assignedGroupIds: string[];
+            version: number;
+        };
+        User: {
+            /** Format: uuid */
+            userId: string;
+            userPrincipalName: string;
+            displayName: string | null;
+            groupIds: string[];
+            licenses: string[];
+            /** @enum {string|null} */
+            effectiveAuthority: "intune" | "office365" | null;
+            devices: string[];
+        };
+        LicenseAnswer: {
+            /** Format: uuid */
+            userId: string;
+            licenses: string[];
+            /** @enum {string|null} */
+            effectiveAuthority: "intune" | "office365" | null;
+            /** @enum {string|null} */
+            previousAuthority: "intune" | "office365" | null;
+            devicesToSwitch: number;
+            warnings: {
+                code: string;
+                message: string;
+            }[];
+            dryRun: boolean;
+        };
+        Action: {
+            /** Format: uuid */
+            commandId: string;
+            /** @enum {string} */
+            type: "remoteLock" | "wipe" | "retire" | "sync";
+            /** @enum {string} */
+            status: "pending" | "sent" | "done" | "failed";
+            /** Format: date-time */
+            updatedAt: string;
+            error?: string;
+        };
+        ProjectionRebuild: {
+            liveGeneration: number;
+            rebuild: {
+                generation: number;
+                /** @enum {string} */
+                status: "running" | "switched" | "failed";
+                /** Format: date-time */
+                startedAt: string;
+                /** Format: date-time */
+                finishedAt: string | null;
+                eventsApplied: number;
+                error: string | null;
+            } | null;
+        };
+    };
+    responses: {
+        /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
+        ValidationFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description no or bad token */
+        Unauthenticated: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description role too weak */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description unknown id, or another tenant's */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description conflict with the current state (VERSION_CONFLICT, ...) */
+        Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description refused by a rule (the R-codes) */
+        Refused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -779,97 +961,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listTenants: {
@@ -905,97 +1003,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     createTenant: {
@@ -1027,97 +1041,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listTokens: {
@@ -1153,97 +1083,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     createToken: {
@@ -1279,97 +1125,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     revokeToken: {
@@ -1391,97 +1153,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listAudit: {
@@ -1517,97 +1195,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getClock: {
@@ -1631,97 +1225,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     advanceClock: {
@@ -1751,97 +1261,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getAuthority: {
@@ -1861,145 +1287,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        tenantId: string;
-                        name: string;
-                        /** @enum {string} */
-                        authority: "unknown" | "intune" | "office365" | "coexistence";
-                        bannerVisible: boolean;
-                        coManagement: {
-                            enabled: boolean;
-                            autoEnrollment: boolean;
-                            workloads: {
-                                /** @enum {string} */
-                                compliancePolicies?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                deviceConfiguration?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                resourceAccess?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                endpointProtection?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                clientApps?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                officeClickToRun?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                windowsUpdatePolicies?: "configMgr" | "intune";
-                            };
-                        };
-                        apnsCertificates: {
-                            intune?: {
-                                serial: string;
-                                subject: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                            };
-                            office365?: {
-                                serial: string;
-                                subject: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                            };
-                        };
-                        consents: ("androidWorkProfile" | "appleMdmPush" | "appleDep" | "appleSchoolManager" | "appleVpp")[];
-                        version: number;
-                        /** Format: date-time */
-                        changedAt: string | null;
-                    };
+                    "application/json": components["schemas"]["AuthorityState"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     setAuthority: {
@@ -2027,145 +1324,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        tenantId: string;
-                        name: string;
-                        /** @enum {string} */
-                        authority: "unknown" | "intune" | "office365" | "coexistence";
-                        bannerVisible: boolean;
-                        coManagement: {
-                            enabled: boolean;
-                            autoEnrollment: boolean;
-                            workloads: {
-                                /** @enum {string} */
-                                compliancePolicies?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                deviceConfiguration?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                resourceAccess?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                endpointProtection?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                clientApps?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                officeClickToRun?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                windowsUpdatePolicies?: "configMgr" | "intune";
-                            };
-                        };
-                        apnsCertificates: {
-                            intune?: {
-                                serial: string;
-                                subject: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                            };
-                            office365?: {
-                                serial: string;
-                                subject: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                            };
-                        };
-                        consents: ("androidWorkProfile" | "appleMdmPush" | "appleDep" | "appleSchoolManager" | "appleVpp")[];
-                        version: number;
-                        /** Format: date-time */
-                        changedAt: string | null;
-                    };
+                    "application/json": components["schemas"]["AuthorityState"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     setCoManagement: {
@@ -2209,145 +1377,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        tenantId: string;
-                        name: string;
-                        /** @enum {string} */
-                        authority: "unknown" | "intune" | "office365" | "coexistence";
-                        bannerVisible: boolean;
-                        coManagement: {
-                            enabled: boolean;
-                            autoEnrollment: boolean;
-                            workloads: {
-                                /** @enum {string} */
-                                compliancePolicies?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                deviceConfiguration?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                resourceAccess?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                endpointProtection?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                clientApps?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                officeClickToRun?: "configMgr" | "intune";
-                                /** @enum {string} */
-                                windowsUpdatePolicies?: "configMgr" | "intune";
-                            };
-                        };
-                        apnsCertificates: {
-                            intune?: {
-                                serial: string;
-                                subject: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                            };
-                            office365?: {
-                                serial: string;
-                                subject: string;
-                                /** Format: date-time */
-                                notAfter: string;
-                            };
-                        };
-                        consents: ("androidWorkProfile" | "appleMdmPush" | "appleDep" | "appleSchoolManager" | "appleVpp")[];
-                        version: number;
-                        /** Format: date-time */
-                        changedAt: string | null;
-                    };
+                    "application/json": components["schemas"]["AuthorityState"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     grantConsent: {
@@ -2383,97 +1422,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     uploadApnsCertificate: {
@@ -2508,97 +1463,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listConfigurations: {
@@ -2623,116 +1494,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            /** Format: uuid */
-                            configurationId: string;
-                            /** @enum {string} */
-                            authority: "intune" | "office365";
-                            name: string;
-                            /** @enum {string} */
-                            type: "email" | "vpn" | "certificate" | "wifi" | "configuration" | "compliance";
-                            platforms: ("ios" | "ipados" | "macos" | "android" | "windows")[];
-                            settings: {
-                                [key: string]: unknown;
-                            };
-                            assignedGroupIds: string[];
-                            version: number;
-                        }[];
+                        items: components["schemas"]["Configuration"][];
                         nextCursor: string | null;
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     createConfiguration: {
@@ -2767,114 +1540,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        configurationId: string;
-                        /** @enum {string} */
-                        authority: "intune" | "office365";
-                        name: string;
-                        /** @enum {string} */
-                        type: "email" | "vpn" | "certificate" | "wifi" | "configuration" | "compliance";
-                        platforms: ("ios" | "ipados" | "macos" | "android" | "windows")[];
-                        settings: {
-                            [key: string]: unknown;
-                        };
-                        assignedGroupIds: string[];
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["Configuration"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getConfiguration: {
@@ -2896,114 +1571,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        configurationId: string;
-                        /** @enum {string} */
-                        authority: "intune" | "office365";
-                        name: string;
-                        /** @enum {string} */
-                        type: "email" | "vpn" | "certificate" | "wifi" | "configuration" | "compliance";
-                        platforms: ("ios" | "ipados" | "macos" | "android" | "windows")[];
-                        settings: {
-                            [key: string]: unknown;
-                        };
-                        assignedGroupIds: string[];
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["Configuration"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     updateConfiguration: {
@@ -3039,114 +1616,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        configurationId: string;
-                        /** @enum {string} */
-                        authority: "intune" | "office365";
-                        name: string;
-                        /** @enum {string} */
-                        type: "email" | "vpn" | "certificate" | "wifi" | "configuration" | "compliance";
-                        platforms: ("ios" | "ipados" | "macos" | "android" | "windows")[];
-                        settings: {
-                            [key: string]: unknown;
-                        };
-                        assignedGroupIds: string[];
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["Configuration"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     deleteConfiguration: {
@@ -3169,97 +1648,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listGroups: {
@@ -3293,97 +1688,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     createGroup: {
@@ -3416,97 +1727,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listUsers: {
@@ -3547,97 +1774,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     createUser: {
@@ -3665,110 +1808,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        userId: string;
-                        userPrincipalName: string;
-                        displayName: string | null;
-                        groupIds: string[];
-                        licenses: string[];
-                        /** @enum {string|null} */
-                        effectiveAuthority: "intune" | "office365" | null;
-                        devices: string[];
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getUser: {
@@ -3789,110 +1838,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        userId: string;
-                        userPrincipalName: string;
-                        displayName: string | null;
-                        groupIds: string[];
-                        licenses: string[];
-                        /** @enum {string|null} */
-                        effectiveAuthority: "intune" | "office365" | null;
-                        devices: string[];
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     setUserGroups: {
@@ -3919,110 +1874,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        userId: string;
-                        userPrincipalName: string;
-                        displayName: string | null;
-                        groupIds: string[];
-                        licenses: string[];
-                        /** @enum {string|null} */
-                        effectiveAuthority: "intune" | "office365" | null;
-                        devices: string[];
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     assignLicense: {
@@ -4050,114 +1911,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        userId: string;
-                        licenses: string[];
-                        /** @enum {string|null} */
-                        effectiveAuthority: "intune" | "office365" | null;
-                        /** @enum {string|null} */
-                        previousAuthority: "intune" | "office365" | null;
-                        devicesToSwitch: number;
-                        warnings: {
-                            code: string;
-                            message: string;
-                        }[];
-                        dryRun: boolean;
-                    };
+                    "application/json": components["schemas"]["LicenseAnswer"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     removeLicense: {
@@ -4179,114 +1942,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        userId: string;
-                        licenses: string[];
-                        /** @enum {string|null} */
-                        effectiveAuthority: "intune" | "office365" | null;
-                        /** @enum {string|null} */
-                        previousAuthority: "intune" | "office365" | null;
-                        devicesToSwitch: number;
-                        warnings: {
-                            code: string;
-                            message: string;
-                        }[];
-                        dryRun: boolean;
-                    };
+                    "application/json": components["schemas"]["LicenseAnswer"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     previewAuthority: {
@@ -4327,97 +1992,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     enroll: {
@@ -4477,97 +2058,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     unenroll: {
@@ -4596,97 +2093,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     checkIn: {
@@ -4775,97 +2188,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     pollNotifications: {
@@ -4897,97 +2226,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     queueAction: {
@@ -5025,97 +2270,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getAction: {
@@ -5137,110 +2298,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        commandId: string;
-                        /** @enum {string} */
-                        type: "remoteLock" | "wipe" | "retire" | "sync";
-                        /** @enum {string} */
-                        status: "pending" | "sent" | "done" | "failed";
-                        /** Format: date-time */
-                        updatedAt: string;
-                        error?: string;
-                    };
+                    "application/json": components["schemas"]["Action"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getOverview: {
@@ -5296,97 +2363,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     listDevices: {
@@ -5438,97 +2421,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getDevice: {
@@ -5642,97 +2541,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     migrationReport: {
@@ -5771,97 +2586,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     redundantReport: {
@@ -5900,97 +2631,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     unconfiguredSwitchesReport: {
@@ -6031,97 +2678,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     removalDueReport: {
@@ -6160,97 +2723,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     getProjectionRebuild: {
@@ -6268,113 +2747,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        liveGeneration: number;
-                        rebuild: {
-                            generation: number;
-                            /** @enum {string} */
-                            status: "running" | "switched" | "failed";
-                            /** Format: date-time */
-                            startedAt: string;
-                            /** Format: date-time */
-                            finishedAt: string | null;
-                            eventsApplied: number;
-                            error: string | null;
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["ProjectionRebuild"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     startProjectionRebuild: {
@@ -6392,113 +2774,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        liveGeneration: number;
-                        rebuild: {
-                            generation: number;
-                            /** @enum {string} */
-                            status: "running" | "switched" | "failed";
-                            /** Format: date-time */
-                            startedAt: string;
-                            /** Format: date-time */
-                            finishedAt: string | null;
-                            eventsApplied: number;
-                            error: string | null;
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["ProjectionRebuild"];
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
     openApi: {
@@ -6522,97 +2807,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description VALIDATION_FAILED: malformed JSON, unknown fields, wrong types */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description no or bad token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description role too weak */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description unknown id, or another tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description conflict with the current state (VERSION_CONFLICT, ...) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
-            /** @description refused by a rule (the R-codes) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        code: string;
-                        message: string;
-                        details?: unknown;
-                    };
-                };
-            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Refused"];
         };
     };
 }

@@ -1,14 +1,14 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, Inject, Param } from '@nestjs/common';
 import { z } from 'zod';
-import { actionBody, actionParams, deviceActionParams } from '@mdm/contracts/device-sync';
+import { actionBody, actionParams, deviceActionParams, deviceSyncOperations } from '@mdm/contracts/device-sync';
 import { deviceStreamId } from '@mdm/contracts/enrollment';
-import { Actor, PathPipe, ZodPipe } from '@mdm/platform/http';
+import { Actor, PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 import { ReadYourWrites } from '@mdm/platform/inbox';
 import { DeviceStateOwners } from '../device-auth';
 import { ActionsService } from './actions.service';
 
 /** R24: remote actions (the gateway admits admin and helpdesk tokens to queue, readers to look). */
-@Controller('api/v1/tenants/:tenantId/devices/:deviceId/actions')
+@Controller()
 export class ActionsController {
   constructor(
     @Inject(ActionsService) private readonly actions: ActionsService,
@@ -17,8 +17,7 @@ export class ActionsController {
   ) {}
 
   /** The device as its owner last committed it (enrolled a moment ago, or unenrolled), then the action. */
-  @Post()
-  @HttpCode(202)
+  @Serves(deviceSyncOperations, 'queueAction')
   async queue(
     @Param(new PathPipe(deviceActionParams)) { tenantId, deviceId }: z.infer<typeof deviceActionParams>,
     @Body(new ZodPipe(actionBody)) { type }: z.infer<typeof actionBody>,
@@ -28,7 +27,7 @@ export class ActionsController {
     return this.actions.queue(tenantId, deviceId, type, actor);
   }
 
-  @Get(':commandId')
+  @Serves(deviceSyncOperations, 'getAction')
   get(@Param(new PathPipe(actionParams)) { tenantId, deviceId, commandId }: z.infer<typeof actionParams>) {
     return this.actions.get(tenantId, deviceId, commandId);
   }

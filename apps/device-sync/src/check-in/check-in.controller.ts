@@ -1,12 +1,12 @@
-import { Body, Controller, Header, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Header, Inject, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
-import { CheckInBody, checkInBody } from '@mdm/contracts/device-sync';
-import { ZodPipe } from '@mdm/platform/http';
+import { CheckInBody, checkInBody, deviceSyncOperations } from '@mdm/contracts/device-sync';
+import { Serves, ZodPipe } from '@mdm/platform/http';
 import { DeviceAuth } from '../device-auth';
 import { MdmSignatureGuard } from '../mdm-signature';
 import { CheckInService } from './check-in.service';
 
-@Controller('device/v1')
+@Controller()
 export class CheckInController {
   constructor(
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
@@ -14,8 +14,7 @@ export class CheckInController {
   ) {}
 
   /** R18/R19: a scheduled check-in, one after a notification and one the user starts are the same call. */
-  @Post('check-in')
-  @HttpCode(200)
+  @Serves(deviceSyncOperations, 'checkIn')
   @Header('content-type', 'application/json; charset=utf-8')
   @UseGuards(MdmSignatureGuard)
   async checkIn(@Req() req: Request, @Body(new ZodPipe(checkInBody)) body: CheckInBody) {

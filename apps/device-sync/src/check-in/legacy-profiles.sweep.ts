@@ -28,8 +28,7 @@ export class LegacyProfilesSweep implements OnModuleInit {
     this.sweeps.add('legacy-profiles', (now) => this.run(now));
   }
 
-  async run(now: Date): Promise<number> {
-    let expired = 0;
+  async run(now: Date): Promise<void> {
     await sweepInBatches(this.db, 'legacy', BATCH, async (sql) => {
       const due = await sql.query<DueDevice>(
         `select d.device_id, d.tenant_id, d.managed_by, d.installed, coalesce(t.authority, 'unknown') as tenant_authority,
@@ -62,10 +61,8 @@ export class LegacyProfilesSweep implements OnModuleInit {
           where x.device_id = d.device_id`,
         [due.map((d) => d.device_id), moving.map((d) => d.device_id), moving.map((d) => JSON.stringify(d.kept))],
       );
-      expired += moving.length;
       return due.length;
     });
-    return expired;
   }
 }
 

@@ -1,21 +1,21 @@
-import { Controller, Get, Inject, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Inject, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { notificationsQuery } from '@mdm/contracts/device-sync';
-import { ZodPipe } from '@mdm/platform/http';
+import { deviceSyncOperations, notificationsQuery } from '@mdm/contracts/device-sync';
+import { Serves, ZodPipe } from '@mdm/platform/http';
 import { DeviceAuth, unknownDevice } from '../device-auth';
 import { MdmSignatureGuard } from '../mdm-signature';
 import { LongPollHub, PollRevoked } from './long-poll-hub';
 
 /** R16: a device learns of a check-in notification by long polling (the default push channel). */
-@Controller('device/v1')
+@Controller()
 export class NotificationsController {
   constructor(
     @Inject(DeviceAuth) private readonly auth: DeviceAuth,
     @Inject(LongPollHub) private readonly hub: LongPollHub,
   ) {}
 
-  @Get('notifications')
+  @Serves(deviceSyncOperations, 'pollNotifications')
   // Signed (when it says so) like every device call: its body is empty (README, "Mdm-Signature").
   @UseGuards(MdmSignatureGuard)
   async poll(

@@ -7,12 +7,29 @@ export interface TestTenant {
   path: (suffix?: string) => string;
 }
 
-/** A new tenant, created by the operator, with its admin client. */
-export async function createTenant(stack: TestStack, name = 'Contoso'): Promise<TestTenant> {
+/** A new tenant, created by the operator, with its admin client; given an `authority`, the admin has chosen it (R3). */
+export async function createTenant(stack: TestStack, name = 'Contoso', authority?: string): Promise<TestTenant> {
   const res = await stack.operator.post('/api/v1/tenants', { name });
   if (res.status !== 201) throw new Error(`tenant creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   const { tenantId, adminToken } = res.body;
-  return { tenantId, admin: stack.client(adminToken), path: (suffix = '') => `/api/v1/tenants/${tenantId}${suffix}` };
+  const tenant: TestTenant = { tenantId, admin: stack.client(adminToken), path: (suffix = '') => `/api/v1/tenants/${tenantId}${suffix}` };
+  if (authority) {
+    const chosen = await tenant.admin.put(tenant.path('/authority'), { authority });
+    if (chosen.status !== 200) throw new Error(`choosing ${authority} failed: ${chosen.status} ${JSON.stringify(chosen.body)}`);
+  }
+  return tenant;
+}
+
+/** A new user of the tenant, with a license of `sku` when one is given: its id. */
+export async function createUser(tenant: TestTenant, userPrincipalName: string, sku?: string): Promise<string> {
+  const created = await tenant.admin.post(tenant.path('/users'), { userPrincipalName });
+  if (created.status !== 201) throw new Error(`user creation failed: ${created.status} ${JSON.stringify(created.body)}`);
+  const { userId } = created.body;
+  if (sku) {
+    const licensed = await tenant.admin.post(tenant.path(`/users/${userId}/licenses`), { sku });
+    if (licensed.status !== 200) throw new Error(`assigning ${sku} failed: ${licensed.status} ${JSON.stringify(licensed.body)}`);
+  }
+  return userId;
 }
 
 /** A token of the tenant with the given role. */

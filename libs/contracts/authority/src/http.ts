@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ADMIN_ONLY, HttpOperation, isoDateTime, READ_ROLES, uuid } from '@mdm/contracts/core';
+import { ADMIN_ONLY, HttpOperation, isoDateTime, named, READ_ROLES, uuid } from '@mdm/contracts/core';
 import {
   complianceSettingsSchema,
   configurationTypeSchema,
@@ -74,7 +74,7 @@ export const configurationParams = authorityParams.extend({ configurationId: uui
 
 export const apnsCertificateSchema = z.object({ serial: z.string(), subject: z.string(), notAfter: isoDateTime });
 
-export const authorityStateSchema = z.object({
+export const authorityStateSchema = named('AuthorityState', z.object({
   tenantId: uuid,
   name: z.string(),
   authority: tenantAuthoritySchema,
@@ -84,7 +84,7 @@ export const authorityStateSchema = z.object({
   consents: z.array(consentKindSchema),
   version: z.number().int(),
   changedAt: isoDateTime.nullable(),
-});
+}));
 export type AuthorityState = z.infer<typeof authorityStateSchema>;
 
 export const tenantListItemSchema = z.object({
@@ -97,7 +97,7 @@ export const tenantListItemSchema = z.object({
 
 export const consentSchema = z.object({ kind: consentKindSchema, grantedAt: isoDateTime, grantedBy: z.string() });
 
-export const configurationSchema = z.object({
+export const configurationSchema = named('Configuration', z.object({
   configurationId: uuid,
   authority: managingAuthoritySchema,
   name: z.string(),
@@ -106,7 +106,7 @@ export const configurationSchema = z.object({
   settings: z.record(z.unknown()),
   assignedGroupIds: z.array(uuid),
   version: z.number().int(),
-});
+}));
 
 const T = '/api/v1/tenants/:tenantId';
 

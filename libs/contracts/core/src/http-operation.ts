@@ -1,4 +1,16 @@
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+
+// Set before any contract schema is made: pick and omit then drop a schema's name (below), extend refers to it.
+extendZodWithOpenApi(z);
+
+/**
+ * Names an answer that several operations give: the OpenAPI document declares it once, in its
+ * components, and refers to it from each (so the console's generated types share it too).
+ */
+export function named<T extends z.ZodTypeAny>(name: string, schema: T): T {
+  return schema.openapi(name);
+}
 
 export type Role = 'admin' | 'helpdesk' | 'reader' | 'enroller';
 export const ROLES: readonly Role[] = ['admin', 'helpdesk', 'reader', 'enroller'];

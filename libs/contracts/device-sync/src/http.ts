@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpOperation, READ_ROLES, isoDateTime, uuid } from '@mdm/contracts/core';
+import { HttpOperation, READ_ROLES, isoDateTime, named, uuid } from '@mdm/contracts/core';
 import { managingAuthoritySchema, pushTokenSchema } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
@@ -58,13 +58,13 @@ export const actionBody = z.object({ type: remoteActionTypeSchema }).strict();
 export const deviceActionParams = z.object({ tenantId: uuid, deviceId: uuid }).strict();
 export const actionParams = deviceActionParams.extend({ commandId: uuid }).strict();
 
-export const actionSchema = z.object({
+export const actionSchema = named('Action', z.object({
   commandId: uuid,
   type: remoteActionTypeSchema,
   status: remoteActionStatusSchema,
   updatedAt: isoDateTime,
   error: z.string().optional(),
-});
+}));
 
 const T = '/api/v1/tenants/:tenantId';
 

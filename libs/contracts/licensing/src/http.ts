@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ADMIN_ONLY, HttpOperation, READ_ROLES, uuid } from '@mdm/contracts/core';
+import { ADMIN_ONLY, HttpOperation, named, READ_ROLES, uuid } from '@mdm/contracts/core';
 import { tenantAuthoritySchema, tenantParams } from '@mdm/contracts/authority';
 import { effectiveAuthoritySchema } from './events';
 
@@ -31,7 +31,7 @@ export const licenseParams = userParams.extend({ sku: z.string().min(1).max(100)
 
 export const warningSchema = z.object({ code: z.string(), message: z.string() });
 
-export const userSchema = z.object({
+export const userSchema = named('User', z.object({
   userId: uuid,
   userPrincipalName: z.string(),
   displayName: z.string().nullable(),
@@ -39,13 +39,13 @@ export const userSchema = z.object({
   licenses: z.array(z.string()),
   effectiveAuthority: effectiveAuthoritySchema,
   devices: z.array(uuid),
-});
+}));
 
 /** A user as listed: the effective authority (R8) and the number of enrolled devices. */
 export const userListItemSchema = userSchema.omit({ devices: true }).extend({ deviceCount: z.number().int() });
 export const groupSchema = z.object({ groupId: uuid, name: z.string(), memberCount: z.number().int() });
 
-export const licenseAnswerSchema = z.object({
+export const licenseAnswerSchema = named('LicenseAnswer', z.object({
   userId: uuid,
   licenses: z.array(z.string()),
   effectiveAuthority: effectiveAuthoritySchema,
@@ -53,7 +53,7 @@ export const licenseAnswerSchema = z.object({
   devicesToSwitch: z.number().int(),
   warnings: z.array(warningSchema),
   dryRun: z.boolean(),
-});
+}));
 
 export const previewSchema = z.object({
   devicesToNotify: z.number().int(),

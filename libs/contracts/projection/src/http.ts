@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpOperation, READ_ROLES, isoDateTime, uuid } from '@mdm/contracts/core';
+import { HttpOperation, READ_ROLES, isoDateTime, named, uuid } from '@mdm/contracts/core';
 import { managingAuthoritySchema, platformSchema, pushProviderSchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
@@ -112,7 +112,7 @@ export const unconfiguredSwitchesSchema = report(
 export const removalDueSchema = report(z.object({ deviceId: uuid, mdmCertificateNotAfter: isoDateTime, removalDueAt: isoDateTime }));
 
 /** R30 */
-export const rebuildStatusSchema = z.object({
+export const rebuildStatusSchema = named('ProjectionRebuild', z.object({
   /** The generation of tables the views are served from. */
   liveGeneration: z.number().int().positive(),
   rebuild: z
@@ -125,7 +125,7 @@ export const rebuildStatusSchema = z.object({
       error: z.string().nullable(),
     })
     .nullable(),
-});
+}));
 export type RebuildStatus = z.infer<typeof rebuildStatusSchema>;
 
 const T = '/api/v1/tenants/:tenantId';

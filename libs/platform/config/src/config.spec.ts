@@ -2,18 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { thrown } from '@mdm/platform/testing';
 import { ConfigError, commonConfigShape, loadConfig, port, productionSecrets } from './index';
 
-/** The error loadConfig stops with (a test of a refusal fails when there is none). */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+/** The error loadConfig stops with. */
+const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
 
 describe('configuration', () => {
   it('applies defaults for a local machine: services bind loopback only', () => {

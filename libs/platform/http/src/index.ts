@@ -10,3 +10,4 @@ export * from './topic-namespace';
 export * from './keyset';
 export * from './providers';
 export * from './json-text';
+export * from './operation';

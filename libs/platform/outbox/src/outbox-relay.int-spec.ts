@@ -10,7 +10,7 @@ import { InboxConsumer } from '@mdm/platform/inbox';
 import { Kafka, Producer, createReliableProducer, ensureTopics } from '@mdm/platform/kafka';
 import { createLogger } from '@mdm/platform/logging';
 import { WORKSPACE_ROOT, eventually, readTopic, testDatabase, testKafka, testTopic, uniqueName } from '@mdm/platform/testing';
-import { OutboxRelay } from './outbox-relay';
+import { OutboxRelay, OutboxRelayOptions } from './outbox-relay';
 
 describe('outbox relay (Postgres → Kafka)', () => {
   let db: Database;
@@ -34,15 +34,10 @@ describe('outbox relay (Postgres → Kafka)', () => {
     await db.close();
   });
 
-  const relay = () =>
-    new OutboxRelay({
-      clientConfig: db.clientConfig(),
-      schema: db.schema,
-      channel: `${db.schema}_outbox`,
-      producer,
-      logger: createLogger('relay', 'fatal'),
-      batchSize: 50,
-    });
+  /** A relay of the outbox in `on`'s schema (through the shared producer unless told otherwise). */
+  const relayOf = (on: Database, options: Partial<OutboxRelayOptions> = {}) =>
+    new OutboxRelay({ clientConfig: on.clientConfig(), schema: on.schema, channel: `${on.schema}_outbox`, producer, logger: createLogger('relay', 'fatal'), ...options });
+  const relay = () => relayOf(db, { batchSize: 50 });
 
   async function appendTicks(stream: string, count: number) {
     for (let n = 1; n <= count; n++) {
@@ -98,14 +93,7 @@ describe('outbox relay (Postgres → Kafka)', () => {
   it('deletes published rows once they are older than the retention', async () => {
     const stream = `clock-${randomUUID()}`;
     await appendTicks(stream, 3);
-    const pruning = new OutboxRelay({
-      clientConfig: db.clientConfig(),
-      schema: db.schema,
-      channel: `${db.schema}_outbox`,
-      producer,
-      logger: createLogger('relay', 'fatal'),
-      retentionMs: 0,
-    });
+    const pruning = relayOf(db, { retentionMs: 0 });
     pruning.start();
     try {
       await eventually(async () => expect(await db.query('select 1 from outbox where message_key = $1', [stream])).toEqual([]));
@@ -139,14 +127,7 @@ describe('outbox relay (Postgres → Kafka)', () => {
     // kafkajs retries an unknown topic for ~10 s by default; a small budget keeps the test short.
     const quick = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 } });
     await quick.connect();
-    const held = new OutboxRelay({
-      clientConfig: heldDb.clientConfig(),
-      schema: heldDb.schema,
-      channel: `${heldDb.schema}_outbox`,
-      producer: quick,
-      logger: createLogger('relay', 'fatal'),
-      pollIntervalMs: 100,
-    });
+    const held = relayOf(heldDb, { producer: quick, pollIntervalMs: 100 });
     const unpublished = async (topic: string) =>
       Number((await heldDb.query<{ n: string }>('select count(*)::text n from outbox where published_at is null and topic = $1', [topic]))[0].n);
     const lost = `lost-${randomUUID()}`;
@@ -201,13 +182,7 @@ describe('outbox relay (Postgres → Kafka)', () => {
     const unsent = await crashDb.query<{ n: string }>('select count(*)::text n from outbox where published_at is null');
     expect(unsent[0].n).toBe('20');
 
-    const survivor = new OutboxRelay({
-      clientConfig: crashDb.clientConfig(),
-      schema: crashDb.schema,
-      channel: `${crashDb.schema}_outbox`,
-      producer,
-      logger: createLogger('relay', 'fatal'),
-    });
+    const survivor = relayOf(crashDb);
     survivor.start();
     await eventually(async () => {
       const rows = await crashDb.query<{ n: string }>('select count(*)::text n from outbox where published_at is null');

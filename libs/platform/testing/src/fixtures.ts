@@ -19,13 +19,16 @@ export function envelopeFixture<T>(
   };
 }
 
-/** The DomainError a decision refuses with (a test of a refusal fails when there is none). */
-export function refusal(fn: () => unknown): DomainError {
+/** The error of `type` that `fn` throws (a test of a refusal fails when there is none; another error is rethrown). */
+export function thrown<E extends Error>(fn: () => unknown, type: abstract new (...args: never[]) => E): E {
   try {
     fn();
   } catch (err) {
-    if (err instanceof DomainError) return err;
+    if (err instanceof type) return err;
     throw err;
   }
-  throw new Error('expected a refusal');
+  throw new Error(`expected a ${type.name}`);
 }
+
+/** The DomainError a decision refuses with. */
+export const refusal = (fn: () => unknown): DomainError => thrown(fn, DomainError);

@@ -76,5 +76,6 @@ export * from './pki';
 export * from './fixtures';
 export * from './isolated-topics';
 export * from './tcp-proxy';
+export * from './ports';
 export * from './in-memory-event-store';
 export * from './contract-routes';
