@@ -1,9 +1,11 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { EventEnvelope } from '@mdm/contracts/core';
-import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
-import { callService } from '@mdm/platform/http-client';
+import { Clock } from '@mdm/platform/clock';
+import { CLOCK, CONSUMED_TOPICS, KAFKA, LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
+import { CallSigner, callService } from '@mdm/platform/http-client';
 import { Delivery, InboxConsumer } from '@mdm/platform/inbox';
+import { Logger } from '@mdm/platform/logging';
 import { ProjectionConfig } from './projection.definition';
 
 const key = (d: { topic: string; partition: number }) => `${d.topic}:${d.partition}`;
@@ -45,8 +47,12 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
   private running = false;
 
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
     @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(CallSigner) private readonly signer: CallSigner,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CONSUMED_TOPICS) private readonly topics: readonly string[],
   ) {}
 
   onApplicationBootstrap(): void {
@@ -89,7 +95,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   lagMs(): number {
-    const now = this.runtime.clock.now().getTime();
+    const now = this.clock.now().getTime();
     let oldest = now;
     for (const at of this.applying.values()) oldest = Math.min(oldest, at);
     for (const [k, behind] of this.consumer?.partitionLag ?? []) {
@@ -123,11 +129,11 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
     const look = Date.now();
     try {
       if (!this.admin) {
-        const admin = this.runtime.kafka.admin();
+        const admin = this.kafka.admin();
         await admin.connect();
         this.admin = admin;
       }
-      const topics = this.runtime.definition.consumes!.topics.map((t) => this.runtime.topicName(t));
+      const topics = [...this.topics];
       const ends = new Map<string, bigint>();
       for (const topic of topics) for (const p of await this.admin.fetchTopicOffsets(topic)) ends.set(key({ topic, partition: p.partition }), BigInt(p.high));
       // Partitions this process has applied nothing of yet: what the group committed is where it stands.
@@ -146,7 +152,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
       }
       this.lastBrokerAnswer = Date.now();
     } catch (err) {
-      this.runtime.logger.warn({ err }, 'cannot read the topics\' end offsets; the views count their lag from the last answer');
+      this.logger.warn({ err }, 'cannot read the topics\' end offsets; the views count their lag from the last answer');
       await this.admin?.disconnect().catch(() => undefined);
       this.admin = undefined;
     } finally {
@@ -156,12 +162,12 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
 
   private async lookAtOutboxes(): Promise<void> {
     const { config } = this;
-    const topics = new Set(this.runtime.definition.consumes!.topics.map((t) => this.runtime.topicName(t)));
+    const topics = new Set(this.topics);
     const owners = [config.AUTHORITY_URL, config.LICENSING_URL, config.ENROLLMENT_URL, config.DEVICE_SYNC_URL];
     await Promise.all(
       owners.map(async (owner) => {
         try {
-          const res = await callService(`${owner.replace(/\/$/, '')}/internal/outbox`, { timeoutMs: 2000, signer: this.runtime.signer });
+          const res = await callService(`${owner.replace(/\/$/, '')}/internal/outbox`, { timeoutMs: 2000, signer: this.signer });
           if (!res.ok) throw new Error(`${res.status}`);
           const pending = (res.body as { pending: Record<string, { oldestAgeMs: number }> }).pending;
           const age = Math.max(0, ...Object.entries(pending).filter(([t]) => topics.has(t)).map(([, p]) => p.oldestAgeMs));

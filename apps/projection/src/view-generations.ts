@@ -1,11 +1,14 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DomainError, deadLetterTopic } from '@mdm/contracts/core';
+import { DomainError, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
 import { RebuildStatus } from '@mdm/contracts/projection';
-import { pgErrorCode } from '@mdm/platform/database';
-import { ConsumerHandle, ServiceRuntime } from '@mdm/platform/http';
+import { Clock } from '@mdm/platform/clock';
+import { Database, pgErrorCode } from '@mdm/platform/database';
+import { CLOCK, CONSUMED_TOPICS, ConsumerHandle, KAFKA, LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { InboxConsumer } from '@mdm/platform/inbox';
-import { endOffsets, ensureTopics, groupReached } from '@mdm/platform/kafka';
+import { Kafka, endOffsets, ensureTopics, groupReached } from '@mdm/platform/kafka';
+import { Logger } from '@mdm/platform/logging';
 import { Freshness } from './freshness';
+import { ProjectionConfig } from './projection.definition';
 import { Projector } from './projector';
 import { ViewTables } from './view-tables';
 
@@ -69,13 +72,19 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   private claiming = false;
 
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
+    @Inject(Database) private readonly db: Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(EventRegistry) private readonly registry: EventRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
+    @Inject(CONSUMED_TOPICS) private readonly topics: readonly string[],
     @Inject(ConsumerHandle) private readonly handle: ConsumerHandle,
     @Inject(Freshness) private readonly freshness: Freshness,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const [state] = await this.runtime.db.query<{ live_generation: number; rebuild: Rebuild | null }>(
+    const [state] = await this.db.query<{ live_generation: number; rebuild: Rebuild | null }>(
       'select live_generation, rebuild from projection_state',
     );
     this.rebuild = state.rebuild;
@@ -85,7 +94,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async resumeReplay(): Promise<void> {
-    this.runtime.logger.info({ generation: this.rebuild!.generation }, 'resuming the view rebuild');
+    this.logger.info({ generation: this.rebuild!.generation }, 'resuming the view rebuild');
     this.next = await this.startGeneration(new ViewTables(this.rebuild!.generation), false);
     this.watch();
   }
@@ -94,7 +103,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   private follow(): void {
     this.follower = setTimeout(() => {
       this.following = this.followState()
-        .catch((err) => this.runtime.logger.warn({ err }, 'could not read the projection state; trying again'))
+        .catch((err) => this.logger.warn({ err }, 'could not read the projection state; trying again'))
         .finally(() => {
           this.following = undefined;
           if (this.follower) this.follow();
@@ -104,7 +113,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   private async followState(): Promise<void> {
     if (this.checking || this.claiming) return;
-    const [state] = await this.runtime.db.query<{ live_generation: number; rebuild: Rebuild | null }>(
+    const [state] = await this.db.query<{ live_generation: number; rebuild: Rebuild | null }>(
       'select live_generation, rebuild from projection_state',
     );
     if (state.live_generation !== this.live!.tables.generation) {
@@ -113,7 +122,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       const old = this.live!;
       this.adopt(next);
       this.rebuild = state.rebuild;
-      this.runtime.logger.info({ generation: state.live_generation }, 'views follow the switch to the rebuilt generation');
+      this.logger.info({ generation: state.live_generation }, 'views follow the switch to the rebuilt generation');
       await old.consumer.stop();
       return;
     }
@@ -192,14 +201,14 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     const rebuild: Rebuild = {
       generation: tables.generation,
       status: 'running',
-      startedAt: this.runtime.clock.now().toISOString(),
+      startedAt: this.clock.now().toISOString(),
       finishedAt: null,
       eventsApplied: 0,
       error: null,
-      targets: await endOffsets(this.runtime.kafka, this.consumedTopics()),
+      targets: await endOffsets(this.kafka, [...this.topics]),
     };
     // The claim: one instance's rebuild at a time, of the generation after the live one.
-    const claimed = await this.runtime.db.transaction(async (sql) => {
+    const claimed = await this.db.transaction(async (sql) => {
       const [state] = (await sql.query('select live_generation, rebuild from projection_state for update')) as { live_generation: number; rebuild: Rebuild | null }[];
       if (state.rebuild?.status === 'running' || state.live_generation !== this.live!.tables.generation) {
         this.rebuild = state.rebuild;
@@ -213,7 +222,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     this.rebuild = rebuild;
     // Leftovers of an earlier attempt at this generation go: the replay starts from nothing.
     await this.dropGroup(groupId);
-    this.runtime.logger.info({ generation: tables.generation, targets: this.rebuild.targets }, 'view rebuild started');
+    this.logger.info({ generation: tables.generation, targets: this.rebuild.targets }, 'view rebuild started');
     this.next = await this.startGeneration(tables, false);
     this.watch();
     return this.status();
@@ -221,24 +230,23 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   private groupOf(generation: number): string {
     // Generation 1 keeps the configured group name, so a fresh install looks like any other service.
-    const base = this.runtime.consumerGroup!;
+    const base = this.config.KAFKA_CONSUMER_GROUP!;
     return generation === 1 ? base : `${base}.g${generation}`;
   }
 
   private async startGeneration(tables: ViewTables, live: boolean): Promise<Generation> {
-    const { runtime } = this;
     const groupId = this.groupOf(tables.generation);
-    await ensureTopics(runtime.kafka, [deadLetterTopic(groupId)]);
+    await ensureTopics(this.kafka, [deadLetterTopic(groupId)]);
     const projector = new Projector(tables);
     // One connection stays free for the views' queries.
-    const inFlight = Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, runtime.config.DB_POOL_SIZE - 1));
+    const inFlight = Math.max(1, Math.min(PARTITIONS_IN_FLIGHT, this.config.DB_POOL_SIZE - 1));
     const consumer = new InboxConsumer({
-      kafka: runtime.kafka,
-      db: runtime.db,
+      kafka: this.kafka,
+      db: this.db,
       groupId,
-      topics: this.consumedTopics(),
-      registry: runtime.registry,
-      logger: runtime.logger.child({ component: 'inbox', groupId }),
+      topics: [...this.topics],
+      registry: this.registry,
+      logger: this.logger.child({ component: 'inbox', groupId }),
       mode: 'batch',
       // The fold is idempotent by its version guards (R27: a duplicate changes nothing), so no inbox.
       dedup: 'handler',
@@ -274,37 +282,37 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   private async checkRebuild(): Promise<void> {
     if (!this.next || this.rebuild?.status !== 'running') return;
-    if (!(await groupReached(this.runtime.kafka, this.groupOf(this.next.tables.generation), this.rebuild.targets))) return this.watch();
+    if (!(await groupReached(this.kafka, this.groupOf(this.next.tables.generation), this.rebuild.targets))) return this.watch();
     await this.switchOver();
   }
 
   private async switchOver(): Promise<void> {
     const old = this.live!;
     const next = this.next!;
-    const switched: Rebuild = { ...this.rebuild!, status: 'switched', finishedAt: this.runtime.clock.now().toISOString() };
+    const switched: Rebuild = { ...this.rebuild!, status: 'switched', finishedAt: this.clock.now().toISOString() };
     // Only one instance switches (two may have replayed together after a take-over).
-    const rows = await this.runtime.db.query(
+    const rows = await this.db.query(
       `update projection_state set live_generation = $1, rebuild = $2 where live_generation = $3 and rebuild->>'status' = 'running' returning 1`,
       [next.tables.generation, JSON.stringify(switched), old.tables.generation],
     );
     if (rows.length === 0) return;
     this.rebuild = switched;
     this.adopt(next);
-    this.runtime.logger.info({ generation: next.tables.generation, events: this.rebuild.eventsApplied }, 'views switched to the rebuilt generation');
+    this.logger.info({ generation: next.tables.generation, events: this.rebuild.eventsApplied }, 'views switched to the rebuilt generation');
     await old.consumer.stop();
     await this.othersLeft(this.groupOf(old.tables.generation));
-    await this.runtime.db.transaction(async (sql) => {
+    await this.db.transaction(async (sql) => {
       for (const statement of old.tables.drop()) await sql.query(statement);
     });
     await this.dropGroup(this.groupOf(old.tables.generation));
   }
 
   private async fail(err: unknown): Promise<void> {
-    this.runtime.logger.error({ err }, 'view rebuild failed');
-    this.rebuild = { ...this.rebuild!, status: 'failed', finishedAt: this.runtime.clock.now().toISOString(), error: String(err) };
+    this.logger.error({ err }, 'view rebuild failed');
+    this.rebuild = { ...this.rebuild!, status: 'failed', finishedAt: this.clock.now().toISOString(), error: String(err) };
     await this.next?.consumer.stop();
     this.next = undefined;
-    await this.runtime.db.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]).catch(() => undefined);
+    await this.db.query('update projection_state set rebuild = $1', [JSON.stringify(this.rebuild)]).catch(() => undefined);
   }
 
   /** Waits (bounded) until no other instance consumes the old generation: they have followed the switch. */
@@ -314,7 +322,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async groupHasMembers(groupId: string): Promise<boolean> {
-    const admin = this.runtime.kafka.admin();
+    const admin = this.kafka.admin();
     await admin.connect();
     try {
       const [group] = (await admin.describeGroups([groupId])).groups;
@@ -324,19 +332,16 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private consumedTopics(): string[] {
-    return this.runtime.definition.consumes!.topics.map((t) => t.topic);
-  }
 
   /** Forgets a generation's consumer group: its Kafka offsets and its inbox rows. */
   private async dropGroup(groupId: string): Promise<void> {
-    const admin = this.runtime.kafka.admin();
+    const admin = this.kafka.admin();
     await admin.connect();
     try {
       await admin.deleteGroups([groupId]).catch(() => undefined);
     } finally {
       await admin.disconnect();
     }
-    await this.runtime.db.query('delete from inbox where consumer = $1', [groupId]);
+    await this.db.query('delete from inbox where consumer = $1', [groupId]);
   }
 }

@@ -10,7 +10,7 @@ import { ConsumerState, InboxConsumer, ReadYourWrites } from '@mdm/platform/inbo
 import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { ZodPipe } from './validation';
-import { CLOCK, KAFKA, LOGGER, SERVICE_CONFIG } from './providers';
+import { CLOCK, CONSUMED_TOPICS, KAFKA, LOGGER, SERVICE_CONFIG } from './providers';
 import { ServiceRuntime, Sweeps } from './service-runtime';
 
 /** Where the running consumer (if any) is found, for /health and /metrics. */
@@ -148,6 +148,7 @@ export class PlatformModule {
         { provide: CLOCK, useValue: runtime.clock },
         { provide: LOGGER, useValue: runtime.logger },
         { provide: KAFKA, useValue: runtime.kafka },
+        { provide: CONSUMED_TOPICS, useValue: runtime.definition.consumes?.topics.map((t) => t.topic) ?? [] },
         { provide: CallSigner, useValue: runtime.signer },
         { provide: EventRegistry, useValue: runtime.registry },
         { provide: Sweeps, useValue: runtime.sweeps },
@@ -167,6 +168,7 @@ export class PlatformModule {
         CLOCK,
         LOGGER,
         KAFKA,
+        CONSUMED_TOPICS,
         CallSigner,
         EventRegistry,
         Sweeps,
