@@ -47,5 +47,24 @@ export const notificationProviders: Provider[] = [
     inject: [SERVICE_CONFIG],
     useFactory: (config: DeviceSyncConfig) => PushProviders.from(config),
   },
-  PushDispatch,
+  {
+    provide: PushDispatch,
+    inject: [ServiceRuntime, SERVICE_CONFIG, PushProviders, PushTokens],
+    useFactory: (rt: ServiceRuntime, config: DeviceSyncConfig, providers: PushProviders, tokens: PushTokens) =>
+      new PushDispatch(
+        {
+          kafka: rt.kafka,
+          producer: rt.producer,
+          db: rt.db,
+          clock: rt.clock,
+          logger: rt.logger,
+          metrics: rt.metrics,
+          consumerGroup: rt.consumerGroup,
+          topic: rt.topicName(Topics.deviceNotifications),
+        },
+        config,
+        providers,
+        tokens,
+      ),
+  },
 ];
