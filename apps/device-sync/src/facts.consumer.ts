@@ -115,13 +115,13 @@ export class FactsConsumer {
     await sql.query('update users set licenses = array_remove(licenses, $2) where user_id = $1', [e.data.userId, e.data.sku]);
   }
 
-  /** R9 → R16: all the user's devices are told to check in. */
-  @EventPattern('UserAuthorityChanged')
-  async userAuthorityChanged(
-    @Payload() e: TypedEnvelope<typeof UserAuthorityChanged>,
-    @Ctx() { sql }: InboxContext,
-  ) {
-    await this.fanOut.userChanged(sql, e);
+  /**
+   * R9 → R16: all the users' devices are told to check in. A tenant's authority change moves every
+   * user at once, and device calls wait until their users' changes are applied: a burst is a few statements.
+   */
+  @EventBatch('UserAuthorityChanged')
+  async userAuthoritiesChanged(@Payload() events: TypedEnvelope<typeof UserAuthorityChanged>[], @Ctx() { sql }: InboxContext) {
+    await this.fanOut.usersChanged(sql, events);
   }
 
   /** A burst of enrollments is one statement. */

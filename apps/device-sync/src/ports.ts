@@ -11,7 +11,8 @@ export type AuthorityFrom = 'unknown' | 'intune' | 'office365' | 'coexistence' |
  */
 export abstract class FanOutPort {
   abstract tenantChanged(sql: Sql, event: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>): Promise<void>;
-  abstract userChanged(sql: Sql, event: EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>): Promise<void>;
+  /** A batch of user changes, in their order (a tenant's authority change moves all its users at once). */
+  abstract usersChanged(sql: Sql, events: EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>[]): Promise<void>;
 }
 
 /** Queues a notification for devices (durably, in `sql`) and wakes their long polls once committed. */

@@ -41,8 +41,12 @@ export class CheckInFanOutService extends FanOutPort {
     if (from === to) return;
     const at = new Date(event.occurredAt);
     // R16: every active device with a user; R17: the userless ones stay where they are, flagged.
-    const notify = await this.markPending(sql, event.tenantId, null, at);
-    await this.notifyInBatches(sql, event.tenantId, notify, 'authorityChanged');
+    const notify = await this.markPending(sql, event.tenantId, at);
+    await this.notifyInBatches(
+      sql,
+      notify.map((deviceId) => ({ deviceId, tenantId: event.tenantId })),
+      'authorityChanged',
+    );
     const blocked = await sql.query<{ device_id: string }>(
       `update devices set migration_state = 'needsSupport', migration_changed_at = $2
         where tenant_id = $1 and user_id is null and status = 'active'
@@ -57,106 +61,188 @@ export class CheckInFanOutService extends FanOutPort {
         sql,
       );
     }
-    await this.record(sql, event, notify, { reason: 'authorityChanged', userId: null, devicesNeedingSupport: blocked.length });
+    await this.record(sql, [{ event, deviceIds: notify, outcome: { reason: 'authorityChanged', userId: null, devicesNeedingSupport: blocked.length } }]);
   }
 
   /**
-   * R9 → R16: every active device of the user. When the change is licensing's answer to the tenant's
-   * authority change whose fan-out ran here (its cause is the tenant's latest AuthorityChanged), that
-   * fan-out has told the user's devices already, and any check-in decided since was decided on the
-   * same tenant authority and licenses: a device waiting for its check-in, or already managed by the
-   * user's new authority, is not told (nor marked) twice. Only the others are: one enrolled under the
-   * old authority whose enrollment arrived after the fan-out, one whose check-in was blocked.
+   * R9 → R16: every active device of each user, in a few statements for the whole batch (a tenant's
+   * authority change moves all its users at once). When a change is licensing's answer to the
+   * tenant's authority change whose fan-out ran here (its cause is the tenant's latest
+   * AuthorityChanged), that fan-out has told the user's devices already, and any check-in decided
+   * since was decided on the same tenant authority and licenses: a device waiting for its check-in,
+   * or already managed by the user's new authority, is not told (nor marked) twice. Only the others
+   * are: one enrolled under the old authority whose enrollment arrived after the fan-out, one whose
+   * check-in was blocked. Each change keeps its own outcome (its CheckInFanOut, caused by it).
    */
-  async userChanged(sql: Sql, event: UserChange): Promise<void> {
-    const { userId, from, to } = event.data;
-    if (from === to) return;
-    const [tenant] = await sql.query<{ caused: boolean }>('select authority_event_id = $2 as caused from tenants where tenant_id = $1', [
-      event.tenantId,
-      event.causationId,
-    ]);
-    const unsettledOnly = tenant?.caused === true ? { target: to } : undefined;
-    const notify = await this.markPending(sql, event.tenantId, userId, new Date(event.occurredAt), unsettledOnly);
-    await this.notifyInBatches(sql, event.tenantId, notify, 'userAuthorityChanged');
-    await this.record(sql, event, notify, { reason: 'userAuthorityChanged', userId, devicesNeedingSupport: 0 });
+  async usersChanged(sql: Sql, events: UserChange[]): Promise<void> {
+    const changes = events.filter((e) => e.data.from !== e.data.to);
+    if (changes.length === 0) return;
+    const tenants = await sql.query<{ tenant_id: string; authority_event_id: string | null }>(
+      'select tenant_id, authority_event_id from tenants where tenant_id = any($1::uuid[])',
+      [[...new Set(changes.map((e) => e.tenantId))]],
+    );
+    const latestChange = new Map(tenants.map((t) => [t.tenant_id, t.authority_event_id]));
+    const marked = new Map<UserChange, string[]>();
+    // A user changed twice in one batch: the second change sees what the first marked, as in turn.
+    for (const round of userRounds(changes)) {
+      const devices = await this.markUsersPending(
+        sql,
+        round.map((e) => ({
+          tenantId: e.tenantId,
+          userId: e.data.userId,
+          at: new Date(e.occurredAt),
+          unsettledOnly: e.causationId !== null && latestChange.get(e.tenantId) === e.causationId,
+          target: e.data.to,
+        })),
+      );
+      for (const e of round) marked.set(e, devices.get(e.data.userId) ?? []);
+    }
+    await this.notifyInBatches(
+      sql,
+      changes.flatMap((e) => marked.get(e)!.map((deviceId) => ({ deviceId, tenantId: e.tenantId }))),
+      'userAuthorityChanged',
+    );
+    await this.record(
+      sql,
+      changes.map((event) => ({
+        event,
+        deviceIds: marked.get(event)!,
+        outcome: { reason: 'userAuthorityChanged', userId: event.data.userId, devicesNeedingSupport: 0 },
+      })),
+    );
   }
 
-  /**
-   * One UPDATE for all the devices with a user (or of one user), however many: their ids come back
-   * for the notifications. `unsettledOnly`: not those waiting for a check-in, nor those managed by the target already.
-   */
-  private async markPending(sql: Sql, tenantId: string, userId: string | null, at: Date, unsettledOnly?: { target: AuthorityFrom }): Promise<string[]> {
+  /** One UPDATE for all the tenant's devices with a user, however many: their ids come back for the notifications. */
+  private async markPending(sql: Sql, tenantId: string, at: Date): Promise<string[]> {
     const rows = await sql.query<{ device_id: string }>(
-      `update devices set migration_state = 'pendingCheckIn', migration_changed_at = $2::timestamptz, legacy_due_at = $2::timestamptz + make_interval(days => $4)
-        where tenant_id = $1 and status = 'active' and user_id is not null and ($3::uuid is null or user_id = $3::uuid)
-          and (not $5 or (migration_state <> 'pendingCheckIn' and managed_by is distinct from coalesce($6, managed_by)))
+      `update devices set ${pendingSince('$2::timestamptz', '$3')}
+        where tenant_id = $1 and status = 'active' and user_id is not null
         returning device_id`,
-      [tenantId, at, userId, LEGACY_PROFILE_DAYS, unsettledOnly !== undefined, unsettledOnly?.target ?? null],
+      [tenantId, at, LEGACY_PROFILE_DAYS],
     );
     return rows.map((r) => r.device_id);
   }
 
-  private async notifyInBatches(sql: Sql, tenantId: string, deviceIds: string[], reason: NotificationReason): Promise<void> {
-    for (const batch of chunks(deviceIds, this.batchSize)) {
-      await this.notifier.notify(sql, batch.map((deviceId) => ({ deviceId, tenantId })), reason);
-    }
+  /**
+   * One UPDATE for the devices of many users (each user once), locked in device id order as a
+   * check-in batch locks them, so the two never deadlock. `unsettledOnly`: not those waiting for a
+   * check-in, nor those managed by the target already. The marked device ids come back by user.
+   */
+  private async markUsersPending(
+    sql: Sql,
+    users: { tenantId: string; userId: string; at: Date; unsettledOnly: boolean; target: AuthorityFrom }[],
+  ): Promise<Map<string, string[]>> {
+    const rows = await sql.query<{ device_id: string; user_id: string }>(
+      `with u as (
+         select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::boolean[], $5::text[])
+                  as u(tenant_id, user_id, at, unsettled_only, target)),
+       marked as (
+         select d.device_id, u.at from devices d join u on d.tenant_id = u.tenant_id and d.user_id = u.user_id
+          where d.status = 'active'
+            and (not u.unsettled_only or (d.migration_state <> 'pendingCheckIn' and d.managed_by is distinct from coalesce(u.target, d.managed_by)))
+          order by d.device_id
+          for update of d)
+       update devices d set ${pendingSince('marked.at', '$6')} from marked where d.device_id = marked.device_id
+       returning d.device_id, d.user_id`,
+      [
+        users.map((u) => u.tenantId),
+        users.map((u) => u.userId),
+        users.map((u) => u.at),
+        users.map((u) => u.unsettledOnly),
+        users.map((u) => u.target),
+        LEGACY_PROFILE_DAYS,
+      ],
+    );
+    const byUser = new Map<string, string[]>();
+    for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), r.device_id]);
+    return byUser;
+  }
+
+  private async notifyInBatches(sql: Sql, devices: { deviceId: string; tenantId: string }[], reason: NotificationReason): Promise<void> {
+    for (const batch of chunks(devices, this.batchSize)) await this.notifier.notify(sql, batch, reason);
   }
 
   /**
-   * The fan-out's events, in one append: which devices were marked (CheckInsRequested, FAN_OUT_CHUNK
-   * devices each, with each device's own stream version) and the outcome (CheckInFanOut). The versions
-   * are read after the UPDATE that marked the devices: it holds their row locks, and a check-in appends
-   * only under that lock, so this statement's snapshot has every check-in that came before.
+   * The fan-outs' events, in one append: per fan-out, which devices it marked (CheckInsRequested,
+   * FAN_OUT_CHUNK devices each, with each device's own stream version) and its outcome
+   * (CheckInFanOut), on its tenant's fan-out stream, caused by its change. The versions are read after
+   * the UPDATEs that marked the devices: they hold their row locks, and a check-in appends only under
+   * that lock, so this statement's snapshot has every check-in that came before.
    */
   private async record(
     sql: Sql,
-    event: Change,
-    deviceIds: string[],
-    outcome: { reason: FanOutReason; userId: string | null; devicesNeedingSupport: number },
+    fanOuts: { event: Change; deviceIds: string[]; outcome: { reason: FanOutReason; userId: string | null; devicesNeedingSupport: number } }[],
   ): Promise<void> {
-    const at = new Date(event.occurredAt);
-    const legacyProfilesExpireAt = new Date(at.getTime() + LEGACY_PROFILE_DAYS * 86_400_000).toISOString();
-    const rows = await sql.query<{
-      device_id: string;
-      version: string | null;
-      next_check_in_at: Date | null;
-      tenant_authority: TenantAuthority | null;
-      licenses: string[] | null;
-    }>(
-      `select d.device_id, s.version, d.next_check_in_at, t.authority as tenant_authority, u.licenses
-         from devices d left join es_streams s on s.stream_id = $2 || d.device_id
-              left join tenants t on t.tenant_id = d.tenant_id left join users u on u.user_id = d.user_id
-        where d.device_id = any($1::uuid[])`,
-      [deviceIds, syncStreamId('')],
-    );
-    // Where each device is to go: a user's switch says it (licensing computed it); a tenant's change
-    // leaves it to each user's licenses under the new authority (R8).
-    const targetOf = (r: (typeof rows)[number]) =>
-      outcome.reason === 'userAuthorityChanged'
-        ? (event.data.to as ManagingAuthority | null)
-        : effectiveAuthority(r.tenant_authority ?? 'unknown', r.licenses ?? []);
-    const devices = rows.map((r) => ({
-      deviceId: r.device_id,
-      afterVersion: Number(r.version ?? 0),
-      nextCheckInAt: r.next_check_in_at?.toISOString() ?? null,
-      target: targetOf(r),
-    }));
-    const { reason } = outcome;
-    const cause = { causeEventId: event.eventId, to: event.data.to };
-    await this.store.append(
-      fanOutStreamId(event.tenantId),
-      [
-        ...chunks(devices, FAN_OUT_CHUNK).map((chunk) => ({
-          type: 'CheckInsRequested',
-          data: { reason, ...cause, legacyProfilesExpireAt, devices: chunk },
-        })),
-        { type: 'CheckInFanOut', data: { ...outcome, ...cause, from: event.data.from, devicesNotified: deviceIds.length } },
-      ],
-      { expectedVersion: 'any', tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+    const marked = [...new Set(fanOuts.flatMap((f) => f.deviceIds))];
+    const rows =
+      marked.length === 0
+        ? []
+        : await sql.query<{
+            device_id: string;
+            version: string | null;
+            next_check_in_at: Date | null;
+            tenant_authority: TenantAuthority | null;
+            licenses: string[] | null;
+          }>(
+            `select d.device_id, s.version, d.next_check_in_at, t.authority as tenant_authority, u.licenses
+               from devices d left join es_streams s on s.stream_id = $2 || d.device_id
+                    left join tenants t on t.tenant_id = d.tenant_id left join users u on u.user_id = d.user_id
+              where d.device_id = any($1::uuid[])`,
+            [marked, syncStreamId('')],
+          );
+    const byDevice = new Map(rows.map((r) => [r.device_id, r]));
+    await this.store.appendToStreams(
+      fanOuts.map(({ event, deviceIds, outcome }) => {
+        const at = new Date(event.occurredAt);
+        const legacyProfilesExpireAt = new Date(at.getTime() + LEGACY_PROFILE_DAYS * 86_400_000).toISOString();
+        const { reason } = outcome;
+        // Where each device is to go: a user's switch says it (licensing computed it); a tenant's change
+        // leaves it to each user's licenses under the new authority (R8).
+        const devices = deviceIds.map((deviceId) => {
+          const r = byDevice.get(deviceId)!;
+          return {
+            deviceId,
+            afterVersion: Number(r.version ?? 0),
+            nextCheckInAt: r.next_check_in_at?.toISOString() ?? null,
+            target:
+              reason === 'userAuthorityChanged'
+                ? (event.data.to as ManagingAuthority | null)
+                : effectiveAuthority(r.tenant_authority ?? 'unknown', r.licenses ?? []),
+          };
+        });
+        const cause = { causeEventId: event.eventId, to: event.data.to };
+        return {
+          streamId: fanOutStreamId(event.tenantId),
+          events: [
+            ...chunks(devices, FAN_OUT_CHUNK).map((chunk) => ({
+              type: 'CheckInsRequested',
+              data: { reason, ...cause, legacyProfilesExpireAt, devices: chunk },
+            })),
+            { type: 'CheckInFanOut', data: { ...outcome, ...cause, from: event.data.from, devicesNotified: deviceIds.length } },
+          ],
+          opts: { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+        };
+      }),
       sql,
     );
   }
+}
 
+/** The SET of a device marked pendingCheckIn at `at`: its legacy profiles are due `days` later (R23). */
+function pendingSince(at: string, days: string): string {
+  return `migration_state = 'pendingCheckIn', migration_changed_at = ${at}, legacy_due_at = ${at} + make_interval(days => ${days})`;
+}
+
+/** The changes in rounds that name each user at most once; a user's changes keep their order. */
+function userRounds(changes: UserChange[]): UserChange[][] {
+  const rounds: UserChange[][] = [];
+  const seen = new Map<string, number>();
+  for (const change of changes) {
+    const round = seen.get(change.data.userId) ?? 0;
+    seen.set(change.data.userId, round + 1);
+    (rounds[round] ??= []).push(change);
+  }
+  return rounds;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

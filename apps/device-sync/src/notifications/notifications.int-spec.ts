@@ -201,7 +201,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     const others = (await seed(tenantId, { users: 2, userless: 1 })).withUser;
     const event = envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, data: { userId, from: 'office365' as const, to: 'intune' as const } });
 
-    await db.transaction((sql) => fanOut.userChanged(sql, event));
+    await db.transaction((sql) => fanOut.usersChanged(sql, [event]));
 
     const states = Object.fromEntries((await devicesIn(tenantId)).map((d) => [d.device_id, d.migration_state]));
     expect(mine.map((id) => states[id])).toEqual(['pendingCheckIn', 'pendingCheckIn']);
@@ -233,7 +233,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       (await db.query<{ device_id: string }>('select device_id from notifications where tenant_id = $1 and reason = $2', [tenantId, reason])).map((r) => r.device_id).sort();
     const states = async () => Object.fromEntries((await devicesIn(tenantId)).map((d) => [d.device_id, d.migration_state]));
 
-    await db.transaction((sql) => fanOut.userChanged(sql, userChange(change.eventId)));
+    await db.transaction((sql) => fanOut.usersChanged(sql, [userChange(change.eventId)]));
     expect(await toldFor('authorityChanged')).toEqual([waiting, moved].sort());
     expect(await toldFor('userAuthorityChanged')).toEqual([late]);
     expect(await states()).toEqual({ [waiting]: 'pendingCheckIn', [moved]: 'migrated', [late]: 'pendingCheckIn' });
@@ -241,9 +241,53 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(fans.map((e) => (e.data as { devicesNotified: number }).devicesNotified)).toEqual([2, 1]);
 
     // A user change of another cause (a license assigned) tells every device of the user.
-    await db.transaction((sql) => fanOut.userChanged(sql, userChange(randomUUID())));
+    await db.transaction((sql) => fanOut.usersChanged(sql, [userChange(randomUUID())]));
     expect(await toldFor('userAuthorityChanged')).toEqual([waiting, moved, late, late].sort());
     expect(Object.values(await states())).toEqual(['pendingCheckIn', 'pendingCheckIn', 'pendingCheckIn']);
+  });
+
+  it('R9/R16: a batch of user changes has the outcome of its changes applied in turn, each recorded as caused by its own change', async () => {
+    const tenantId = randomUUID();
+    const [alice, bob] = [randomUUID(), randomUUID()];
+    const [waiting, moved] = (await seed(tenantId, { users: 2, userId: alice })).withUser;
+    const [settled] = (await seed(tenantId, { users: 1, userId: bob })).withUser;
+    const change = authorityChanged(tenantId, 'office365', 'intune');
+    await db.transaction(async (sql) => {
+      await sql.query('insert into tenants (tenant_id, authority, authority_event_id) values ($1, $2, $3)', [tenantId, 'intune', change.eventId]);
+      await fanOut.tenantChanged(sql, change);
+    });
+    await db.query(`update devices set managed_by = 'intune', migration_state = 'migrated' where device_id = any($1::uuid[])`, [[moved, settled]]);
+    const [late] = (await seed(tenantId, { users: 1, userId: alice })).withUser;
+    const userChange = (userId: string, causationId: string, from: AuthorityFrom, to: AuthorityFrom) =>
+      envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, causationId, data: { userId, from, to } });
+    const batch = [
+      userChange(alice, change.eventId, 'office365', 'intune'), // licensing's answer: only the device the fan-out missed
+      userChange(bob, randomUUID(), 'intune', 'office365'), // a licence: every device of bob
+      userChange(bob, randomUUID(), 'office365', 'office365'), // no move: nothing
+      userChange(alice, randomUUID(), 'intune', 'office365'), // alice again, after her first change: every device of hers
+    ];
+
+    await db.transaction((sql) => fanOut.usersChanged(sql, batch));
+
+    const told = await db.query<{ device_id: string }>('select device_id from notifications where tenant_id = $1 and reason = $2', [tenantId, 'userAuthorityChanged']);
+    expect(told.map((r) => r.device_id).sort()).toEqual([late, settled, waiting, moved, late].sort());
+    expect((await devicesIn(tenantId)).every((d) => d.migration_state === 'pendingCheckIn')).toBe(true);
+    const recorded = (await store.readStream(fanOutStreamId(tenantId))).slice(2);
+    expect(recorded.map((e) => [e.type, e.streamVersion, e.causationId])).toEqual([
+      ['CheckInsRequested', 3, batch[0].eventId],
+      ['CheckInFanOut', 4, batch[0].eventId],
+      ['CheckInsRequested', 5, batch[1].eventId],
+      ['CheckInFanOut', 6, batch[1].eventId],
+      ['CheckInsRequested', 7, batch[3].eventId],
+      ['CheckInFanOut', 8, batch[3].eventId],
+    ]);
+    const named = (e: (typeof recorded)[number]) => (e.data as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId).sort();
+    expect([named(recorded[0]), named(recorded[2]), named(recorded[4])]).toEqual([[late], [settled], [waiting, moved, late].sort()]);
+    expect([1, 3, 5].map((i) => recorded[i].data)).toMatchObject([
+      { userId: alice, to: 'intune', devicesNotified: 1 },
+      { userId: bob, to: 'office365', devicesNotified: 1 },
+      { userId: alice, to: 'office365', devicesNotified: 3 },
+    ]);
   });
 
   it('R16: a change to the same authority notifies nobody and records nothing', async () => {
@@ -506,6 +550,47 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       process.stdout.write(
         `\nfan-out of 20,000 devices: ${fanOutMs} ms in ${inbox.statements} statements; 10,000 waiting polls answered ${answeredMs} ms after the start\n`,
       );
+    });
+
+    it('R9/R16: licensing\'s answer to a tenant\'s authority change, a change per user, is applied in a bounded number of statements', async () => {
+      const tenantId = randomUUID();
+      const users = Array.from({ length: 2_000 }, () => randomUUID());
+      await db.query(
+        `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+         select gen_random_uuid(), $1, u, 'android', md5(random()::text), 'active', 'office365', 'AA', now() + interval '1 year'
+           from unnest($2::uuid[]) u, generate_series(1, 2)`,
+        [tenantId, users],
+      );
+      const change = authorityChanged(tenantId, 'office365', 'intune');
+      await db.transaction(async (sql) => {
+        await sql.query('insert into tenants (tenant_id, authority, authority_event_id) values ($1, $2, $3)', [tenantId, 'intune', change.eventId]);
+        await fanOut.tenantChanged(sql, change);
+      });
+      // Half the devices checked in since; the other half still wait for theirs.
+      await db.query(
+        `update devices set managed_by = 'intune', migration_state = 'migrated'
+          where device_id in (select device_id from devices where tenant_id = $1 order by device_id limit 2000)`,
+        [tenantId],
+      );
+      const answers = users.map((userId) =>
+        envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, causationId: change.eventId, data: { userId, from: 'office365' as const, to: 'intune' as const } }),
+      );
+
+      const started = Date.now();
+      const inbox = await db.transaction(async (sql) => {
+        const counter = counting(sql);
+        await fanOut.usersChanged(counter.sql, answers);
+        return counter;
+      });
+      const appliedMs = Date.now() - started;
+
+      // 1 read of the tenants + 1 update of every user's devices + 1 append of every change's CheckInFanOut (none marked, none read).
+      expect(inbox.statements).toBe(3);
+      expect(await db.query('select 1 from notifications where tenant_id = $1 and reason = $2', [tenantId, 'userAuthorityChanged'])).toEqual([]);
+      const fans = (await store.readStream(fanOutStreamId(tenantId))).filter((e) => e.type === 'CheckInFanOut').slice(1);
+      expect(fans.map((e) => e.causationId)).toEqual(answers.map((e) => e.eventId));
+      expect(fans.every((e) => (e.data as { devicesNotified: number }).devicesNotified === 0)).toBe(true);
+      process.stdout.write(`\n2,000 user changes caused by an authority change: ${appliedMs} ms in ${inbox.statements} statements\n`);
     });
   });
 });

@@ -175,6 +175,46 @@ describe('event store (Postgres)', () => {
     expect(await store.publishedVersions(other, [c])).toEqual({ [c]: 2 });
   });
 
+  it('appendToStreams takes a stream more than once: its appends follow one another in call order, each with its own actor', async () => {
+    const [a, b] = [1, 2].map(() => `counter-${randomUUID()}`);
+    await store.append(a, [{ type: 'Counted', data: { n: 0 } }], opts(0));
+    const results = await db.transaction((sql) =>
+      store.appendToStreams(
+        [
+          { streamId: a, events: [{ type: 'Counted', data: { n: 1 } }], opts: { tenantId, actor: 'x' } },
+          { streamId: b, events: [{ type: 'Counted', data: { n: 2 } }], opts: { tenantId, actor: 'y' } },
+          { streamId: a, events: [{ type: 'Counted', data: { n: 3 } }, { type: 'Noted', data: { text: 'tail' } }], opts: { tenantId, actor: 'z' } },
+        ],
+        sql,
+      ),
+    );
+    expect(results.map((r) => [r.streamVersion, r.envelopes.map((e) => e.streamVersion)])).toEqual([
+      [2, [2]],
+      [1, [1]],
+      [4, [3, 4]],
+    ]);
+    expect((await store.readStream(a)).map((e) => [e.streamVersion, e.data, e.actor])).toEqual([
+      [1, { n: 0 }, 'test'],
+      [2, { n: 1 }, 'x'],
+      [3, { n: 3 }, 'z'],
+      [4, { text: 'tail' }, 'z'],
+    ]);
+    const outbox = await db.query<{ message_key: string; payload: { streamVersion: number } }>(
+      'select message_key, payload from outbox where message_key = $1 order by position',
+      [a],
+    );
+    expect(outbox.map((o) => o.payload.streamVersion)).toEqual([1, 2, 3]);
+    expect(await store.publishedVersions(tenantId, [a])).toEqual({ [a]: 3 });
+    await expect(
+      db.transaction((sql) =>
+        store.appendToStreams(
+          [tenantId, randomUUID()].map((owner) => ({ streamId: b, events: [{ type: 'Counted', data: { n: 4 } }], opts: { tenantId: owner, actor: 'x' } })),
+          sql,
+        ),
+      ),
+    ).rejects.toThrow(`${b} named for two tenants`);
+  });
+
   it('appendToStreams refuses the whole call when one stream belongs to another tenant', async () => {
     const [mine, theirs] = [1, 2].map(() => `counter-${randomUUID()}`);
     await store.append(theirs, [{ type: 'Counted', data: { n: 0 } }], { ...opts(0), tenantId: randomUUID() });

@@ -175,30 +175,29 @@ export class EventStore {
    * Appends events to many streams (expected version 'any'), each with its own tenant and actor, in
    * one statement inside the caller's transaction: what a batch of check-ins writes. Streams are
    * locked in id order, as appendToEach does. A stream owned by another tenant refuses the whole call.
+   * A stream may be named more than once (its appends, each with its own actor and causation, follow
+   * one another in their order): a batch of changes that each record their outcome on one stream.
    */
   async appendToStreams(
     appends: { streamId: string; events: NewEvent[]; opts: Omit<AppendOptions, 'expectedVersion'> }[],
     sql: Sql,
   ): Promise<AppendResult[]> {
-    const streams = new Set(appends.map((a) => a.streamId));
-    if (streams.size !== appends.length) throw new Error('appendToStreams takes each stream once');
-    if (appends.some((a) => a.events.length === 0)) throw new Error('appendToStreams needs at least one event per stream');
-    const perStream = appends.map((a) => this.envelopes(a.streamId, a.events, { ...a.opts, expectedVersion: 'any' }));
-    if (perStream.length === 0) return [];
-    const envelopes = perStream.flat();
+    if (appends.some((a) => a.events.length === 0)) throw new Error('appendToStreams needs at least one event per append');
+    const perAppend = appends.map((a) => this.envelopes(a.streamId, a.events, { ...a.opts, expectedVersion: 'any' }));
+    if (perAppend.length === 0) return [];
+    const envelopes = perAppend.flat();
     const topics = envelopes.map((e) => this.options.registry.get(e.type).topic ?? null);
-    // Per event, of its stream: the event count, and the 1-based index of its last published event (0: none).
-    const counts: number[] = [];
-    const lastPublished: number[] = [];
-    let offset = 0;
-    for (const es of perStream) {
-      const last = topics.slice(offset, offset + es.length).findLastIndex((t) => t !== null) + 1;
-      for (let i = 0; i < es.length; i++) {
-        counts.push(es.length);
-        lastPublished.push(last);
-      }
-      offset += es.length;
-    }
+    // Per stream, over all its appends: the event count, and the 1-based index of its last published event (0: none).
+    const streams = new Map<string, { tenantId: string; count: number; lastPublished: number }>();
+    envelopes.forEach((e, i) => {
+      let stream = streams.get(e.streamId);
+      if (!stream) streams.set(e.streamId, (stream = { tenantId: e.tenantId, count: 0, lastPublished: 0 }));
+      if (stream.tenantId !== e.tenantId) throw new Error(`appendToStreams: ${e.streamId} named for two tenants`);
+      stream.count++;
+      if (topics[i] !== null) stream.lastPublished = stream.count;
+    });
+    const counts = envelopes.map((e) => streams.get(e.streamId)!.count);
+    const lastPublished = envelopes.map((e) => streams.get(e.streamId)!.lastPublished);
     let rows: { stream_id: string; version: string }[];
     try {
       rows = await sql.query<{ stream_id: string; version: string }>(
@@ -246,14 +245,14 @@ export class EventStore {
       if (pgErrorCode(err) === PgErrorCode.uniqueViolation) throw new DuplicateEventIdError(envelopes.map((e) => e.eventId));
       throw err;
     }
-    const versions = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
-    if (versions.size !== appends.length) {
-      throw new Error(`${appends.length - versions.size} of ${appends.length} streams belong to another tenant`);
+    if (rows.length !== streams.size) {
+      throw new Error(`${streams.size - rows.length} of ${streams.size} streams belong to another tenant`);
     }
-    return perStream.map((es) => {
-      const version = versions.get(es[0].streamId)!;
-      es.forEach((e, i) => (e.streamVersion = version - es.length + 1 + i));
-      return { streamVersion: version, envelopes: es };
+    // Each stream's version before this call; its events take the next ones in call order.
+    const before = new Map(rows.map((r) => [r.stream_id, Number(r.version) - streams.get(r.stream_id)!.count]));
+    return perAppend.map((es) => {
+      for (const e of es) before.set(e.streamId, (e.streamVersion = before.get(e.streamId)! + 1));
+      return { streamVersion: es[es.length - 1].streamVersion, envelopes: es };
     });
   }
 
