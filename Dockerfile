@@ -44,5 +44,6 @@ USER 1000:1000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["node", "healthcheck.js"]
 ENTRYPOINT ["tini", "--"]
 # exec: node replaces the shell, so tini's SIGTERM reaches it. The V8 flags are serviceNodeFlags
-# (tools/stack/services.ts), as npm start runs the services.
-CMD ["sh", "-c", "exec node --max-semi-space-size=4 \"dist/apps/${SERVICE:?set SERVICE to an app under apps/}/main.js\""]
+# (tools/stack/services.ts), as npm start runs the services: the device path's two services get a
+# larger young generation than the rest.
+CMD ["sh", "-c", "case \"${SERVICE:?set SERVICE to an app under apps/}\" in device-sync|api-gateway) young=16 ;; *) young=4 ;; esac; exec node --max-semi-space-size=$young \"dist/apps/$SERVICE/main.js\""]

@@ -34,7 +34,7 @@ function startBundle(app: string, name: string, env: NodeJS.ProcessEnv): Promise
   copied.push(image);
   mkdirSync(path.join(image, 'dist/apps', app), { recursive: true });
   copyFileSync(bundle(app), path.join(image, 'dist/apps', app, 'main.js'));
-  const child = spawn(process.execPath, [...serviceNodeFlags, `dist/apps/${app}/main.js`], { cwd: image, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...serviceNodeFlags(app), `dist/apps/${app}/main.js`], { cwd: image, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {

@@ -1,9 +1,11 @@
 // The Dockerfile cannot be built here (no Docker engine): what it promises is checked on its text.
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Copy, DockerfileParser, From, Instruction, Label } from 'dockerfile-ast';
 import { discoverApps } from '../compose/compose-model';
-import { serviceNodeFlags } from '../stack/services';
+import { serviceNodeFlags, stackServices } from '../stack/services';
 
 const ROOT = path.resolve(__dirname, '../..');
 const dockerfile = DockerfileParser.parse(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
@@ -87,9 +89,28 @@ describe('Dockerfile', () => {
     const [cmd] = keyword(runtime, 'CMD');
     const command = execForm(cmd.getArgumentsContent()!)!;
     expect(command.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(command[2]).toMatch(/^exec node (.*)"dist\/apps\/\$\{SERVICE[^}]*\}\/main\.js"$/);
-    // The image runs a service with the V8 flags npm start and the bench run it with.
-    expect(/^exec node (.*)"dist/.exec(command[2])![1].trim().split(/\s+/).filter(Boolean)).toEqual(serviceNodeFlags);
+    expect(command[2]).toMatch(/exec node [^;]*"dist\/apps\/\$SERVICE\/main\.js"$/);
+  });
+
+  it('runs each service with the V8 flags npm start and the bench run it with (serviceNodeFlags), and refuses to start without SERVICE', () => {
+    const [cmd] = keyword(runtime, 'CMD');
+    const script = execForm(cmd.getArgumentsContent()!)![2];
+    // The command's own shell, with a `node` that prints what it was given.
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'mdm-cmd-'));
+    writeFileSync(path.join(bin, 'node'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n', { mode: 0o755 });
+    const run = (service: string | undefined) =>
+      spawnSync('sh', ['-c', script], { env: { PATH: `${bin}:/usr/bin:/bin`, ...(service && { SERVICE: service }) }, encoding: 'utf8' });
+    try {
+      for (const { app } of stackServices) {
+        expect(run(app).stdout.trim().split('\n')).toEqual([...serviceNodeFlags(app), `dist/apps/${app}/main.js`]);
+      }
+      const unset = run(undefined);
+      expect(unset.status).not.toBe(0);
+      expect(unset.stdout).toBe('');
+      expect(unset.stderr).toContain('set SERVICE to an app under apps/');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('health-checks /health with the script it copies, on the port of the service SERVICE names', () => {
