@@ -5,7 +5,7 @@ import { deviceSyncOperations } from '@mdm/contracts/device-sync';
 import { enrollmentOperations } from '@mdm/contracts/enrollment';
 import { licensingOperations } from '@mdm/contracts/licensing';
 import { projectionOperations } from '@mdm/contracts/projection';
-import { ServiceRuntime } from '@mdm/platform/http';
+import type { ServiceRuntime } from '@mdm/platform/http';
 import { CallSigner, ServiceAnswer, callService } from '@mdm/platform/http-client';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
@@ -15,7 +15,8 @@ import { GatewayRoute, RouteTable } from './routing/route-table';
 import { UpstreamPool } from './routing/upstream-pool';
 
 export interface GatewayDeps {
-  runtime: ServiceRuntime;
+  /** The runtime's parts the gateway's own operations use (the signer for its calls, the clocks, the sweeps the test clock runs). */
+  runtime: Pick<ServiceRuntime, 'signer' | 'clock' | 'testClock' | 'sweeps'>;
   tokens: Tokens;
   audit: AuditLog;
   upstreams: Record<'authority' | 'licensing' | 'enrollment' | 'deviceSync' | 'projection', UpstreamPool>;
