@@ -40,6 +40,7 @@ export class CheckInFanOutService extends FanOutPort {
     const { from, to } = event.data;
     if (from === to) return;
     const at = new Date(event.occurredAt);
+    await lockInIdOrder(sql, `tenant_id = $1 and status = 'active'`, [event.tenantId]);
     // R16: every active device with a user; R17: the userless ones stay where they are, flagged.
     const notify = await this.markPending(sql, event.tenantId, at);
     await this.notifyInBatches(
@@ -82,6 +83,10 @@ export class CheckInFanOutService extends FanOutPort {
       [[...new Set(changes.map((e) => e.tenantId))]],
     );
     const latestChange = new Map(tenants.map((t) => [t.tenant_id, t.authority_event_id]));
+    await lockInIdOrder(sql, `status = 'active' and (tenant_id, user_id) in (select * from unnest($1::uuid[], $2::uuid[]))`, [
+      changes.map((e) => e.tenantId),
+      changes.map((e) => e.data.userId),
+    ]);
     const marked = new Map<UserChange, string[]>();
     // A user changed twice in one batch: the second change sees what the first marked, as in turn.
     for (const round of userRounds(changes)) {
@@ -124,9 +129,8 @@ export class CheckInFanOutService extends FanOutPort {
   }
 
   /**
-   * One UPDATE for the devices of many users (each user once), locked in device id order as a
-   * check-in batch locks them, so the two never deadlock. `unsettledOnly`: not those waiting for a
-   * check-in, nor those managed by the target already. The marked device ids come back by user.
+   * One UPDATE for the devices of many users (each user once). `unsettledOnly`: not those waiting
+   * for a check-in, nor those managed by the target already. The marked device ids come back by user.
    */
   private async markUsersPending(
     sql: Sql,
@@ -226,6 +230,16 @@ export class CheckInFanOutService extends FanOutPort {
       sql,
     );
   }
+}
+
+/**
+ * Locks the devices `where` names in id order, as a check-in batch locks its devices (CheckInFacts):
+ * the fan-out's UPDATEs that follow take rows in whatever order their scans find them, and would
+ * otherwise wait on a check-in that waits on them until Postgres breaks the cycle (its
+ * deadlock_timeout later, with one side's work undone).
+ */
+async function lockInIdOrder(sql: Sql, where: string, params: unknown[]): Promise<void> {
+  await sql.query(`select 1 from devices where ${where} order by device_id for update`, params);
 }
 
 /** The SET of a device marked pendingCheckIn at `at`: its legacy profiles are due `days` later (R23). */

@@ -194,6 +194,43 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(fans.map((e) => (e.data as { devicesNeedingSupport: number }).devicesNeedingSupport)).toEqual([3, 3]);
   });
 
+  it("R16: an authority change's fan-out takes the tenant's devices in id order, as a check-in batch does: the two wait for each other, never in a cycle", async () => {
+    const tenantId = randomUUID();
+    // The higher id first on disk and with the lower user id, so that a scan in storage order, or
+    // along the tenant's (tenant, user) index, meets it first.
+    const [high, low] = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-000000000000'].map((id) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`));
+    for (const [deviceId, userId] of [[high, low], [low, high]]) {
+      await db.query(
+        `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+         values ($1, $2, $3, 'ios', md5(random()::text), 'active', 'office365', 'AA', now() + interval '1 year')`,
+        [deviceId, tenantId, userId],
+      );
+    }
+    const waitingForALock = async () => {
+      const [{ n }] = await db.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%devices%'`,
+      );
+      expect(n).toBeGreaterThan(0);
+    };
+    // A check-in batch of both devices, in the order it locks them: the lower id, then (once the fan-out waits) the higher.
+    let lowLocked!: () => void;
+    const lockedLow = new Promise<void>((r) => (lowLocked = r));
+    const checkIn = db.transaction(async (sql) => {
+      await sql.query('select 1 from devices where device_id = $1 for update', [low]);
+      lowLocked();
+      await eventually(waitingForALock);
+      await sql.query('select 1 from devices where device_id = $1 for update', [high]);
+    });
+    await lockedLow;
+    const fanOutDone = db.transaction((sql) => fanOut.tenantChanged(sql, authorityChanged(tenantId, 'office365', 'intune')));
+    // Neither is refused (a deadlock would refuse one of them), and the fan-out marked both devices.
+    expect(await Promise.allSettled([checkIn, fanOutDone])).toEqual([
+      { status: 'fulfilled', value: undefined },
+      { status: 'fulfilled', value: undefined },
+    ]);
+    expect((await devicesIn(tenantId)).map((d) => d.migration_state)).toEqual(['pendingCheckIn', 'pendingCheckIn']);
+  });
+
   it('R16: a user authority change notifies every active device of that user, and only those', async () => {
     const tenantId = randomUUID();
     const userId = randomUUID();
@@ -584,8 +621,8 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       });
       const appliedMs = Date.now() - started;
 
-      // 1 read of the tenants + 1 update of every user's devices + 1 append of every change's CheckInFanOut (none marked, none read).
-      expect(inbox.statements).toBe(3);
+      // 1 read of the tenants + 1 lock of the users' devices in id order + 1 update of every user's devices + 1 append of every change's CheckInFanOut (none marked, none read).
+      expect(inbox.statements).toBe(4);
       expect(await db.query('select 1 from notifications where tenant_id = $1 and reason = $2', [tenantId, 'userAuthorityChanged'])).toEqual([]);
       const fans = (await store.readStream(fanOutStreamId(tenantId))).filter((e) => e.type === 'CheckInFanOut').slice(1);
       expect(fans.map((e) => e.causationId)).toEqual(answers.map((e) => e.eventId));
