@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { ServiceRuntime } from '@mdm/platform/http';
+import { freePort } from '@mdm/platform/testing';
 import { ProcessStack, startProcessStack } from '../tools/stack/processes';
 import { ServicesFrom, serviceCommand, servicesFrom, stackServices } from '../tools/stack/services';
 import { benchConfig } from './config';
@@ -29,16 +29,6 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** What every service process of a bench run starts with: the bench's database and broker, the run's topic namespace. */
 export function benchRunEnv(run: string): NodeJS.ProcessEnv {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { serviceCommand, stackServices } from '../../tools/stack/services';
 import type { BenchStack } from '../process-stack';
-import { freePort } from '../process-stack';
+import { freePort } from '@mdm/platform/testing';
 import type { ProcessStack } from '../../tools/stack/processes';
 import { jsonCall, keepAliveAgent } from '../http';
 import { BenchResult, result } from '../report';

@@ -8,7 +8,8 @@ import { Client } from 'pg';
 import { ServicesFrom, serviceCommand, stackServices } from '../../tools/stack/services';
 import { benchConfig as cfg } from '../config';
 import { benchKafka } from '../infra';
-import { benchRunEnv, freePort, processStack } from '../process-stack';
+import { freePort } from '@mdm/platform/testing';
+import { benchRunEnv, processStack } from '../process-stack';
 import { BenchResult, result } from '../report';
 
 const ROOT = path.resolve(__dirname, '../..');
