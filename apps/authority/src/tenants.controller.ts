@@ -1,10 +1,11 @@
-import { Body, Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Inject, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import {
   authorityOperations,
   authorityParams,
   grantConsentBody,
   registerTenantBody,
+  registerTenantOperation,
   setAuthorityBody,
   setCoManagementBody,
   tenantListQuery,
@@ -35,9 +36,8 @@ export class TenantsController {
   ) {}
 
   /** R1: a tenant starts with authority unknown. The gateway chooses the id so that a retry is idempotent. */
-  @Post('internal/tenants')
+  @Serves([registerTenantOperation], 'registerTenant')
   @CalledBy(GATEWAY_SERVICE)
-  @HttpCode(201)
   async register(@Body(new ZodPipe(registerTenantBody)) body: z.infer<typeof registerTenantBody>, @Actor() actor: string) {
     return toAuthorityState(await this.tenants.execute(body.tenantId, actor, (state) => createTenant(state, body)));
   }
