@@ -1,7 +1,9 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 
-// Set before any contract schema is made: pick and omit then drop a schema's name (below), extend refers to it.
+// Zod's schemas learn `.openapi(name)` (used by `named` below) before any contract schema is made.
+// This module is the contracts' root, so every service loads the OpenAPI package with it. A named
+// schema's pick and omit make an unnamed one, and its extend one that refers to the named one.
 extendZodWithOpenApi(z);
 
 /**
