@@ -1,3 +1,4 @@
+import type { TenantAuthority } from '@mdm/contracts/authority';
 import { StackOptions, TestStack, startStack } from './stack';
 import { ApiClient } from './api-client';
 
@@ -8,7 +9,7 @@ export interface TestTenant {
 }
 
 /** A new tenant, created by the operator, with its admin client; given an `authority`, the admin has chosen it (R3). */
-export async function createTenant(stack: TestStack, name = 'Contoso', authority?: string): Promise<TestTenant> {
+export async function createTenant(stack: TestStack, name = 'Contoso', authority?: TenantAuthority): Promise<TestTenant> {
   const res = await stack.operator.post('/api/v1/tenants', { name });
   if (res.status !== 201) throw new Error(`tenant creation failed: ${res.status} ${JSON.stringify(res.body)}`);
   const { tenantId, adminToken } = res.body;
