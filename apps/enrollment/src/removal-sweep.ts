@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { deviceStreamId } from '@mdm/contracts/enrollment';
 import { REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
 import { Database, sweepInBatches } from '@mdm/platform/database';
@@ -14,9 +14,9 @@ const BATCH = 500;
 @Injectable()
 export class RemovalSweep implements OnModuleInit {
   constructor(
-    @Inject(Sweeps) private readonly sweeps: Sweeps,
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly sweeps: Sweeps,
+    private readonly db: Database,
+    private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
 import { LEGACY_PROFILE_TYPES, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
@@ -19,9 +19,9 @@ const BATCH = 500;
 @Injectable()
 export class LegacyProfilesSweep implements OnModuleInit {
   constructor(
-    @Inject(Sweeps) private readonly sweeps: Sweeps,
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly sweeps: Sweeps,
+    private readonly db: Database,
+    private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
