@@ -2,13 +2,11 @@ import { useRef, useState } from 'react';
 import {
   Badge,
   Button,
-  Dropdown,
   Field,
   MessageBar,
   MessageBarActions,
   MessageBarBody,
   MessageBarTitle,
-  Option,
   Spinner,
   Switch,
   Table,
@@ -26,6 +24,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call, isConflict } from '../api/client';
 import type { components, operations } from '../api/schema';
 import { authorityKey, useAuthority } from '../api/queries';
+import { Choice } from '../components/Choice';
 import { ErrorBar } from '../components/ErrorBar';
 import { Panel } from '../components/Panel';
 import { ChooseAuthorityDialog, authorityNames } from '../components/ChooseAuthorityDialog';
@@ -62,6 +61,7 @@ const workloadNames: Record<Workload, string> = {
   windowsUpdatePolicies: 'Windows Update policies',
 };
 const workloads = Object.keys(workloadNames) as Workload[];
+const workloadHandlers = ['configMgr', 'intune'] as const satisfies readonly NonNullable<CoManagement['workloads'][Workload]>[];
 
 /** R1–R7: the tenant's MDM authority, as the Intune admin center's "Tenant status" shows it, and better. */
 export function StatusPage() {
@@ -248,15 +248,12 @@ function CoManagementCard({ tenantId, state, version, canChange }: { tenantId: s
       />
       {workloads.map((workload) => (
         <Field key={workload} label={workloadNames[workload]} orientation="horizontal">
-          <Dropdown
+          <Choice
             value={draft.workloads[workload] ?? 'configMgr'}
-            selectedOptions={[draft.workloads[workload] ?? 'configMgr']}
+            options={workloadHandlers}
             disabled={!canChange}
-            onOptionSelect={(_, d) => setDraft({ ...draft, workloads: { ...draft.workloads, [workload]: d.optionValue as 'configMgr' | 'intune' } })}
-          >
-            <Option value="configMgr">configMgr</Option>
-            <Option value="intune">intune</Option>
-          </Dropdown>
+            onChange={(handler) => setDraft({ ...draft, workloads: { ...draft.workloads, [workload]: handler } })}
+          />
         </Field>
       ))}
       {canChange && (
