@@ -50,7 +50,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
     @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(CallSigner) private readonly signer: CallSigner,
+    private readonly signer: CallSigner,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CONSUMED_TOPICS) private readonly topics: readonly string[],
   ) {}
