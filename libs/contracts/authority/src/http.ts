@@ -66,6 +66,8 @@ export const tenantListQuery = configurationListQuery;
 
 // ---- params ----
 
+/** Where a tenant's API begins: every tenant-scoped operation's path starts here, with `tenantParams`. */
+export const TENANT_PATH = '/api/v1/tenants/:tenantId';
 export const tenantParams = z.object({ tenantId: uuid }).strict();
 export const authorityParams = tenantParams.extend({ authority: managingAuthoritySchema }).strict();
 export const configurationParams = authorityParams.extend({ configurationId: uuid }).strict();
@@ -108,8 +110,6 @@ export const configurationSchema = named('Configuration', z.object({
   version: z.number().int(),
 }));
 
-const T = '/api/v1/tenants/:tenantId';
-
 export const authorityOperations: HttpOperation[] = [
   {
     id: 'listTenants',
@@ -125,7 +125,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'getAuthority',
     method: 'GET',
-    path: `${T}/authority`,
+    path: `${TENANT_PATH}/authority`,
     access: READ_ROLES,
     summary: 'The MDM authority, co-management, APNs certificates and consents of a tenant (R1–R6)',
     params: tenantParams,
@@ -136,7 +136,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'setAuthority',
     method: 'PUT',
-    path: `${T}/authority`,
+    path: `${TENANT_PATH}/authority`,
     access: ADMIN_ONLY,
     summary: 'Set the MDM authority (R2–R4); 422 AUTHORITY_CANNOT_REVERT_TO_UNKNOWN, 409 VERSION_CONFLICT',
     params: tenantParams,
@@ -148,7 +148,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'setCoManagement',
     method: 'PUT',
-    path: `${T}/co-management`,
+    path: `${TENANT_PATH}/co-management`,
     access: ADMIN_ONLY,
     summary: 'Co-management with Configuration Manager (R2); 422 CO_MANAGEMENT_REQUIRES_INTUNE',
     params: tenantParams,
@@ -160,7 +160,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'grantConsent',
     method: 'POST',
-    path: `${T}/consents`,
+    path: `${TENANT_PATH}/consents`,
     access: ADMIN_ONLY,
     summary: 'Record the admin consent to share data with Google or Apple (R5)',
     params: tenantParams,
@@ -172,7 +172,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'uploadApnsCertificate',
     method: 'PUT',
-    path: `${T}/authorities/:authority/apns-certificate`,
+    path: `${TENANT_PATH}/authorities/:authority/apns-certificate`,
     access: ADMIN_ONLY,
     summary: 'Upload the Apple MDM push certificate of one authority (R5, R6)',
     params: authorityParams,
@@ -184,7 +184,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'createConfiguration',
     method: 'POST',
-    path: `${T}/authorities/:authority/configurations`,
+    path: `${TENANT_PATH}/authorities/:authority/configurations`,
     access: ADMIN_ONLY,
     summary: 'Create a profile or compliance policy of one authority (R7)',
     params: authorityParams,
@@ -196,7 +196,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'listConfigurations',
     method: 'GET',
-    path: `${T}/authorities/:authority/configurations`,
+    path: `${TENANT_PATH}/authorities/:authority/configurations`,
     access: READ_ROLES,
     summary: "An authority's configurations (R7), by name; the cursor is the number already listed",
     params: authorityParams,
@@ -208,7 +208,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'getConfiguration',
     method: 'GET',
-    path: `${T}/authorities/:authority/configurations/:configurationId`,
+    path: `${TENANT_PATH}/authorities/:authority/configurations/:configurationId`,
     access: READ_ROLES,
     summary: 'One configuration (R7)',
     params: configurationParams,
@@ -219,7 +219,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'updateConfiguration',
     method: 'PUT',
-    path: `${T}/authorities/:authority/configurations/:configurationId`,
+    path: `${TENANT_PATH}/authorities/:authority/configurations/:configurationId`,
     access: ADMIN_ONLY,
     summary: 'Replace a configuration (R7)',
     params: configurationParams,
@@ -231,7 +231,7 @@ export const authorityOperations: HttpOperation[] = [
   {
     id: 'deleteConfiguration',
     method: 'DELETE',
-    path: `${T}/authorities/:authority/configurations/:configurationId`,
+    path: `${TENANT_PATH}/authorities/:authority/configurations/:configurationId`,
     access: ADMIN_ONLY,
     summary: 'Delete a configuration (R7)',
     params: configurationParams,

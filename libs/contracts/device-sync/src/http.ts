@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, READ_ROLES, isoDateTime, named, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema, pushTokenSchema } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, pushTokenSchema, TENANT_PATH } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
   complianceStateSchema,
@@ -66,8 +66,6 @@ export const actionSchema = named('Action', z.object({
   error: z.string().optional(),
 }));
 
-const T = '/api/v1/tenants/:tenantId';
-
 export const deviceSyncOperations: HttpOperation[] = [
   {
     id: 'checkIn',
@@ -95,7 +93,7 @@ export const deviceSyncOperations: HttpOperation[] = [
   {
     id: 'queueAction',
     method: 'POST',
-    path: `${T}/devices/:deviceId/actions`,
+    path: `${TENANT_PATH}/devices/:deviceId/actions`,
     access: ['admin', 'helpdesk'],
     summary: 'Queue a remote action (R24)',
     params: deviceActionParams,
@@ -107,7 +105,7 @@ export const deviceSyncOperations: HttpOperation[] = [
   {
     id: 'getAction',
     method: 'GET',
-    path: `${T}/devices/:deviceId/actions/:commandId`,
+    path: `${TENANT_PATH}/devices/:deviceId/actions/:commandId`,
     access: READ_ROLES,
     summary: 'A remote action and its status (R24)',
     params: actionParams,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, ADMIN_ONLY, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema, platformSchema, pushTokenSchema, tenantParams } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, platformSchema, pushTokenSchema, TENANT_PATH, tenantParams } from '@mdm/contracts/authority';
 import { enrollmentTypeSchema } from './events';
 
 /** R12: the platforms that need an APNs certificate. */
@@ -56,13 +56,11 @@ export const enrollmentAnswerSchema = z.object({
   }),
 });
 
-const T = '/api/v1/tenants/:tenantId';
-
 export const enrollmentOperations: HttpOperation[] = [
   {
     id: 'enroll',
     method: 'POST',
-    path: `${T}/enrollments`,
+    path: `${TENANT_PATH}/enrollments`,
     access: ['admin', 'enroller'],
     summary:
       'Enroll a device (R11–R13); 422 INVALID_CSR, MDM_AUTHORITY_NOT_SET, NO_MDM_LICENSE, APNS_CERTIFICATE_MISSING, CONSENT_REQUIRED; 409 ALREADY_ENROLLED. With csrPem the certificate is for the device\'s key; without, the service makes a P-256 key and returns it once as PKCS#12 (every enrollment type alike)',
@@ -75,7 +73,7 @@ export const enrollmentOperations: HttpOperation[] = [
   {
     id: 'unenroll',
     method: 'POST',
-    path: `${T}/devices/:deviceId/unenroll`,
+    path: `${TENANT_PATH}/devices/:deviceId/unenroll`,
     access: ADMIN_ONLY,
     summary: 'Unenroll a device (R14)',
     params: deviceParams,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ADMIN_ONLY, HttpOperation, named, READ_ROLES, uuid } from '@mdm/contracts/core';
-import { tenantAuthoritySchema, tenantParams } from '@mdm/contracts/authority';
+import { TENANT_PATH, tenantAuthoritySchema, tenantParams } from '@mdm/contracts/authority';
 import { effectiveAuthoritySchema } from './events';
 
 export const createGroupBody = z.object({ name: z.string().trim().min(1).max(200) }).strict();
@@ -63,16 +63,14 @@ export const previewSchema = z.object({
   warnings: z.array(warningSchema.extend({ userId: uuid.optional() })),
 });
 
-const T = '/api/v1/tenants/:tenantId';
-
 export const licensingOperations: HttpOperation[] = [
-  { id: 'createGroup', method: 'POST', path: `${T}/groups`, access: ADMIN_ONLY, summary: 'Create a user group', params: tenantParams, body: createGroupBody, response: z.object({ groupId: uuid, name: z.string() }), successStatus: 201, audited: true },
-  { id: 'listGroups', method: 'GET', path: `${T}/groups`, access: READ_ROLES, summary: 'Groups by name, with their member count (an addition to API.md, for the console)', params: tenantParams, query: groupListQuery, response: z.object({ items: z.array(groupSchema), nextCursor: keysetCursor.nullable() }), successStatus: 200, audited: false },
-  { id: 'listUsers', method: 'GET', path: `${T}/users`, access: READ_ROLES, summary: 'Users by principal name with their effective authority (R8); q: principal name prefix, groupId: members (an addition to API.md, for the console)', params: tenantParams, query: userListQuery, response: z.object({ items: z.array(userListItemSchema), nextCursor: keysetCursor.nullable() }), successStatus: 200, audited: false },
-  { id: 'createUser', method: 'POST', path: `${T}/users`, access: ADMIN_ONLY, summary: 'Create a user; 409 USER_EXISTS', params: tenantParams, body: createUserBody, response: userSchema, successStatus: 201, audited: true },
-  { id: 'getUser', method: 'GET', path: `${T}/users/:userId`, access: READ_ROLES, summary: 'A user with licenses, effective authority (R8) and devices', params: userParams, response: userSchema, successStatus: 200, audited: false },
-  { id: 'setUserGroups', method: 'PUT', path: `${T}/users/:userId/groups`, access: ADMIN_ONLY, summary: "Replace a user's groups", params: userParams, body: setUserGroupsBody, response: userSchema, successStatus: 200, audited: true },
-  { id: 'assignLicense', method: 'POST', path: `${T}/users/:userId/licenses`, access: ADMIN_ONLY, summary: 'Assign a license (R8–R10); dryRun answers without changing anything; 422 UNKNOWN_SKU', params: userParams, body: assignLicenseBody, response: licenseAnswerSchema, successStatus: 200, audited: true },
-  { id: 'removeLicense', method: 'DELETE', path: `${T}/users/:userId/licenses/:sku`, access: ADMIN_ONLY, summary: 'Remove a license (R8–R10)', params: licenseParams, response: licenseAnswerSchema, successStatus: 200, audited: true },
-  { id: 'previewAuthority', method: 'POST', path: `${T}/authority/preview`, access: READ_ROLES, summary: 'What an authority change would do (R10, R16, R17, R22); changes nothing', params: tenantParams, body: previewBody, response: previewSchema, successStatus: 200, audited: false },
+  { id: 'createGroup', method: 'POST', path: `${TENANT_PATH}/groups`, access: ADMIN_ONLY, summary: 'Create a user group', params: tenantParams, body: createGroupBody, response: z.object({ groupId: uuid, name: z.string() }), successStatus: 201, audited: true },
+  { id: 'listGroups', method: 'GET', path: `${TENANT_PATH}/groups`, access: READ_ROLES, summary: 'Groups by name, with their member count (an addition to API.md, for the console)', params: tenantParams, query: groupListQuery, response: z.object({ items: z.array(groupSchema), nextCursor: keysetCursor.nullable() }), successStatus: 200, audited: false },
+  { id: 'listUsers', method: 'GET', path: `${TENANT_PATH}/users`, access: READ_ROLES, summary: 'Users by principal name with their effective authority (R8); q: principal name prefix, groupId: members (an addition to API.md, for the console)', params: tenantParams, query: userListQuery, response: z.object({ items: z.array(userListItemSchema), nextCursor: keysetCursor.nullable() }), successStatus: 200, audited: false },
+  { id: 'createUser', method: 'POST', path: `${TENANT_PATH}/users`, access: ADMIN_ONLY, summary: 'Create a user; 409 USER_EXISTS', params: tenantParams, body: createUserBody, response: userSchema, successStatus: 201, audited: true },
+  { id: 'getUser', method: 'GET', path: `${TENANT_PATH}/users/:userId`, access: READ_ROLES, summary: 'A user with licenses, effective authority (R8) and devices', params: userParams, response: userSchema, successStatus: 200, audited: false },
+  { id: 'setUserGroups', method: 'PUT', path: `${TENANT_PATH}/users/:userId/groups`, access: ADMIN_ONLY, summary: "Replace a user's groups", params: userParams, body: setUserGroupsBody, response: userSchema, successStatus: 200, audited: true },
+  { id: 'assignLicense', method: 'POST', path: `${TENANT_PATH}/users/:userId/licenses`, access: ADMIN_ONLY, summary: 'Assign a license (R8–R10); dryRun answers without changing anything; 422 UNKNOWN_SKU', params: userParams, body: assignLicenseBody, response: licenseAnswerSchema, successStatus: 200, audited: true },
+  { id: 'removeLicense', method: 'DELETE', path: `${TENANT_PATH}/users/:userId/licenses/:sku`, access: ADMIN_ONLY, summary: 'Remove a license (R8–R10)', params: licenseParams, response: licenseAnswerSchema, successStatus: 200, audited: true },
+  { id: 'previewAuthority', method: 'POST', path: `${TENANT_PATH}/authority/preview`, access: READ_ROLES, summary: 'What an authority change would do (R10, R16, R17, R22); changes nothing', params: tenantParams, body: previewBody, response: previewSchema, successStatus: 200, audited: false },
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpOperation, READ_ROLES, isoDateTime, named, uuid } from '@mdm/contracts/core';
-import { managingAuthoritySchema, platformSchema, pushProviderSchema, tenantAuthoritySchema } from '@mdm/contracts/authority';
+import { managingAuthoritySchema, platformSchema, pushProviderSchema, TENANT_PATH, tenantAuthoritySchema } from '@mdm/contracts/authority';
 import {
   complianceReasonSchema,
   complianceStateSchema,
@@ -128,10 +128,8 @@ export const rebuildStatusSchema = named('ProjectionRebuild', z.object({
 }));
 export type RebuildStatus = z.infer<typeof rebuildStatusSchema>;
 
-const T = '/api/v1/tenants/:tenantId';
-
 const view = (id: string, path: string, summary: string, response: z.ZodTypeAny, query?: z.AnyZodObject, params = tenantViewParams) =>
-  ({ id, method: 'GET', path: `${T}${path}`, access: READ_ROLES, summary, params, query, response, successStatus: 200, audited: false }) as const;
+  ({ id, method: 'GET', path: `${TENANT_PATH}${path}`, access: READ_ROLES, summary, params, query, response, successStatus: 200, audited: false }) as const;
 
 /** API.md "Views" (R26–R30), served by the projection service. */
 export const projectionOperations: HttpOperation[] = [
