@@ -21,21 +21,26 @@ export type CursorPages = ReturnType<typeof useCursorPages>;
 
 /**
  * One page of a list call (`{ items, nextCursor }`), asked again with the page's cursor; the previous
- * page stays on screen while the next one loads. `key` names the list and what it is filtered by: a
- * page of another filter is not kept (a group's members are never shown under another group's name).
+ * rows stay on screen while the next ones load (another page, a refined search). `key` names the list
+ * and what it is filtered by. `listOf` names what the rows are a list of, where the page says so (a
+ * group's members, an authority's configurations): when it changes, the rows go at once, so that no
+ * list is ever shown under another one's name.
  */
 export function usePagedQuery<T extends { nextCursor?: string | null }>(
   key: readonly unknown[],
   fetchPage: (cursor: { cursor?: string }) => Promise<T>,
-  options: { refetchInterval?: number; enabled?: boolean } = {},
+  options: { refetchInterval?: number; enabled?: boolean; listOf?: readonly unknown[] } = {},
 ) {
   const pages = useCursorPages();
   const { cursor } = pages;
+  const { listOf, ...query } = options;
+  const list = JSON.stringify(listOf ?? null);
   const page = useQuery({
     queryKey: [...key, cursor],
     queryFn: () => fetchPage(cursor ? { cursor } : {}),
-    placeholderData: (previous, previousQuery) => (previousQuery && sameList(previousQuery.queryKey, key) ? previous : undefined),
-    ...options,
+    meta: { list },
+    placeholderData: (previous, previousQuery) => (previousQuery?.meta?.list === list ? previous : undefined),
+    ...query,
   });
   return { pages, page };
 }
@@ -52,9 +57,4 @@ export function Pager({ pages, nextCursor }: { pages: CursorPages; nextCursor: s
       </Button>
     </Toolbar>
   );
-}
-
-/** Whether a query's key (the list's key and a cursor) names the same list, filtered the same way, as `key`. */
-function sameList(queryKey: readonly unknown[], key: readonly unknown[]): boolean {
-  return JSON.stringify(queryKey.slice(0, -1)) === JSON.stringify(key);
 }

@@ -58,7 +58,9 @@ export default function ConfigurationsPage() {
   const [draft, setDraft] = useState<Draft>(empty);
   const [shown, setShown] = useState<Authority>('intune');
   const [settingsError, setSettingsError] = useState<string>();
-  const { pages, page: list } = usePagedQuery(['configurations', tenantId, shown], (cursor) => listConfigurations(tenantId, shown, cursor));
+  const { pages, page: list } = usePagedQuery(['configurations', tenantId, shown], (cursor) => listConfigurations(tenantId, shown, cursor), {
+    listOf: [tenantId, shown],
+  });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['configurations', tenantId] });
 
   const save = useMutation({

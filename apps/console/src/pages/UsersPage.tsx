@@ -65,8 +65,10 @@ function UserList({ tenantId, groupId }: { tenantId: string; groupId?: string })
   const styles = useLayoutStyles();
   const [prefix, setPrefix] = useState('');
   const q = prefix.trim() || undefined;
-  const { pages, page } = usePagedQuery(['users', tenantId, { q, groupId }], (cursor) =>
-    call(api.GET('/api/v1/tenants/{tenantId}/users', { params: { path: { tenantId }, query: { limit: 50, q, groupId, ...cursor } } })),
+  const { pages, page } = usePagedQuery(
+    ['users', tenantId, { q, groupId }],
+    (cursor) => call(api.GET('/api/v1/tenants/{tenantId}/users', { params: { path: { tenantId }, query: { limit: 50, q, groupId, ...cursor } } })),
+    { listOf: [tenantId, groupId] },
   );
   return (
     <Card className={styles.card}>
