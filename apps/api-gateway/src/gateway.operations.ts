@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ADMIN_ONLY, HttpOperation, READ_ROLES, ROLES, isoDateTime, uuid } from '@mdm/contracts/core';
-import { createTenantBody, tenantParams } from '@mdm/contracts/authority';
+import { TENANT_PATH, createTenantBody, tenantParams } from '@mdm/contracts/authority';
 
 export const roleSchema = z.enum(ROLES as [string, ...string[]]);
 export const createTokenBody = z.object({ role: roleSchema }).strict();
@@ -57,7 +57,7 @@ export const gatewayOperations = {
   createToken: {
     id: 'createToken',
     method: 'POST',
-    path: '/api/v1/tenants/:tenantId/tokens',
+    path: `${TENANT_PATH}/tokens`,
     access: ADMIN_ONLY,
     summary: 'Issue a token with a role; the token is shown once',
     params: tenantParams,
@@ -69,7 +69,7 @@ export const gatewayOperations = {
   listTokens: {
     id: 'listTokens',
     method: 'GET',
-    path: '/api/v1/tenants/:tenantId/tokens',
+    path: `${TENANT_PATH}/tokens`,
     access: ADMIN_ONLY,
     summary: "The tenant's live tokens (ids and roles; the tokens themselves are never shown again), oldest first",
     params: tenantParams,
@@ -81,7 +81,7 @@ export const gatewayOperations = {
   revokeToken: {
     id: 'revokeToken',
     method: 'DELETE',
-    path: '/api/v1/tenants/:tenantId/tokens/:tokenId',
+    path: `${TENANT_PATH}/tokens/:tokenId`,
     access: ADMIN_ONLY,
     summary: 'Revoke a token; it stops working at once',
     params: tokenParams,
@@ -91,7 +91,7 @@ export const gatewayOperations = {
   listAudit: {
     id: 'listAudit',
     method: 'GET',
-    path: '/api/v1/tenants/:tenantId/audit',
+    path: `${TENANT_PATH}/audit`,
     access: READ_ROLES,
     summary: 'The admin commands of a tenant, newest first',
     params: tenantParams,
