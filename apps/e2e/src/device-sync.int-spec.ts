@@ -283,9 +283,9 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(next.body.notifications.map((n: { reason: string }) => n.reason)).toEqual(['sync']);
   });
 
-  it("a device call whose signed context reaches device-sync expired (relayed late) is 503 SERVICE_UNAVAILABLE with Retry-After, not the device's 401", async () => {
+  it("R13: a device call whose signed context reaches device-sync expired (relayed late) is 503 SERVICE_UNAVAILABLE with Retry-After, not a 401 that would tell the device its credential is dead", async () => {
     const t = await createTenant(stack, 'Late', 'intune');
-    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+    const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
     const { signer } = stack.gateway.runtime;
     const sign = signer.sign.bind(signer);
     // The gateway signs as it would have a minute ago: the context has expired when device-sync reads it.
@@ -293,14 +293,14 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     try {
       const res = await fetch(`${stack.gateway.url}/device/v1/check-in`, {
         method: 'POST',
-        headers: { authorization: `Device ${enrolled.body.deviceCredential}`, 'content-type': 'application/json' },
+        headers: { authorization: `Device ${enrolled.deviceCredential}`, 'content-type': 'application/json' },
         body: JSON.stringify({ state: healthy }),
       });
       expect([res.status, ((await res.json()) as { code: string }).code, res.headers.get('retry-after')]).toEqual([503, 'SERVICE_UNAVAILABLE', '1']);
     } finally {
       late.mockRestore();
     }
-    expect((await device(enrolled.body.deviceCredential).checkIn(healthy)).status).toBe(200);
+    expect((await device(enrolled.deviceCredential).checkIn(healthy)).status).toBe(200);
   });
 
   it('a check-in without a valid credential is 401, an unenrolled device too; bad state is 400', async () => {
