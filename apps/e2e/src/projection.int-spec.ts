@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fanOutStreamId } from '@mdm/contracts/device-sync';
+import { deviceStreamId } from '@mdm/contracts/enrollment';
 import { ConsumerHandle } from '@mdm/platform/http';
 import { eventually } from '@mdm/platform/testing';
 import { DeviceClient } from './support/device-client';
@@ -222,11 +223,13 @@ describe('views through the gateway (R26–R30)', () => {
     expect(report.items).toEqual([{ userId, from: null, to: 'intune', switchedAt: new Date(await now()).toISOString() }]);
   });
 
-  it('R28/R23/R15: legacy profiles expire after 7 days, an expired certificate is due for removal, and a removed device leaves the views', async () => {
+  it('R28/R23/R15: legacy profiles expire after 7 days, an expired certificate is due for removal, and removed devices (two in one sweep) leave the views', async () => {
     const { tenant } = ctx;
     const { user, enroll } = await office365Tenant(tenant);
     const frank = await enroll({ platform: 'android', enrollmentType: 'user', userId: await user('frank') });
+    const gina = await enroll({ platform: 'android', enrollmentType: 'user', userId: await user('gina') });
     expect((await device(frank.deviceCredential).checkIn(healthy)).status).toBe(200);
+    expect((await device(gina.deviceCredential).checkIn(healthy)).status).toBe(200);
     await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' });
     const changedAt = await now();
     const path = tenant.path(`/devices/${frank.deviceId}`);
@@ -236,16 +239,23 @@ describe('views through the gateway (R26–R30)', () => {
     await advance(7 * DAY + 60);
     const expired = await view(path, (d) => expect(d.migration).toBe('legacyProfilesExpired'));
     expect(expired.legacyConfigurations).toEqual({ items: [], expiresAt: new Date(changedAt + 7 * DAY * 1000).toISOString(), expired: true });
-    await view(tenant.path('/overview'), (o) => expect(o.devices.byMigration.legacyProfilesExpired).toBe(1));
+    await view(tenant.path('/overview'), (o) => expect(o.devices.byMigration.legacyProfilesExpired).toBe(2));
 
-    // The device never checks in again: its certificate expires, and 180 days later it is removed.
+    // Neither device checks in again: their certificates expire, and 180 days later the sweep removes both.
     await advance(360 * DAY);
-    const removalDueAt = new Date(Date.parse(frank.mdmCertificate.notAfter) + 180 * DAY * 1000).toISOString();
-    await view(tenant.path('/reports/removal-due'), (r) =>
-      expect(r.items).toEqual([{ deviceId: frank.deviceId, mdmCertificateNotAfter: frank.mdmCertificate.notAfter, removalDueAt }]),
-    );
+    const due = (d: typeof frank) => ({
+      deviceId: d.deviceId,
+      mdmCertificateNotAfter: d.mdmCertificate.notAfter,
+      removalDueAt: new Date(Date.parse(d.mdmCertificate.notAfter) + 180 * DAY * 1000).toISOString(),
+    });
+    const byId = (items: { deviceId: string }[]) => [...items].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    await view(tenant.path('/reports/removal-due'), (r) => expect(byId(r.items)).toEqual(byId([due(frank), due(gina)])));
     await advance(181 * DAY);
-    await eventually(async () => expect((await tenant.admin.get(path)).status).toBe(404));
+    for (const d of [frank, gina]) {
+      await eventually(async () => expect((await tenant.admin.get(tenant.path(`/devices/${d.deviceId}`))).status).toBe(404));
+      const removed = (await ctx.stack.enrollment.runtime.store.readStream(deviceStreamId(d.deviceId))).filter((e) => e.type === 'DeviceRemoved');
+      expect(removed.map((e) => [e.tenantId, e.data])).toEqual([[tenant.tenantId, { deviceId: d.deviceId, reason: 'mdm-certificate-expired' }]]);
+    }
     await view(tenant.path('/overview'), (o) => expect(o.devices.total).toBe(0));
     expect((await tenant.admin.get(tenant.path('/reports/removal-due'))).body.items).toEqual([]);
   });
