@@ -5,6 +5,7 @@ import { LEGACY_PROFILE_DAYS } from '@mdm/device-sync/domain';
 import { EffectiveAuthority, effectiveAuthority } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
+import { eventContext } from '@mdm/platform/inbox';
 import { FanOutPort, NotificationReason, NotifierPort, TenantAuthorityChange, UserAuthorityChange } from '../ports';
 
 /** Optional: devices per notification insert / per event append (tests make it small). */
@@ -55,7 +56,7 @@ export class CheckInFanOutService extends FanOutPort {
       await this.store.appendToEach(
         'DeviceMigrationBlocked',
         batch.map((d) => ({ streamId: syncStreamId(d.device_id), data: { deviceId: d.device_id, reason: 'userless', authority: null } })),
-        { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+        { ...eventContext(event), actor: event.actor, occurredAt: at },
         sql,
       );
     }
@@ -221,7 +222,8 @@ export class CheckInFanOutService extends FanOutPort {
             })),
             { type: 'CheckInFanOut', data: { ...outcome, ...cause, from: event.data.from, devicesNotified: deviceIds.length } },
           ],
-          opts: { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+          // Each change's events in its own context, not the batch's: its tenant and correlation, caused by it.
+          opts: { ...eventContext(event), actor: event.actor, occurredAt: at },
         };
       }),
       sql,

@@ -285,7 +285,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(Object.values(await states())).toEqual(['pendingCheckIn', 'pendingCheckIn', 'pendingCheckIn']);
   });
 
-  it('R9/R16: a batch of user changes has the outcome of its changes applied in turn, each recorded as caused by its own change', async () => {
+  it('R9/R16: a batch of user changes has the outcome of its changes applied in turn, each recorded as caused by its own change, in its correlation', async () => {
     const tenantId = randomUUID();
     const [alice, bob] = [randomUUID(), randomUUID()];
     const [waiting, moved] = (await seed(tenantId, { users: 2, userId: alice })).withUser;
@@ -312,13 +312,15 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(told.map((r) => r.device_id).sort()).toEqual([late, settled, waiting, moved, late].sort());
     expect((await devicesIn(tenantId)).every((d) => d.migration_state === 'pendingCheckIn')).toBe(true);
     const recorded = (await store.readStream(fanOutStreamId(tenantId))).slice(2);
-    expect(recorded.map((e) => [e.type, e.streamVersion, e.causationId])).toEqual([
-      ['CheckInsRequested', 3, batch[0].eventId],
-      ['CheckInFanOut', 4, batch[0].eventId],
-      ['CheckInsRequested', 5, batch[1].eventId],
-      ['CheckInFanOut', 6, batch[1].eventId],
-      ['CheckInsRequested', 7, batch[3].eventId],
-      ['CheckInFanOut', 8, batch[3].eventId],
+    // Each in its change's own context (eventContext), not the batch's.
+    const caused = (n: number) => [batch[n].eventId, batch[n].correlationId];
+    expect(recorded.map((e) => [e.type, e.streamVersion, e.causationId, e.correlationId])).toEqual([
+      ['CheckInsRequested', 3, ...caused(0)],
+      ['CheckInFanOut', 4, ...caused(0)],
+      ['CheckInsRequested', 5, ...caused(1)],
+      ['CheckInFanOut', 6, ...caused(1)],
+      ['CheckInsRequested', 7, ...caused(3)],
+      ['CheckInFanOut', 8, ...caused(3)],
     ]);
     const named = (e: (typeof recorded)[number]) => (e.data as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId).sort();
     expect([named(recorded[0]), named(recorded[2]), named(recorded[4])]).toEqual([[late], [settled], [waiting, moved, late].sort()]);
