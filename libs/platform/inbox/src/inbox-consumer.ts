@@ -85,16 +85,13 @@ export function inEventContext<T>(event: EventEnvelope, fn: () => Promise<T>): P
 
 /**
  * The context events share: each field all their contexts agree on (the answers to one change share
- * its tenant and correlation), none that would name one event for all of them.
+ * its tenant and correlation); the others unset, so that none names one event (or an outer context's)
+ * for all of them.
  */
 export function sharedContext(events: readonly EventEnvelope[]): LogContext {
-  const [first, ...rest] = events.map(eventContext);
-  const shared: LogContext = {};
-  if (!first) return shared;
-  for (const key of Object.keys(first) as (keyof LogContext)[]) {
-    if (rest.every((c) => c[key] === first[key])) shared[key] = first[key];
-  }
-  return shared;
+  const contexts = events.map(eventContext);
+  const agreed = (key: keyof LogContext) => (contexts.every((c) => c[key] === contexts[0][key]) ? contexts[0]?.[key] : undefined);
+  return { correlationId: agreed('correlationId'), tenantId: agreed('tenantId'), causationId: agreed('causationId') };
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
