@@ -35,7 +35,7 @@ export class AuditLog {
   private readonly writes = new GroupCommit<Row, void>((rows) => this.insert(rows), { maxBatch: 200 });
 
   constructor(
-    @Inject(Database) private readonly db: Database,
+    private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}

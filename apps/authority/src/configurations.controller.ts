@@ -1,4 +1,4 @@
-import { Body, Controller, Inject, Param, Query } from '@nestjs/common';
+import { Body, Controller, Param, Query } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
@@ -41,9 +41,9 @@ export class ConfigurationsController {
   private readonly configurations: CommandHandler<ConfigurationState, ConfigurationEvent>;
 
   constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(Database) db: Database,
-    @Inject(TenantsService) private readonly tenants: TenantsService,
+    private readonly store: EventStore,
+    db: Database,
+    private readonly tenants: TenantsService,
   ) {
     this.configurations = new CommandHandler(store, db, { evolver: configurationEvolver });
   }

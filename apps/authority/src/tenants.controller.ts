@@ -31,7 +31,7 @@ type TenantParams = z.infer<typeof tenantParams>;
 @Controller()
 export class TenantsController {
   constructor(
-    @Inject(TenantsService) private readonly tenants: TenantsService,
+    private readonly tenants: TenantsService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 

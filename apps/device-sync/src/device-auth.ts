@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { configurationStreamId, tenantStreamId } from '@mdm/contracts/authority';
 import { DomainError } from '@mdm/contracts/core';
@@ -77,9 +77,9 @@ export class DeviceAuth {
   });
 
   constructor(
-    @Inject(Database) private readonly db: Database,
-    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
-    @Inject(DeviceStateOwners) private readonly owners: DeviceStateOwners,
+    private readonly db: Database,
+    private readonly readYourWrites: ReadYourWrites,
+    private readonly owners: DeviceStateOwners,
   ) {}
 
   /** The request's credential; a 401 when it has none. */

@@ -36,7 +36,7 @@ export class FactsConsumer {
   private readonly channel: string;
 
   constructor(
-    @Inject(FanOutPort) private readonly fanOut: FanOutPort,
+    private readonly fanOut: FanOutPort,
     @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
   ) {
     this.checkInIntervalMs = config.CHECK_IN_INTERVAL_HOURS * 3600_000;

@@ -30,10 +30,10 @@ export class MdmSignatureGuard implements CanActivate {
   private readonly enrollmentUrl: string;
 
   constructor(
-    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
+    private readonly auth: DeviceAuth,
     @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(CallSigner) private readonly callSigner: CallSigner,
+    private readonly callSigner: CallSigner,
   ) {
     this.enrollmentUrl = config.ENROLLMENT_URL;
   }

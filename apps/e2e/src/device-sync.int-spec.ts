@@ -3,7 +3,7 @@ import { fanOutStreamId } from '@mdm/contracts/device-sync';
 import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { DeviceClient } from './support/device-client';
 import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant, createUser } from './support/tenant';
+import { TestTenant, createTenant, createUser, enrollDevice } from './support/tenant';
 
 const DAY = 86_400;
 const healthy = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
@@ -62,15 +62,10 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
       await admin.post(tenant.path(`/users/${res.body.userId}/licenses`), { sku: 'M365_E3' });
       return res.body.userId as string;
     };
-    const enroll = async (body: object) => {
-      const res = await admin.post(tenant.path('/enrollments'), { serialNumber: `SN-${randomUUID()}`, ...body });
-      expect(res.status).toBe(201);
-      return res.body as { deviceId: string; deviceCredential: string; managedBy: string };
-    };
-    const android = await enroll({ platform: 'android', enrollmentType: 'user', userId: await user('alice'), osVersion: '14.0' });
-    const iphone = await enroll({ platform: 'ios', enrollmentType: 'user', userId: await user('bob'), osVersion: '17.4' });
-    const kiosk = await enroll({ platform: 'windows', enrollmentType: 'bulk', osVersion: '10.0.22631' });
-    const offline = await enroll({ platform: 'android', enrollmentType: 'user', userId: await user('carol'), osVersion: '14.0' });
+    const android = await enrollDevice(tenant, { platform: 'android', enrollmentType: 'user', userId: await user('alice'), osVersion: '14.0' });
+    const iphone = await enrollDevice(tenant, { platform: 'ios', enrollmentType: 'user', userId: await user('bob'), osVersion: '17.4' });
+    const kiosk = await enrollDevice(tenant, { platform: 'windows', enrollmentType: 'bulk', osVersion: '10.0.22631' });
+    const offline = await enrollDevice(tenant, { platform: 'android', enrollmentType: 'user', userId: await user('carol'), osVersion: '14.0' });
     const [alice, bob, kioskDevice, carol] = [android, iphone, kiosk, offline].map((d) => device(d.deviceCredential));
 
     // Before the change: office365 profiles, no compliance policy of office365 → notEvaluated.
@@ -164,17 +159,11 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   it('R19: a check-in the user starts moves a device just like a notified one, without any poll', async () => {
     const t = await createTenant(stack, 'Portal', 'office365');
     const userId = await createUser(t, 'dora@contoso.com', 'M365_E5');
-    const enrolled = await t.admin.post(t.path('/enrollments'), {
-      platform: 'android',
-      enrollmentType: 'user',
-      userId,
-      serialNumber: `SN-${randomUUID()}`,
-      osVersion: '14',
-    });
-    const dora = device(enrolled.body.deviceCredential);
+    const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'user', userId, osVersion: '14' });
+    const dora = device(enrolled.deviceCredential);
     await t.admin.put(t.path('/authority'), { authority: 'intune' });
     await eventually(async () => expect((await dora.checkIn(healthy)).body.managedBy).toBe('intune'));
-    expect(await events(enrolled.body.deviceId)).toContain('DeviceMigrated');
+    expect(await events(enrolled.deviceId)).toContain('DeviceMigrated');
   });
 
   /** An office365 tenant with a group whose Android devices get two profiles, `<group> Wi-Fi` and `<group> Mail`. */
@@ -191,16 +180,16 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     const { t, group } = await office365WithProfiles('Away', 'Field');
     const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: 'erin@contoso.com', groupIds: [group] })).body.userId;
     await t.admin.post(t.path(`/users/${userId}/licenses`), { sku: 'M365_E3' });
-    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'user', userId, serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
-    const erin = device(enrolled.body.deviceCredential);
+    const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'user', userId, osVersion: '14' });
+    const erin = device(enrolled.deviceCredential);
     expect((await erin.checkIn(healthy)).body.configurations).toHaveLength(2);
     await t.admin.put(t.path('/authority'), { authority: 'intune' });
     // The device is told (R16) but stays away.
     await eventually(async () => expect((await erin.poll(0)).body.notifications.length).toBeGreaterThan(0));
     await stack.operator.post('/api/v1/system/clock/advance', { seconds: 6 * DAY });
-    expect(await events(enrolled.body.deviceId)).not.toContain('LegacyProfilesExpired');
+    expect(await events(enrolled.deviceId)).not.toContain('LegacyProfilesExpired');
     await stack.operator.post('/api/v1/system/clock/advance', { seconds: DAY });
-    const stored = await stack.deviceSync.runtime.store.readStream(`devicesync-${enrolled.body.deviceId}`);
+    const stored = await stack.deviceSync.runtime.store.readStream(`devicesync-${enrolled.deviceId}`);
     const expiry = stored.find((e) => e.type === 'LegacyProfilesExpired');
     expect((expiry?.data as { items: { name: string }[] }).items.map((i) => i.name).sort()).toEqual(['Field Mail', 'Field Wi-Fi']);
     // Its next check-in moves it to Intune, which assigns it nothing.
@@ -212,10 +201,10 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     const enrol = async (upn: string, sku: string) => {
       const userId = (await t.admin.post(t.path('/users'), { userPrincipalName: upn, groupIds: [group] })).body.userId;
       await t.admin.post(t.path(`/users/${userId}/licenses`), { sku });
-      const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'user', userId, serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
-      const handle = device(enrolled.body.deviceCredential);
+      const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'user', userId, osVersion: '14' });
+      const handle = device(enrolled.deviceCredential);
       expect((await handle.checkIn(healthy)).body).toMatchObject({ managedBy: 'office365', configurations: [{}, {}] });
-      return { deviceId: enrolled.body.deviceId as string, handle };
+      return { deviceId: enrolled.deviceId, handle };
     };
     const olga = await enrol('olga@contoso.com', 'O365_E3'); // office365 only: stays (R8)
     const ivan = await enrol('ivan@contoso.com', 'M365_E3'); // entitles Intune: moves (R8)
@@ -240,8 +229,8 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
 
   it('R18: check-ins follow the schedule: nextCheckInAt is 8 hours after each', async () => {
     const t = await createTenant(stack, 'Schedule', 'intune');
-    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'windows', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '10' });
-    const kiosk = device(enrolled.body.deviceCredential);
+    const enrolled = await enrollDevice(t, { platform: 'windows', enrollmentType: 'bulk', osVersion: '10' });
+    const kiosk = device(enrolled.deviceCredential);
     const first = await kiosk.checkIn(healthy);
     await stack.operator.post('/api/v1/system/clock/advance', { seconds: 8 * 3600 });
     const second = await kiosk.checkIn(healthy);
@@ -251,10 +240,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   it('R18: 30 devices checking in at once, one of them twice, are each answered for themselves; every event carries its own request\'s correlation id', async () => {
     const t = await createTenant(stack, 'Crowd', 'intune');
     const fleet = await Promise.all(
-      Array.from({ length: 30 }, async () => {
-        const res = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
-        return res.body as { deviceId: string; deviceCredential: string };
-      }),
+      Array.from({ length: 30 }, () => enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' })),
     );
     const calls = [...fleet, fleet[0]].map((d) => ({ device: d, correlationId: randomUUID() }));
     const answers = await Promise.all(
@@ -273,8 +259,8 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
 
   it('the device API passes through the gateway: over 1 MiB is 413, an unknown device path 404, and a dropped long poll loses no notification (R16)', async () => {
     const t = await createTenant(stack, 'Pass', 'intune');
-    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
-    const auth = { authorization: `Device ${enrolled.body.deviceCredential}` };
+    const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
+    const auth = { authorization: `Device ${enrolled.deviceCredential}` };
     const huge = await fetch(`${stack.gateway.url}/device/v1/check-in`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
@@ -290,10 +276,30 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     dropped.abort();
     expect(await poll).toBe('AbortError');
     await new Promise((r) => setTimeout(r, 200));
-    expect((await t.admin.post(t.path(`/devices/${enrolled.body.deviceId}/actions`), { type: 'sync' })).status).toBe(202);
-    const next = await device(enrolled.body.deviceCredential).poll(10);
+    expect((await t.admin.post(t.path(`/devices/${enrolled.deviceId}/actions`), { type: 'sync' })).status).toBe(202);
+    const next = await device(enrolled.deviceCredential).poll(10);
     expect(next.status).toBe(200);
     expect(next.body.notifications.map((n: { reason: string }) => n.reason)).toEqual(['sync']);
+  });
+
+  it("a device call whose signed context reaches device-sync expired (relayed late) is 503 SERVICE_UNAVAILABLE with Retry-After, not the device's 401", async () => {
+    const t = await createTenant(stack, 'Late', 'intune');
+    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
+    const { signer } = stack.gateway.runtime;
+    const sign = signer.sign.bind(signer);
+    // The gateway signs as it would have a minute ago: the context has expired when device-sync reads it.
+    const late = jest.spyOn(signer, 'sign').mockImplementation((context) => sign(context, Date.now() - 60_000));
+    try {
+      const res = await fetch(`${stack.gateway.url}/device/v1/check-in`, {
+        method: 'POST',
+        headers: { authorization: `Device ${enrolled.body.deviceCredential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ state: healthy }),
+      });
+      expect([res.status, ((await res.json()) as { code: string }).code, res.headers.get('retry-after')]).toEqual([503, 'SERVICE_UNAVAILABLE', '1']);
+    } finally {
+      late.mockRestore();
+    }
+    expect((await device(enrolled.body.deviceCredential).checkIn(healthy)).status).toBe(200);
   });
 
   it('a check-in without a valid credential is 401, an unenrolled device too; bad state is 400', async () => {
@@ -301,11 +307,11 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect((await stranger.checkIn(healthy)).status).toBe(401);
     expect((await stranger.poll(0)).status).toBe(401);
     const t = await createTenant(stack, 'Leavers', 'intune');
-    const enrolled = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
-    const leaver = device(enrolled.body.deviceCredential);
+    const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
+    const leaver = device(enrolled.deviceCredential);
     expect((await leaver.checkIn({ ...healthy, osVersion: 14 })).status).toBe(400);
     expect((await leaver.checkIn(healthy)).status).toBe(200);
-    await t.admin.post(t.path(`/devices/${enrolled.body.deviceId}/unenroll`));
+    await t.admin.post(t.path(`/devices/${enrolled.deviceId}/unenroll`));
     await eventually(async () => expect((await leaver.checkIn(healthy)).status).toBe(401));
   });
 
@@ -313,10 +319,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   it('R14: with the enrollment service unreachable, no check-in is decided: 503 SERVICE_UNAVAILABLE', async () => {
     const t = await createTenant(stack, 'Unconfirmed', 'intune');
     const enrolled = await Promise.all(
-      [1, 2, 3].map(async () => {
-        const res = await t.admin.post(t.path('/enrollments'), { platform: 'android', enrollmentType: 'bulk', serialNumber: `SN-${randomUUID()}`, osVersion: '14' });
-        return res.body as { deviceId: string; deviceCredential: string };
-      }),
+      [1, 2, 3].map(() => enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' })),
     );
     for (const d of enrolled) expect((await device(d.deviceCredential).checkIn(healthy)).status).toBe(200);
     await stack.enrollment.close();

@@ -1,18 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { EnrollBody } from '@mdm/contracts/enrollment';
 import { eventually, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { ApnsKey, FakeApns, FakeFcm, FakeWns, apnsKey } from '../../device-sync/src/notifications/push/fake-providers.fixture';
 import { ApiClient } from './support/api-client';
 import { TestStack, startStack } from './support/stack';
-import { TestTenant, createTenant } from './support/tenant';
+import { EnrolledDevice, TestTenant, createTenant, enrollDevice } from './support/tenant';
 
 const TOPIC = 'com.example.mdm.agent';
 const healthy = { osVersion: '17.4', encrypted: true, jailbroken: false, passcodeSet: true };
 const apnsToken = () => randomBytes(32).toString('hex');
-
-interface Enrolled {
-  deviceId: string;
-  deviceCredential: string;
-}
 
 /**
  * R16 end to end: devices register push tokens at enrollment and check-in; every notification the
@@ -59,21 +55,13 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
     await Promise.all([apns?.stop(), fcm?.stop(), wns?.stop()]);
   });
 
-  const enroll = async (platform: string, pushToken?: string): Promise<Enrolled> => {
-    const res = await tenant.admin.post(tenant.path('/enrollments'), {
-      platform,
-      enrollmentType: 'user',
-      userId,
-      serialNumber: `SN-${randomUUID()}`,
-      osVersion: '17.4',
-      ...(pushToken && { pushToken }),
-    });
-    expect(res.status).toBe(201);
+  const enroll = async (platform: EnrollBody['platform'], pushToken?: string): Promise<EnrolledDevice> => {
+    const enrolled = await enrollDevice(tenant, { platform, enrollmentType: 'user', userId, osVersion: '17.4', ...(pushToken && { pushToken }) });
     // A device call waits until device-sync has the enrollment; an admin's action right after it may not (404).
-    expect((await device(res.body).poll(0)).status).toBe(200);
-    return res.body;
+    expect((await device(enrolled).poll(0)).status).toBe(200);
+    return enrolled;
   };
-  const device = (d: Enrolled) => {
+  const device = (d: EnrolledDevice) => {
     const http = new ApiClient(stack.gateway.url);
     const auth = { authorization: `Device ${d.deviceCredential}` };
     return {
@@ -82,12 +70,12 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
     };
   };
   /** R24: a `sync` action sends the device a notification. */
-  const sync = async (d: Enrolled) => {
+  const sync = async (d: EnrolledDevice) => {
     const res = await tenant.admin.post(tenant.path(`/devices/${d.deviceId}/actions`), { type: 'sync' });
     expect(res.status).toBe(202);
   };
-  const syncEvents = async (d: Enrolled) => stack.deviceSync.runtime.store.readStream(`devicesync-${d.deviceId}`);
-  const storedToken = async (d: Enrolled) =>
+  const syncEvents = async (d: EnrolledDevice) => stack.deviceSync.runtime.store.readStream(`devicesync-${d.deviceId}`);
+  const storedToken = async (d: EnrolledDevice) =>
     (await stack.deviceSync.runtime.db.query<{ push_token: string | null }>('select push_token from devices where device_id = $1', [d.deviceId]))[0]?.push_token;
   const metric = async (name: string, labels: string) => {
     const text = await stack.deviceSync.runtime.metrics.registry.metrics();

@@ -22,8 +22,8 @@ const renewalBody = z.object({ notBefore: z.string().datetime(), csrPem: csrPem.
 export class CertificatesController {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: EnrollmentConfig,
-    @Inject(Database) private readonly db: Database,
-    @Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority,
+    private readonly db: Database,
+    private readonly ca: MdmCertificateAuthority,
   ) {}
 
   @Post()
@@ -54,7 +54,7 @@ export class CertificatesController {
  */
 @Controller('internal/ca-certificate')
 export class CaCertificateController {
-  constructor(@Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority) {}
+  constructor(private readonly ca: MdmCertificateAuthority) {}
 
   @Get()
   @CalledBy('device-sync')

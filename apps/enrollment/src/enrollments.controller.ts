@@ -1,4 +1,4 @@
-import { Body, Controller, Inject, Param } from '@nestjs/common';
+import { Body, Controller, Param } from '@nestjs/common';
 import { z } from 'zod';
 import { tenantParams } from '@mdm/contracts/authority';
 import { EnrollBody, deviceParams, enrollBody, enrollmentOperations } from '@mdm/contracts/enrollment';
@@ -7,7 +7,7 @@ import { Enrollments } from './enrollments.service';
 
 @Controller()
 export class EnrollmentsController {
-  constructor(@Inject(Enrollments) private readonly enrollments: Enrollments) {}
+  constructor(private readonly enrollments: Enrollments) {}
 
   /** R11–R13 */
   @Serves(enrollmentOperations, 'enroll')

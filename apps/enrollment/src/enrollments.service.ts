@@ -68,11 +68,11 @@ export class Enrollments {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: EnrollmentConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(Facts) private readonly facts: Facts,
-    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
-    @Inject(MdmCertificateAuthority) private readonly ca: MdmCertificateAuthority,
+    private readonly db: Database,
+    private readonly store: EventStore,
+    private readonly facts: Facts,
+    private readonly readYourWrites: ReadYourWrites,
+    private readonly ca: MdmCertificateAuthority,
   ) {}
 
   /** A CSR is checked first (422 INVALID_CSR), outside the batch: its signature check is the only await. */

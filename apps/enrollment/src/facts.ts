@@ -1,4 +1,4 @@
-import { Controller, Inject, Injectable } from '@nestjs/common';
+import { Controller, Injectable } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { ApnsCertificateUploaded, AuthorityChanged, ConsentGranted, TenantAuthority, TenantCreated } from '@mdm/contracts/authority';
 import { TypedEnvelope } from '@mdm/contracts/core';
@@ -79,7 +79,7 @@ export interface EnrollmentFacts {
 
 @Injectable()
 export class Facts {
-  constructor(@Inject(Database) private readonly db: Database) {}
+  constructor(private readonly db: Database) {}
 
   /**
    * What each enrollment of a batch decides on (R12), in one statement, in the order asked: the

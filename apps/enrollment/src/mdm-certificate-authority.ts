@@ -30,7 +30,7 @@ export class MdmCertificateAuthority implements OnModuleInit {
   private devices!: DeviceCertificates;
 
   constructor(
-    @Inject(Database) private readonly db: Database,
+    private readonly db: Database,
     @Inject(SERVICE_CONFIG) private readonly config: EnrollmentConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}

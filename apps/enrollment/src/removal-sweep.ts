@@ -1,6 +1,5 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { deviceStreamId } from '@mdm/contracts/enrollment';
-import { REMOVAL_AFTER_EXPIRY_MS } from '@mdm/contracts/enrollment';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { REMOVAL_AFTER_EXPIRY_MS, deviceStreamId } from '@mdm/contracts/enrollment';
 import { Database, sweepInBatches } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { Sweeps } from '@mdm/platform/http';
@@ -14,9 +13,9 @@ const BATCH = 500;
 @Injectable()
 export class RemovalSweep implements OnModuleInit {
   constructor(
-    @Inject(Sweeps) private readonly sweeps: Sweeps,
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly sweeps: Sweeps,
+    private readonly db: Database,
+    private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
@@ -33,14 +32,14 @@ export class RemovalSweep implements OnModuleInit {
           returning device_id, tenant_id`,
         [cutoff, BATCH],
       );
-      for (const d of due) {
-        await this.store.append(
-          deviceStreamId(d.device_id),
-          [{ type: 'DeviceRemoved', data: { deviceId: d.device_id, reason: 'mdm-certificate-expired' } }],
-          { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
-          sql,
-        );
-      }
+      await this.store.appendToStreams(
+        due.map((d) => ({
+          streamId: deviceStreamId(d.device_id),
+          events: [{ type: 'DeviceRemoved', data: { deviceId: d.device_id, reason: 'mdm-certificate-expired' } }],
+          opts: { tenantId: d.tenant_id, actor: 'system' },
+        })),
+        sql,
+      );
       return due.length;
     });
   }

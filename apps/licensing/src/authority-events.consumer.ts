@@ -1,4 +1,4 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
   ApnsCertificateUploaded,
@@ -30,7 +30,7 @@ async function applyTenantEvent(sql: Sql, e: EventEnvelope, assignment: string, 
 /** What licensing keeps of the authority context: the tenant's authority, its APNs certificates and its configurations. */
 @Controller()
 export class AuthorityEventsConsumer {
-  constructor(@Inject(UsersService) private readonly users: UsersService) {}
+  constructor(private readonly users: UsersService) {}
 
   @EventPattern('TenantCreated')
   async tenantCreated(@Payload() e: TypedEnvelope<typeof TenantCreated>, @Ctx() { sql }: InboxContext) {

@@ -11,7 +11,7 @@ import { Directory } from './directory';
 @Injectable()
 export class AuthorityPreview {
   constructor(
-    @Inject(Directory) private readonly directory: Directory,
+    private readonly directory: Directory,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 

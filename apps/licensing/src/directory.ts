@@ -46,9 +46,9 @@ const toUser = (r: UserRow): { state: UserState; version: number } => ({
 @Injectable()
 export class Directory {
   constructor(
-    @Inject(Database) readonly db: Database,
+    readonly db: Database,
     @Inject(SERVICE_CONFIG) private readonly config: LicensingConfig,
-    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
+    private readonly readYourWrites: ReadYourWrites,
   ) {}
 
   /**

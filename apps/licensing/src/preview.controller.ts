@@ -1,4 +1,4 @@
-import { Body, Controller, Inject, Param } from '@nestjs/common';
+import { Body, Controller, Param } from '@nestjs/common';
 import { z } from 'zod';
 import { tenantParams } from '@mdm/contracts/authority';
 import { licensingOperations, previewBody } from '@mdm/contracts/licensing';
@@ -7,7 +7,7 @@ import { AuthorityPreview } from './authority-preview';
 
 @Controller()
 export class PreviewController {
-  constructor(@Inject(AuthorityPreview) private readonly authorityPreview: AuthorityPreview) {}
+  constructor(private readonly authorityPreview: AuthorityPreview) {}
 
   @Serves(licensingOperations, 'previewAuthority')
   preview(@Param(new PathPipe(tenantParams)) { tenantId }: z.infer<typeof tenantParams>, @Body(new ZodPipe(previewBody)) { authority }: z.infer<typeof previewBody>) {

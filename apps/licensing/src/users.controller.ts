@@ -1,4 +1,4 @@
-import { Body, Controller, Inject, Param, Query } from '@nestjs/common';
+import { Body, Controller, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { tenantParams } from '@mdm/contracts/authority';
 import { notFound } from '@mdm/contracts/core';
@@ -46,8 +46,8 @@ function licenseAnswer({ before, events, devices }: UserCommandResult, dryRun: b
 @Controller()
 export class UsersController {
   constructor(
-    @Inject(UsersService) private readonly users: UsersService,
-    @Inject(Directory) private readonly directory: Directory,
+    private readonly users: UsersService,
+    private readonly directory: Directory,
   ) {}
 
   @Serves(licensingOperations, 'createGroup')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { conflict } from '@mdm/contracts/core';
 import { groupStreamId, userStreamId } from '@mdm/contracts/licensing';
 import {
@@ -39,8 +39,8 @@ export class UsersService {
   private readonly groups: CommandHandler<GroupState, GroupEvent>;
 
   constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(Directory) private readonly directory: Directory,
+    private readonly store: EventStore,
+    private readonly directory: Directory,
   ) {
     this.handler = new CommandHandler(store, directory.db, {
       evolver: userEvolver,

@@ -50,9 +50,9 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
     @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(CallSigner) private readonly signer: CallSigner,
+    private readonly signer: CallSigner,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(Consumption) private readonly consumption: Consumption,
+    private readonly consumption: Consumption,
   ) {}
 
   onApplicationBootstrap(): void {

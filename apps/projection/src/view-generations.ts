@@ -72,15 +72,15 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
   private claiming = false;
 
   constructor(
-    @Inject(Database) private readonly db: Database,
+    private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(EventRegistry) private readonly registry: EventRegistry,
+    private readonly registry: EventRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
-    @Inject(Consumption) private readonly consumption: Consumption,
-    @Inject(ConsumerHandle) private readonly handle: ConsumerHandle,
-    @Inject(Freshness) private readonly freshness: Freshness,
+    private readonly consumption: Consumption,
+    private readonly handle: ConsumerHandle,
+    private readonly freshness: Freshness,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {

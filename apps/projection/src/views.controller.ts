@@ -1,4 +1,4 @@
-import { Controller, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Param, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { deviceListQuery, deviceViewParams, projectionOperations, tenantViewParams, viewPageQuery } from '@mdm/contracts/projection';
 import { PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
@@ -11,7 +11,7 @@ type Page = z.infer<typeof viewPageQuery>;
 /** API.md "Views" (R26–R29). The gateway admits tenant readers and checks the tenant; every query is within it. */
 @Controller()
 export class ViewsController {
-  constructor(@Inject(ViewsService) private readonly views: ViewsService) {}
+  constructor(private readonly views: ViewsService) {}
 
   @Serves(projectionOperations, 'getOverview')
   overview(@Param(new PathPipe(tenantViewParams)) { tenantId }: TenantParams) {
@@ -52,7 +52,7 @@ export class ViewsController {
 /** R30: the operator's rebuild (the gateway admits the operator token only). */
 @Controller()
 export class RebuildController {
-  constructor(@Inject(ViewGenerations) private readonly generations: ViewGenerations) {}
+  constructor(private readonly generations: ViewGenerations) {}
 
   @Serves(projectionOperations, 'startProjectionRebuild')
   start() {

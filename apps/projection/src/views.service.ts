@@ -21,9 +21,9 @@ const MAX_POINTS = 100;
 @Injectable()
 export class ViewsService {
   constructor(
-    @Inject(Database) private readonly db: Database,
-    @Inject(ViewGenerations) private readonly generations: ViewGenerations,
-    @Inject(Freshness) private readonly freshness: Freshness,
+    private readonly db: Database,
+    private readonly generations: ViewGenerations,
+    private readonly freshness: Freshness,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { DomainError, HttpOperation, notFound } from '@mdm/contracts/core';
 import { Principal, Tokens } from './tokens';
@@ -8,7 +8,7 @@ const BEARER = /^Bearer\s+(\S+)$/i;
 /** DESIGN.md §4: who may call what. A token of tenant A gets 404 for every id of tenant B. */
 @Injectable()
 export class Access {
-  constructor(@Inject(Tokens) private readonly tokens: Tokens) {}
+  constructor(private readonly tokens: Tokens) {}
 
   async authenticate(req: Request): Promise<Principal | undefined> {
     const header = req.header('authorization');

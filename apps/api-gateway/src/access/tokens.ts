@@ -33,8 +33,8 @@ export class Tokens {
   private readonly lookups = new GroupCommit<string, TokenRow | undefined>((hashes) => this.lookup(hashes), { maxBatch: 200 });
 
   constructor(
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly db: Database,
+    private readonly store: EventStore,
     @Inject(SERVICE_CONFIG) config: GatewayConfig,
     @Inject(LOGGER) logger: Logger,
   ) {

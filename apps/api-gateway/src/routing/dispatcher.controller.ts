@@ -19,8 +19,8 @@ export const ROUTE_TABLE = Symbol('ROUTE_TABLE');
 export class DispatcherController {
   constructor(
     @Inject(ROUTE_TABLE) private readonly routes: RouteTable,
-    @Inject(Access) private readonly access: Access,
-    @Inject(AuditLog) private readonly audit: AuditLog,
+    private readonly access: Access,
+    private readonly audit: AuditLog,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

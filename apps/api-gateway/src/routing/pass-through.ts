@@ -86,9 +86,17 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
           target = new URL(req.originalUrl, instances[i + 1]);
         }
       }
+      const refused = refusedContext(answer);
+      // The service refused the gateway's own signature (a context that reached it after it
+      // expired, in a queue, or a key not shared): the caller's credential was never judged, and a
+      // device told 401 would take its enrollment for dead.
+      if (refused) {
+        runtime.logger.warn({ upstream: target.origin, path: req.path, reason: refused }, "a service refused the gateway's signed call context");
+        throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} did not accept the gateway's call; retry`, { retryAfter: 1 });
+      }
     } catch (err) {
       const { status, body } = toErrorResponse(err, runtime.logger);
-      const retryAfter = err instanceof DomainError && err.code === 'TOO_MANY_FAILURES' ? String((err.details as { retryAfter: number }).retryAfter) : undefined;
+      const retryAfter = err instanceof DomainError ? (err.details as { retryAfter?: number } | undefined)?.retryAfter?.toString() : undefined;
       answer = { status, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter }, body: Buffer.from(JSON.stringify(body)) };
     }
     if (device) failures.record(device.address, device.credential, answer.status);
@@ -100,6 +108,12 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
     res.status(answer.status).end(answer.body);
   }
 
+}
+
+/** Why a service refused the gateway's signed call context (its 401 `UNAUTHENTICATED`), or undefined. */
+function refusedContext(answer: { status: number; body: Buffer }): string | undefined {
+  if (answer.status !== 401 || errorCode(answer) !== 'UNAUTHENTICATED') return undefined;
+  return (JSON.parse(answer.body.toString('utf8')) as { message?: string }).message ?? 'UNAUTHENTICATED';
 }
 
 /** The code of a refusal, read from the answer only when it is one. */

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Button, Text, Toolbar } from '@fluentui/react-components';
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 
 /**
  * Cursor paging (API.md "Lists"): the cursors of the pages before this one are kept, so "Previous"
@@ -21,7 +21,8 @@ export type CursorPages = ReturnType<typeof useCursorPages>;
 
 /**
  * One page of a list call (`{ items, nextCursor }`), asked again with the page's cursor; the previous
- * page stays on screen while the next one loads. `key` names the list and what it is filtered by.
+ * page stays on screen while the next one loads. `key` names the list and what it is filtered by: a
+ * page of another filter is not kept (a group's members are never shown under another group's name).
  */
 export function usePagedQuery<T extends { nextCursor?: string | null }>(
   key: readonly unknown[],
@@ -33,7 +34,7 @@ export function usePagedQuery<T extends { nextCursor?: string | null }>(
   const page = useQuery({
     queryKey: [...key, cursor],
     queryFn: () => fetchPage(cursor ? { cursor } : {}),
-    placeholderData: keepPreviousData,
+    placeholderData: (previous, previousQuery) => (previousQuery && sameList(previousQuery.queryKey, key) ? previous : undefined),
     ...options,
   });
   return { pages, page };
@@ -51,4 +52,9 @@ export function Pager({ pages, nextCursor }: { pages: CursorPages; nextCursor: s
       </Button>
     </Toolbar>
   );
+}
+
+/** Whether a query's key (the list's key and a cursor) names the same list, filtered the same way, as `key`. */
+function sameList(queryKey: readonly unknown[], key: readonly unknown[]): boolean {
+  return JSON.stringify(queryKey.slice(0, -1)) === JSON.stringify(key);
 }

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { Button, Card, CardHeader, Checkbox, Dropdown, Field, Input, MessageBar, MessageBarBody, Option, Textarea, Title2, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { Button, Card, CardHeader, Checkbox, Field, Input, MessageBar, MessageBarBody, Textarea, Title2, Title3, makeStyles, tokens } from '@fluentui/react-components';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call, fieldErrors } from '../api/client';
+import { Choice } from '../components/Choice';
 import { ComplianceSettingsFields, complianceDraftOf, complianceError, complianceSettings, emptyCompliance, type ComplianceDraft } from '../components/ComplianceSettings';
 import { DataTable, type Column } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
@@ -145,23 +146,15 @@ export default function ConfigurationsPage() {
             <Title3 as="h3">{draft.configurationId ? `Edit ${draft.name}` : 'New configuration'}</Title3>
             <div className={styles.row}>
               <Field label="Authority">
-                <Dropdown
+                <Choice
                   value={draft.authority}
-                  selectedOptions={[draft.authority]}
+                  options={authorities}
                   disabled={!!draft.configurationId}
-                  onOptionSelect={(_, d) => setDraft({ ...draft, authority: d.optionValue as Authority })}
-                >
-                  {authorities.map((a) => (
-                    <Option key={a}>{a}</Option>
-                  ))}
-                </Dropdown>
+                  onChange={(authority) => setDraft({ ...draft, authority })}
+                />
               </Field>
               <Field label="Type">
-                <Dropdown value={draft.type} selectedOptions={[draft.type]} onOptionSelect={(_, d) => setDraft({ ...draft, type: d.optionValue as Draft['type'] })}>
-                  {types.map((t) => (
-                    <Option key={t}>{t}</Option>
-                  ))}
-                </Dropdown>
+                <Choice value={draft.type} options={types} onChange={(type) => setDraft({ ...draft, type })} />
               </Field>
             </div>
             <Field label="Name" required validationMessage={refused.name}>
@@ -202,18 +195,14 @@ export default function ConfigurationsPage() {
         <CardHeader header={<Title3 as="h3">Configurations of {shown}</Title3>} />
         <div className={styles.form}>
           <Field label="Authority shown">
-            <Dropdown
+            <Choice
               value={shown}
-              selectedOptions={[shown]}
-              onOptionSelect={(_, d) => {
-                setShown(d.optionValue as Authority);
+              options={authorities}
+              onChange={(authority) => {
+                setShown(authority);
                 pages.reset();
               }}
-            >
-              {authorities.map((a) => (
-                <Option key={a}>{a}</Option>
-              ))}
-            </Dropdown>
+            />
           </Field>
           <ErrorBar error={list.error ?? remove.error} />
           <DataTable label="Configurations" rows={list.data?.items ?? []} rowKey={(c) => c.configurationId} rowTestId="configuration-row" columns={columns} />

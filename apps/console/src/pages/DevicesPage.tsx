@@ -1,8 +1,9 @@
 import { useState } from 'react';
-import { Dropdown, Field, Input, Option, Spinner, Title2 } from '@fluentui/react-components';
+import { Field, Input, Spinner, Title2 } from '@fluentui/react-components';
 import { Link } from 'wouter';
 import { api, call } from '../api/client';
 import { LIVE_REFRESH_MS } from '../api/queries';
+import { Choice } from '../components/Choice';
 import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
 import { Freshness } from '../components/Freshness';
@@ -45,18 +46,12 @@ export default function DevicesPage() {
       <div className={styles.row} role="search" aria-label="Device filters">
         {(Object.keys(filterChoices) as FilterName[]).map((name) => (
           <Field key={name} label={name}>
-            <Dropdown
-              value={filters[name] ?? 'any'}
-              selectedOptions={[filters[name] ?? '']}
-              onOptionSelect={(_, d) => setFilter({ [name]: d.optionValue || undefined })}
-            >
-              <Option value="">any</Option>
-              {filterChoices[name].map((value) => (
-                <Option key={value} value={value}>
-                  {value}
-                </Option>
-              ))}
-            </Dropdown>
+            <Choice
+              value={filters[name] ?? ''}
+              options={['', ...filterChoices[name]]}
+              text={(option) => option || 'any'}
+              onChange={(value) => setFilter({ [name]: value || undefined })}
+            />
           </Field>
         ))}
         <Field label="user id" validationMessage={userInvalid ? 'a user id (UUID)' : undefined}>

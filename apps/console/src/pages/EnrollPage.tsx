@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { Button, Card, Dropdown, Field, Input, Option, Title2, makeStyles, tokens } from '@fluentui/react-components';
+import { Button, Card, Field, Input, Title2, makeStyles, tokens } from '@fluentui/react-components';
 import { useMutation } from '@tanstack/react-query';
 import { api, call } from '../api/client';
+import { Choice } from '../components/Choice';
 import { ErrorBar } from '../components/ErrorBar';
 import { ShownOnce } from '../components/ShownOnce';
 import { useTenant } from '../session/session';
@@ -56,22 +57,10 @@ export default function EnrollPage() {
       <Card>
         <form className={styles.form} onSubmit={submit} aria-label="Enroll a device">
           <Field label="Platform">
-            <Dropdown value={form.platform} selectedOptions={[form.platform]} onOptionSelect={(_, d) => setForm({ ...form, platform: d.optionValue as typeof form.platform })}>
-              {platforms.map((p) => (
-                <Option key={p}>{p}</Option>
-              ))}
-            </Dropdown>
+            <Choice value={form.platform} options={platforms} onChange={(platform) => setForm({ ...form, platform })} />
           </Field>
           <Field label="Enrollment type">
-            <Dropdown
-              value={form.enrollmentType}
-              selectedOptions={[form.enrollmentType]}
-              onOptionSelect={(_, d) => setForm({ ...form, enrollmentType: d.optionValue as typeof form.enrollmentType })}
-            >
-              {enrollmentTypes.map((t) => (
-                <Option key={t}>{t}</Option>
-              ))}
-            </Dropdown>
+            <Choice value={form.enrollmentType} options={enrollmentTypes} onChange={(enrollmentType) => setForm({ ...form, enrollmentType })} />
           </Field>
           {text('userId', 'User id (none for userless devices)')}
           {text('serialNumber', 'Serial number', true)}

@@ -2,13 +2,11 @@ import { useRef, useState } from 'react';
 import {
   Badge,
   Button,
-  Dropdown,
   Field,
   MessageBar,
   MessageBarActions,
   MessageBarBody,
   MessageBarTitle,
-  Option,
   Spinner,
   Switch,
   Table,
@@ -24,7 +22,9 @@ import {
 } from '@fluentui/react-components';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call, isConflict } from '../api/client';
+import type { components, operations } from '../api/schema';
 import { authorityKey, useAuthority } from '../api/queries';
+import { Choice } from '../components/Choice';
 import { ErrorBar } from '../components/ErrorBar';
 import { Panel } from '../components/Panel';
 import { ChooseAuthorityDialog, authorityNames } from '../components/ChooseAuthorityDialog';
@@ -37,23 +37,31 @@ const useStyles = makeStyles({
 });
 
 const managing = ['intune', 'office365'] as const;
-const consentKinds = ['androidWorkProfile', 'appleMdmPush', 'appleDep', 'appleSchoolManager', 'appleVpp'] as const;
-const consentNames: Record<(typeof consentKinds)[number], string> = {
+type ConsentKind = NonNullable<operations['grantConsent']['requestBody']>['content']['application/json']['kind'];
+/** Every consent of the contract (R5), by the name its owner gives it. */
+const consentNames: Record<ConsentKind, string> = {
   androidWorkProfile: 'Android work profiles (Google)',
   appleMdmPush: 'Apple MDM push certificate (Apple)',
   appleDep: 'Apple Device Enrollment Program',
   appleSchoolManager: 'Apple School Manager',
   appleVpp: 'Apple Volume Purchasing Program',
 };
-const workloadNames = [
-  'compliancePolicies',
-  'deviceConfiguration',
-  'resourceAccess',
-  'endpointProtection',
-  'clientApps',
-  'officeClickToRun',
-  'windowsUpdatePolicies',
-] as const;
+const consentKinds = Object.keys(consentNames) as ConsentKind[];
+
+type CoManagement = components['schemas']['AuthorityState']['coManagement'];
+type Workload = keyof CoManagement['workloads'];
+/** Every workload of the contract, as the admin center names it (a workload the contract adds fails the type check here). */
+const workloadNames: Record<Workload, string> = {
+  compliancePolicies: 'Compliance policies',
+  deviceConfiguration: 'Device configuration',
+  resourceAccess: 'Resource access policies',
+  endpointProtection: 'Endpoint Protection',
+  clientApps: 'Client apps',
+  officeClickToRun: 'Office Click-to-Run apps',
+  windowsUpdatePolicies: 'Windows Update policies',
+};
+const workloads = Object.keys(workloadNames) as Workload[];
+const workloadHandlers = ['configMgr', 'intune'] as const satisfies readonly NonNullable<CoManagement['workloads'][Workload]>[];
 
 /** R1–R7: the tenant's MDM authority, as the Intune admin center's "Tenant status" shows it, and better. */
 export function StatusPage() {
@@ -195,7 +203,7 @@ function ConsentsCard({ tenantId, granted, canGrant }: { tenantId: string; grant
   const styles = useStyles();
   const queryClient = useQueryClient();
   const grant = useMutation({
-    mutationFn: (kind: (typeof consentKinds)[number]) => call(api.POST('/api/v1/tenants/{tenantId}/consents', { params: { path: { tenantId } }, body: { kind } })),
+    mutationFn: (kind: ConsentKind) => call(api.POST('/api/v1/tenants/{tenantId}/consents', { params: { path: { tenantId } }, body: { kind } })),
     onSettled: () => queryClient.invalidateQueries({ queryKey: authorityKey(tenantId) }),
   });
   return (
@@ -219,8 +227,6 @@ function ConsentsCard({ tenantId, granted, canGrant }: { tenantId: string; grant
   );
 }
 
-type CoManagement = { enabled: boolean; autoEnrollment: boolean; workloads: Partial<Record<(typeof workloadNames)[number], 'configMgr' | 'intune'>> };
-
 /** R2: co-management with Configuration Manager on top of Intune, and who handles each workload. */
 function CoManagementCard({ tenantId, state, version, canChange }: { tenantId: string; state: CoManagement; version: number; canChange: boolean }) {
   const styles = useStyles();
@@ -240,17 +246,14 @@ function CoManagementCard({ tenantId, state, version, canChange }: { tenantId: s
         disabled={!canChange}
         onChange={(_, d) => setDraft({ ...draft, autoEnrollment: d.checked })}
       />
-      {workloadNames.map((workload) => (
-        <Field key={workload} label={workload} orientation="horizontal">
-          <Dropdown
+      {workloads.map((workload) => (
+        <Field key={workload} label={workloadNames[workload]} orientation="horizontal">
+          <Choice
             value={draft.workloads[workload] ?? 'configMgr'}
-            selectedOptions={[draft.workloads[workload] ?? 'configMgr']}
+            options={workloadHandlers}
             disabled={!canChange}
-            onOptionSelect={(_, d) => setDraft({ ...draft, workloads: { ...draft.workloads, [workload]: d.optionValue as 'configMgr' | 'intune' } })}
-          >
-            <Option value="configMgr">configMgr</Option>
-            <Option value="intune">intune</Option>
-          </Dropdown>
+            onChange={(handler) => setDraft({ ...draft, workloads: { ...draft.workloads, [workload]: handler } })}
+          />
         </Field>
       ))}
       {canChange && (

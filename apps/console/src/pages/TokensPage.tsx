@@ -1,7 +1,8 @@
 import { useState } from 'react';
-import { Button, Card, Dropdown, Field, Option, Title2, Title3 } from '@fluentui/react-components';
+import { Button, Card, Field, Title2, Title3 } from '@fluentui/react-components';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, call } from '../api/client';
+import { Choice } from '../components/Choice';
 import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
 import { useLayoutStyles } from '../components/layout';
@@ -44,13 +45,7 @@ export default function TokensPage() {
       <Card className={styles.card}>
         <Title3 as="h3">Issue a token</Title3>
         <Field label="Role">
-          <Dropdown value={roles.find((r) => r.role === role)?.meaning} selectedOptions={[role]} onOptionSelect={(_, d) => setRole(d.optionValue as Role)}>
-            {roles.map((r) => (
-              <Option key={r.role} value={r.role}>
-                {r.meaning}
-              </Option>
-            ))}
-          </Dropdown>
+          <Choice value={role} options={roles.map((r) => r.role)} text={(option) => roles.find((r) => r.role === option)!.meaning} onChange={setRole} />
         </Field>
         <Button appearance="primary" onClick={() => create.mutate()} disabled={create.isPending}>
           Issue {role} token

@@ -19,6 +19,7 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useLocation, useParams, useSearch } from 'wouter';
 import { api, call } from '../api/client';
+import { Choice } from '../components/Choice';
 import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
 import { useLayoutStyles } from '../components/layout';
@@ -174,18 +175,14 @@ function UserCard({ tenantId, userId, canChange }: { tenantId: string; userId: s
           ))}
           <div className={styles.row}>
             <Field label="License">
-              <Dropdown
+              <Choice
                 value={sku}
-                selectedOptions={[sku]}
-                onOptionSelect={(_, d) => {
+                options={skus}
+                onChange={(chosen) => {
                   license.reset();
-                  setSku(d.optionValue!);
+                  setSku(chosen);
                 }}
-              >
-                {skus.map((s) => (
-                  <Option key={s}>{s}</Option>
-                ))}
-              </Dropdown>
+              />
             </Field>
             <Button onClick={() => license.mutate(true)} disabled={license.isPending}>
               Preview

@@ -1,4 +1,4 @@
-import { Body, Controller, Inject, Param } from '@nestjs/common';
+import { Body, Controller, Param } from '@nestjs/common';
 import { z } from 'zod';
 import { actionBody, actionParams, deviceActionParams, deviceSyncOperations } from '@mdm/contracts/device-sync';
 import { deviceStreamId } from '@mdm/contracts/enrollment';
@@ -11,9 +11,9 @@ import { ActionsService } from './actions.service';
 @Controller()
 export class ActionsController {
   constructor(
-    @Inject(ActionsService) private readonly actions: ActionsService,
-    @Inject(ReadYourWrites) private readonly readYourWrites: ReadYourWrites,
-    @Inject(DeviceStateOwners) private readonly owners: DeviceStateOwners,
+    private readonly actions: ActionsService,
+    private readonly readYourWrites: ReadYourWrites,
+    private readonly owners: DeviceStateOwners,
   ) {}
 
   /** The device as its owner last committed it (enrolled a moment ago, or unenrolled), then the action. */

@@ -35,10 +35,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 @Injectable()
 export class ActionsService extends ActionsPort {
   constructor(
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly db: Database,
+    private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(NotifierPort) private readonly notifier: NotifierPort,
+    private readonly notifier: NotifierPort,
   ) {
     super();
   }

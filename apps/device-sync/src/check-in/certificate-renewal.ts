@@ -32,7 +32,7 @@ export class CertificateRenewal {
 
   constructor(
     @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
-    @Inject(CallSigner) private readonly signer: CallSigner,
+    private readonly signer: CallSigner,
   ) {
     this.enrollmentUrl = config.ENROLLMENT_URL;
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Header, Inject, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Header, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import { CheckInBody, checkInBody, deviceSyncOperations } from '@mdm/contracts/device-sync';
 import { Serves, ZodPipe } from '@mdm/platform/http';
@@ -9,8 +9,8 @@ import { CheckInService } from './check-in.service';
 @Controller()
 export class CheckInController {
   constructor(
-    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
-    @Inject(CheckInService) private readonly checkIns: CheckInService,
+    private readonly auth: DeviceAuth,
+    private readonly checkIns: CheckInService,
   ) {}
 
   /** R18/R19: a scheduled check-in, one after a notification and one the user starts are the same call. */

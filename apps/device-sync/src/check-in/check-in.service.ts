@@ -122,13 +122,13 @@ export class CheckInService {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: DeviceSyncConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(CheckInFacts) private readonly facts: CheckInFacts,
-    @Inject(ActionsPort) private readonly actions: ActionsPort,
-    @Inject(CertificateRenewal) private readonly renewal: CertificateRenewal,
-    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
-    @Inject(PushTokens) private readonly pushTokens: PushTokens,
+    private readonly db: Database,
+    private readonly store: EventStore,
+    private readonly facts: CheckInFacts,
+    private readonly actions: ActionsPort,
+    private readonly renewal: CertificateRenewal,
+    private readonly auth: DeviceAuth,
+    private readonly pushTokens: PushTokens,
   ) {}
 
   /**

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
 import { LEGACY_PROFILE_TYPES, syncStreamId } from '@mdm/contracts/device-sync';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
@@ -19,9 +19,9 @@ const BATCH = 500;
 @Injectable()
 export class LegacyProfilesSweep implements OnModuleInit {
   constructor(
-    @Inject(Sweeps) private readonly sweeps: Sweeps,
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly sweeps: Sweeps,
+    private readonly db: Database,
+    private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
@@ -44,14 +44,14 @@ export class LegacyProfilesSweep implements OnModuleInit {
         const old = (i: Installed) => LEGACY_PROFILE_TYPES.includes(i.type) && i.authority !== target;
         return [{ ...d, items: d.installed.filter(old), kept: d.installed.filter((i) => !old(i)) }];
       });
-      for (const d of moving) {
-        await this.store.append(
-          syncStreamId(d.device_id),
-          [{ type: 'LegacyProfilesExpired', data: { deviceId: d.device_id, items: d.items } }],
-          { expectedVersion: 'any', tenantId: d.tenant_id, actor: 'system' },
-          sql,
-        );
-      }
+      await this.store.appendToStreams(
+        moving.map((d) => ({
+          streamId: syncStreamId(d.device_id),
+          events: [{ type: 'LegacyProfilesExpired', data: { deviceId: d.device_id, items: d.items } }],
+          opts: { tenantId: d.tenant_id, actor: 'system' },
+        })),
+        sql,
+      );
       await sql.query(
         `update devices x set legacy_due_at = null,
                 migration_state = case when r.installed is null then x.migration_state else 'legacyProfilesExpired' end,

@@ -26,8 +26,8 @@ export class CheckInFanOutService extends FanOutPort {
   private readonly batchSize: number;
 
   constructor(
-    @Inject(EventStore) private readonly store: EventStore,
-    @Inject(NotifierPort) private readonly notifier: NotifierPort,
+    private readonly store: EventStore,
+    private readonly notifier: NotifierPort,
     @Optional() @Inject(FAN_OUT_BATCH_SIZE) batchSize?: number,
   ) {
     super();

@@ -1,4 +1,4 @@
-import { Controller, Inject, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { deviceSyncOperations, notificationsQuery } from '@mdm/contracts/device-sync';
@@ -11,8 +11,8 @@ import { LongPollHub, PollRevoked } from './long-poll-hub';
 @Controller()
 export class NotificationsController {
   constructor(
-    @Inject(DeviceAuth) private readonly auth: DeviceAuth,
-    @Inject(LongPollHub) private readonly hub: LongPollHub,
+    private readonly auth: DeviceAuth,
+    private readonly hub: LongPollHub,
   ) {}
 
   @Serves(deviceSyncOperations, 'pollNotifications')

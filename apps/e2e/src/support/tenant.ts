@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import type { TenantAuthority } from '@mdm/contracts/authority';
+import type { EnrollBody, enrollmentAnswerSchema } from '@mdm/contracts/enrollment';
 import { StackOptions, TestStack, startStack } from './stack';
 import { ApiClient } from './api-client';
 
@@ -31,6 +34,15 @@ export async function createUser(tenant: TestTenant, userPrincipalName: string, 
     if (licensed.status !== 200) throw new Error(`assigning ${sku} failed: ${licensed.status} ${JSON.stringify(licensed.body)}`);
   }
   return userId;
+}
+
+export type EnrolledDevice = z.infer<typeof enrollmentAnswerSchema>;
+
+/** A device enrolled by the tenant's admin, under a serial number of its own unless one is given: the enrollment's answer. */
+export async function enrollDevice(tenant: TestTenant, body: Omit<EnrollBody, 'serialNumber'> & { serialNumber?: string }): Promise<EnrolledDevice> {
+  const res = await tenant.admin.post(tenant.path('/enrollments'), { serialNumber: `SN-${randomUUID()}`, ...body });
+  if (res.status !== 201) throw new Error(`enrollment failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
 }
 
 /** A token of the tenant with the given role. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Topics } from '@mdm/contracts/core';
 import { Consumption, PlatformModule } from './platform.module';
@@ -16,7 +16,7 @@ const probe: ServiceDefinition = {
 
 @Injectable()
 class Reader {
-  constructor(@Inject(Consumption) readonly consumption: Consumption) {}
+  constructor(readonly consumption: Consumption) {}
 }
 
 /** The platform's parts for a service run on `env`, with a class that asks for what it consumes. */

@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Body, Controller, DynamicModule, Get, Global, HttpCode, Inject, Module, Post, Res } from '@nestjs/common';
+import { BeforeApplicationShutdown, Body, Controller, DynamicModule, Get, Global, HttpCode, Module, Post, Res } from '@nestjs/common';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Response } from 'express';
@@ -90,8 +90,8 @@ const publishedVersionsQuery = z
 @Controller()
 class OperationsController {
   constructor(
-    @Inject(ServiceRuntime) private readonly runtime: ServiceRuntime,
-    @Inject(ConsumerHandle) private readonly consumer: ConsumerHandle,
+    private readonly runtime: ServiceRuntime,
+    private readonly consumer: ConsumerHandle,
   ) {}
 
   @Get('health')

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Platform, PushProviderName, pushProviderOf } from '@mdm/contracts/authority';
 import { syncStreamId } from '@mdm/contracts/device-sync';
 import { Database, Sql } from '@mdm/platform/database';
@@ -12,8 +12,8 @@ import { EventStore, NewEvent } from '@mdm/platform/event-store';
 @Injectable()
 export class PushTokens {
   constructor(
-    @Inject(Database) private readonly db: Database,
-    @Inject(EventStore) private readonly store: EventStore,
+    private readonly db: Database,
+    private readonly store: EventStore,
   ) {}
 
   /**
