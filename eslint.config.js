@@ -46,20 +46,31 @@ module.exports = [
   },
   { files: testFiles, rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
   {
-    // The X.509 and CMS libraries need their crypto engine set before use: it is set once, in the platform.
+    // The X.509 and CMS libraries need their crypto engine set before use, and kafkajs its request
+    // queue patched: each is done once, in the platform.
     files: ['**/*.ts'],
-    ignores: ['libs/platform/crypto/**'],
+    ignores: ['libs/platform/crypto/**', 'libs/platform/kafka/**'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: [
             { name: '@peculiar/x509', message: "Import { x509 } from '@mdm/platform/crypto/x509' (its engine is set there)." },
             { name: 'pkijs', message: "Import { pkijs } from '@mdm/platform/crypto/cms' (its engine is set there)." },
+            {
+              name: 'kafkajs',
+              message: "Make clients with '@mdm/platform/kafka' (createKafka, quietKafka): its request queue is patched there.",
+              allowTypeImports: true,
+            },
           ],
         },
       ],
     },
+  },
+  {
+    // The bench's raw-producer baseline measures kafkajs itself.
+    files: ['bench/scenarios/kafka-produce.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
   },
   {
     // End-to-end tests, and a service's integration tests, boot the apps themselves: they reach into apps/ by design.

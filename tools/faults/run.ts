@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { isDeepStrictEqual } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, quietKafka } from '@mdm/platform/kafka';
 import { ApiClient } from '../../apps/e2e/src/support/api-client';
 import {
   EventLog,
@@ -618,7 +618,7 @@ async function main() {
     });
     stackRef = stack;
     gatewayUrl = stack.url;
-    kafka = new Kafka({ clientId: 'faults', brokers: [infra.kafka.brokers], logLevel: logLevel.NOTHING });
+    kafka = quietKafka({ clientId: 'faults', brokers: [infra.kafka.brokers] });
     say(`stack up: ${gatewayUrl}; logs in ${logDir}`);
 
     const chosen = cases.filter((c) => (only ? only.split(',').some((words) => c.name.includes(words)) : !short || c.short));

@@ -46,12 +46,10 @@ export const unknownDevice = () => new DomainError('UNAUTHORIZED', 'unknown, une
 
 /**
  * A credential found here (its device's row), or not here yet but naming a device its owner knows
- * (`row` null: enrolled a moment ago, its credential's `lookup` says which).
+ * (`row` null: enrolled a moment ago, its credential's `lookup` says which, and `published` the
+ * version of its device's stream enrollment answered: the catch-up waits for it without asking again).
  */
-export interface KnownCredential {
-  credential: DeviceCredential;
-  row: DeviceRow | null;
-}
+export type KnownCredential = { credential: DeviceCredential; row: DeviceRow } | { credential: DeviceCredential & { lookup: CredentialLookup }; row: null; published: number };
 
 /**
  * A device call is decided on current state (API.md: every command that answered before it is
@@ -117,10 +115,12 @@ export class DeviceAuth {
       arriving.length === 0
         ? {}
         : await this.readYourWrites.published([{ ownerUrl: this.owners.enrollmentUrl, queries: this.deviceQueries(arriving) }]);
-    return items.map((credential) => {
+    return items.map((credential): KnownCredential | undefined => {
       const row = rows.get(credential.hash);
       if (row) return row.status === 'active' ? { credential, row } : undefined;
-      return credential.lookup && deviceStreamId(credential.lookup.deviceId) in published ? { credential, row: null } : undefined;
+      const { lookup } = credential;
+      const version = lookup && published[deviceStreamId(lookup.deviceId)];
+      return lookup && version !== undefined ? { credential: { ...credential, lookup }, row: null, published: version } : undefined;
     });
   }
 
@@ -132,22 +132,28 @@ export class DeviceAuth {
   async catchUp(items: KnownCredential[], unknown: (index: number) => void = () => undefined): Promise<(AuthenticatedDevice | undefined)[]> {
     const hashes = [...new Set(items.map((k) => k.credential.hash))];
     let rows = new Map(items.flatMap((k) => (k.row ? [[k.credential.hash, k.row] as const] : [])));
-    // Device streams named by a credential that is not here yet (a device enrolled a moment ago).
+    // Device streams named by a credential that is not here yet (a device enrolled a moment ago), and
+    // the versions enrollment gave when the lookup asked: they are waited for, not asked for again.
     const arriving = new Map<string, CredentialLookup>();
-    for (const { credential, row } of items) if (!row && credential.lookup) arriving.set(credential.hash, credential.lookup);
+    const answered: Record<string, number> = {};
+    for (const k of items) {
+      if (k.row) continue;
+      arriving.set(k.credential.hash, k.credential.lookup);
+      answered[deviceStreamId(k.credential.lookup.deviceId)] = k.published;
+    }
     const refuse = () => items.forEach((k, i) => rows.has(k.credential.hash) || arriving.has(k.credential.hash) || unknown(i));
-    let asked = new Set<string>();
+    // The streams asked of their owners for this batch so far: each is asked once.
+    const asked = new Set(Object.keys(answered));
     for (let round = 0; round < ROUNDS; round++) {
       // A device that is no longer active here stays so: unenrolled and removed are final.
       const live = [...rows.values()].filter((r) => r.status === 'active');
       const owners = this.ask(live, [...arriving.values()], asked);
       if (owners.length === 0) break;
-      const wanted = await this.readYourWrites.published(owners);
+      const wanted = { ...answered, ...(await this.readYourWrites.published(owners)) };
       for (const [hash, lookup] of arriving) if (!(deviceStreamId(lookup.deviceId) in wanted)) arriving.delete(hash);
       refuse();
       rows = await this.appliedAndRead(wanted, hashes);
       for (const hash of arriving.keys()) if (rows.has(hash)) arriving.delete(hash);
-      asked = new Set([...asked, ...live.map((r) => r.device_id)]);
     }
     return items.map((k) => {
       const row = rows.get(k.credential.hash);
@@ -162,32 +168,39 @@ export class DeviceAuth {
     return [...byTenant].map(([tenantId, streams]) => ({ tenantId, streams }));
   }
 
-  /** What to ask each owner for: devices whose streams were not asked for in an earlier round. */
+  /**
+   * What to ask each owner for: the streams of these devices' tenants (with their configurations),
+   * users and devices not asked for yet, which are then marked `asked`. A device that arrived in the
+   * first round adds only its user in the second.
+   */
   private ask(live: DeviceRow[], arriving: CredentialLookup[], asked: Set<string>): OwnerQuery[] {
-    const tenants = new Map<string, { users: Set<string>; devices: Set<string> }>();
-    const of = (tenantId: string) => {
+    const tenants = new Map<string, { tenant: string[]; users: Set<string>; devices: Set<string> }>();
+    const want = (tenantId: string, kind: 'users' | 'devices' | 'tenant', stream: string) => {
+      if (asked.has(stream)) return;
+      asked.add(stream);
       let t = tenants.get(tenantId);
-      if (!t) tenants.set(tenantId, (t = { users: new Set(), devices: new Set() }));
-      return t;
+      if (!t) tenants.set(tenantId, (t = { tenant: [], users: new Set(), devices: new Set() }));
+      if (kind === 'tenant') t.tenant.push(stream);
+      else t[kind].add(stream);
     };
     for (const r of live) {
-      if (asked.has(r.device_id)) continue;
-      const t = of(r.tenant_id);
-      t.devices.add(deviceStreamId(r.device_id));
-      if (r.user_id) t.users.add(userStreamId(r.user_id));
+      want(r.tenant_id, 'tenant', tenantStreamId(r.tenant_id));
+      want(r.tenant_id, 'devices', deviceStreamId(r.device_id));
+      if (r.user_id) want(r.tenant_id, 'users', userStreamId(r.user_id));
     }
-    for (const l of arriving) of(l.tenantId).devices.add(deviceStreamId(l.deviceId));
-    if (tenants.size === 0) return [];
-    const queries = (pick: (tenantId: string, t: { users: Set<string>; devices: Set<string> }) => Omit<StreamQuery, 'tenantId'>) =>
-      [...tenants].map(([tenantId, t]) => ({ tenantId, ...pick(tenantId, t) }));
+    for (const l of arriving) {
+      want(l.tenantId, 'tenant', tenantStreamId(l.tenantId));
+      want(l.tenantId, 'devices', deviceStreamId(l.deviceId));
+    }
+    const owner = (ownerUrl: string, pick: (t: { tenant: string[]; users: Set<string>; devices: Set<string> }) => Omit<StreamQuery, 'tenantId'>) => ({
+      ownerUrl,
+      queries: [...tenants].map(([tenantId, t]) => ({ tenantId, ...pick(t) })).filter((q) => (q.streams?.length ?? 0) + (q.prefixes?.length ?? 0) > 0),
+    });
     return [
-      {
-        ownerUrl: this.owners.authorityUrl,
-        queries: queries((tenantId) => ({ streams: [tenantStreamId(tenantId)], prefixes: [configurationStreamId('')] })),
-      },
-      { ownerUrl: this.owners.licensingUrl, queries: queries((_, t) => ({ streams: [...t.users] })) },
-      { ownerUrl: this.owners.enrollmentUrl, queries: queries((_, t) => ({ streams: [...t.devices] })) },
-    ];
+      owner(this.owners.authorityUrl, (t) => ({ streams: t.tenant, prefixes: t.tenant.length > 0 ? [configurationStreamId('')] : [] })),
+      owner(this.owners.licensingUrl, (t) => ({ streams: [...t.users] })),
+      owner(this.owners.enrollmentUrl, (t) => ({ streams: [...t.devices] })),
+    ].filter((o) => o.queries.length > 0);
   }
 
   private async rows(hashes: string[]): Promise<Map<string, DeviceRow>> {

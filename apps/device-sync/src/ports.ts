@@ -1,18 +1,21 @@
-import { EventEnvelope } from '@mdm/contracts/core';
+import { AuthorityChanged } from '@mdm/contracts/authority';
+import { TypedEnvelope } from '@mdm/contracts/core';
 import { RemoteActionType } from '@mdm/contracts/device-sync';
+import { UserAuthorityChanged } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 
 export type NotificationReason = 'authorityChanged' | 'userAuthorityChanged' | 'sync' | 'remoteAction';
-export type AuthorityFrom = 'unknown' | 'intune' | 'office365' | 'coexistence' | null;
+export type TenantAuthorityChange = TypedEnvelope<typeof AuthorityChanged>;
+export type UserAuthorityChange = TypedEnvelope<typeof UserAuthorityChanged>;
 
 /**
  * R16/R17: the check-in fan-out. Called in the inbox transaction of the authority change, after the
  * facts (tenant authority, user licenses) were updated.
  */
 export abstract class FanOutPort {
-  abstract tenantChanged(sql: Sql, event: EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>): Promise<void>;
+  abstract tenantChanged(sql: Sql, event: TenantAuthorityChange): Promise<void>;
   /** A batch of user changes, in their order (a tenant's authority change moves all its users at once). */
-  abstract usersChanged(sql: Sql, events: EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>[]): Promise<void>;
+  abstract usersChanged(sql: Sql, events: UserAuthorityChange[]): Promise<void>;
 }
 
 /** Queues a notification for devices (durably, in `sql`) and wakes their long polls once committed. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TenantAuthority } from '@mdm/contracts/authority';
 import { selfSignedCertificatePem } from '@mdm/platform/testing';
 import { DeviceClient } from './support/device-client';
 import { TestStack, startStack } from './support/stack';
@@ -70,11 +71,7 @@ describe('device calls see every command that answered before them (API.md, R14,
   const names = (body: { configurations?: { name: string }[] }) => (body.configurations ?? []).map((c) => c.name).sort();
   const same = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
-  async function tenantOf(authority: string) {
-    const t = await createTenant(stack, `Consistency ${randomUUID().slice(0, 8)}`);
-    expect((await t.admin.put(t.path('/authority'), { authority })).status).toBe(200);
-    return t;
-  }
+  const tenantOf = (authority: TenantAuthority) => createTenant(stack, `Consistency ${randomUUID().slice(0, 8)}`, authority);
   async function apns(t: TestTenant, authority: string) {
     const now = Date.now();
     const certificatePem = await selfSignedCertificatePem({ notBefore: new Date(now - DAY_MS), notAfter: new Date(now + 400 * DAY_MS) });

@@ -37,8 +37,7 @@ describe('device calls: repeated refused credentials from one client address', (
 
   beforeAll(async () => {
     stack = await startStack({ env: { DEVICE_FAILURE_LIMIT: String(LIMIT), DEVICE_FAILURE_WINDOW_S: '600' } });
-    tenant = await createTenant(stack, 'Guessing');
-    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' })).status).toBe(200);
+    tenant = await createTenant(stack, 'Guessing', 'intune');
   });
   afterAll(() => stack.stop());
 

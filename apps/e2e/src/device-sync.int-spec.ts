@@ -168,8 +168,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
 
   /** An office365 tenant with a group whose Android devices get two profiles, `<group> Wi-Fi` and `<group> Mail`. */
   async function office365WithProfiles(tenantName: string, groupName: string) {
-    const t = await createTenant(stack, tenantName);
-    await t.admin.put(t.path('/authority'), { authority: 'office365' });
+    const t = await createTenant(stack, tenantName, 'office365');
     const group: string = (await t.admin.post(t.path('/groups'), { name: groupName })).body.groupId;
     for (const [name, type] of [[`${groupName} Wi-Fi`, 'wifi'], [`${groupName} Mail`, 'email']]) {
       await t.admin.post(t.path('/authorities/office365/configurations'), { name, type, platforms: ['android'], settings: {}, assignedGroupIds: [group] });

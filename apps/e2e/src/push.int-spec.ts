@@ -42,9 +42,8 @@ describe('push providers (R16): APNs, FCM and WNS fakes behind a whole stack', (
         WNS_CHANNEL_HOSTS: wns.url,
       },
     });
-    tenant = await createTenant(stack, 'Push');
+    tenant = await createTenant(stack, 'Push', 'intune');
     const admin = tenant.admin;
-    expect((await admin.put(tenant.path('/authority'), { authority: 'intune' })).status).toBe(200);
     expect((await admin.post(tenant.path('/consents'), { kind: 'appleMdmPush' })).status).toBe(201);
     const certificatePem = await selfSignedCertificatePem({ notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 400 * 86_400_000) });
     expect((await admin.put(tenant.path('/authorities/intune/apns-certificate'), { certificatePem })).status).toBe(200);

@@ -26,8 +26,7 @@ describe('surviving faults: dependency outages and draining', () => {
     proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     await proxy.open();
     stack = await startStack({ env: { DATABASE_URL: proxy.url(process.env.DATABASE_URL!) } });
-    tenant = await createTenant(stack, 'Outage');
-    expect((await tenant.admin.put(tenant.path('/authority'), { authority: 'intune' })).status).toBe(200);
+    tenant = await createTenant(stack, 'Outage', 'intune');
   }, 120_000);
   afterAll(async () => {
     proxy?.resume();

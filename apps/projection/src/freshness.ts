@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Admin, Kafka } from 'kafkajs';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { Clock } from '@mdm/platform/clock';
-import { CLOCK, CONSUMED_TOPICS, KAFKA, LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
+import { CLOCK, Consumption, KAFKA, LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { CallSigner, callService } from '@mdm/platform/http-client';
 import { Delivery, InboxConsumer } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
@@ -52,7 +52,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
     @Inject(KAFKA) private readonly kafka: Kafka,
     private readonly signer: CallSigner,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(CONSUMED_TOPICS) private readonly topics: readonly string[],
+    private readonly consumption: Consumption,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -133,7 +133,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
         await admin.connect();
         this.admin = admin;
       }
-      const topics = [...this.topics];
+      const topics = [...this.consumption.topics];
       const ends = new Map<string, bigint>();
       for (const topic of topics) for (const p of await this.admin.fetchTopicOffsets(topic)) ends.set(key({ topic, partition: p.partition }), BigInt(p.high));
       // Partitions this process has applied nothing of yet: what the group committed is where it stands.
@@ -162,7 +162,7 @@ export class Freshness implements OnApplicationBootstrap, OnApplicationShutdown 
 
   private async lookAtOutboxes(): Promise<void> {
     const { config } = this;
-    const topics = new Set(this.topics);
+    const topics = new Set(this.consumption.topics);
     const owners = [config.AUTHORITY_URL, config.LICENSING_URL, config.ENROLLMENT_URL, config.DEVICE_SYNC_URL];
     await Promise.all(
       owners.map(async (owner) => {

@@ -1,4 +1,4 @@
-import { EventData, EventEnvelope } from '@mdm/contracts/core';
+import { EventEnvelope, isEvent } from '@mdm/contracts/core';
 import { CheckInsRequested } from '@mdm/contracts/device-sync';
 import { UserAuthorityChanged } from '@mdm/contracts/licensing';
 import {
@@ -26,8 +26,6 @@ import {
 import { Sql } from '@mdm/platform/database';
 import { DEVICE_COLUMNS, ViewTables } from './view-tables';
 
-type Requests = EventEnvelope<EventData<typeof CheckInsRequested>>;
-
 /**
  * Applies a batch of events to one generation of the views, set-based: the batch's devices, users and
  * tenants are loaded (locked, in id order) in one statement each, folded in memory, and written back
@@ -49,8 +47,8 @@ export class Projector {
       const deviceId = deviceIdOf(e);
       if (deviceId) deviceTenants.set(deviceId, e.tenantId);
       if (deviceId && changesConfigurations(e)) listed.add(deviceId);
-      if (e.type === 'CheckInsRequested') for (const d of (e as Requests).data.devices) deviceTenants.set(d.deviceId, e.tenantId);
-      if (e.type === 'UserAuthorityChanged') userTenants.set((e.data as { userId: string }).userId, e.tenantId);
+      if (isEvent(e, CheckInsRequested)) for (const d of e.data.devices) deviceTenants.set(d.deviceId, e.tenantId);
+      if (isEvent(e, UserAuthorityChanged)) userTenants.set(e.data.userId, e.tenantId);
     }
 
     const devices = await loadDocs<DeviceState>(sql, t.devices, 'device_id', deviceTenants, {
@@ -68,20 +66,18 @@ export class Projector {
       const deviceId = deviceIdOf(e);
       if (deviceId) {
         if (applyDeviceEvent(devices.get(deviceId)!, e)) timeline.push({ deviceId, event: e, position: timelinePosition(e), data: timelineData(e) });
-      } else if (e.type === 'CheckInsRequested') {
-        const requests = e as Requests;
-        for (const entry of requests.data.devices) {
-          applyCheckInRequest(devices.get(entry.deviceId)!, requests, entry);
+      } else if (isEvent(e, CheckInsRequested)) {
+        for (const entry of e.data.devices) {
+          applyCheckInRequest(devices.get(entry.deviceId)!, e, entry);
           timeline.push({
             deviceId: entry.deviceId,
             event: e,
             position: timelinePosition(e, entry.afterVersion),
-            data: { reason: requests.data.reason, to: requests.data.to },
+            data: { reason: e.data.reason, to: e.data.to },
           });
         }
-      } else if (e.type === 'UserAuthorityChanged') {
-        const data = e.data as EventData<typeof UserAuthorityChanged>;
-        applyUserSwitch(users.get(data.userId)!, e as EventEnvelope<typeof data>);
+      } else if (isEvent(e, UserAuthorityChanged)) {
+        applyUserSwitch(users.get(e.data.userId)!, e);
       } else if (isTenantStream(e)) {
         tenantEvents.push(e);
       }

@@ -3,7 +3,7 @@ import { DomainError, EventRegistry, deadLetterTopic } from '@mdm/contracts/core
 import { RebuildStatus } from '@mdm/contracts/projection';
 import { Clock } from '@mdm/platform/clock';
 import { Database, pgErrorCode } from '@mdm/platform/database';
-import { CLOCK, CONSUMED_TOPICS, ConsumerHandle, KAFKA, LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
+import { CLOCK, ConsumerHandle, Consumption, KAFKA, LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { InboxConsumer } from '@mdm/platform/inbox';
 import { Kafka, endOffsets, ensureTopics, groupReached } from '@mdm/platform/kafka';
 import { Logger } from '@mdm/platform/logging';
@@ -78,7 +78,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
     private readonly registry: EventRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_CONFIG) private readonly config: ProjectionConfig,
-    @Inject(CONSUMED_TOPICS) private readonly topics: readonly string[],
+    private readonly consumption: Consumption,
     private readonly handle: ConsumerHandle,
     private readonly freshness: Freshness,
   ) {}
@@ -205,7 +205,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       finishedAt: null,
       eventsApplied: 0,
       error: null,
-      targets: await endOffsets(this.kafka, [...this.topics]),
+      targets: await endOffsets(this.kafka, [...this.consumption.topics]),
     };
     // The claim: one instance's rebuild at a time, of the generation after the live one.
     const claimed = await this.db.transaction(async (sql) => {
@@ -230,7 +230,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
 
   private groupOf(generation: number): string {
     // Generation 1 keeps the configured group name, so a fresh install looks like any other service.
-    const base = this.config.KAFKA_CONSUMER_GROUP!;
+    const base = this.consumption.groupId;
     return generation === 1 ? base : `${base}.g${generation}`;
   }
 
@@ -244,7 +244,7 @@ export class ViewGenerations implements OnApplicationBootstrap, OnApplicationShu
       kafka: this.kafka,
       db: this.db,
       groupId,
-      topics: [...this.topics],
+      topics: [...this.consumption.topics],
       registry: this.registry,
       logger: this.logger.child({ component: 'inbox', groupId }),
       mode: 'batch',

@@ -1,19 +1,17 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
-import { EventEnvelope } from '@mdm/contracts/core';
+import { TenantAuthority } from '@mdm/contracts/authority';
 import { FAN_OUT_CHUNK, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
 import { LEGACY_PROFILE_DAYS } from '@mdm/device-sync/domain';
-import { effectiveAuthority } from '@mdm/contracts/licensing';
+import { EffectiveAuthority, effectiveAuthority } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
-import { AuthorityFrom, FanOutPort, NotificationReason, NotifierPort } from '../ports';
+import { eventContext } from '@mdm/platform/inbox';
+import { FanOutPort, NotificationReason, NotifierPort, TenantAuthorityChange, UserAuthorityChange } from '../ports';
 
 /** Optional: devices per notification insert / per event append (tests make it small). */
 export const FAN_OUT_BATCH_SIZE = Symbol('FAN_OUT_BATCH_SIZE');
 
-type Change = EventEnvelope<{ from: AuthorityFrom; to: AuthorityFrom }>;
 type FanOutReason = 'authorityChanged' | 'userAuthorityChanged';
-type UserChange = EventEnvelope<{ userId: string; from: AuthorityFrom; to: AuthorityFrom }>;
 
 /** 100,000 devices are 20 statements of 5,000: few round trips, and no statement grows without bound. */
 const BATCH = 5000;
@@ -36,7 +34,7 @@ export class CheckInFanOutService extends FanOutPort {
     this.batchSize = batchSize ?? BATCH;
   }
 
-  async tenantChanged(sql: Sql, event: Change): Promise<void> {
+  async tenantChanged(sql: Sql, event: TenantAuthorityChange): Promise<void> {
     const { from, to } = event.data;
     if (from === to) return;
     const at = new Date(event.occurredAt);
@@ -58,7 +56,7 @@ export class CheckInFanOutService extends FanOutPort {
       await this.store.appendToEach(
         'DeviceMigrationBlocked',
         batch.map((d) => ({ streamId: syncStreamId(d.device_id), data: { deviceId: d.device_id, reason: 'userless', authority: null } })),
-        { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+        { ...eventContext(event), actor: event.actor, occurredAt: at },
         sql,
       );
     }
@@ -75,7 +73,7 @@ export class CheckInFanOutService extends FanOutPort {
    * are: one enrolled under the old authority whose enrollment arrived after the fan-out, one whose
    * check-in was blocked. Each change keeps its own outcome (its CheckInFanOut, caused by it).
    */
-  async usersChanged(sql: Sql, events: UserChange[]): Promise<void> {
+  async usersChanged(sql: Sql, events: UserAuthorityChange[]): Promise<void> {
     const changes = events.filter((e) => e.data.from !== e.data.to);
     if (changes.length === 0) return;
     const tenants = await sql.query<{ tenant_id: string; authority_event_id: string | null }>(
@@ -87,7 +85,7 @@ export class CheckInFanOutService extends FanOutPort {
       changes.map((e) => e.tenantId),
       changes.map((e) => e.data.userId),
     ]);
-    const marked = new Map<UserChange, string[]>();
+    const marked = new Map<UserAuthorityChange, string[]>();
     // A user changed twice in one batch: the second change sees what the first marked, as in turn.
     for (const round of userRounds(changes)) {
       const devices = await this.markUsersPending(
@@ -134,7 +132,7 @@ export class CheckInFanOutService extends FanOutPort {
    */
   private async markUsersPending(
     sql: Sql,
-    users: { tenantId: string; userId: string; at: Date; unsettledOnly: boolean; target: AuthorityFrom }[],
+    users: { tenantId: string; userId: string; at: Date; unsettledOnly: boolean; target: EffectiveAuthority }[],
   ): Promise<Map<string, string[]>> {
     const rows = await sql.query<{ device_id: string; user_id: string }>(
       `with u as (
@@ -175,7 +173,7 @@ export class CheckInFanOutService extends FanOutPort {
    */
   private async record(
     sql: Sql,
-    fanOuts: { event: Change; deviceIds: string[]; outcome: { reason: FanOutReason; userId: string | null; devicesNeedingSupport: number } }[],
+    fanOuts: { event: TenantAuthorityChange | UserAuthorityChange; deviceIds: string[]; outcome: { reason: FanOutReason; userId: string | null; devicesNeedingSupport: number } }[],
   ): Promise<void> {
     const marked = [...new Set(fanOuts.flatMap((f) => f.deviceIds))];
     const rows =
@@ -209,8 +207,8 @@ export class CheckInFanOutService extends FanOutPort {
             afterVersion: Number(r.version ?? 0),
             nextCheckInAt: r.next_check_in_at?.toISOString() ?? null,
             target:
-              reason === 'userAuthorityChanged'
-                ? (event.data.to as ManagingAuthority | null)
+              event.type === 'UserAuthorityChanged'
+                ? event.data.to
                 : effectiveAuthority(r.tenant_authority ?? 'unknown', r.licenses ?? []),
           };
         });
@@ -224,7 +222,8 @@ export class CheckInFanOutService extends FanOutPort {
             })),
             { type: 'CheckInFanOut', data: { ...outcome, ...cause, from: event.data.from, devicesNotified: deviceIds.length } },
           ],
-          opts: { tenantId: event.tenantId, actor: event.actor, correlationId: event.correlationId, causationId: event.eventId, occurredAt: at },
+          // Each change's events in its own context, not the batch's: its tenant and correlation, caused by it.
+          opts: { ...eventContext(event), actor: event.actor, occurredAt: at },
         };
       }),
       sql,
@@ -248,8 +247,8 @@ function pendingSince(at: string, days: string): string {
 }
 
 /** The changes in rounds that name each user at most once; a user's changes keep their order. */
-function userRounds(changes: UserChange[]): UserChange[][] {
-  const rounds: UserChange[][] = [];
+function userRounds(changes: UserAuthorityChange[]): UserAuthorityChange[][] {
+  const rounds: UserAuthorityChange[][] = [];
   const seen = new Map<string, number>();
   for (const change of changes) {
     const round = seen.get(change.data.userId) ?? 0;

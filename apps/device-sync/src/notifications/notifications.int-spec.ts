@@ -4,20 +4,22 @@ import type { AddressInfo } from 'node:net';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
+import { AuthorityChanged, TenantAuthority, tenantStreamId } from '@mdm/contracts/authority';
 import { EventRegistry, Topics, eventEnvelopeSchema } from '@mdm/contracts/core';
 import { deviceNotificationSchema, deviceSyncEvents, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
+import { EffectiveAuthority, UserAuthorityChanged, userStreamId } from '@mdm/contracts/licensing';
 import { ManualClock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { ApiExceptionFilter, CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { CallSigner } from '@mdm/platform/http-client';
-import { TEST_SIGNING_KEY, envelopeFixture, eventually, testDatabase } from '@mdm/platform/testing';
+import { TEST_SIGNING_KEY, eventFixture, eventually, testDatabase } from '@mdm/platform/testing';
 import { ReadYourWrites } from '@mdm/platform/inbox';
 import { DeviceAuth, DeviceStateOwners } from '../device-auth';
 import { deviceSyncService } from '../device-sync.definition';
 import { MdmSignatureGuard } from '../mdm-signature';
-import { AuthorityFrom, NotificationReason } from '../ports';
+import { NotificationReason } from '../ports';
 import { outboxChannel } from '@mdm/platform/event-store';
 import { notificationChannel } from './channels';
 import { CheckInFanOutService } from './check-in-fan-out.service';
@@ -90,8 +92,8 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     return { withUser: rows.filter((r) => r.user_id).map((r) => r.device_id), userless: rows.filter((r) => !r.user_id).map((r) => r.device_id) };
   }
 
-  const authorityChanged = (tenantId: string, from: AuthorityFrom, to: AuthorityFrom) =>
-    envelopeFixture({ type: 'AuthorityChanged', streamId: `tenant-${tenantId}`, tenantId, actor: 'token:admin', data: { from, to } });
+  const authorityChanged = (tenantId: string, from: TenantAuthority, to: TenantAuthority) =>
+    eventFixture(AuthorityChanged, { streamId: tenantStreamId(tenantId), tenantId, actor: 'token:admin', data: { from, to } });
 
   const devicesIn = (tenantId: string) =>
     db.query<{ device_id: string; migration_state: string; migration_changed_at: Date | null }>(
@@ -236,7 +238,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     const userId = randomUUID();
     const mine = (await seed(tenantId, { users: 2, userId })).withUser;
     const others = (await seed(tenantId, { users: 2, userless: 1 })).withUser;
-    const event = envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, data: { userId, from: 'office365' as const, to: 'intune' as const } });
+    const event = eventFixture(UserAuthorityChanged, { streamId: userStreamId(userId), tenantId, data: { userId, from: 'office365', to: 'intune', warnings: [] } });
 
     await db.transaction((sql) => fanOut.usersChanged(sql, [event]));
 
@@ -265,7 +267,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     await db.query(`update devices set managed_by = 'intune', migration_state = 'migrated' where device_id = $1`, [moved]);
     const [late] = (await seed(tenantId, { users: 1, userId })).withUser;
     const userChange = (causationId: string) =>
-      envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, causationId, data: { userId, from: 'office365' as const, to: 'intune' as const } });
+      eventFixture(UserAuthorityChanged, { streamId: userStreamId(userId), tenantId, causationId, data: { userId, from: 'office365', to: 'intune', warnings: [] } });
     const toldFor = async (reason: string) =>
       (await db.query<{ device_id: string }>('select device_id from notifications where tenant_id = $1 and reason = $2', [tenantId, reason])).map((r) => r.device_id).sort();
     const states = async () => Object.fromEntries((await devicesIn(tenantId)).map((d) => [d.device_id, d.migration_state]));
@@ -283,7 +285,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(Object.values(await states())).toEqual(['pendingCheckIn', 'pendingCheckIn', 'pendingCheckIn']);
   });
 
-  it('R9/R16: a batch of user changes has the outcome of its changes applied in turn, each recorded as caused by its own change', async () => {
+  it('R9/R16: a batch of user changes has the outcome of its changes applied in turn, each recorded as caused by its own change, in its correlation', async () => {
     const tenantId = randomUUID();
     const [alice, bob] = [randomUUID(), randomUUID()];
     const [waiting, moved] = (await seed(tenantId, { users: 2, userId: alice })).withUser;
@@ -295,8 +297,8 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     });
     await db.query(`update devices set managed_by = 'intune', migration_state = 'migrated' where device_id = any($1::uuid[])`, [[moved, settled]]);
     const [late] = (await seed(tenantId, { users: 1, userId: alice })).withUser;
-    const userChange = (userId: string, causationId: string, from: AuthorityFrom, to: AuthorityFrom) =>
-      envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, causationId, data: { userId, from, to } });
+    const userChange = (userId: string, causationId: string, from: EffectiveAuthority, to: EffectiveAuthority) =>
+      eventFixture(UserAuthorityChanged, { streamId: userStreamId(userId), tenantId, causationId, data: { userId, from, to, warnings: [] } });
     const batch = [
       userChange(alice, change.eventId, 'office365', 'intune'), // licensing's answer: only the device the fan-out missed
       userChange(bob, randomUUID(), 'intune', 'office365'), // a licence: every device of bob
@@ -310,13 +312,15 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(told.map((r) => r.device_id).sort()).toEqual([late, settled, waiting, moved, late].sort());
     expect((await devicesIn(tenantId)).every((d) => d.migration_state === 'pendingCheckIn')).toBe(true);
     const recorded = (await store.readStream(fanOutStreamId(tenantId))).slice(2);
-    expect(recorded.map((e) => [e.type, e.streamVersion, e.causationId])).toEqual([
-      ['CheckInsRequested', 3, batch[0].eventId],
-      ['CheckInFanOut', 4, batch[0].eventId],
-      ['CheckInsRequested', 5, batch[1].eventId],
-      ['CheckInFanOut', 6, batch[1].eventId],
-      ['CheckInsRequested', 7, batch[3].eventId],
-      ['CheckInFanOut', 8, batch[3].eventId],
+    // Each in its change's own context (eventContext), not the batch's.
+    const caused = (n: number) => [batch[n].eventId, batch[n].correlationId];
+    expect(recorded.map((e) => [e.type, e.streamVersion, e.causationId, e.correlationId])).toEqual([
+      ['CheckInsRequested', 3, ...caused(0)],
+      ['CheckInFanOut', 4, ...caused(0)],
+      ['CheckInsRequested', 5, ...caused(1)],
+      ['CheckInFanOut', 6, ...caused(1)],
+      ['CheckInsRequested', 7, ...caused(3)],
+      ['CheckInFanOut', 8, ...caused(3)],
     ]);
     const named = (e: (typeof recorded)[number]) => (e.data as { devices: { deviceId: string }[] }).devices.map((d) => d.deviceId).sort();
     expect([named(recorded[0]), named(recorded[2]), named(recorded[4])]).toEqual([[late], [settled], [waiting, moved, late].sort()]);
@@ -610,7 +614,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
         [tenantId],
       );
       const answers = users.map((userId) =>
-        envelopeFixture({ type: 'UserAuthorityChanged', streamId: `user-${userId}`, tenantId, causationId: change.eventId, data: { userId, from: 'office365' as const, to: 'intune' as const } }),
+        eventFixture(UserAuthorityChanged, { streamId: userStreamId(userId), tenantId, causationId: change.eventId, data: { userId, from: 'office365', to: 'intune', warnings: [] } }),
       );
 
       const started = Date.now();

@@ -36,3 +36,11 @@ export interface DomainEvent<TType extends string = string, TData = unknown> {
 export type DomainEventOf<D> = D extends EventDefinition<infer T, infer S> ? DomainEvent<T, z.infer<S>> : never;
 
 export type TypedEnvelope<D> = D extends EventDefinition<infer T, infer S> ? EventEnvelope<z.infer<S>, T> : never;
+
+/**
+ * Whether an envelope is of the definition's type, which then types its payload: for a consumer
+ * whose events the registry decoded (and validated) without knowing which it would be handed.
+ */
+export function isEvent<T extends string, S extends z.ZodTypeAny>(event: EventEnvelope, definition: EventDefinition<T, S>): event is EventEnvelope<z.infer<S>, T> {
+  return event.type === definition.type;
+}

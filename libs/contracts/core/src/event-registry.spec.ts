@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { defineEvent } from './event-definition';
+import { defineEvent, isEvent } from './event-definition';
 import { EventContractError, EventRegistry } from './event-registry';
 
 const V2 = defineEvent({
@@ -49,5 +49,12 @@ describe('event contracts', () => {
   it('a definition whose older versions have no upcaster is refused when registered', () => {
     const broken = defineEvent({ type: 'Broken', schemaVersion: 3, data: z.object({}), upcasters: { 1: (d) => d } });
     expect(() => new EventRegistry([broken])).toThrow('event type Broken lacks an upcaster from v2');
+  });
+
+  it('isEvent tells a decoded envelope of the definition\'s type, and types its payload by the definition', () => {
+    const decoded = new EventRegistry([V2]).decode(JSON.stringify(envelope(2, { displayName: 'kiosk' })));
+    const other = { ...decoded, type: 'DeviceRenamed' };
+    expect([isEvent(decoded, V2), isEvent(other, V2)]).toEqual([true, false]);
+    if (isEvent(decoded, V2)) expect(decoded.data.displayName).toBe('kiosk');
   });
 });

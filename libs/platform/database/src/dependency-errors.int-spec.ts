@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { Client } from 'pg';
-import { Kafka, logLevel } from 'kafkajs';
+import { quietKafka } from '@mdm/platform/kafka';
 import { Database } from './index';
 import { unavailableDependency } from './dependency-errors';
 
@@ -48,7 +48,7 @@ describe('unavailableDependency (outage or bug)', () => {
   });
 
   it('a broker that is not there is a Kafka outage', async () => {
-    const kafka = new Kafka({ clientId: 'spec', brokers: [`127.0.0.1:${await closedPort()}`], connectionTimeout: 300, retry: { retries: 1, initialRetryTime: 50 }, logLevel: logLevel.NOTHING });
+    const kafka = quietKafka({ clientId: 'spec', brokers: [`127.0.0.1:${await closedPort()}`], connectionTimeout: 300, retry: { retries: 1, initialRetryTime: 50 } });
     const admin = kafka.admin();
     expect(unavailableDependency(await failure(() => admin.connect()))).toBe('kafka');
   });

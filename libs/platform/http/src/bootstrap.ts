@@ -7,7 +7,7 @@ import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
 import { callerAuthentication, signedBodyCheck } from './caller';
 import { ApiExceptionFilter, bodyErrorHandler } from './errors';
-import { ConsumerHandle, HttpDrain, PlatformModule } from './platform.module';
+import { ConsumerHandle, Consumption, HttpDrain, PlatformModule } from './platform.module';
 import { requestContext } from './request-context';
 import { ServiceDefinition, ServiceRuntime } from './service-runtime';
 
@@ -74,14 +74,15 @@ export async function startService(
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   // The runtime's definition: its topics carry the namespace, if one is configured.
   const { consumes } = runtime.definition;
-  if (consumes && !consumes.ownConsumers) {
-    const { topics, mode, awaitedStreams } = consumes;
-    const groupId = runtime.consumerGroup!;
+  const consumption = Consumption.of(runtime);
+  if (consumes && consumption && !consumes.ownConsumers) {
+    const { mode, awaitedStreams } = consumes;
+    const { groupId, topics } = consumption;
     const transport = new InboxEventTransport({
       kafka: runtime.kafka,
       db: runtime.db,
       groupId,
-      topics: topics.map((t) => t.topic),
+      topics: [...topics],
       registry: runtime.registry,
       logger: logger.child({ component: 'inbox', groupId }),
       mode,

@@ -10,8 +10,25 @@ import { ConsumerState, InboxConsumer, ReadYourWrites } from '@mdm/platform/inbo
 import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { ZodPipe } from './validation';
-import { CLOCK, CONSUMED_TOPICS, KAFKA, LOGGER, SERVICE_CONFIG } from './providers';
+import { CLOCK, KAFKA, LOGGER, SERVICE_CONFIG } from './providers';
 import { ServiceRuntime, Sweeps } from './service-runtime';
+
+/**
+ * What a service that consumes reads: its consumer group (the inbox's name) and its topics, as this
+ * run names them (a test stack may rename both). Provided only to a service that consumes.
+ */
+export class Consumption {
+  constructor(
+    readonly groupId: string,
+    readonly topics: readonly string[],
+  ) {}
+
+  static of(runtime: ServiceRuntime): Consumption | undefined {
+    const { consumes } = runtime.definition;
+    const groupId = runtime.consumerGroup;
+    return consumes && groupId ? new Consumption(groupId, consumes.topics.map((t) => t.topic)) : undefined;
+  }
+}
 
 /** Where the running consumer (if any) is found, for /health and /metrics. */
 export class ConsumerHandle {
@@ -136,6 +153,7 @@ class OperationsController {
 @Module({})
 export class PlatformModule {
   static forRuntime(runtime: ServiceRuntime): DynamicModule {
+    const consumption = Consumption.of(runtime);
     return {
       module: PlatformModule,
       controllers: [OperationsController],
@@ -148,7 +166,7 @@ export class PlatformModule {
         { provide: CLOCK, useValue: runtime.clock },
         { provide: LOGGER, useValue: runtime.logger },
         { provide: KAFKA, useValue: runtime.kafka },
-        { provide: CONSUMED_TOPICS, useValue: runtime.definition.consumes?.topics.map((t) => t.topic) ?? [] },
+        ...(consumption ? [{ provide: Consumption, useValue: consumption }] : []),
         { provide: CallSigner, useValue: runtime.signer },
         { provide: EventRegistry, useValue: runtime.registry },
         { provide: Sweeps, useValue: runtime.sweeps },
@@ -168,7 +186,7 @@ export class PlatformModule {
         CLOCK,
         LOGGER,
         KAFKA,
-        CONSUMED_TOPICS,
+        ...(consumption ? [Consumption] : []),
         CallSigner,
         EventRegistry,
         Sweeps,

@@ -8,5 +8,3 @@ export const SERVICE_CONFIG = 'mdm:service-config';
 export const CLOCK = 'mdm:clock';
 export const LOGGER = 'mdm:logger';
 export const KAFKA = 'mdm:kafka';
-/** The names of the topics the service consumes, as this run names them (a test stack may rename them): string[]. */
-export const CONSUMED_TOPICS = 'mdm:consumed-topics';

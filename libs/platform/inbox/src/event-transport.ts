@@ -2,7 +2,8 @@ import { CustomTransportStrategy, EventPattern, MessageHandler, Server } from '@
 import { lastValueFrom } from 'rxjs';
 import { EventEnvelope } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
-import { BatchHandler, InboxConsumer, InboxConsumerSettings, inEventContext } from './inbox-consumer';
+import { runWithContext } from '@mdm/platform/logging';
+import { BatchHandler, InboxConsumer, InboxConsumerSettings, inEventContext, sharedContext } from './inbox-consumer';
 
 /** What an `@EventPattern` or `@EventBatch` handler receives beside the events: the inbox transaction to write in. */
 export class InboxContext {
@@ -13,6 +14,10 @@ export class InboxContext {
  * Like `@EventPattern(type)`, for a handler that takes the events of its type that come one after
  * another in a transaction as one array, in order: one statement for many events. Events of other
  * types between them split the array, so every event is still applied in its turn.
+ *
+ * The handler runs in the context its events share (`sharedContext`); a step done for one event
+ * (a log line, an append left to take its correlation from the context) runs in `inEventContext`,
+ * and an append made for many events at once gives each its `eventContext`.
  */
 export const EventBatch = (type: string): MethodDecorator => EventPattern(type, { batch: true });
 
@@ -86,13 +91,16 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
     return this.handlers.get(type)!;
   }
 
-  /** Each run of consecutive events of one type goes to its handler: at once to an `@EventBatch` one, else one by one. */
+  /**
+   * Each run of consecutive events of one type goes to its handler: at once to an `@EventBatch` one,
+   * in the context the events share, else one by one, each in its own.
+   */
   private readonly dispatch: BatchHandler = async (items, sql) => {
     const context = new InboxContext(sql);
     for (const events of runsOfOneType(items.map((i) => i.event))) {
       const handler = this.handlerOf(events[0].type);
       if (!handler) continue;
-      if (handler.extras?.batch) await this.invoke(handler, events, context);
+      if (handler.extras?.batch) await runWithContext(sharedContext(events), () => this.invoke(handler, events, context));
       else for (const event of events) await inEventContext(event, () => this.invoke(handler, event, context));
     }
   };

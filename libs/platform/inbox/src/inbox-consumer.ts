@@ -1,7 +1,7 @@
 import { EventContractError, EventEnvelope, EventHeaders, EventRegistry, deadLetterTopic } from '@mdm/contracts/core';
 import { GroupCommit, Sql, unavailableDependency } from '@mdm/platform/database';
 import { Consumer, ConsumerConfig, EachBatchPayload, GROUP_SESSION, Kafka, KafkaMessage, Producer, createReliableProducer } from '@mdm/platform/kafka';
-import { Logger, runWithContext } from '@mdm/platform/logging';
+import { LogContext, Logger, runWithContext } from '@mdm/platform/logging';
 import { withRetries } from '@mdm/platform/retry';
 
 export interface Delivery {
@@ -73,9 +73,25 @@ export interface InboxConsumerSettings {
   ignores?: (event: { type: string; streamId: string }) => boolean;
 }
 
+/** The context of work done for an event: its tenant and correlation, caused by it. */
+export function eventContext(event: EventEnvelope): Required<LogContext> {
+  return { correlationId: event.correlationId, tenantId: event.tenantId, causationId: event.eventId };
+}
+
 /** Runs `fn` in the event's log context: what it logs, and what it appends, carries the event's correlation id. */
 export function inEventContext<T>(event: EventEnvelope, fn: () => Promise<T>): Promise<T> {
-  return runWithContext({ correlationId: event.correlationId, tenantId: event.tenantId, causationId: event.eventId }, fn);
+  return runWithContext(eventContext(event), fn);
+}
+
+/**
+ * The context events share: each field all their contexts agree on (the answers to one change share
+ * its tenant and correlation); the others unset, so that none names one event (or an outer context's)
+ * for all of them.
+ */
+export function sharedContext(events: readonly EventEnvelope[]): LogContext {
+  const contexts = events.map(eventContext);
+  const agreed = (key: keyof LogContext) => (contexts.every((c) => c[key] === contexts[0][key]) ? contexts[0]?.[key] : undefined);
+  return { correlationId: agreed('correlationId'), tenantId: agreed('tenantId'), causationId: agreed('causationId') };
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;

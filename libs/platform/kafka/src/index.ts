@@ -1,4 +1,4 @@
-import { Admin, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import { Admin, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kafkajs';
 import './request-queue-patch';
 import { TopicSpec } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
@@ -25,6 +25,14 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * retried by the relay, and exactly-once effects rest on the outbox and the inboxes, not on the producer.
  */
 const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer';
+
+/**
+ * A client that logs nothing, for test harnesses and tools: through this library, so that its
+ * connections have the request-queue patch (a bare kafkajs client warns TimeoutNegativeWarning).
+ */
+export function quietKafka(config: Omit<KafkaConfig, 'logLevel' | 'logCreator'>): Kafka {
+  return new Kafka({ ...config, logLevel: logLevel.NOTHING });
+}
 
 export function createKafka({ clientId, brokers, logger }: KafkaOptions): Kafka {
   const log = logger.child({ component: 'kafkajs' });

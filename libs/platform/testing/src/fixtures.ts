@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, EventEnvelope } from '@mdm/contracts/core';
+import type { z } from 'zod';
+import { DomainError, EventDefinition, EventEnvelope } from '@mdm/contracts/core';
 
 /** An envelope as a producing service would publish it; the test names what matters. */
-export function envelopeFixture<T>(
-  fields: Pick<EventEnvelope, 'type' | 'streamId' | 'tenantId'> & Partial<EventEnvelope> & { data: T },
-): EventEnvelope<T> {
+export function envelopeFixture<T, TType extends string = string>(
+  fields: Pick<EventEnvelope, 'streamId' | 'tenantId'> & Partial<Omit<EventEnvelope, 'type' | 'data'>> & { type: TType; data: T },
+): EventEnvelope<T, TType> {
   const now = new Date().toISOString();
   return {
     eventId: randomUUID(),
@@ -17,6 +18,14 @@ export function envelopeFixture<T>(
     causationId: null,
     ...fields,
   };
+}
+
+/** An envelope of a contract's event: its type, schema version and payload are the definition's. */
+export function eventFixture<T extends string, S extends z.ZodTypeAny>(
+  definition: EventDefinition<T, S>,
+  fields: Pick<EventEnvelope, 'streamId' | 'tenantId'> & Partial<Omit<EventEnvelope, 'type' | 'data'>> & { data: z.infer<S> },
+): EventEnvelope<z.infer<S>, T> {
+  return envelopeFixture({ ...fields, type: definition.type, schemaVersion: definition.schemaVersion });
 }
 
 /** The error of `type` that `fn` throws (a test of a refusal fails when there is none; another error is rethrown). */

@@ -2,14 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
-import { Kafka, logLevel } from 'kafkajs';
+import { quietKafka } from '@mdm/platform/kafka';
 
 export const WORKSPACE_ROOT = path.resolve(__dirname, '../../../..');
 export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/mdm_test';
 
 /** Waits until a broker answers a metadata request. */
 export async function waitForKafka(brokers: string[], timeoutMs = 60_000): Promise<void> {
-  const kafka = new Kafka({ clientId: 'probe', brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  const kafka = quietKafka({ clientId: 'probe', brokers, retry: { retries: 0 } });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const admin = kafka.admin();

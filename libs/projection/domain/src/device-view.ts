@@ -1,14 +1,16 @@
 import { ManagingAuthority, Platform, pushProviderOf } from '@mdm/contracts/authority';
-import { EventData, EventEnvelope } from '@mdm/contracts/core';
+import { EventData, EventEnvelope, isEvent } from '@mdm/contracts/core';
 import {
   CheckInsRequested,
   DeviceCheckedIn,
   DeviceConfigurationsChanged,
   applyConfigurationDelta,
+  DeviceMigrated,
   DeviceMigrationBlocked,
   LEGACY_PROFILE_TYPES,
   LegacyProfilesExpired,
   MdmCertificateRenewed,
+  PushTokenCleared,
   PushTokenRegistered,
   RemoteActionQueued,
   RemoteActionStatusChanged,
@@ -95,9 +97,7 @@ export function joinDevice(rest: DeviceWithoutLists, lists: DeviceLists | null):
 /** Whether applying the event may read or change the device's configuration lists. */
 export function changesConfigurations(event: EventEnvelope): boolean {
   if (event.type === 'DeviceConfigurationsChanged' || event.type === 'LegacyProfilesExpired') return true;
-  if (event.type !== 'DeviceCheckedIn') return false;
-  const d = event.data as EventData<typeof DeviceCheckedIn>;
-  return Boolean(d.configurations || d.redundantConfigurations);
+  return isEvent(event, DeviceCheckedIn) && Boolean(event.data.configurations || event.data.redundantConfigurations);
 }
 
 export function emptyDevice(deviceId: string, tenantId: string): DeviceState {
@@ -137,73 +137,52 @@ export function applyDeviceEvent(device: DeviceState, event: EventEnvelope): boo
   device.sync.version = event.streamVersion;
   const key = 2 * event.streamVersion;
   const at = event.occurredAt;
-  switch (event.type) {
-    case 'DeviceMigrationBlocked': {
-      const { reason } = event.data as EventData<typeof DeviceMigrationBlocked>;
-      setMigration(device, key, reason === 'userless' ? 'needsSupport' : 'blockedApns', at);
-      break;
-    }
-    case 'DeviceMigrated':
-      setMigration(device, key, 'migrated', at);
-      break;
-    case 'DeviceCheckedIn': {
-      const d = event.data as EventData<typeof DeviceCheckedIn>;
-      device.sync.managedBy = d.managedBy;
-      device.sync.lastCheckInAt = at;
-      // Check-ins before version 3 carry the whole lists; later ones change nothing in them.
-      if (d.configurations) device.sync.configurations = d.configurations.map(held);
-      if (d.redundantConfigurations) device.sync.redundant = d.redundantConfigurations.map(held);
-      device.sync.compliance = { state: d.compliance.state, reasons: d.compliance.reasons, source: d.compliance.source };
-      // Version-1 check-ins did not say; a check-in moves every device that was told to move.
-      const affected = !['none', 'needsSupport'].includes(device.migration.state);
-      setMigration(device, key, d.migration ?? (affected ? 'migrated' : device.migration.state), at, d.migrationSince);
-      if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: d.nextCheckInAt };
-      break;
-    }
-    case 'DeviceConfigurationsChanged': {
-      const d = event.data as EventData<typeof DeviceConfigurationsChanged>;
-      const { configurations, redundant } = applyConfigurationDelta<HeldConfiguration>(device.sync, d);
-      device.sync.configurations = configurations;
-      device.sync.redundant = redundant;
-      break;
-    }
-    case 'LegacyProfilesExpired': {
-      const { items } = event.data as EventData<typeof LegacyProfilesExpired>;
-      const gone = (c: ConfigurationView) => items.some((i) => i.name === c.name && i.type === c.type && i.authority === c.authority);
-      device.sync.configurations = device.sync.configurations.filter((c) => !gone(c));
-      setMigration(device, key, 'legacyProfilesExpired', at);
-      break;
-    }
-    case 'RemoteActionQueued': {
-      const d = event.data as EventData<typeof RemoteActionQueued>;
-      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: 'pending', updatedAt: at, queued: event.streamVersion };
-      break;
-    }
-    case 'RemoteActionStatusChanged': {
-      const d = event.data as EventData<typeof RemoteActionStatusChanged>;
-      const queued = device.sync.actions[d.commandId]?.queued ?? event.streamVersion;
-      device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at, queued };
-      break;
-    }
-    case 'PushTokenRegistered':
-      device.sync.pushToken = true;
-      break;
-    case 'PushTokenCleared':
-      device.sync.pushToken = false;
-      break;
-    case 'MdmCertificateRenewed': {
-      const d = event.data as EventData<typeof MdmCertificateRenewed>;
-      device.sync.certificate = { serial: d.serial, notAfter: d.notAfter };
-      break;
-    }
+  if (isEvent(event, DeviceMigrationBlocked)) {
+    setMigration(device, key, event.data.reason === 'userless' ? 'needsSupport' : 'blockedApns', at);
+  } else if (isEvent(event, DeviceMigrated)) {
+    setMigration(device, key, 'migrated', at);
+  } else if (isEvent(event, DeviceCheckedIn)) {
+    const d = event.data;
+    device.sync.managedBy = d.managedBy;
+    device.sync.lastCheckInAt = at;
+    // Check-ins before version 3 carry the whole lists; later ones change nothing in them.
+    if (d.configurations) device.sync.configurations = d.configurations.map(held);
+    if (d.redundantConfigurations) device.sync.redundant = d.redundantConfigurations.map(held);
+    device.sync.compliance = { state: d.compliance.state, reasons: d.compliance.reasons, source: d.compliance.source };
+    // Version-1 check-ins did not say; a check-in moves every device that was told to move.
+    const affected = !['none', 'needsSupport'].includes(device.migration.state);
+    setMigration(device, key, d.migration ?? (affected ? 'migrated' : device.migration.state), at, d.migrationSince);
+    if (key >= device.schedule.key) device.schedule = { key, nextCheckInAt: d.nextCheckInAt };
+  } else if (isEvent(event, DeviceConfigurationsChanged)) {
+    const { configurations, redundant } = applyConfigurationDelta<HeldConfiguration>(device.sync, event.data);
+    device.sync.configurations = configurations;
+    device.sync.redundant = redundant;
+  } else if (isEvent(event, LegacyProfilesExpired)) {
+    const { items } = event.data;
+    const gone = (c: ConfigurationView) => items.some((i) => i.name === c.name && i.type === c.type && i.authority === c.authority);
+    device.sync.configurations = device.sync.configurations.filter((c) => !gone(c));
+    setMigration(device, key, 'legacyProfilesExpired', at);
+  } else if (isEvent(event, RemoteActionQueued)) {
+    const d = event.data;
+    device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: 'pending', updatedAt: at, queued: event.streamVersion };
+  } else if (isEvent(event, RemoteActionStatusChanged)) {
+    const d = event.data;
+    const queued = device.sync.actions[d.commandId]?.queued ?? event.streamVersion;
+    device.sync.actions[d.commandId] = { commandId: d.commandId, type: d.type, status: d.status, updatedAt: at, queued };
+  } else if (isEvent(event, PushTokenRegistered)) {
+    device.sync.pushToken = true;
+  } else if (isEvent(event, PushTokenCleared)) {
+    device.sync.pushToken = false;
+  } else if (isEvent(event, MdmCertificateRenewed)) {
+    device.sync.certificate = { serial: event.data.serial, notAfter: event.data.notAfter };
   }
   return true;
 }
 
 function applyEnrollment(device: DeviceState, event: EventEnvelope): boolean {
   if (device.enrollment && event.streamVersion <= device.enrollment.version) return false;
-  if (event.type === 'DeviceEnrolled') {
-    const d = event.data as EventData<typeof DeviceEnrolled>;
+  if (isEvent(event, DeviceEnrolled)) {
+    const d = event.data;
     device.enrollment = {
       version: event.streamVersion,
       serialNumber: d.serialNumber,
@@ -319,11 +298,11 @@ export function timelinePosition(event: EventEnvelope, afterVersion?: number): n
  * out) and without push tokens (R16: an address for the device that no admin needs to read).
  */
 export function timelineData(event: EventEnvelope): Record<string, unknown> {
-  if (event.type === 'PushTokenRegistered') {
-    const { token: _token, ...rest } = event.data as EventData<typeof PushTokenRegistered>;
+  if (isEvent(event, PushTokenRegistered)) {
+    const { token: _token, ...rest } = event.data;
     return rest;
   }
-  if (event.type !== 'DeviceEnrolled') return event.data as Record<string, unknown>;
-  const { credentialHash: _hidden, pushToken: _token, ...rest } = event.data as EventData<typeof DeviceEnrolled>;
+  if (!isEvent(event, DeviceEnrolled)) return event.data as Record<string, unknown>;
+  const { credentialHash: _hidden, pushToken: _token, ...rest } = event.data;
   return rest;
 }
