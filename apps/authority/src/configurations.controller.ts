@@ -1,8 +1,6 @@
 import { Body, Controller, Param, Query } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
-  ConfigurationEvent,
   authorityOperations,
   authorityParams,
   configurationBody,
@@ -10,19 +8,11 @@ import {
   configurationParams,
   configurationStreamId,
 } from '@mdm/contracts/authority';
-import {
-  ConfigurationState,
-  assertExists,
-  assertLive,
-  configurationEvolver,
-  createConfiguration,
-  deleteConfiguration,
-  updateConfiguration,
-} from '@mdm/authority/domain';
-import { Database } from '@mdm/platform/database';
-import { CommandHandler, EventStore } from '@mdm/platform/event-store';
+import { ConfigurationState, assertExists, assertLive } from '@mdm/authority/domain';
+import { EventStore } from '@mdm/platform/event-store';
 import { Actor, PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 
+import { ConfigurationsService } from './configurations.service';
 import { TenantsService } from './tenants.service';
 
 type Params = z.infer<typeof configurationParams>;
@@ -38,15 +28,11 @@ function view(state: ConfigurationState) {
 /** R7: profiles and compliance policies, each a stream of its own under its tenant and authority. */
 @Controller()
 export class ConfigurationsController {
-  private readonly configurations: CommandHandler<ConfigurationState, ConfigurationEvent>;
-
   constructor(
     private readonly store: EventStore,
-    db: Database,
+    private readonly configurations: ConfigurationsService,
     private readonly tenants: TenantsService,
-  ) {
-    this.configurations = new CommandHandler(store, db, { evolver: configurationEvolver });
-  }
+  ) {}
 
   @Serves(authorityOperations, 'createConfiguration')
   async create(
@@ -54,14 +40,7 @@ export class ConfigurationsController {
     @Body(new ZodPipe(configurationBody)) body: ConfigurationBody,
     @Actor() actor: string,
   ) {
-    assertExists((await this.tenants.load(tenantId)).state);
-    const configurationId = randomUUID();
-    const { state } = await this.configurations.handle(
-      configurationStreamId(configurationId),
-      () => createConfiguration({ configurationId, authority, content: content(body) }),
-      { tenantId, actor },
-    );
-    return view(state);
+    return view(await this.configurations.create(tenantId, authority, content(body), actor));
   }
 
   /**
@@ -75,7 +54,7 @@ export class ConfigurationsController {
   ) {
     assertExists((await this.tenants.load(tenantId)).state);
     const streams = Object.keys(await this.store.publishedVersions(tenantId, [configurationStreamId('')]));
-    const states = await Promise.all(streams.map(async (id) => (await this.configurations.load(id, tenantId)).state));
+    const states = await Promise.all(streams.map((id) => this.configurations.load(tenantId, id)));
     const live = states
       .filter((c) => c.exists && !c.deleted && c.authority === authority)
       .sort((a, b) => a.name.localeCompare(b.name) || a.configurationId.localeCompare(b.configurationId));
@@ -84,30 +63,24 @@ export class ConfigurationsController {
   }
 
   @Serves(authorityOperations, 'getConfiguration')
-  async get(@Param(new PathPipe(configurationParams)) params: Params) {
-    const { state } = await this.configurations.load(configurationStreamId(params.configurationId), params.tenantId);
-    assertLive(state, params.authority);
+  async get(@Param(new PathPipe(configurationParams)) { tenantId, authority, configurationId }: Params) {
+    const state = await this.configurations.load(tenantId, configurationStreamId(configurationId));
+    assertLive(state, authority);
     return view(state);
   }
 
   @Serves(authorityOperations, 'updateConfiguration')
   async update(
-    @Param(new PathPipe(configurationParams)) params: Params,
+    @Param(new PathPipe(configurationParams)) { tenantId, authority, configurationId }: Params,
     @Body(new ZodPipe(configurationBody)) body: ConfigurationBody,
     @Actor() actor: string,
   ) {
-    const { state } = await this.handle(params, actor, (current) =>
-      updateConfiguration(current, { authority: params.authority, content: content(body), expectedVersion: body.expectedVersion }),
-    );
-    return view(state);
+    const cmd = { authority, content: content(body), expectedVersion: body.expectedVersion };
+    return view(await this.configurations.update(tenantId, configurationId, cmd, actor));
   }
 
   @Serves(authorityOperations, 'deleteConfiguration')
-  async remove(@Param(new PathPipe(configurationParams)) params: Params, @Actor() actor: string) {
-    await this.handle(params, actor, (current) => deleteConfiguration(current, params.authority));
-  }
-
-  private handle({ tenantId, configurationId }: Params, actor: string, decide: (state: ConfigurationState) => ConfigurationEvent[]) {
-    return this.configurations.handle(configurationStreamId(configurationId), decide, { tenantId, actor });
+  async remove(@Param(new PathPipe(configurationParams)) { tenantId, authority, configurationId }: Params, @Actor() actor: string) {
+    await this.configurations.remove(tenantId, configurationId, authority, actor);
   }
 }

@@ -1,28 +1,15 @@
 import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
 import { DomainError, EventRegistry, Topics } from '@mdm/contracts/core';
 import { createTenant, setAuthority } from '@mdm/authority/domain';
-import { Sql } from '@mdm/platform/database';
-import { AppendOptions, NewEvent, VersionConflictError } from '@mdm/platform/event-store';
-import { InMemoryEventStore, InMemoryInbox } from '@mdm/platform/testing';
+import { VersionConflictError } from '@mdm/platform/event-store';
+import { InMemoryEventStore, InMemoryInbox, RacedEventStore } from '@mdm/platform/testing';
 import { TenantsService } from './tenants.service';
 
 const tenantId = '6f1c1f5e-8c1a-4c53-9a7a-0d8f3a1b2c3d';
 const admin = 'user:admin';
 
-/** The store another writer races: its first `raced` appends lose to an AuthorityChanged written just before them. */
-class RacedStore extends InMemoryEventStore {
-  raced = 0;
-  appends = 0;
-  override async append(streamId: string, events: NewEvent[], opts: AppendOptions, sql?: Sql) {
-    this.appends++;
-    if (this.raced > 0) {
-      this.raced--;
-      const { length } = await this.readStream(streamId);
-      await super.append(streamId, [{ type: 'AuthorityChanged', data: { from: 'unknown', to: 'office365' } }], { ...opts, actor: 'user:other', expectedVersion: length });
-    }
-    return super.append(streamId, events, opts, sql);
-  }
-}
+/** What another writer appends when it wins a race: an AuthorityChanged to office365. */
+const rivalChange = () => [{ type: 'AuthorityChanged', data: { from: 'unknown', to: 'office365' } }];
 
 async function tenantWith(store: InMemoryEventStore) {
   const service = new TenantsService(store, store);
@@ -81,10 +68,9 @@ describe('TenantsService: tenant commands through the platform CommandHandler (i
   });
 
   it('a command that lost a race is decided again on the fresh state', async () => {
-    const store = new RacedStore(registry);
+    const store = new RacedEventStore(registry);
     const tenants = await tenantWith(store);
-    store.raced = 1;
-    store.appends = 0;
+    store.race(1, rivalChange);
     const after = await tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'intune' }));
     expect(store.appends).toBe(2);
     expect([after.state.authority, after.version]).toEqual(['intune', 3]);
@@ -93,19 +79,18 @@ describe('TenantsService: tenant commands through the platform CommandHandler (i
   });
 
   it('a command pinned to an expectedVersion that lost the race gets 409 VERSION_CONFLICT, never an overwrite', async () => {
-    const store = new RacedStore(registry);
+    const store = new RacedEventStore(registry);
     const tenants = await tenantWith(store);
-    store.raced = 1;
+    store.race(1, rivalChange);
     const err = await refusalOf(tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'intune', expectedVersion: 1 })));
     expect([err.status, err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
     expect((await store.readStream(tenantStreamId(tenantId))).map((e) => e.actor)).toEqual([admin, 'user:other']);
   });
 
   it('retries are bounded: a stream that keeps moving answers 409 after three decisions', async () => {
-    const store = new RacedStore(registry);
+    const store = new RacedEventStore(registry);
     const tenants = await tenantWith(store);
-    store.raced = 10;
-    store.appends = 0;
+    store.race(10, rivalChange);
     let decisions = 0;
     const err = await tenants
       .execute(tenantId, admin, (s, v) => {

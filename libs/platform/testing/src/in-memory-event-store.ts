@@ -138,3 +138,32 @@ export class InMemoryInbox {
     return handled;
   }
 }
+
+/**
+ * An in-memory store that a rival writer races on demand: before each of the next `times` appends,
+ * the rival appends to the same stream first (as of the stream it then finds), so the command's
+ * expected version is stale and its append loses. `appends` counts the command's attempts.
+ */
+export class RacedEventStore extends InMemoryEventStore {
+  appends = 0;
+  private races = 0;
+  private rival: (stream: EventEnvelope[]) => NewEvent[] = () => [];
+  private rivalActor = '';
+
+  race(times: number, rival: (stream: EventEnvelope[]) => NewEvent[], actor = 'user:other'): void {
+    this.races = times;
+    this.rival = rival;
+    this.rivalActor = actor;
+    this.appends = 0;
+  }
+
+  override async append(streamId: string, events: NewEvent[], opts: AppendOptions, sql?: Sql): Promise<AppendResult> {
+    this.appends++;
+    if (this.races > 0) {
+      this.races--;
+      const stream = await this.readStream(streamId);
+      await super.append(streamId, this.rival(stream), { ...opts, actor: this.rivalActor, expectedVersion: stream.length });
+    }
+    return super.append(streamId, events, opts, sql);
+  }
+}
