@@ -28,7 +28,7 @@ const published = (store: InMemoryEventStore) => store.published(Topics.authorit
 
 /** Another writer's rename, at the configuration's next version. */
 const rivalRename = (stream: EventEnvelope[]) => [
-  { type: 'ConfigurationUpdated', data: { ...stream[0].data, name: 'Renamed elsewhere', version: stream.length + 1 } },
+  { type: 'ConfigurationUpdated', data: { ...(stream[0].data as object), name: 'Renamed elsewhere', version: stream.length + 1 } },
 ];
 
 describe('ConfigurationsService: configuration commands through the platform CommandHandler (in memory)', () => {

@@ -1,11 +1,12 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { Role, notFound } from '@mdm/contracts/core';
-import { Database, GroupCommit } from '@mdm/platform/database';
-import { EventStore } from '@mdm/platform/event-store';
+import { Role } from '@mdm/contracts/core';
+import { Database, GroupCommit, Sql } from '@mdm/platform/database';
+import { CommandHandler, CommandResult, EventStore } from '@mdm/platform/event-store';
 import { LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { Logger } from '@mdm/platform/logging';
 import type { GatewayConfig } from '../gateway.definition';
+import { TokenEvent, TokenHistoryEvent, TokenState, issueToken, revokeToken, toTokenEvent, tokenEvolver, tokenStreamId } from './token-lifecycle';
 
 export type Principal =
   | { kind: 'operator' }
@@ -14,7 +15,6 @@ export type Principal =
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 /** 256 random bits: a token cannot be guessed, so a plain SHA-256 is the right hash to store. */
 const newToken = () => `mdm_${randomBytes(32).toString('base64url')}`;
-const tokenStream = (tokenId: string) => `token-${tokenId}`;
 
 interface TokenRow {
   token_id: string;
@@ -31,13 +31,16 @@ export class Tokens {
    * table after its call arrived, so a revoked token stops working at once).
    */
   private readonly lookups = new GroupCommit<string, TokenRow | undefined>((hashes) => this.lookup(hashes), { maxBatch: 200 });
+  /** Each command's token row is written in the transaction that appends its event. */
+  private readonly commands: CommandHandler<TokenState, TokenHistoryEvent, TokenEvent>;
 
   constructor(
     private readonly db: Database,
-    private readonly store: EventStore,
+    store: EventStore,
     @Inject(SERVICE_CONFIG) config: GatewayConfig,
     @Inject(LOGGER) logger: Logger,
   ) {
+    this.commands = new CommandHandler(store, db, { evolver: tokenEvolver, toEvent: toTokenEvent, transactional: true, project: saveTokenRow });
     // Required in production (the gateway's definition says so, and its configuration refuses to start without it).
     const configured = config.MDM_OPERATOR_TOKEN;
     this.operatorToken = configured ?? newToken();
@@ -67,19 +70,7 @@ export class Tokens {
   async issue(tenantId: string, role: Role, actor: string): Promise<{ tokenId: string; token: string; role: Role }> {
     const tokenId = randomUUID();
     const token = newToken();
-    const tokenHash = hash(token);
-    await this.db.transaction(async (sql) => {
-      const { envelopes } = await this.store.append(
-        tokenStream(tokenId),
-        [{ type: 'TokenIssued', data: { tokenId, tenantId, role, tokenHash } }],
-        { expectedVersion: 0, tenantId, actor },
-        sql,
-      );
-      await sql.query(
-        'insert into access_tokens (token_id, tenant_id, role, token_hash, created_at) values ($1, $2, $3, $4, $5)',
-        [tokenId, tenantId, role, tokenHash, envelopes[0].recordedAt],
-      );
-    });
+    await this.commands.handle(tokenStreamId(tokenId), (state) => issueToken(state, { tokenId, tenantId, role, tokenHash: hash(token) }), { tenantId, actor });
     return { tokenId, token, role };
   }
 
@@ -97,21 +88,17 @@ export class Tokens {
 
   /** Revoking a token of another tenant, or one already revoked, is a 404. */
   async revoke(tenantId: string, tokenId: string, actor: string): Promise<void> {
-    await this.db.transaction(async (sql) => {
-      const [row] = await sql.query<{ token_id: string }>(
-        'select token_id from access_tokens where token_id = $1 and tenant_id = $2 and revoked_at is null for update',
-        [tokenId, tenantId],
-      );
-      if (!row) throw notFound('token');
-      const { envelopes } = await this.store.append(
-        tokenStream(tokenId),
-        [{ type: 'TokenRevoked', data: { tokenId } }],
-        { expectedVersion: 1, tenantId, actor },
-        sql,
-      );
-      await sql.query('update access_tokens set revoked_at = $2 where token_id = $1', [tokenId, envelopes[0].recordedAt]);
-    });
+    await this.commands.handle(tokenStreamId(tokenId), revokeToken, { tenantId, actor });
   }
+}
+
+/** The lookup's row of a token as its stream now stands. */
+async function saveTokenRow(sql: Sql, _tenantId: string, { state }: CommandResult<TokenState, TokenEvent>): Promise<void> {
+  await sql.query(
+    `insert into access_tokens (token_id, tenant_id, role, token_hash, created_at, revoked_at) values ($1, $2, $3, $4, $5, $6)
+     on conflict (token_id) do update set revoked_at = excluded.revoked_at`,
+    [state.tokenId, state.tenantId, state.role, state.tokenHash, state.issuedAt, state.revokedAt],
+  );
 }
 
 function sameSecret(a: string, b: string): boolean {
