@@ -15,7 +15,7 @@ import {
   userParams,
   userSchema,
 } from '@mdm/contracts/licensing';
-import { UserState, assignLicense, licenseOutcome, removeLicense, setGroups } from '@mdm/licensing/domain';
+import { UserState, assignLicense, licenseOutcome, removeLicense } from '@mdm/licensing/domain';
 import { Actor, PathPipe, Serves, ZodPipe } from '@mdm/platform/http';
 import { Directory } from './directory';
 import { UserCommandResult, UsersService } from './users.service';
@@ -85,16 +85,13 @@ export class UsersController {
     return userView(user.state, await this.directory.devicesOf(this.directory.db, tenantId, userId));
   }
 
-  /** Every group must be a group of the tenant (422 UNKNOWN_GROUP). */
   @Serves(licensingOperations, 'setUserGroups')
   async setGroups(
     @Param(new PathPipe(userParams)) { tenantId, userId }: UserParams,
     @Body(new ZodPipe(setUserGroupsBody)) { groupIds }: z.infer<typeof setUserGroupsBody>,
     @Actor() actor: string,
   ) {
-    const { state, devices } = await this.users.execute(tenantId, userId, actor, async (user, _tenant, sql) =>
-      setGroups(user, groupIds, await this.directory.knownGroups(sql, tenantId, groupIds)),
-    );
+    const { state, devices } = await this.users.setGroups(tenantId, userId, actor, groupIds);
     return userView(state, devices);
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { conflict } from '@mdm/contracts/core';
 import { groupStreamId, userStreamId } from '@mdm/contracts/licensing';
 import {
@@ -12,11 +12,18 @@ import {
   createUser,
   groupEvolver,
   recomputeTenant,
+  setGroups,
   userEvolver,
 } from '@mdm/licensing/domain';
 import { PgErrorCode, Sql, pgErrorCode } from '@mdm/platform/database';
-import { CommandHandler, EventStore } from '@mdm/platform/event-store';
+import { CommandHandler, EventStore, EventStreams, Transactions } from '@mdm/platform/event-store';
 import { Directory } from './directory';
+
+/** What the user and group commands read and write beside their streams: the Directory's tables (a map in the in-memory tests). */
+export type UserDirectory = Pick<
+  Directory,
+  'catchUp' | 'tenant' | 'knownGroups' | 'principalNameTaken' | 'insertGroup' | 'saveUser' | 'users' | 'devicesOf'
+> & { readonly db: Transactions };
 
 export interface UserCommandResult {
   before: UserState;
@@ -39,8 +46,8 @@ export class UsersService {
   private readonly groups: CommandHandler<GroupState, GroupEvent>;
 
   constructor(
-    private readonly store: EventStore,
-    private readonly directory: Directory,
+    @Inject(EventStore) private readonly store: EventStreams,
+    @Inject(Directory) private readonly directory: UserDirectory,
   ) {
     this.handler = new CommandHandler(store, directory.db, {
       evolver: userEvolver,
@@ -66,6 +73,13 @@ export class UsersService {
       { tenantId, actor, dryRun },
     );
     return { ...result, devices: await this.directory.devicesOf(this.directory.db, tenantId, userId) };
+  }
+
+  /** Replaces the user's groups; every one must be a group of the tenant (422 UNKNOWN_GROUP). */
+  setGroups(tenantId: string, userId: string, actor: string, groupIds: string[]): Promise<UserCommandResult> {
+    return this.execute(tenantId, userId, actor, async (user, _tenant, sql) =>
+      setGroups(user, groupIds, await this.directory.knownGroups(sql, tenantId, groupIds)),
+    );
   }
 
   /** A new user (no licenses, no effective authority); the user principal name is unique per tenant, case aside. */
