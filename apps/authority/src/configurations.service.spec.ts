@@ -1,7 +1,7 @@
 import { authorityEvents, configurationStreamId } from '@mdm/contracts/authority';
-import { DomainError, EventEnvelope, EventRegistry, Topics } from '@mdm/contracts/core';
+import { EventEnvelope, EventRegistry, Topics } from '@mdm/contracts/core';
 import { ConfigurationContent, createTenant } from '@mdm/authority/domain';
-import { InMemoryEventStore, RacedEventStore } from '@mdm/platform/testing';
+import { InMemoryEventStore, RacedEventStore, refusalOf } from '@mdm/platform/testing';
 import { ConfigurationsService } from './configurations.service';
 import { TenantsService } from './tenants.service';
 
@@ -16,12 +16,6 @@ async function configurationsOf(store: InMemoryEventStore) {
   const tenants = new TenantsService(store, store);
   await tenants.execute(tenantId, admin, (s) => createTenant(s, { tenantId, name: 'Contoso' }));
   return new ConfigurationsService(store, store, tenants);
-}
-
-async function refusalOf(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof DomainError)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err;
 }
 
 const published = (store: InMemoryEventStore) => store.published(Topics.authorityEvents.topic).map((e) => `${e.type}@${e.streamVersion}`);

@@ -1,8 +1,8 @@
 import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
-import { DomainError, EventRegistry, Topics } from '@mdm/contracts/core';
+import { EventRegistry, Topics } from '@mdm/contracts/core';
 import { createTenant, setAuthority } from '@mdm/authority/domain';
 import { VersionConflictError } from '@mdm/platform/event-store';
-import { InMemoryEventStore, InMemoryInbox, RacedEventStore } from '@mdm/platform/testing';
+import { InMemoryEventStore, InMemoryInbox, RacedEventStore, refusalOf } from '@mdm/platform/testing';
 import { TenantsService } from './tenants.service';
 
 const tenantId = '6f1c1f5e-8c1a-4c53-9a7a-0d8f3a1b2c3d';
@@ -15,12 +15,6 @@ async function tenantWith(store: InMemoryEventStore) {
   const service = new TenantsService(store, store);
   await service.execute(tenantId, admin, (s) => createTenant(s, { tenantId, name: 'Contoso' }));
   return service;
-}
-
-async function refusalOf(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof DomainError)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err;
 }
 
 describe('TenantsService: tenant commands through the platform CommandHandler (in memory)', () => {

@@ -1,9 +1,9 @@
 import { TenantAuthority } from '@mdm/contracts/authority';
-import { DomainError, EventRegistry, Topics, notFound } from '@mdm/contracts/core';
+import { EventRegistry, Topics, notFound } from '@mdm/contracts/core';
 import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { NO_INTUNE_CONFIGURATION_ASSIGNED, PreviewTenant, UserState, assignLicense, licenseOutcome, removeLicense } from '@mdm/licensing/domain';
 import { Sql } from '@mdm/platform/database';
-import { InMemoryEventStore, RacedEventStore } from '@mdm/platform/testing';
+import { InMemoryEventStore, RacedEventStore, refusalOf } from '@mdm/platform/testing';
 import { UserDirectory, UsersService } from './users.service';
 
 const tenantId = '6f1c1f5e-8c1a-4c53-9a7a-0d8f3a1b2c3d';
@@ -69,12 +69,6 @@ async function licensingOf(authority: TenantAuthority, { salesConfigured = false
 
 const assign = (users: UsersService, userId: string, sku: string, dryRun = false) =>
   users.execute(tenantId, userId, admin, (user, tenant) => assignLicense(user, sku, tenant), dryRun);
-
-async function refusalOf(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof DomainError)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err;
-}
 
 const published = (store: InMemoryEventStore) => store.published(Topics.licensingEvents.topic).map((e) => `${e.type}@${e.streamVersion}`);
 const stream = async (store: InMemoryEventStore, userId: string) => (await store.readStream(userStreamId(userId))).map((e) => [e.type, e.data]);

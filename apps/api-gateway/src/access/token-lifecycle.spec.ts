@@ -1,6 +1,6 @@
-import { DomainError, EventRegistry } from '@mdm/contracts/core';
+import { EventRegistry } from '@mdm/contracts/core';
 import { CommandHandler, CommandResult } from '@mdm/platform/event-store';
-import { InMemoryEventStore, RacedEventStore } from '@mdm/platform/testing';
+import { InMemoryEventStore, RacedEventStore, refusalOf } from '@mdm/platform/testing';
 import { accessEvents } from './access.events';
 import { TokenEvent, TokenHistoryEvent, TokenState, issueToken, revokeToken, toTokenEvent, tokenEvolver, tokenStreamId } from './token-lifecycle';
 
@@ -24,12 +24,6 @@ function tokenCommands(store: InMemoryEventStore) {
     commands.handle(stream, (state) => issueToken(state, { tokenId, tenantId, role, tokenHash }), { tenantId, actor: admin });
   const revoke = (ofTenant = tenantId) => commands.handle(stream, revokeToken, { tenantId: ofTenant, actor: admin });
   return { rows, issue, revoke };
-}
-
-async function refusalOf(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof DomainError)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err;
 }
 
 describe('gateway tokens: issue and revoke through the platform CommandHandler (in memory)', () => {

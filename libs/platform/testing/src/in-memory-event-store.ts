@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEnvelope, EventRegistry } from '@mdm/contracts/core';
+import { DomainError, EventEnvelope, EventRegistry } from '@mdm/contracts/core';
 import { Clock, systemClock } from '@mdm/platform/clock';
 import { Sql } from '@mdm/platform/database';
 import { AppendOptions, AppendResult, EventStreams, NewEvent, Transactions, VersionConflictError } from '@mdm/platform/event-store';
@@ -166,4 +166,11 @@ export class RacedEventStore extends InMemoryEventStore {
     }
     return super.append(streamId, events, opts, sql);
   }
+}
+
+/** The DomainError a command was refused with; anything else (an answer, another error) fails the test. */
+export async function refusalOf(command: Promise<unknown>): Promise<DomainError> {
+  const err = await command.then(() => undefined, (e: unknown) => e);
+  if (!(err instanceof DomainError)) throw new Error(`expected a refusal, got ${String(err)}`);
+  return err;
 }
