@@ -1,5 +1,5 @@
 import { authorityEvents, configurationStreamId } from '@mdm/contracts/authority';
-import { EventEnvelope, EventRegistry, Topics } from '@mdm/contracts/core';
+import { ERROR_STATUS, EventEnvelope, EventRegistry, Topics } from '@mdm/contracts/core';
 import { ConfigurationContent, createTenant } from '@mdm/authority/domain';
 import { InMemoryEventStore, RacedEventStore, refusalOf } from '@mdm/platform/testing';
 import { ConfigurationsService } from './configurations.service';
@@ -54,7 +54,7 @@ describe('ConfigurationsService: configuration commands through the platform Com
     const store = new InMemoryEventStore(registry);
     const configurations = await configurationsOf(store);
     const err = await refusalOf(configurations.create(otherTenantId, 'intune', wifi, admin));
-    expect([err.status, err.code]).toEqual([404, 'NOT_FOUND']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([404, 'NOT_FOUND']);
     expect(published(store)).toEqual(['TenantCreated@1']);
   });
 
@@ -75,7 +75,7 @@ describe('ConfigurationsService: configuration commands through the platform Com
     const updated = await configurations.update(tenantId, configurationId, { authority: 'intune', content: renamed, expectedVersion: 1 }, admin);
     expect([updated.name, updated.version]).toEqual(['Head office Wi-Fi', 2]);
     const err = await refusalOf(configurations.update(tenantId, configurationId, { authority: 'intune', content: wifi, expectedVersion: 1 }, admin));
-    expect([err.status, err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
+    expect([ERROR_STATUS[err.code], err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
     expect(published(store)).toEqual(['TenantCreated@1', 'ConfigurationCreated@1', 'ConfigurationUpdated@2']);
   });
 
@@ -113,7 +113,7 @@ describe('ConfigurationsService: configuration commands through the platform Com
     const { configurationId } = await configurations.create(tenantId, 'intune', wifi, admin);
     store.race(1, rivalRename);
     const err = await refusalOf(configurations.update(tenantId, configurationId, { authority: 'intune', content: renamed, expectedVersion: 1 }, admin));
-    expect([err.status, err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
+    expect([ERROR_STATUS[err.code], err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
     // The decision taken again on the fresh stream refused before a second append.
     expect(store.appends).toBe(1);
     expect((await store.readStream(configurationStreamId(configurationId))).map((e) => e.actor)).toEqual([admin, 'user:other']);

@@ -1,5 +1,5 @@
 import { authorityEvents, tenantStreamId } from '@mdm/contracts/authority';
-import { EventRegistry, Topics } from '@mdm/contracts/core';
+import { ERROR_STATUS, EventRegistry, Topics } from '@mdm/contracts/core';
 import { createTenant, setAuthority } from '@mdm/authority/domain';
 import { VersionConflictError } from '@mdm/platform/event-store';
 import { InMemoryEventStore, InMemoryInbox, RacedEventStore, refusalOf } from '@mdm/platform/testing';
@@ -34,7 +34,7 @@ describe('TenantsService: tenant commands through the platform CommandHandler (i
     const tenants = await tenantWith(store);
     await tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'intune' }));
     const err = await refusalOf(tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'unknown' })));
-    expect([err.status, err.code]).toEqual([422, 'AUTHORITY_CANNOT_REVERT_TO_UNKNOWN']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([422, 'AUTHORITY_CANNOT_REVERT_TO_UNKNOWN']);
     expect((await store.readStream(tenantStreamId(tenantId))).length).toBe(2);
   });
 
@@ -77,7 +77,7 @@ describe('TenantsService: tenant commands through the platform CommandHandler (i
     const tenants = await tenantWith(store);
     store.race(1, rivalChange);
     const err = await refusalOf(tenants.execute(tenantId, admin, (s, v) => setAuthority(s, v, { authority: 'intune', expectedVersion: 1 })));
-    expect([err.status, err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
+    expect([ERROR_STATUS[err.code], err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
     expect((await store.readStream(tenantStreamId(tenantId))).map((e) => e.actor)).toEqual([admin, 'user:other']);
   });
 

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, createPublicKey, randomUUID, sign, verify } from 'node:crypto';
-import { DomainError } from '@mdm/contracts/core';
+import { ERROR_STATUS, DomainError } from '@mdm/contracts/core';
 import { certificateSigningRequest, openPkcs12, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { csrPublicKey, newDeviceKey, newPkcs12Password, pkcs12 } from './device-keys';
 import { deviceCertificateAuthority } from './device-ca.fixture';
@@ -7,7 +7,7 @@ import { deviceCertificateAuthority } from './device-ca.fixture';
 const refusal = (p: Promise<unknown>) =>
   p.then(
     () => null,
-    (err) => (err instanceof DomainError ? { status: err.status, code: err.code } : err),
+    (err) => (err instanceof DomainError ? { status: ERROR_STATUS[err.code], code: err.code } : err),
   );
 
 describe('device keys (R13)', () => {

@@ -1,5 +1,5 @@
 import { TenantAuthority } from '@mdm/contracts/authority';
-import { EventRegistry, Topics, notFound } from '@mdm/contracts/core';
+import { ERROR_STATUS, EventRegistry, Topics, notFound } from '@mdm/contracts/core';
 import { licensingEvents, userStreamId } from '@mdm/contracts/licensing';
 import { NO_INTUNE_CONFIGURATION_ASSIGNED, PreviewTenant, UserState, assignLicense, licenseOutcome, removeLicense } from '@mdm/licensing/domain';
 import { Sql } from '@mdm/platform/database';
@@ -96,11 +96,11 @@ describe('UsersService: user and group commands through the platform CommandHand
   it('R8: an unknown SKU is refused with 422 UNKNOWN_SKU, a license held already appends nothing, one not held cannot be removed (404)', async () => {
     const { store, users, adele } = await licensingOf('coexistence');
     const unknown = await refusalOf(assign(users, adele.userId, 'E7_DELUXE'));
-    expect([unknown.status, unknown.code, unknown.details]).toEqual([422, 'UNKNOWN_SKU', { sku: 'E7_DELUXE' }]);
+    expect([ERROR_STATUS[unknown.code], unknown.code, unknown.details]).toEqual([422, 'UNKNOWN_SKU', { sku: 'E7_DELUXE' }]);
     await assign(users, adele.userId, 'O365_E3');
     expect((await assign(users, adele.userId, 'O365_E3')).events).toEqual([]);
     const notHeld = await refusalOf(users.execute(tenantId, adele.userId, admin, (user, tenant) => removeLicense(user, 'EMS_E3', tenant)));
-    expect([notHeld.status, notHeld.code]).toEqual([404, 'NOT_FOUND']);
+    expect([ERROR_STATUS[notHeld.code], notHeld.code]).toEqual([404, 'NOT_FOUND']);
     expect((await stream(store, adele.userId)).map(([type]) => type)).toEqual(['UserCreated', 'LicenseAssigned', 'UserAuthorityChanged']);
   });
 
@@ -176,7 +176,7 @@ describe('UsersService: user and group commands through the platform CommandHand
     const support = await users.createGroup(tenantId, admin, 'Support');
     const elsewhere = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
     const err = await refusalOf(users.setGroups(tenantId, adele.userId, admin, [support.groupId, elsewhere]));
-    expect([err.status, err.code, err.details]).toEqual([422, 'UNKNOWN_GROUP', { groupIds: [elsewhere] }]);
+    expect([ERROR_STATUS[err.code], err.code, err.details]).toEqual([422, 'UNKNOWN_GROUP', { groupIds: [elsewhere] }]);
     expect((await users.setGroups(tenantId, adele.userId, admin, [sales.groupId])).events).toEqual([]);
     const moved = await users.setGroups(tenantId, adele.userId, admin, [support.groupId, sales.groupId]);
     expect(moved.events).toEqual([{ type: 'UserGroupsChanged', data: { userId: adele.userId, groupIds: [support.groupId, sales.groupId] } }]);
@@ -186,11 +186,11 @@ describe('UsersService: user and group commands through the platform CommandHand
   it('API.md: user principal names are unique per tenant whatever their case (409 USER_EXISTS); a user of another tenant reads as absent (404)', async () => {
     const { store, users, adele } = await licensingOf('intune');
     const taken = await refusalOf(users.create(tenantId, admin, { userPrincipalName: 'ADELE@contoso.com' }));
-    expect([taken.status, taken.code, taken.details]).toEqual([409, 'USER_EXISTS', { userPrincipalName: 'ADELE@contoso.com' }]);
+    expect([ERROR_STATUS[taken.code], taken.code, taken.details]).toEqual([409, 'USER_EXISTS', { userPrincipalName: 'ADELE@contoso.com' }]);
     const otherDirectory = new InMemoryDirectory(store);
     otherDirectory.tenants.set(otherTenantId, { authority: 'intune', apnsNotAfter: {}, intuneConfiguredGroupIds: new Set() });
     const ofOther = await refusalOf(assign(new UsersService(store, otherDirectory), adele.userId, 'EMS_E3'));
-    expect([ofOther.status, ofOther.code]).toEqual([404, 'NOT_FOUND']);
+    expect([ERROR_STATUS[ofOther.code], ofOther.code]).toEqual([404, 'NOT_FOUND']);
     expect(published(store)).toEqual(['GroupCreated@1', 'UserCreated@1']);
   });
 });

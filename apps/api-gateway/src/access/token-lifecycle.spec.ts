@@ -1,4 +1,4 @@
-import { EventRegistry } from '@mdm/contracts/core';
+import { ERROR_STATUS, EventRegistry } from '@mdm/contracts/core';
 import { CommandHandler, CommandResult } from '@mdm/platform/event-store';
 import { InMemoryEventStore, RacedEventStore, refusalOf } from '@mdm/platform/testing';
 import { accessEvents } from './access.events';
@@ -45,7 +45,7 @@ describe('gateway tokens: issue and revoke through the platform CommandHandler (
     const { issue } = tokenCommands(store);
     await issue();
     const err = await refusalOf(issue('admin'));
-    expect([err.status, err.code]).toEqual([409, 'VERSION_CONFLICT']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([409, 'VERSION_CONFLICT']);
     expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['TokenIssued']);
   });
 
@@ -58,7 +58,7 @@ describe('gateway tokens: issue and revoke through the platform CommandHandler (
     expect([version, revoked.type, revoked.data]).toEqual([2, 'TokenRevoked', { tokenId }]);
     expect(rows.get(tokenId)!.revokedAt).toBe(revoked.recordedAt);
     const again = await refusalOf(revoke());
-    expect([again.status, again.code]).toEqual([404, 'NOT_FOUND']);
+    expect([ERROR_STATUS[again.code], again.code]).toEqual([404, 'NOT_FOUND']);
     expect((await store.readStream(stream)).length).toBe(2);
   });
 
@@ -67,7 +67,7 @@ describe('gateway tokens: issue and revoke through the platform CommandHandler (
     const { rows, issue, revoke } = tokenCommands(store);
     await issue();
     const err = await refusalOf(revoke(otherTenantId));
-    expect([err.status, err.code]).toEqual([404, 'NOT_FOUND']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([404, 'NOT_FOUND']);
     expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['TokenIssued']);
     expect(rows.get(tokenId)!.revokedAt).toBeNull();
   });
@@ -78,7 +78,7 @@ describe('gateway tokens: issue and revoke through the platform CommandHandler (
     await issue();
     store.race(1, () => [{ type: 'TokenRevoked', data: { tokenId } }]);
     const err = await refusalOf(revoke());
-    expect([err.status, err.code]).toEqual([404, 'NOT_FOUND']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([404, 'NOT_FOUND']);
     // The rival's revocation went in without this handler: only the first attempt reached an append.
     expect(store.appends).toBe(1);
     expect((await store.readStream(stream)).map((e) => `${e.type}:${e.actor}`)).toEqual([`TokenIssued:${admin}`, 'TokenRevoked:user:other']);

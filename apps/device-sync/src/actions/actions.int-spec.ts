@@ -56,7 +56,7 @@ describe('remote actions (R24)', () => {
   const statuses = async (deviceId: string) =>
     (await db.query<{ command_id: string; status: string; error: string | null }>('select command_id, status, error from actions where device_id = $1', [deviceId]));
   const events = async (deviceId: string) => (await store.readStream(syncStreamId(deviceId))).map((e) => ({ type: e.type, data: e.data, actor: e.actor }));
-  const expectNotFound = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' } satisfies Partial<DomainError>);
+  const expectNotFound = (p: Promise<unknown>) => expect(p).rejects.toMatchObject({ code: 'NOT_FOUND' } satisfies Partial<DomainError>);
 
   it('R24: queuing an action makes it pending, appends RemoteActionQueued and notifies the device (remoteAction)', async () => {
     const device = await newDevice();

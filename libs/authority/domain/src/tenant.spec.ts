@@ -1,3 +1,4 @@
+import { ERROR_STATUS } from '@mdm/contracts/core';
 import { refusal } from '@mdm/platform/testing';
 import { TenantEvent } from '@mdm/contracts/authority';
 import {
@@ -46,14 +47,14 @@ describe('tenant decisions (pure)', () => {
   it('R3: never back to unknown; the current value again emits nothing', () => {
     const state = given(created, changed('unknown', 'intune'));
     const err = refusal(() => setAuthority(state, 2, { authority: 'unknown' }));
-    expect([err.status, err.code]).toEqual([422, 'AUTHORITY_CANNOT_REVERT_TO_UNKNOWN']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([422, 'AUTHORITY_CANNOT_REVERT_TO_UNKNOWN']);
     expect(setAuthority(state, 2, { authority: 'intune' })).toEqual([]);
   });
 
   it('R3: a stale expectedVersion conflicts even when the value is the current one', () => {
     const state = given(created, changed('unknown', 'intune'));
     const err = refusal(() => setAuthority(state, 2, { authority: 'intune', expectedVersion: 1 }));
-    expect([err.status, err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
+    expect([ERROR_STATUS[err.code], err.code, err.details]).toEqual([409, 'VERSION_CONFLICT', { expectedVersion: 1, actualVersion: 2 }]);
   });
 
   it('R2: co-management needs intune or coexistence, and then blocks a switch to office365', () => {
@@ -81,6 +82,6 @@ describe('tenant decisions (pure)', () => {
   });
 
   it('a command on a tenant that does not exist is a 404', () => {
-    expect(refusal(() => setAuthority(initialTenant, 0, { authority: 'intune' })).status).toBe(404);
+    expect(ERROR_STATUS[refusal(() => setAuthority(initialTenant, 0, { authority: 'intune' })).code]).toBe(404);
   });
 });

@@ -39,23 +39,17 @@ export type CodeWithStatus<S extends ErrorStatus> = { [K in ErrorCode]: (typeof 
 
 /**
  * A refusal the API reports as `{ code, message, details? }` (API.md "Conventions"). Domain code
- * throws it with the code, the fact of what went wrong; the status is the code's in ERROR_STATUS.
+ * throws it with the code, the fact of what went wrong; which HTTP status answers a code is the
+ * HTTP layer's concern (`toErrorResponse`, from ERROR_STATUS).
  */
 export class DomainError extends Error {
   readonly code: ErrorCode;
-  /**
-   * The HTTP status the contract answers the code with, taken from ERROR_STATUS when the error is
-   * made. A plain property, not a getter: express's body parser (http-errors) writes `status` on an
-   * error thrown while it reads the body, such as the signed-body check's.
-   */
-  readonly status: ErrorStatus;
   readonly details?: unknown;
 
   constructor(code: ErrorCode, message: string, details?: unknown) {
     super(message);
     this.name = 'DomainError';
     this.code = code;
-    this.status = ERROR_STATUS[code];
     if (details !== undefined) this.details = details;
   }
 }

@@ -1,4 +1,4 @@
-import { DomainError } from '@mdm/contracts/core';
+import { ERROR_STATUS, DomainError } from '@mdm/contracts/core';
 import { checkDeviceKey, keyToRenew } from './device-key';
 
 const refusal = (key: Parameters<typeof checkDeviceKey>[0]) => {
@@ -6,7 +6,7 @@ const refusal = (key: Parameters<typeof checkDeviceKey>[0]) => {
     checkDeviceKey(key);
     return null;
   } catch (err) {
-    return err instanceof DomainError ? { status: err.status, code: err.code } : err;
+    return err instanceof DomainError ? { status: ERROR_STATUS[err.code], code: err.code } : err;
   }
 };
 
@@ -37,7 +37,7 @@ describe('keyToRenew (R15: the key a renewal certifies)', () => {
     try {
       return f();
     } catch (err) {
-      return err instanceof DomainError ? `${err.status} ${err.code}` : err;
+      return err instanceof DomainError ? `${ERROR_STATUS[err.code]} ${err.code}` : err;
     }
   };
 

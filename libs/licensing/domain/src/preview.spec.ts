@@ -74,6 +74,6 @@ describe('authority change preview (pure)', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(DomainError);
-    expect(err).toMatchObject({ status: 422, code: 'AUTHORITY_CANNOT_REVERT_TO_UNKNOWN' });
+    expect(err).toMatchObject({ code: 'AUTHORITY_CANNOT_REVERT_TO_UNKNOWN' });
   });
 });

@@ -1,3 +1,4 @@
+import { ERROR_STATUS } from '@mdm/contracts/core';
 import { refusal } from '@mdm/platform/testing';
 import { userFixture } from './user.fixture';
 import { randomUUID } from 'node:crypto';
@@ -52,12 +53,12 @@ describe('user decisions (pure)', () => {
 
   it('a taken user principal name is 409 USER_EXISTS; a group not of the tenant is 422 UNKNOWN_GROUP', () => {
     const taken = refusal(() => createUser({ userId, userPrincipalName: 'ADA@contoso.com' }, { principalNameTaken: true, knownGroupIds: new Set() }));
-    expect([taken.status, taken.code]).toEqual([409, 'USER_EXISTS']);
+    expect([ERROR_STATUS[taken.code], taken.code]).toEqual([409, 'USER_EXISTS']);
     const stranger = randomUUID();
     const unknown = refusal(() =>
       createUser({ userId, userPrincipalName: 'ada@contoso.com', groupIds: [staff, stranger] }, { principalNameTaken: false, knownGroupIds: new Set([staff]) }),
     );
-    expect([unknown.status, unknown.code, unknown.details]).toEqual([422, 'UNKNOWN_GROUP', { groupIds: [stranger] }]);
+    expect([ERROR_STATUS[unknown.code], unknown.code, unknown.details]).toEqual([422, 'UNKNOWN_GROUP', { groupIds: [stranger] }]);
     expect(refusal(() => setGroups(given(created), [stranger], new Set())).code).toBe('UNKNOWN_GROUP');
   });
 
@@ -71,7 +72,7 @@ describe('user decisions (pure)', () => {
 
   it('R8: an unknown SKU is 422 UNKNOWN_SKU', () => {
     const err = refusal(() => assignLicense(given(created), 'M365_E7', tenant('intune')));
-    expect([err.status, err.code]).toEqual([422, 'UNKNOWN_SKU']);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([422, 'UNKNOWN_SKU']);
   });
 
   it('R9: an Intune license added to a user managed by MDM for Office moves them: UserAuthorityChanged { from, to }', () => {
@@ -115,8 +116,8 @@ describe('user decisions (pure)', () => {
     const state = after(given(created), assignLicense(given(created), 'O365_E1', tenant('office365')));
     expect(assignLicense(state, 'O365_E1', tenant('office365'))).toEqual([]);
     const err = refusal(() => removeLicense(state, 'EMS_E3', tenant('office365')));
-    expect([err.status, err.code]).toEqual([404, 'NOT_FOUND']);
-    expect(refusal(() => removeLicense(state, 'NOT_A_SKU', tenant('office365'))).status).toBe(404);
+    expect([ERROR_STATUS[err.code], err.code]).toEqual([404, 'NOT_FOUND']);
+    expect(ERROR_STATUS[refusal(() => removeLicense(state, 'NOT_A_SKU', tenant('office365'))).code]).toBe(404);
   });
 
   it('R10: a switch to Intune with no Intune configuration on any of the user\'s groups carries NO_INTUNE_CONFIGURATION_ASSIGNED', () => {
@@ -138,8 +139,8 @@ describe('user decisions (pure)', () => {
   });
 
   it('a command on a user that does not exist is a 404', () => {
-    expect(refusal(() => assignLicense(initialUser, 'EMS_E3', tenant('intune'))).status).toBe(404);
-    expect(refusal(() => setGroups(initialUser, [], new Set())).status).toBe(404);
+    expect(ERROR_STATUS[refusal(() => assignLicense(initialUser, 'EMS_E3', tenant('intune'))).code]).toBe(404);
+    expect(ERROR_STATUS[refusal(() => setGroups(initialUser, [], new Set())).code]).toBe(404);
   });
 });
 
