@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { EventRegistry, defineEvent } from '@mdm/contracts/core';
+import { ERROR_STATUS, EventRegistry, defineEvent } from '@mdm/contracts/core';
 import { ManualClock } from '@mdm/platform/clock';
 import { Database } from '@mdm/platform/database';
 import { eventually, testDatabase } from '@mdm/platform/testing';
@@ -77,7 +77,8 @@ describe('event store (Postgres)', () => {
     const eventId = randomUUID();
     const err = await store.append(stream, [{ eventId, type: 'Counted', data: { n: 2 } }], opts(0)).catch((e) => e);
     expect(err).toBeInstanceOf(VersionConflictError);
-    expect(err).toMatchObject({ status: 409, code: 'VERSION_CONFLICT', details: { expectedVersion: 0, actualVersion: 1 } });
+    expect(err).toMatchObject({ code: 'VERSION_CONFLICT', details: { expectedVersion: 0, actualVersion: 1 } });
+    expect(ERROR_STATUS[(err as VersionConflictError).code]).toBe(409);
     expect(await db.query('select 1 from outbox where event_id = $1', [eventId])).toEqual([]);
   });
 
