@@ -5,7 +5,7 @@ import { Database, GroupCommit } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
 import { LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { Logger } from '@mdm/platform/logging';
-import type { GatewayConfig } from '../gateway.definition';
+import type { GatewayConfig } from '../gateway.config';
 
 export type Principal =
   | { kind: 'operator' }
