@@ -5,7 +5,7 @@ import { Access } from './access/access';
 import { DeviceFailureLimit } from './access/device-failures';
 import { Tokens } from './access/tokens';
 import { AuditLog } from './audit';
-import { GatewayConfig } from './gateway.definition';
+import type { GatewayConfig } from './gateway.config';
 import { GatewayDeps, buildRouteTable } from './routes';
 import { DispatcherController, ROUTE_TABLE } from './routing/dispatcher.controller';
 import { UpstreamPool } from './routing/upstream-pool';

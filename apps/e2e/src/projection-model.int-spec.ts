@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunningService } from '@mdm/platform/http';
 import { groupCaughtUp, selfSignedCertificatePem } from '@mdm/platform/testing';
 import { ApiResponse } from './support/api-client';
 import { TestStack, startStack } from './support/stack';
@@ -320,8 +319,6 @@ describe('projection model: random commands, then every view equals an independe
   }
 
   const services = () => [stack.authority, stack.licensing, stack.enrollment, stack.deviceSync, stack.projection];
-  const consumedTopics = (s: RunningService) => s.runtime.definition.consumes!.topics.map((t) => t.topic);
-
   /** Every outbox empty and every consumer group at the end of its topics, twice in a row. */
   async function quiesce(): Promise<void> {
     const deadline = Date.now() + 60_000;
@@ -330,9 +327,7 @@ describe('projection model: random commands, then every view equals an independe
       if (Date.now() > deadline) throw new Error('the services did not quiesce within 60 s');
       const pending = await Promise.all([...services(), stack.gateway].map((s) => s.runtime.relay?.pending() ?? 0));
       const caughtUp = await Promise.all(
-        services()
-          .filter((s) => s.runtime.definition.consumes)
-          .map((s) => groupCaughtUp(s.runtime.kafka, s.runtime.consumerGroup!, consumedTopics(s))),
+        services().flatMap(({ runtime: { kafka, consumption } }) => (consumption ? [groupCaughtUp(kafka, consumption.groupId, consumption.topics)] : [])),
       );
       stable = pending.every((n) => n === 0) && caughtUp.every(Boolean) ? stable + 1 : 0;
       await new Promise((r) => setTimeout(r, 250));

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { IHeaders, Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { eventually, TcpProxy } from '@mdm/platform/testing';
-import { ConsumerHandle, DRAIN_BOUND_MS } from '@mdm/platform/http';
+import { ConsumerHandle, Consumption, DRAIN_BOUND_MS } from '@mdm/platform/http';
 import { groupReached } from '@mdm/platform/kafka';
 import { LongPollHub } from '../../device-sync/src/notifications/long-poll-hub';
 import { DeviceClient } from './support/device-client';
@@ -83,7 +83,7 @@ describe('surviving faults: dependency outages and draining', () => {
     // Postgres stops answering: the check-ins are held in flight inside device-sync, and so is an
     // event it receives (a redelivery of one it had applied: its inbox is asked before anything).
     const { kafka } = stack.licensing.runtime;
-    const consumed = service.runtime.definition.consumes!.topics.map((t) => t.topic);
+    const { groupId, topics: consumed } = service.app.get(Consumption);
     const consumer = service.app.get(ConsumerHandle).consumer!;
     // The device's enrollment, which device-sync applies (not one it skips without asking Postgres).
     const enrollmentTopic = consumed.find((t) => t.includes('enrollment'))!;
@@ -116,7 +116,6 @@ describe('surviving faults: dependency outages and draining', () => {
     const results = await Promise.all(inFlight);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
 
-    const groupId = service.runtime.consumerGroup!;
     const admin = kafka.admin();
     await admin.connect();
     try {

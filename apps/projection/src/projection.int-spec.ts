@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEnvelope } from '@mdm/contracts/core';
-import { RunningService, startService } from '@mdm/platform/http';
+import { Consumption, RunningService, startService } from '@mdm/platform/http';
 import { Producer, createReliableProducer } from '@mdm/platform/kafka';
 import { IsolatedTopics, asGateway, envelopeFixture, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { projectionService } from './projection.definition';
@@ -136,9 +136,8 @@ describe('projection service: views from events in any order (R26–R30)', () =>
   /** Every message on the topics has been applied (and its offset committed). */
   const caughtUp = () =>
     eventually(async () => {
-      const { runtime } = projection;
-      const consumed = runtime.definition.consumes!.topics.map((t) => t.topic);
-      expect(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, consumed)).toBe(true);
+      const { groupId, topics } = projection.app.get(Consumption);
+      expect(await groupCaughtUp(projection.runtime.kafka, groupId, topics)).toBe(true);
     });
 
   const instanceEnv = { PROJECTION_PORT: '0', DB_SCHEMA: uniqueName('projection'), KAFKA_CONSUMER_GROUP: uniqueName('projection') };

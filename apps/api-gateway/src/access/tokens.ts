@@ -5,7 +5,7 @@ import { Database, GroupCommit, Sql } from '@mdm/platform/database';
 import { CommandHandler, CommandResult, EventStore } from '@mdm/platform/event-store';
 import { LOGGER, SERVICE_CONFIG } from '@mdm/platform/http';
 import { Logger } from '@mdm/platform/logging';
-import type { GatewayConfig } from '../gateway.definition';
+import type { GatewayConfig } from '../gateway.config';
 import { TokenEvent, TokenHistoryEvent, TokenState, issueToken, revokeToken, toTokenEvent, tokenEvolver, tokenStreamId } from './token-lifecycle';
 
 export type Principal =

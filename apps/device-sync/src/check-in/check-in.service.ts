@@ -11,6 +11,7 @@ import {
   MigrationBlockedByApns,
   apnsMissing,
   assignmentKey,
+  blockedCheckInEvents,
   checkInEvents,
   configurationDelta,
   deviceCompliance,
@@ -229,8 +230,9 @@ export class CheckInService {
       else plan = planAuthority(facts, target, apnsReady);
     } catch (err) {
       if (!(err instanceof MigrationBlockedByApns)) throw err;
-      if (row.migration_state !== 'blockedApns') {
-        writes.append(device, [{ type: 'DeviceMigrationBlocked', data: { deviceId: device.deviceId, reason: 'apns', authority: err.authority } }]);
+      const events = blockedCheckInEvents({ deviceId: device.deviceId, migrationState: row.migration_state }, err);
+      if (events.length) {
+        writes.append(device, events);
         writes.blocked.push(device.deviceId);
       }
       return { kind: 'blocked', authority: err.authority };
@@ -256,7 +258,7 @@ export class CheckInService {
     const pushed: NewEvent[] = await this.pushTokens.atCheckIn(sql, row, body.pushToken);
     writes.append(device, [
       ...pushed,
-      ...(checkInEvents({
+      ...checkInEvents({
         deviceId: device.deviceId,
         plan,
         delta,
@@ -265,7 +267,7 @@ export class CheckInService {
         compliance,
         nextCheckInAt,
         migrationSince: migrationSince ? new Date(migrationSince).toISOString() : null,
-      }) as NewEvent[]),
+      }),
     ]);
     writes.checkedIn.push({
       device_id: device.deviceId,

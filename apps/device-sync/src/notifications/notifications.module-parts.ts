@@ -1,6 +1,6 @@
 import { Topics } from '@mdm/contracts/core';
 import { Provider, Type } from '@nestjs/common';
-import { SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
+import { Consumption, SERVICE_CONFIG, ServiceRuntime } from '@mdm/platform/http';
 import { FanOutPort, NotifierPort } from '../ports';
 import { notificationChannel } from './channels';
 import { CheckInFanOutService } from './check-in-fan-out.service';
@@ -49,8 +49,8 @@ export const notificationProviders: Provider[] = [
   },
   {
     provide: PushDispatch,
-    inject: [ServiceRuntime, SERVICE_CONFIG, PushProviders, PushTokens],
-    useFactory: (rt: ServiceRuntime, config: DeviceSyncConfig, providers: PushProviders, tokens: PushTokens) =>
+    inject: [ServiceRuntime, Consumption, SERVICE_CONFIG, PushProviders, PushTokens],
+    useFactory: (rt: ServiceRuntime, consumption: Consumption, config: DeviceSyncConfig, providers: PushProviders, tokens: PushTokens) =>
       new PushDispatch(
         {
           kafka: rt.kafka,
@@ -59,7 +59,7 @@ export const notificationProviders: Provider[] = [
           clock: rt.clock,
           logger: rt.logger,
           metrics: rt.metrics,
-          consumerGroup: rt.consumerGroup,
+          consumerGroup: consumption.groupId,
           topic: rt.topicName(Topics.deviceNotifications),
         },
         config,

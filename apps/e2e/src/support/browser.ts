@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Browser, Locator, Page, chromium } from 'playwright-core';
+import { withRetries } from '@mdm/platform/retry';
 
 const root = path.resolve(__dirname, '../../../..');
 /** Screenshots of the browser tests, kept as test artifacts (gitignored). */
@@ -45,14 +46,12 @@ const runAxe = `(async () => {
 export async function seriousViolations(page: Page): Promise<{ id: string; impact: string; targets: string[] }[]> {
   await page.evaluate(axeSource);
   type Violation = { id: string; impact: string; targets: string[] };
-  let found = (await page.evaluate(runAxe)) as Violation[];
   // A dialog or button still fading in has colours between two states: a violation that is gone a
   // moment later was the animation's. One that stays is reported.
-  for (let retry = 0; retry < 4 && found.length > 0; retry++) {
-    await new Promise((r) => setTimeout(r, 500));
-    found = (await page.evaluate(runAxe)) as Violation[];
-  }
-  return found;
+  return withRetries<Violation[]>(
+    { retries: 4, backoff: { initialMs: 500, maxMs: 500 }, retryAnswer: (found) => found.length > 0 },
+    async () => (await page.evaluate(runAxe)) as Violation[],
+  );
 }
 
 /** Waits until the locator's text matches, as the page refreshes itself. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { deadLetterTopic } from '@mdm/contracts/core';
-import { RunningService, ServiceDefinition, startService } from '@mdm/platform/http';
+import { Consumption, RunningService, ServiceDefinition, startService } from '@mdm/platform/http';
 import { IsolatedTopics, TEST_SIGNING_KEY, eventually, groupCaughtUp, testEnv, uniqueName } from '@mdm/platform/testing';
 import { authorityService } from '../../../authority/src/authority.definition';
 import { AuthorityModule } from '../../../authority/src/authority.module';
@@ -100,10 +100,10 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       MDM_OPERATOR_TOKEN: operatorToken,
     });
     // The consumers have joined their groups and committed what is there before anyone calls.
-    for (const { runtime } of [licensing, enrollment, deviceSync, projection]) {
-      const consumed = runtime.definition.consumes!.topics.map((t) => t.topic);
+    for (const { app, runtime } of [licensing, enrollment, deviceSync, projection]) {
+      const { groupId, topics } = app.get(Consumption);
       await eventually(async () => {
-        if (!(await groupCaughtUp(runtime.kafka, runtime.consumerGroup!, consumed))) throw new Error(`${runtime.definition.name} is catching up`);
+        if (!(await groupCaughtUp(runtime.kafka, groupId, topics))) throw new Error(`${runtime.definition.name} is catching up`);
       }, 60_000, 200);
     }
     const client = (token?: string) => new ApiClient(gateway.url, token);

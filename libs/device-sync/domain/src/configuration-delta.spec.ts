@@ -1,5 +1,5 @@
-import { Installed } from './check-in';
-import { assignmentKey, checkInEvents, configurationDelta } from './configuration-delta';
+import { Installed, MigrationBlockedByApns } from './check-in';
+import { assignmentKey, blockedCheckInEvents, checkInEvents, configurationDelta } from './configuration-delta';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const cfg = (n: number, name: string, type: Installed['type'], authority: Installed['authority'], version = 1): Installed => ({
@@ -56,5 +56,12 @@ describe('what a check-in changed (R20, R21)', () => {
     expect(events.map((e) => e.type)).toEqual(['DeviceCheckedIn']);
     expect(events[0].data).not.toHaveProperty('configurations');
     expect(JSON.stringify(events[0].data).length).toBeLessThan(512);
+  });
+  it('R22: a check-in refused for a missing APNs certificate records DeviceMigrationBlocked once, not again while the device stays blocked', () => {
+    const refusal = new MigrationBlockedByApns('intune');
+    expect(blockedCheckInEvents({ deviceId: id(9), migrationState: 'pendingCheckIn' }, refusal)).toEqual([
+      { type: 'DeviceMigrationBlocked', data: { deviceId: id(9), reason: 'apns', authority: 'intune' } },
+    ]);
+    expect(blockedCheckInEvents({ deviceId: id(9), migrationState: 'blockedApns' }, refusal)).toEqual([]);
   });
 });

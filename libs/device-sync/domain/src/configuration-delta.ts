@@ -1,6 +1,6 @@
 import { ManagingAuthority } from '@mdm/contracts/authority';
-import { DomainEvent } from '@mdm/contracts/core';
-import { AuthorityPlan, Installed } from './check-in';
+import { DeviceSyncEvent } from '@mdm/contracts/device-sync';
+import { AuthorityPlan, Installed, MigrationBlockedByApns, MigrationState } from './check-in';
 import { DeviceCompliance, ReportedState } from './compliance';
 
 /**
@@ -66,9 +66,9 @@ export interface CheckInRecord {
  * configurations (R20, R21) and the check-in itself (R18, R25), which stays small whatever the
  * number of configurations.
  */
-export function checkInEvents(r: CheckInRecord): DomainEvent[] {
+export function checkInEvents(r: CheckInRecord): DeviceSyncEvent[] {
   const { deviceId, plan } = r;
-  const events: DomainEvent[] = [];
+  const events: DeviceSyncEvent[] = [];
   if (plan.migrated) events.push({ type: 'DeviceMigrated', data: { deviceId, ...plan.migrated } });
   if (r.renewed) events.push({ type: 'MdmCertificateRenewed', data: { deviceId, ...r.renewed } });
   if (r.delta) events.push({ type: 'DeviceConfigurationsChanged', data: { deviceId, ...r.delta } });
@@ -85,4 +85,13 @@ export function checkInEvents(r: CheckInRecord): DomainEvent[] {
     },
   });
   return events;
+}
+
+/**
+ * R22: the events of a check-in refused because the device's new authority has no APNs certificate:
+ * DeviceMigrationBlocked at the first refusal, nothing at the ones after it while the device stays blocked.
+ */
+export function blockedCheckInEvents(device: { deviceId: string; migrationState: MigrationState }, refusal: MigrationBlockedByApns): DeviceSyncEvent[] {
+  if (device.migrationState === 'blockedApns') return [];
+  return [{ type: 'DeviceMigrationBlocked', data: { deviceId: device.deviceId, reason: 'apns', authority: refusal.authority } }];
 }

@@ -1,4 +1,4 @@
-import type { Database, Sql } from './index';
+import type { Database, Sql } from './database';
 
 /**
  * A sweep's work in batches of `size` (R15's removals, R23's expiries): each batch is one transaction

@@ -7,7 +7,7 @@ import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
 import { callerAuthentication, signedBodyCheck } from './caller';
 import { ApiExceptionFilter, bodyErrorHandler } from './errors';
-import { ConsumerHandle, Consumption, HttpDrain, PlatformModule } from './platform.module';
+import { ConsumerHandle, HttpDrain, PlatformModule } from './platform.module';
 import { requestContext } from './request-context';
 import { ServiceDefinition, ServiceRuntime } from './service-runtime';
 
@@ -74,7 +74,7 @@ export async function startService(
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   // The runtime's definition: its topics carry the namespace, if one is configured.
   const { consumes } = runtime.definition;
-  const consumption = Consumption.of(runtime);
+  const { consumption } = runtime;
   if (consumes && consumption && !consumes.ownConsumers) {
     const { mode, awaitedStreams } = consumes;
     const { groupId, topics } = consumption;

@@ -4,6 +4,7 @@ export * from './metrics';
 export * from './request-context';
 export * from './service-runtime';
 export * from './platform.module';
+export * from './consumption';
 export * from './bootstrap';
 export * from './caller';
 export * from './topic-namespace';

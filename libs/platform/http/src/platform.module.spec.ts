@@ -1,7 +1,8 @@
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Topics } from '@mdm/contracts/core';
-import { Consumption, PlatformModule } from './platform.module';
+import { Consumption } from './consumption';
+import { PlatformModule } from './platform.module';
 import { ServiceDefinition, ServiceRuntime } from './service-runtime';
 
 const probe: ServiceDefinition = {

@@ -11,24 +11,8 @@ import { CalledBy, GATEWAY_SERVICE, callerOf, requireCaller } from './caller';
 import { Metrics } from './metrics';
 import { ZodPipe } from './validation';
 import { CLOCK, KAFKA, LOGGER, SERVICE_CONFIG } from './providers';
+import { Consumption } from './consumption';
 import { ServiceRuntime, Sweeps } from './service-runtime';
-
-/**
- * What a service that consumes reads: its consumer group (the inbox's name) and its topics, as this
- * run names them (a test stack may rename both). Provided only to a service that consumes.
- */
-export class Consumption {
-  constructor(
-    readonly groupId: string,
-    readonly topics: readonly string[],
-  ) {}
-
-  static of(runtime: ServiceRuntime): Consumption | undefined {
-    const { consumes } = runtime.definition;
-    const groupId = runtime.consumerGroup;
-    return consumes && groupId ? new Consumption(groupId, consumes.topics.map((t) => t.topic)) : undefined;
-  }
-}
 
 /** Where the running consumer (if any) is found, for /health and /metrics. */
 export class ConsumerHandle {
@@ -153,7 +137,7 @@ class OperationsController {
 @Module({})
 export class PlatformModule {
   static forRuntime(runtime: ServiceRuntime): DynamicModule {
-    const consumption = Consumption.of(runtime);
+    const { consumption } = runtime;
     return {
       module: PlatformModule,
       controllers: [OperationsController],

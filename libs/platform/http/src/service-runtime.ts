@@ -12,6 +12,7 @@ import { CallSigner } from '@mdm/platform/http-client';
 import { Kafka, Producer, createKafka, createReliableProducer, ensureTopics, kafkaReachable } from '@mdm/platform/kafka';
 import { Logger, createLogger } from '@mdm/platform/logging';
 import { OutboxRelay } from '@mdm/platform/outbox';
+import { Consumption } from './consumption';
 import { Metrics } from './metrics';
 import { withTopicNamespace } from './topic-namespace';
 
@@ -138,6 +139,10 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
   /** Signs this service's calls to others and checks the calls it gets (MDM_GATEWAY_SIGNING_KEY). */
   readonly signer: CallSigner;
   readonly sweeps: Sweeps;
+  /** What this instance consumes (its group: KAFKA_CONSUMER_GROUP, else the definition's); none when the service consumes nothing. */
+  readonly consumption: Consumption | undefined;
+  /** The topics it reads, and its dead-letter topic. */
+  private readonly consumed: TopicSpec[] = [];
   private kafkaHealthy: { at: number; ok: boolean } | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -150,7 +155,7 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       ...(definition.config ?? {}),
       [definition.portVariable]: port(definition.defaultPort),
       DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default(definition.schema),
-      ...(definition.consumes && { KAFKA_CONSUMER_GROUP: z.string().min(1).default(definition.consumes.groupId) }),
+      ...(definition.consumes && { KAFKA_CONSUMER_GROUP: z.string().min(1).optional() }),
     };
     const required = env.NODE_ENV === 'production' ? [...productionSecrets, ...(definition.productionSecrets ?? [])] : [];
     const parsed = loadConfig(definition.name, shape, env, required) as Record<string, unknown>;
@@ -167,6 +172,12 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       this.logger.warn('MDM_GATEWAY_SIGNING_KEY unset: made a key for this process alone; no other service can call it, nor it them');
     }
     this.signer = new CallSigner(signingKey, definition.name);
+    const { consumes } = definition;
+    if (consumes) {
+      const groupId = this.config.KAFKA_CONSUMER_GROUP ?? consumes.groupId;
+      this.consumption = new Consumption(groupId, consumes.topics.map((t) => t.topic));
+      this.consumed = [...consumes.topics, deadLetterTopic(groupId)];
+    }
     this.registry = new EventRegistry(definition.events);
     this.db = new Database({
       url: this.config.DATABASE_URL,
@@ -197,15 +208,14 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
     return this.clock instanceof SharedTestClock ? this.clock : undefined;
   }
 
-  /** The consumer group (and inbox name) of this service; tests give each instance its own. */
+  /** The consumer group (and inbox name) of this instance, if it consumes; tests give each instance its own. */
   get consumerGroup(): string | undefined {
-    return this.config.KAFKA_CONSUMER_GROUP;
+    return this.consumption?.groupId;
   }
 
   /** Every topic the service writes or reads, and its dead-letter topic. */
   topics(): TopicSpec[] {
-    const { produces, consumes } = this.definition;
-    return [...produces, ...(consumes ? [...consumes.topics, deadLetterTopic(this.consumerGroup!)] : [])];
+    return [...this.definition.produces, ...this.consumed];
   }
 
   /**

@@ -2,6 +2,7 @@ import { Admin, Kafka, KafkaConfig, logLevel, Partitioners, Producer } from 'kaf
 import './request-queue-patch';
 import { TopicSpec } from '@mdm/contracts/core';
 import { Logger } from '@mdm/platform/logging';
+import { withRetries } from '@mdm/platform/retry';
 
 // The only module that imports kafkajs: a client swap touches this library alone.
 export type { Consumer, ConsumerConfig, EachBatchPayload, EachMessagePayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
@@ -110,28 +111,33 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[]): P
 }
 
 /** Waits until every topic is known with a leader for each partition; a wrong partition count fails at once. */
-async function topicsReady(admin: Admin, specs: readonly TopicSpec[], timeoutMs = TOPICS_READY_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let waitingFor: string;
-    try {
-      const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
-      const unready = specs.filter((spec) => {
-        const found = topics.find((t) => t.name === spec.topic);
-        if (found && found.partitions.length && found.partitions.length !== spec.partitions) {
-          throw new Error(`topic ${spec.topic} has ${found.partitions.length} partitions, the code declares ${spec.partitions}`);
-        }
-        return !found || !found.partitions.length || found.partitions.some((p) => p.leader < 0);
-      });
-      if (!unready.length) return;
-      waitingFor = `no leader yet for ${unready.map((s) => s.topic).join(', ')}`;
-    } catch (err) {
-      if (!(err as { retriable?: boolean }).retriable) throw err;
-      waitingFor = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`topics not ready within ${timeoutMs / 1000} s: ${waitingFor}`);
-    await new Promise((r) => setTimeout(r, 100));
+async function topicsReady(admin: Admin, specs: readonly TopicSpec[], withinMs = TOPICS_READY_MS): Promise<void> {
+  const retriable = (err: unknown) => (err as { retriable?: boolean }).retriable === true;
+  const notReady = (why: string) => new Error(`topics not ready within ${withinMs / 1000} s: ${why}`);
+  let unready: string[];
+  try {
+    unready = await withRetries(
+      { retries: Infinity, withinMs, backoff: { initialMs: 100, maxMs: 100 }, retryError: retriable, retryAnswer: (topics) => topics.length > 0 },
+      () => unreadyTopics(admin, specs),
+    );
+  } catch (err) {
+    throw retriable(err) ? notReady((err as Error).message) : err;
   }
+  if (unready.length) throw notReady(`no leader yet for ${unready.join(', ')}`);
+}
+
+/** The declared topics not yet known with a leader for each partition. */
+async function unreadyTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+  const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+  return specs
+    .filter((spec) => {
+      const found = topics.find((t) => t.name === spec.topic);
+      if (found && found.partitions.length && found.partitions.length !== spec.partitions) {
+        throw new Error(`topic ${spec.topic} has ${found.partitions.length} partitions, the code declares ${spec.partitions}`);
+      }
+      return !found || !found.partitions.length || found.partitions.some((p) => p.leader < 0);
+    })
+    .map((s) => s.topic);
 }
 
 function dedupe(specs: readonly TopicSpec[]): TopicSpec[] {

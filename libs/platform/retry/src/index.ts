@@ -17,9 +17,11 @@ export function backoffDelay(backoff: Backoff, n: number): number {
 }
 
 export interface RetryOptions<R> {
-  /** Tries after the first one. */
+  /** Tries after the first one (`Infinity` with `withinMs`: a wait bounded by time alone). */
   retries: number;
   backoff: Backoff;
+  /** How long after the first try a retry may still start (a start-up wait for a dependency); no bound unless given. */
+  withinMs?: number;
   /** The thrown errors worth another try; none unless given (the error is thrown at once). */
   retryError?: (error: Error) => boolean;
   /** The answers worth another try; none unless given. When the tries are spent, the last answer is returned. */
@@ -42,8 +44,12 @@ class BeforeRetryFailed {
  * try, or the retries are spent: the platform's one retry policy, on cockatiel.
  */
 export async function withRetries<R>(options: RetryOptions<R>, attempt: (n: number) => Promise<R>): Promise<R> {
-  const { retryAnswer, retryError, beforeRetry } = options;
-  const handler = handleWhen((err) => !(err instanceof BeforeRetryFailed) && (retryError?.(err) ?? false)).orWhenResult((r) => retryAnswer?.(r as R) ?? false);
+  const { retryAnswer, retryError, beforeRetry, withinMs } = options;
+  const until = withinMs === undefined ? Infinity : Date.now() + withinMs;
+  const inTime = () => Date.now() < until;
+  const handler = handleWhen((err) => !(err instanceof BeforeRetryFailed) && inTime() && (retryError?.(err) ?? false)).orWhenResult(
+    (r) => inTime() && (retryAnswer?.(r as R) ?? false),
+  );
   const policy = retry(handler, {
     maxAttempts: options.retries,
     backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>(({ attempt: n, result }) => {

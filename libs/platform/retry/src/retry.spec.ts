@@ -71,4 +71,34 @@ describe('withRetries, the platform retry policy', () => {
     await expect(run).rejects.toThrow('rebalancing');
     expect(calls).toEqual(['try 1', 'beat', 'try 2', 'beat']);
   });
+  it('with withinMs, no retry starts once that time has passed: the last error is thrown, the last answer returned', async () => {
+    let tries = 0;
+    const started = Date.now();
+    const failing = withRetries({ retries: Infinity, withinMs: 40, backoff: { initialMs: 10, maxMs: 10 }, retryError: () => true }, async (n) => {
+      tries = n;
+      throw new Error(`try ${n}`);
+    });
+    const thrown = await failing.catch((err: Error) => err.message);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    expect(tries).toBeGreaterThan(1);
+    expect(thrown).toBe(`try ${tries}`);
+
+    const answers: number[] = [];
+    const last = await withRetries<number>({ retries: Infinity, withinMs: 40, backoff: { initialMs: 10, maxMs: 10 }, retryAnswer: () => true }, async (n) => {
+      answers.push(n);
+      return n;
+    });
+    expect(answers.length).toBeGreaterThan(1);
+    expect(last).toBe(answers[answers.length - 1]);
+  });
+
+  it('withinMs 0 makes one try only', async () => {
+    let tries = 0;
+    const once = withRetries({ retries: Infinity, withinMs: 0, backoff: quick, retryError: () => true }, async () => {
+      tries++;
+      throw new Error('down');
+    });
+    await expect(once).rejects.toThrow('down');
+    expect(tries).toBe(1);
+  });
 });

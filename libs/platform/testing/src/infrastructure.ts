@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { quietKafka } from '@mdm/platform/kafka';
+import { withRetries } from '@mdm/platform/retry';
 
 export const WORKSPACE_ROOT = path.resolve(__dirname, '../../../..');
 export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/mdm_test';
@@ -10,19 +11,18 @@ export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/mdm
 /** Waits until a broker answers a metadata request. */
 export async function waitForKafka(brokers: string[], timeoutMs = 60_000): Promise<void> {
   const kafka = quietKafka({ clientId: 'probe', brokers, retry: { retries: 0 } });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      await admin.describeCluster();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Kafka is not reachable at ${brokers.join(',')}: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+  try {
+    await withRetries({ retries: Infinity, withinMs: timeoutMs, backoff: { initialMs: 500, maxMs: 500 }, retryError: () => true }, async () => {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        await admin.describeCluster();
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    });
+  } catch (err) {
+    throw new Error(`Kafka is not reachable at ${brokers.join(',')}: ${String(err)}`);
   }
 }
 

@@ -40,6 +40,6 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
 }
 
 /** Whether a consumer group has committed every message now on its topics (a fresh service caught up). */
-export async function groupCaughtUp(kafka: Kafka, groupId: string, topics: string[]): Promise<boolean> {
+export async function groupCaughtUp(kafka: Kafka, groupId: string, topics: readonly string[]): Promise<boolean> {
   return groupReached(kafka, groupId, await endOffsets(kafka, topics));
 }

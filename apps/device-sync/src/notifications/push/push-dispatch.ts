@@ -15,7 +15,7 @@ export class PushDispatch implements OnApplicationBootstrap, OnApplicationShutdo
   readonly dispatcher: PushDispatcher | undefined;
 
   constructor(
-    parts: Pick<ServiceRuntime, 'kafka' | 'producer' | 'db' | 'clock' | 'logger' | 'metrics' | 'consumerGroup'> & { topic: string },
+    parts: Pick<ServiceRuntime, 'kafka' | 'producer' | 'db' | 'clock' | 'logger' | 'metrics'> & { consumerGroup: string; topic: string },
     config: DeviceSyncConfig,
     private readonly providers: PushProviders,
     tokens: PushTokens,
