@@ -7,6 +7,7 @@ import { InboxEventTransport } from '@mdm/platform/inbox';
 import { Logger } from '@mdm/platform/logging';
 import { callerAuthentication, signedBodyCheck } from './caller';
 import { ApiExceptionFilter, bodyErrorHandler } from './errors';
+import { listenOnPort } from './listen';
 import { ConsumerHandle, HttpDrain, PlatformModule } from './platform.module';
 import { requestContext } from './request-context';
 import { ServiceDefinition, ServiceRuntime } from './service-runtime';
@@ -97,8 +98,7 @@ export async function startService(
   const server = app.getHttpServer() as Server;
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  await app.listen(runtime.config.port, runtime.config.HOST);
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const { servers, url } = await listenOnPort(app, runtime.config.port, runtime.config.HOST, runtime.config.LISTEN_SOCKETS);
   logger.info({ url, schema: runtime.config.schema }, `${definition.name} listening`);
   const drain = app.get(HttpDrain);
   let closing: Promise<void> | undefined;
@@ -108,7 +108,7 @@ export async function startService(
     url,
     close: () =>
       (closing ??= (async () => {
-        drain.begin(server);
+        drain.begin(servers);
         // Nest's close runs: the long polls answered (device-sync's hub, onModuleDestroy), the
         // in-flight requests finished (HttpDrain, beforeApplicationShutdown), the consumers' offsets
         // committed and their groups left (the transport, the projection's shutdown hook).

@@ -39,13 +39,15 @@ export class HttpDrain implements BeforeApplicationShutdown {
     return this.done !== undefined;
   }
 
-  begin(server: Server): void {
+  /** `servers`: every listening socket's server (one port, several sockets: see listenOnPort). */
+  begin(servers: Server[]): void {
     if (this.done) return;
-    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close'));
+    for (const server of servers) server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close'));
     // A connection that finished its answer just before the header above applied is idle now.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    this.done = new Promise<void>((resolve) => server.close(() => resolve())).finally(() => clearInterval(sweep));
-    server.closeIdleConnections();
+    const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50);
+    const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    this.done = Promise.all(closed).then(() => clearInterval(sweep));
+    servers.forEach((s) => s.closeIdleConnections());
   }
 
   async beforeApplicationShutdown(): Promise<void> {
