@@ -57,6 +57,18 @@ describe('a service listens on several sockets of one port (SO_REUSEPORT)', () =
     await expect(ping(ports[0])).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  linux('a port another process (or service) listens on is refused at start, as with one socket', async () => {
+    const { servers } = await listenOnPort(app, 0, '127.0.0.1', 4);
+    const taken = (servers[0].address() as AddressInfo).port;
+    const second = await NestFactory.create(PingModule, { logger: false });
+    try {
+      await expect(listenOnPort(second, taken, '127.0.0.1', 4)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await second.close().catch(() => undefined);
+      servers.forEach((s) => s.close());
+    }
+  });
+
   it('one socket is Nest\'s server alone', async () => {
     const { servers } = await listenOnPort(app, 0, '127.0.0.1', 1);
     expect(servers).toEqual([app.getHttpServer()]);

@@ -19,6 +19,12 @@ export async function listenOnPort(app: INestApplication, port: number, host: st
   const first = app.getHttpServer() as Server;
   // Elsewhere Node refuses the option, or the kernel does not spread the connections.
   const reusePort = sockets > 1 && process.platform === 'linux';
+  // SO_REUSEPORT would also let a second process of the same user share a given port unnoticed
+  // (a stack started twice): a plain bind first fails on a taken port, as one socket did.
+  if (reusePort && port !== 0) await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    listen(probe, { port, host, reusePort: false }).then(() => probe.close(() => resolve()), reject);
+  });
   await listen(first, { port, host, reusePort });
   const { port: bound } = first.address() as AddressInfo;
   const servers = [first];
