@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IHeaders, Kafka } from 'kafkajs';
 import { Client } from 'pg';
 import { eventually, TcpProxy } from '@mdm/platform/testing';
@@ -71,11 +71,13 @@ describe('surviving faults: dependency outages and draining', () => {
     await eventually(async () => expect((await device.checkIn(healthy)).status).toBe(200), 20_000, 250);
 
     const service = stack.deviceSync;
-    const server = service.app.getHttpServer() as Server;
     const checkIns: ServerResponse[] = [];
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (req.url?.startsWith('/device/v1/check-in')) checkIns.push(res);
-    });
+    // Every listening socket's server: a connection may land on any of them.
+    for (const server of service.servers) {
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (req.url?.startsWith('/device/v1/check-in')) checkIns.push(res);
+      });
+    }
     const hub = service.app.get(LongPollHub);
     const poll = device.poll(30);
     await eventually(() => expect(hub.size).toBe(1), 10_000, 20);

@@ -22,6 +22,8 @@ export interface RunningService {
   app: INestApplication;
   runtime: ServiceRuntime;
   url: string;
+  /** The HTTP servers of its listening sockets (one port), Nest's first. */
+  servers: Server[];
   close(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function startService(
     app,
     runtime,
     url,
+    servers,
     close: () =>
       (closing ??= (async () => {
         drain.begin(servers);
