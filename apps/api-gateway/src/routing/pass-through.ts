@@ -112,15 +112,21 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
 
 /** Why a service refused the gateway's signed call context (its 401 `UNAUTHENTICATED`), or undefined. */
 function refusedContext(answer: { status: number; body: Buffer }): string | undefined {
-  if (answer.status !== 401 || errorCode(answer) !== 'UNAUTHENTICATED') return undefined;
-  return (JSON.parse(answer.body.toString('utf8')) as { message?: string }).message ?? 'UNAUTHENTICATED';
+  if (answer.status !== 401) return undefined;
+  const { code, message } = refusal(answer) ?? {};
+  return code === 'UNAUTHENTICATED' ? (message ?? code) : undefined;
 }
 
 /** The code of a refusal, read from the answer only when it is one. */
 function errorCode(answer: { status: number; body: Buffer }): string | undefined {
+  return refusal(answer)?.code;
+}
+
+/** A refusal's body (`{ code, message }`), read only when the answer is one. */
+function refusal(answer: { status: number; body: Buffer }): { code?: string; message?: string } | undefined {
   if (answer.status < 400) return undefined;
   try {
-    return (JSON.parse(answer.body.toString('utf8')) as { code?: string }).code;
+    return JSON.parse(answer.body.toString('utf8')) as { code?: string; message?: string };
   } catch {
     return undefined;
   }

@@ -21,10 +21,11 @@ export async function listenOnPort(app: INestApplication, port: number, host: st
   const reusePort = sockets > 1 && process.platform === 'linux';
   // SO_REUSEPORT would also let a second process of the same user share a given port unnoticed
   // (a stack started twice): a plain bind first fails on a taken port, as one socket did.
-  if (reusePort && port !== 0) await new Promise<void>((resolve, reject) => {
+  if (reusePort && port !== 0) {
     const probe = createServer();
-    listen(probe, { port, host, reusePort: false }).then(() => probe.close(() => resolve()), reject);
-  });
+    await listen(probe, { port, host, reusePort: false });
+    await new Promise((closed) => probe.close(closed));
+  }
   await listen(first, { port, host, reusePort });
   const { port: bound } = first.address() as AddressInfo;
   const servers = [first];
