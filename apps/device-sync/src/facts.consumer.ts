@@ -9,12 +9,12 @@ import {
   ConfigurationUpdated,
   TenantCreated,
 } from '@mdm/contracts/authority';
-import { EventData, TypedEnvelope } from '@mdm/contracts/core';
+import { EventData, EventEnvelope, TypedEnvelope, isEvent } from '@mdm/contracts/core';
 import { DeviceEnrolled, DeviceRemoved, DeviceUnenrolled } from '@mdm/contracts/enrollment';
 import { LicenseAssigned, LicenseRemoved, UserAuthorityChanged, UserCreated, UserGroupsChanged } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 import { SERVICE_CONFIG } from '@mdm/platform/http';
-import { EventBatch, InboxContext } from '@mdm/platform/inbox';
+import { BeforeEvents, EventBatch, InboxContext } from '@mdm/platform/inbox';
 import { DeviceSyncConfig } from './device-sync.definition';
 import { notificationChannel } from './notifications/channels';
 import { revokedPayload } from './notifications/long-poll-hub';
@@ -37,10 +37,36 @@ export class FactsConsumer {
 
   constructor(
     private readonly fanOut: FanOutPort,
-    @Inject(SERVICE_CONFIG) config: DeviceSyncConfig,
+    @Inject(SERVICE_CONFIG) config: Pick<DeviceSyncConfig, 'CHECK_IN_INTERVAL_HOURS' | 'schema'>,
   ) {
     this.checkInIntervalMs = config.CHECK_IN_INTERVAL_HOURS * 3600_000;
     this.channel = notificationChannel(config.schema);
+  }
+
+  /**
+   * Every device row this transaction's events update, locked first, in one statement and in id
+   * order, as a check-in batch locks its devices (CheckInFacts): the active devices of a tenant whose
+   * authority changes and of a user whose authority changes (the fan-outs), and an unenrolled or
+   * removed device. Taken by each handler in turn, a transaction holding one tenant's devices could
+   * wait for a check-in batch holding a lower id of the next tenant's, while the batch waits for it
+   * (a deadlock Postgres breaks after its deadlock_timeout, undoing one side).
+   */
+  @BeforeEvents()
+  async lockDevices(@Payload() events: EventEnvelope[], @Ctx() { sql }: InboxContext) {
+    const tenants = events.flatMap((e) => (isEvent(e, AuthorityChanged) && e.data.from !== e.data.to ? [e.tenantId] : []));
+    const users = events.flatMap((e) => (isEvent(e, UserAuthorityChanged) && e.data.from !== e.data.to ? [e] : []));
+    const retired = events.flatMap((e) => (isEvent(e, DeviceUnenrolled) || isEvent(e, DeviceRemoved) ? [e.data.deviceId] : []));
+    if (tenants.length + users.length + retired.length === 0) return;
+    await sql.query(
+      `select 1 from devices where device_id in (
+         select device_id from devices where status = 'active' and tenant_id = any($1::uuid[])
+         union all
+         select device_id from devices where status = 'active' and (tenant_id, user_id) in (select * from unnest($2::uuid[], $3::uuid[]))
+         union all
+         select unnest($4::uuid[]))
+       order by device_id for update`,
+      [tenants, users.map((e) => e.tenantId), users.map((e) => e.data.userId), retired],
+    );
   }
 
   @EventPattern('TenantCreated')

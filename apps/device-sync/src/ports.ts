@@ -10,7 +10,8 @@ export type UserAuthorityChange = TypedEnvelope<typeof UserAuthorityChanged>;
 
 /**
  * R16/R17: the check-in fan-out. Called in the inbox transaction of the authority change, after the
- * facts (tenant authority, user licenses) were updated.
+ * facts (tenant authority, user licenses) were updated, and with the devices it marks locked already
+ * (FactsConsumer.lockDevices: one lock order for everything the transaction updates).
  */
 export abstract class FanOutPort {
   abstract tenantChanged(sql: Sql, event: TenantAuthorityChange): Promise<void>;

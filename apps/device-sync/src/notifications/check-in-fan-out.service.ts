@@ -38,7 +38,6 @@ export class CheckInFanOutService extends FanOutPort {
     const { from, to } = event.data;
     if (from === to) return;
     const at = new Date(event.occurredAt);
-    await lockInIdOrder(sql, `tenant_id = $1 and status = 'active'`, [event.tenantId]);
     // R16: every active device with a user; R17: the userless ones stay where they are, flagged.
     const notify = await this.markPending(sql, event.tenantId, at);
     await this.notifyInBatches(
@@ -81,10 +80,6 @@ export class CheckInFanOutService extends FanOutPort {
       [[...new Set(changes.map((e) => e.tenantId))]],
     );
     const latestChange = new Map(tenants.map((t) => [t.tenant_id, t.authority_event_id]));
-    await lockInIdOrder(sql, `status = 'active' and (tenant_id, user_id) in (select * from unnest($1::uuid[], $2::uuid[]))`, [
-      changes.map((e) => e.tenantId),
-      changes.map((e) => e.data.userId),
-    ]);
     const marked = new Map<UserAuthorityChange, string[]>();
     // A user changed twice in one batch: the second change sees what the first marked, as in turn.
     for (const round of userRounds(changes)) {
@@ -229,16 +224,6 @@ export class CheckInFanOutService extends FanOutPort {
       sql,
     );
   }
-}
-
-/**
- * Locks the devices `where` names in id order, as a check-in batch locks its devices (CheckInFacts):
- * the fan-out's UPDATEs that follow take rows in whatever order their scans find them, and would
- * otherwise wait on a check-in that waits on them until Postgres breaks the cycle (its
- * deadlock_timeout later, with one side's work undone).
- */
-async function lockInIdOrder(sql: Sql, where: string, params: unknown[]): Promise<void> {
-  await sql.query(`select 1 from devices where ${where} order by device_id for update`, params);
 }
 
 /** The SET of a device marked pendingCheckIn at `at`: its legacy profiles are due `days` later (R23). */

@@ -5,7 +5,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { AuthorityChanged, TenantAuthority, tenantStreamId } from '@mdm/contracts/authority';
-import { EventRegistry, Topics, eventEnvelopeSchema } from '@mdm/contracts/core';
+import { EventEnvelope, EventRegistry, Topics, eventEnvelopeSchema, isEvent } from '@mdm/contracts/core';
 import { deviceNotificationSchema, deviceSyncEvents, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
 import { EffectiveAuthority, UserAuthorityChanged, userStreamId } from '@mdm/contracts/licensing';
 import { ManualClock } from '@mdm/platform/clock';
@@ -15,9 +15,10 @@ import { ApiExceptionFilter, CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { CallSigner } from '@mdm/platform/http-client';
 import { TEST_SIGNING_KEY, eventFixture, eventually, testDatabase } from '@mdm/platform/testing';
-import { ReadYourWrites } from '@mdm/platform/inbox';
+import { InboxContext, ReadYourWrites, runsOfOneType } from '@mdm/platform/inbox';
 import { DeviceAuth, DeviceStateOwners } from '../device-auth';
 import { deviceSyncService } from '../device-sync.definition';
+import { FactsConsumer } from '../facts.consumer';
 import { MdmSignatureGuard } from '../mdm-signature';
 import { NotificationReason } from '../ports';
 import { outboxChannel } from '@mdm/platform/event-store';
@@ -50,6 +51,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
   let store: EventStore;
   let notifier: NotifierService;
   let fanOut: CheckInFanOutService;
+  let facts: FactsConsumer;
   const clock = new ManualClock(new Date('2026-04-01T08:00:00.000Z'));
   const hubs: LongPollHub[] = [];
 
@@ -73,6 +75,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     store = new EventStore(db, { registry, clock, outboxChannel: outboxChannel(db.schema) });
     notifier = new NotifierService({ clock, schema: db.schema, topic: NOTIFICATIONS });
     fanOut = new CheckInFanOutService(store, notifier);
+    facts = new FactsConsumer(fanOut, { CHECK_IN_INTERVAL_HOURS: 8, schema: db.schema });
   });
   afterAll(async () => {
     await Promise.all(hubs.map((h) => h.stop()));
@@ -196,42 +199,74 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(fans.map((e) => (e.data as { devicesNeedingSupport: number }).devicesNeedingSupport)).toEqual([3, 3]);
   });
 
-  it("R16: an authority change's fan-out takes the tenant's devices in id order, as a check-in batch does: the two wait for each other, never in a cycle", async () => {
-    const tenantId = randomUUID();
-    // The higher id first on disk and with the lower user id, so that a scan in storage order, or
-    // along the tenant's (tenant, user) index, meets it first.
-    const [high, low] = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-000000000000'].map((id) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`));
-    for (const [deviceId, userId] of [[high, low], [low, high]]) {
-      await db.query(
-        `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
-         values ($1, $2, $3, 'ios', md5(random()::text), 'active', 'office365', 'AA', now() + interval '1 year')`,
-        [deviceId, tenantId, userId],
-      );
-    }
-    const waitingForALock = async () => {
-      const [{ n }] = await db.query<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%devices%'`,
-      );
-      expect(n).toBeGreaterThan(0);
-    };
-    // A check-in batch of both devices, in the order it locks them: the lower id, then (once the fan-out waits) the higher.
-    let lowLocked!: () => void;
-    const lockedLow = new Promise<void>((r) => (lowLocked = r));
-    const checkIn = db.transaction(async (sql) => {
-      await sql.query('select 1 from devices where device_id = $1 for update', [low]);
-      lowLocked();
-      await eventually(waitingForALock);
-      await sql.query('select 1 from devices where device_id = $1 for update', [high]);
+  /**
+   * Events applied as the inbox transport applies them, in one transaction: the consumer's lock first,
+   * then each run of one type to its handler. The statements it ran are counted.
+   */
+  const applyAsTheInbox = (events: EventEnvelope[]) =>
+    db.transaction(async (tx) => {
+      const counter = counting(tx);
+      const context = new InboxContext(counter.sql);
+      await facts.lockDevices(events, context);
+      for (const run of runsOfOneType(events)) {
+        const changes = run.flatMap((e) => (isEvent(e, UserAuthorityChanged) ? [e] : []));
+        if (changes.length > 0) await facts.userAuthoritiesChanged(changes, context);
+        for (const e of run) if (isEvent(e, AuthorityChanged)) await facts.authorityChanged(e, context);
+      }
+      return counter.statements;
     });
-    await lockedLow;
-    const fanOutDone = db.transaction((sql) => fanOut.tenantChanged(sql, authorityChanged(tenantId, 'office365', 'intune')));
-    // Neither is refused (a deadlock would refuse one of them), and the fan-out marked both devices.
-    expect(await Promise.allSettled([checkIn, fanOutDone])).toEqual([
-      { status: 'fulfilled', value: undefined },
-      { status: 'fulfilled', value: undefined },
-    ]);
-    expect((await devicesIn(tenantId)).map((d) => d.migration_state)).toEqual(['pendingCheckIn', 'pendingCheckIn']);
-  });
+
+  it.each([
+    ['one tenant', 'one authority change'],
+    ['two tenants', 'both authority changes'],
+    ['two tenants', "one's authority change, then a user change in the other"],
+  ])(
+    "R16: a fan-out's transaction (%s, %s) takes its devices in id order, as a check-in batch does: the two wait for each other, never in a cycle",
+    async (tenants, changes) => {
+      const [first, second] = tenants === 'one tenant' ? [randomUUID(), undefined] : [randomUUID(), randomUUID()];
+      // The higher id first on disk, in the first tenant, and with the lower user id, so that a scan in
+      // storage order, along the tenant's (tenant, user) index, or tenant by tenant meets it first.
+      const [high, low] = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-000000000000'].map((id) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`));
+      const [lowUser, highUser] = ['00000000-0000-4000-8000-000000000000', 'ffffffff-0000-4000-8000-000000000000'].map((id) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`));
+      const placed = [
+        { deviceId: high, tenantId: first, userId: lowUser },
+        { deviceId: low, tenantId: second ?? first, userId: highUser },
+      ];
+      for (const d of placed) {
+        await db.query(
+          `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+           values ($1, $2, $3, 'ios', md5(random()::text), 'active', 'office365', 'AA', now() + interval '1 year')`,
+          [d.deviceId, d.tenantId, d.userId],
+        );
+      }
+      const events: EventEnvelope[] = [authorityChanged(first, 'office365', 'intune')];
+      if (changes === 'both authority changes') events.push(authorityChanged(second!, 'office365', 'intune'));
+      if (changes.includes('user change')) {
+        events.push(eventFixture(UserAuthorityChanged, { streamId: userStreamId(highUser), tenantId: second!, data: { userId: highUser, from: 'office365', to: 'intune', warnings: [] } }));
+      }
+      const waitingForALock = async () => {
+        const [{ n }] = await db.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%devices%'`,
+        );
+        expect(n).toBeGreaterThan(0);
+      };
+      // A check-in batch of both devices, in the order it locks them: the lower id, then (once the fan-out waits) the higher.
+      let lowLocked!: () => void;
+      const lockedLow = new Promise<void>((r) => (lowLocked = r));
+      const checkIn = db.transaction(async (sql) => {
+        await sql.query('select 1 from devices where device_id = $1 for update', [low]);
+        lowLocked();
+        await eventually(waitingForALock);
+        await sql.query('select 1 from devices where device_id = $1 for update', [high]);
+      });
+      await lockedLow;
+      const fanOutDone = applyAsTheInbox(events);
+      // Neither is refused (a deadlock would refuse one of them), and the fan-outs marked both devices.
+      expect((await Promise.allSettled([checkIn, fanOutDone])).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      const states = await db.query<{ migration_state: string }>('select migration_state from devices where device_id = any($1::uuid[])', [[high, low]]);
+      expect(states.map((d) => d.migration_state)).toEqual(['pendingCheckIn', 'pendingCheckIn']);
+    },
+  );
 
   it('R16: a user authority change notifies every active device of that user, and only those', async () => {
     const tenantId = randomUUID();
@@ -555,11 +590,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       expect(hubQueries.statements).toBe(0); // idle polls cost no work
 
       const started = Date.now();
-      const inbox = await db.transaction(async (sql) => {
-        const counter = counting(sql);
-        await fanOut.tenantChanged(counter.sql, authorityChanged(tenantId, 'office365', 'intune'));
-        return counter;
-      });
+      const statements = await applyAsTheInbox([authorityChanged(tenantId, 'office365', 'intune')]);
       const fanOutMs = Date.now() - started;
 
       const answers = await Promise.all(polls.map((p) => p.result));
@@ -568,9 +599,9 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       expect(hubQueries.statements).toBeLessThanOrEqual(2); // one take for the whole tenant (plus one if woken twice)
       expect(hub.size).toBe(0);
 
-      // 1 update + 4 inserts of 5,000 notifications + 1 update + 1 append of 2,000 blocked events
+      // 1 lock of the tenant's devices + 1 update of the tenant + 1 update + 4 inserts of 5,000 notifications + 1 update + 1 append of 2,000 blocked events
       // + 1 read of the marked devices' versions + 1 append of the 18 CheckInsRequested and the CheckInFanOut.
-      expect(inbox.statements).toBeLessThanOrEqual(11);
+      expect(statements).toBeLessThanOrEqual(11);
       const [counts] = await db.query<{ notified: number; pending: number; support: number; queued: number; messages: number; blocked: number }>(
         `select (select count(*)::int from notifications where tenant_id = $1) notified,
                 (select count(*)::int from devices where tenant_id = $1 and migration_state = 'pendingCheckIn') pending,
@@ -589,7 +620,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       expect([fanOutStream.length, new Set(named).size, named.length]).toEqual([18, 18_000, 18_000]);
       expect(fanOutMs).toBeLessThan(10_000);
       process.stdout.write(
-        `\nfan-out of 20,000 devices: ${fanOutMs} ms in ${inbox.statements} statements; 10,000 waiting polls answered ${answeredMs} ms after the start\n`,
+        `\nfan-out of 20,000 devices: ${fanOutMs} ms in ${statements} statements; 10,000 waiting polls answered ${answeredMs} ms after the start\n`,
       );
     });
 
@@ -618,20 +649,16 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       );
 
       const started = Date.now();
-      const inbox = await db.transaction(async (sql) => {
-        const counter = counting(sql);
-        await fanOut.usersChanged(counter.sql, answers);
-        return counter;
-      });
+      const statements = await applyAsTheInbox(answers);
       const appliedMs = Date.now() - started;
 
-      // 1 read of the tenants + 1 lock of the users' devices in id order + 1 update of every user's devices + 1 append of every change's CheckInFanOut (none marked, none read).
-      expect(inbox.statements).toBe(4);
+      // 1 lock of the users' devices in id order + 1 read of the tenants + 1 update of every user's devices + 1 append of every change's CheckInFanOut (none marked, none read).
+      expect(statements).toBe(4);
       expect(await db.query('select 1 from notifications where tenant_id = $1 and reason = $2', [tenantId, 'userAuthorityChanged'])).toEqual([]);
       const fans = (await store.readStream(fanOutStreamId(tenantId))).filter((e) => e.type === 'CheckInFanOut').slice(1);
       expect(fans.map((e) => e.causationId)).toEqual(answers.map((e) => e.eventId));
       expect(fans.every((e) => (e.data as { devicesNotified: number }).devicesNotified === 0)).toBe(true);
-      process.stdout.write(`\n2,000 user changes caused by an authority change: ${appliedMs} ms in ${inbox.statements} statements\n`);
+      process.stdout.write(`\n2,000 user changes caused by an authority change: ${appliedMs} ms in ${statements} statements\n`);
     });
   });
 });

@@ -3,7 +3,7 @@ import { EventEnvelope } from '@mdm/contracts/core';
 import { Sql } from '@mdm/platform/database';
 import { createLogger, runWithContext } from '@mdm/platform/logging';
 import { envelopeFixture } from '@mdm/platform/testing';
-import { InboxEventTransport, InboxTransportOptions, runsOfOneType } from './event-transport';
+import { BEFORE_EVENTS, InboxEventTransport, InboxTransportOptions, runsOfOneType } from './event-transport';
 import { inEventContext } from './inbox-consumer';
 
 describe('runsOfOneType (what an @EventBatch handler receives at once)', () => {
@@ -69,6 +69,22 @@ describe('InboxEventTransport: the log context of a handler', () => {
 
     expect(lines.map(context)).toEqual([
       { msg: 'one', tenantId: tenantA, correlationId: cause },
+      { msg: 'one', tenantId: tenantB, correlationId: 'other' },
+    ]);
+  });
+
+  it('a @BeforeEvents handler runs first, once per transaction, with every event the transaction applies', async () => {
+    const { transport, log, lines, dispatch } = transportLogging();
+    transport.addHandler(BEFORE_EVENTS, async (events: EventEnvelope[]) => log.info(`before ${events.map((e) => e.tenantId).join(',')}`), true, { batch: true });
+    transport.addHandler('Changed', async () => log.info('one'), true);
+    transport.addHandler('Other', async () => log.info('other'), true);
+
+    await dispatch([changed(tenantA, cause), envelopeFixture({ type: 'Other', streamId: 's', tenantId: tenantA, correlationId: cause, data: {} }), changed(tenantB, 'other')]);
+
+    expect(lines.map(context)).toEqual([
+      { msg: `before ${tenantA},${tenantA},${tenantB}`, tenantId: undefined, correlationId: undefined },
+      { msg: 'one', tenantId: tenantA, correlationId: cause },
+      { msg: 'other', tenantId: tenantA, correlationId: cause },
       { msg: 'one', tenantId: tenantB, correlationId: 'other' },
     ]);
   });

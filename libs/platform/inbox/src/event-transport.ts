@@ -21,6 +21,17 @@ export class InboxContext {
  */
 export const EventBatch = (type: string): MethodDecorator => EventPattern(type, { batch: true });
 
+/** The pattern of the `@BeforeEvents` handler (no event has this type). */
+export const BEFORE_EVENTS = 'inbox:before-events';
+
+/**
+ * A handler that runs first in every inbox transaction, with all the events the transaction applies
+ * (as `@EventBatch`, in the context they share). For a consumer whose handlers lock rows that other
+ * transactions lock too: taken here, in one statement and one order, they cannot deadlock, where
+ * each handler taking its own rows in turn could hold some while waiting for others.
+ */
+export const BeforeEvents = (): MethodDecorator => EventPattern(BEFORE_EVENTS, { batch: true });
+
 /** The events split where their type changes, in order. */
 export function runsOfOneType<E extends { type: string }>(events: E[]): E[][] {
   const runs: E[][] = [];
@@ -92,12 +103,16 @@ export class InboxEventTransport extends Server implements CustomTransportStrate
   }
 
   /**
-   * Each run of consecutive events of one type goes to its handler: at once to an `@EventBatch` one,
-   * in the context the events share, else one by one, each in its own.
+   * The `@BeforeEvents` handler with every event, then each run of consecutive events of one type
+   * goes to its handler: at once to an `@EventBatch` one, in the context the events share, else one
+   * by one, each in its own.
    */
   private readonly dispatch: BatchHandler = async (items, sql) => {
     const context = new InboxContext(sql);
-    for (const events of runsOfOneType(items.map((i) => i.event))) {
+    const all = items.map((i) => i.event);
+    const before = this.handlerOf(BEFORE_EVENTS);
+    if (before && all.length > 0) await runWithContext(sharedContext(all), () => this.invoke(before, all, context));
+    for (const events of runsOfOneType(all)) {
       const handler = this.handlerOf(events[0].type);
       if (!handler) continue;
       if (handler.extras?.batch) await runWithContext(sharedContext(events), () => this.invoke(handler, events, context));
