@@ -177,7 +177,7 @@ export class Enrollments {
   /**
    * The devices and their DeviceEnrolled events, in one transaction. The partial unique index on
    * active serials makes a serial enrolled at once through another instance one winner: the batch
-   * fails, and each of its enrollments is run again alone, where the loser gets its 409.
+   * fails, and is split until the enrollment at fault runs alone, where the loser gets its 409.
    */
   private async write(accepted: Accepted[], now: Date): Promise<void> {
     try {

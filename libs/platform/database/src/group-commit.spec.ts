@@ -38,7 +38,7 @@ describe('GroupCommit', () => {
     expect(await late).toBe('done 2');
   });
 
-  it('an item settled early is not run again when its batch fails: only the others are retried one by one', async () => {
+  it('an item settled early is not run again when its batch fails: only the others are retried', async () => {
     const runs: number[][] = [];
     const gc = new GroupCommit<number, string>(
       async (items, settle) => {
@@ -78,12 +78,30 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[0, 1], [2, 3], [4]]);
   });
 
-  it('a batch that fails is run again item by item: only the item at fault gets the error', async () => {
+  it('a batch that fails is run again in halves until the item at fault is alone: only that item gets the error', async () => {
     const { batches, run } = recorder(new Set([3]));
     const gc = new GroupCommit(run, { maxBatch: 10, key: (i) => i.id });
-    const settled = await Promise.allSettled([1, 2, 3, 4].map((n) => gc.submit({ id: `d${n}`, n })));
-    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([2, 4, 'broken by 3', 8]);
-    expect(batches).toEqual([[1, 2, 3, 4], [1], [2], [3], [4]]);
+    const settled = await Promise.allSettled([1, 2, 3, 4, 5, 6, 7, 8].map((n) => gc.submit({ id: `d${n}`, n })));
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([2, 4, 'broken by 3', 8, 10, 12, 14, 16]);
+    expect(batches).toEqual([[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4], [1, 2], [3, 4], [3], [4], [5, 6, 7, 8]]);
+  });
+
+  it('a batch that loses a deadlock or a serialization conflict runs again whole (three times at most), not split', async () => {
+    const conflict = (code: string) => Object.assign(new Error(`conflict ${code}`), { code });
+    const runs: number[][] = [];
+    const losses = ['40P01', '40001', '40P01', '40P01'];
+    const gc = new GroupCommit<number, number>(
+      async (items) => {
+        runs.push(items);
+        const loss = losses.shift();
+        if (loss && items.length > 1) throw conflict(loss);
+        return items.map((n) => n * 2);
+      },
+      { maxBatch: 10 },
+    );
+    expect(await Promise.all([1, 2, 3].map((n) => gc.submit(n)))).toEqual([2, 4, 6]);
+    // Three reruns whole, then the fourth loss is treated as any failure: halves.
+    expect(runs).toEqual([[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2], [3]]);
   });
 
   it('with concurrency 2 two batches run at once, and a key in a running batch waits for a later one', async () => {

@@ -49,7 +49,7 @@ export interface InboxConsumerSettings {
    * Batch mode: transactions applying batches at once (default 2: one's round trips overlap the
    * other's). Small batches of other partitions that arrive meanwhile are applied together in the
    * next transaction. Batches of different partitions hold different streams; should two
-   * transactions still deadlock, Postgres breaks it and their batches are replayed apart.
+   * transactions still deadlock, Postgres breaks it and the loser runs again (GroupCommit).
    */
   transactionsInFlight?: number;
   fromBeginning?: boolean;
@@ -411,7 +411,7 @@ export class InboxConsumer {
     return true;
   }
 
-  /** Several partitions' batches in one transaction; a failure reruns each batch alone (GroupCommit). */
+  /** Several partitions' batches in one transaction; a failure reruns them whole or apart (GroupCommit). */
   private async applyTogether(batches: Decoded[][]): Promise<void[]> {
     const all = batches.flat();
     const applied = await this.options.db.transaction(async (sql) => {
