@@ -36,7 +36,7 @@ export const commonConfigShape = {
   MDM_CLOCK_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('mdm_clock'),
   HOST: z.string().default('127.0.0.1'),
   /** Listening sockets on the service's port (SO_REUSEPORT, Linux): see listenOnPort in @mdm/platform/http. */
-  LISTEN_SOCKETS: z.coerce.number().int().min(1).max(64).default(8),
+  LISTEN_SOCKETS: z.coerce.number().int().min(1).max(1024).default(128),
   /**
    * The key the gateway signs every call's context with and every service checks (HMAC-SHA256);
    * services sign their calls to each other with it too. Required in production.
