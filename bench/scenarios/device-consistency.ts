@@ -6,7 +6,7 @@ import { effectiveAuthority } from '@mdm/contracts/licensing';
 import type { BenchStack } from '../process-stack';
 import { Answer, expectStatus, jsonCall, keepAliveAgent, percentile } from '../http';
 import { BenchResult, result } from '../report';
-import { CHECK_IN_P99_TARGET_MS, CHECK_IN_TARGET_PER_SECOND, seedDevices } from './device-sync';
+import { CHECK_IN_P99_TARGET_MS, CHECK_IN_TARGET_PER_SECOND, ReadYourWritesMeter, seedDevices } from './device-sync';
 import { Run, closedLoop, gatewayCall, loadRows } from './enroll';
 
 const state = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
@@ -65,9 +65,11 @@ export async function checkInUnderCommandsScenario(stack: BenchStack, raw: { rat
   const warm = await closedLoop(clients, Number.MAX_SAFE_INTEGER, warmupMs, 200, checkIn);
   if (warm.failures === warm.done) throw new Error(`warm-up: every check-in failed, e.g. ${warm.failureSample.join('; ')}`);
   const deadline = performance.now() + durationMs;
+  const consistency = await ReadYourWritesMeter.start(stack);
   const commanding = Promise.all(tenants.map((t) => t.run(deadline, commandsPerSecond / sequences)));
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
   const outcomes = await commanding;
+  const consistencyRows = await consistency.rows(SCENARIO);
   agent.destroy();
   const total = (key: 'commands' | 'stale' | 'refused') => outcomes.reduce((sum, o) => sum + o[key], 0);
   const staleSample = outcomes.flatMap((o) => o.staleSample).slice(0, 3);
@@ -83,6 +85,7 @@ export async function checkInUnderCommandsScenario(stack: BenchStack, raw: { rat
     result(SCENARIO, 'admin commands per second', total('commands') / run.seconds, 'commands/s', { target: commandsPerSecond * 0.95 }),
     result(SCENARIO, 'commands refused (non-2xx)', total('refused'), 'commands', { target: 0, atMost: true }),
     result(SCENARIO, 'probe check-ins right after a command not reflecting it', total('stale'), 'answers', { target: 0, atMost: true }),
+    ...consistencyRows,
   ];
 }
 

@@ -218,6 +218,7 @@ export class DeviceAuth {
   private async appliedAndRead(wanted: Record<string, number>, hashes: string[]): Promise<Map<string, DeviceRow>> {
     const ids = Object.keys(wanted);
     const deadline = Date.now() + this.readYourWrites.timeoutMs;
+    let firstLook: number | undefined;
     for (;;) {
       const [{ applied, devices }] = await this.db.query<{ applied: Record<string, number>; devices: DeviceRow[] }>(
         `select (select coalesce(json_object_agg(stream_id, version), '{}') from consumed_streams where stream_id = any($1::text[])) as applied,
@@ -226,7 +227,11 @@ export class DeviceAuth {
         [ids, hashes],
       );
       const behind = ids.filter((id) => (applied[id] ?? 0) < wanted[id]);
-      if (behind.length === 0) return new Map(devices.map((r) => [r.credential_hash, r]));
+      if (behind.length === 0) {
+        this.readYourWrites.waited(firstLook);
+        return new Map(devices.map((r) => [r.credential_hash, r]));
+      }
+      firstLook ??= performance.now();
       if (Date.now() > deadline) throw this.readYourWrites.lagging(behind);
       await new Promise((r) => setTimeout(r, this.readYourWrites.pollMs));
     }

@@ -323,6 +323,15 @@ describe('device calls see every command that answered before them (API.md, R14,
       expect({ deviceId, logged }).toEqual({ deviceId, logged: expected.map((names) => [...names].sort()) });
     }
   });
+
+  it("what read-your-writes cost the device calls is on device-sync's /metrics: the owners' answers and the waits for its inbox", async () => {
+    const metrics = await (await fetch(`${stack.deviceSync.url}/metrics`)).text();
+    const count = (step: string) => Number(new RegExp(`^read_your_writes_seconds_count\\{[^}]*step="${step}"[^}]*\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    // Every check-in above asked the owners once and waited for its inbox once (its batch's, at least).
+    expect(count('ask')).toBeGreaterThan(0);
+    expect(count('apply')).toBeGreaterThan(0);
+    expect(count('apply')).toBeLessThanOrEqual(count('ask'));
+  });
 });
 
 /** Devices of a tenant of their own checking in without a pause, 20 at a time, until stopped. */

@@ -7,6 +7,7 @@ export class Metrics {
   readonly outboxPublished: Counter;
   readonly outboxPending: Gauge;
   readonly consumerLag: Gauge;
+  readonly readYourWrites: Histogram<'step'>;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -26,6 +27,13 @@ export class Metrics {
     this.outboxPending = new Gauge({
       name: 'outbox_pending',
       help: 'Outbox rows not yet published',
+      registers: [this.registry],
+    });
+    this.readYourWrites = new Histogram({
+      name: 'read_your_writes_seconds',
+      help: "What read-your-writes cost a call: 'ask', the owners' answer of what they committed; 'apply', the wait beyond its first look until this service's inbox applied it (0 when caught up)",
+      labelNames: ['step'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
     this.consumerLag = new Gauge({

@@ -158,7 +158,12 @@ export class PlatformModule {
         { provide: Sweeps, useValue: runtime.sweeps },
         {
           provide: ReadYourWrites,
-          useValue: new ReadYourWrites({ db: runtime.db, signer: runtime.signer, logger: runtime.logger.child({ component: 'read-your-writes' }) }),
+          useValue: new ReadYourWrites({
+            db: runtime.db,
+            signer: runtime.signer,
+            logger: runtime.logger.child({ component: 'read-your-writes' }),
+            observe: (step, seconds) => runtime.metrics.readYourWrites.observe({ step }, seconds),
+          }),
         },
         ConsumerHandle,
         HttpDrain,

@@ -23,6 +23,8 @@ export interface ReadYourWritesOptions {
   /** How long a command may wait for the consumer to catch up before it is refused. */
   timeoutMs?: number;
   pollMs?: number;
+  /** Told how long each step took: asking the owners, and waiting for this service's inbox beyond its first look (`/metrics`). */
+  observe?: (step: 'ask' | 'apply', seconds: number) => void;
 }
 
 /**
@@ -38,10 +40,13 @@ export class ReadYourWrites {
   readonly timeoutMs: number;
   /** How often it looks again meanwhile. */
   readonly pollMs: number;
+  /** Records how long a step took (a caller that waits on its own, reading more in the same statement, tells `waited`). */
+  readonly observe: (step: 'ask' | 'apply', seconds: number) => void;
 
   constructor(private readonly options: ReadYourWritesOptions) {
     this.timeoutMs = options.timeoutMs ?? 3000;
     this.pollMs = options.pollMs ?? 10;
+    this.observe = options.observe ?? (() => undefined);
   }
 
   /** Waits until every stream of `tenantId` whose id starts with one of `prefixes` is caught up with `ownerUrl`. */
@@ -60,7 +65,10 @@ export class ReadYourWrites {
   /** The owners' published versions, one call per owner, in parallel. */
   async published(owners: OwnerQuery[]): Promise<Record<string, number>> {
     const asked = owners.filter((o) => o.queries.some((q) => (q.prefixes?.length ?? 0) + (q.streams?.length ?? 0) > 0));
+    if (asked.length === 0) return {};
+    const started = performance.now();
     const answers = await Promise.all(asked.map((o) => this.ask(o)));
+    this.observe('ask', (performance.now() - started) / 1000);
     return Object.assign({}, ...answers);
   }
 
@@ -69,6 +77,7 @@ export class ReadYourWrites {
     const ids = Object.keys(wanted);
     if (ids.length === 0) return;
     const deadline = Date.now() + this.timeoutMs;
+    let firstLook: number | undefined;
     for (;;) {
       const rows = await this.options.db.query<{ stream_id: string; version: string }>(
         'select stream_id, version::text from consumed_streams where stream_id = any($1::text[])',
@@ -76,10 +85,16 @@ export class ReadYourWrites {
       );
       const applied = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
       const behind = ids.filter((id) => (applied.get(id) ?? 0) < wanted[id]);
-      if (behind.length === 0) return;
+      if (behind.length === 0) return this.waited(firstLook);
+      firstLook ??= performance.now();
       if (Date.now() > deadline) throw this.lagging(behind);
       await new Promise((r) => setTimeout(r, this.pollMs));
     }
+  }
+
+  /** Records the wait for the inbox: from the end of the first look, which found it behind, if any (0: caught up at once). */
+  waited(firstLook: number | undefined): void {
+    this.observe('apply', firstLook === undefined ? 0 : (performance.now() - firstLook) / 1000);
   }
 
   /** The refusal when the inbox has not caught up in time (the streams it still waits for, a few of them). */
