@@ -6,7 +6,8 @@ import { effectiveAuthority } from '@mdm/contracts/licensing';
 import type { BenchStack } from '../process-stack';
 import { Answer, expectStatus, jsonCall, keepAliveAgent, percentile } from '../http';
 import { BenchResult, result } from '../report';
-import { CHECK_IN_P99_TARGET_MS, CHECK_IN_TARGET_PER_SECOND, ReadYourWritesMeter, seedDevices } from './device-sync';
+import { CHECK_IN_P99_TARGET_MS, CHECK_IN_TARGET_PER_SECOND, seedDevices } from './device-sync';
+import { ReadYourWritesMeter } from '../read-your-writes-meter';
 import { Run, closedLoop, gatewayCall, loadRows } from './enroll';
 
 const state = { osVersion: '14.0', encrypted: true, jailbroken: false, passcodeSet: true };
@@ -64,8 +65,8 @@ export async function checkInUnderCommandsScenario(stack: BenchStack, raw: { rat
 
   const warm = await closedLoop(clients, Number.MAX_SAFE_INTEGER, warmupMs, 200, checkIn);
   if (warm.failures === warm.done) throw new Error(`warm-up: every check-in failed, e.g. ${warm.failureSample.join('; ')}`);
+  const consistency = await ReadYourWritesMeter.start(stack.deviceSync.url);
   const deadline = performance.now() + durationMs;
-  const consistency = await ReadYourWritesMeter.start(stack);
   const commanding = Promise.all(tenants.map((t) => t.run(deadline, commandsPerSecond / sequences)));
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
   const outcomes = await commanding;

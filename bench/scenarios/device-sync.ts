@@ -7,6 +7,7 @@ import type { TestStack } from '../../apps/e2e/src/support/stack';
 import type { BenchStack } from '../process-stack';
 import { LongPollHub } from '../../apps/device-sync/src/notifications/long-poll-hub';
 import { CpuMeter } from '../cpu';
+import { ReadYourWritesMeter } from '../read-your-writes-meter';
 import { expectStatus, jsonCall, keepAliveAgent } from '../http';
 import { seconds } from '../infra';
 import { BenchResult, result } from '../report';
@@ -166,7 +167,7 @@ export async function checkInScenario(stack: BenchStack, raw: { rate: number; un
   const warm = await closedLoop(clients, Number.MAX_SAFE_INTEGER, warmupMs, 200, checkIn);
   if (warm.failures === warm.done) throw new Error(`warm-up: every check-in failed, e.g. ${warm.failureSample.join('; ')}`);
   const cpu = stack.metered && (await CpuMeter.start(stack.metered()));
-  const consistency = await ReadYourWritesMeter.start(stack);
+  const consistency = await ReadYourWritesMeter.start(stack.deviceSync.url);
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
   const cpuRows = cpu ? await cpu.perUnit(SCENARIO, run.done, 'check-in') : [];
   const consistencyRows = await consistency.rows(SCENARIO);
@@ -183,45 +184,4 @@ export async function checkInScenario(stack: BenchStack, raw: { rate: number; un
     ...consistencyRows,
     ...cpuRows,
   ];
-}
-
-/**
- * What read-your-writes cost device-sync's batches of device calls during a run, from its
- * `read_your_writes_seconds` histogram (/metrics) read before and after: the owners' answer of what
- * they committed, and the wait until its inbox had applied it (beyond the look that found it behind).
- */
-export class ReadYourWritesMeter {
-  private constructor(
-    private readonly url: string,
-    private readonly before: Map<string, number>,
-  ) {}
-
-  static async start(stack: BenchStack): Promise<ReadYourWritesMeter> {
-    const url = `${stack.deviceSync.url}/metrics`;
-    return new ReadYourWritesMeter(url, await ReadYourWritesMeter.read(url));
-  }
-
-  /** The histogram's series (`<name>{step,le}` → value) that this meter reads. */
-  private static async read(url: string): Promise<Map<string, number>> {
-    const text = await (await fetch(url)).text();
-    const series = new Map<string, number>();
-    for (const m of text.matchAll(/^read_your_writes_seconds_(count|sum|bucket)\{([^}]*)\} (\S+)$/gm)) {
-      const step = /step="(\w+)"/.exec(m[2])?.[1];
-      const le = /le="([^"]+)"/.exec(m[2])?.[1];
-      series.set(`${m[1]}:${step}:${le ?? ''}`, Number(m[3]));
-    }
-    return series;
-  }
-
-  async rows(scenario: string): Promise<BenchResult[]> {
-    const after = await ReadYourWritesMeter.read(this.url);
-    const delta = (key: string) => (after.get(key) ?? 0) - (this.before.get(key) ?? 0);
-    const mean = (step: string) => (delta(`count:${step}:`) ? (delta(`sum:${step}:`) / delta(`count:${step}:`)) * 1000 : 0);
-    const behind = delta('count:apply:') ? (1 - delta('bucket:apply:0.001') / delta('count:apply:')) * 100 : 0;
-    return [
-      result(scenario, "read-your-writes per batch: the owners' answer, mean", mean('ask'), 'ms'),
-      result(scenario, "read-your-writes per batch: the wait for device-sync's inbox, mean", mean('apply'), 'ms'),
-      result(scenario, "batches that found device-sync's inbox behind (waited over 1 ms)", behind, '%'),
-    ];
-  }
 }

@@ -21,9 +21,19 @@ const hash = (credential: string) => createHash('sha256').update(credential).dig
 class Owners extends ReadYourWrites {
   readonly asked: { owner: string; streams: string[] }[] = [];
   arriving: { deviceId: string; tenantId: string; userId: string; credential: string } | undefined;
+  /** Versions the owners answer other than 1. */
+  readonly committed: Record<string, number> = {};
+  /** What read-your-writes recorded of its steps (read_your_writes_seconds). */
+  readonly recorded: { step: string; seconds: number }[] = [];
 
   constructor(private readonly db: Database) {
-    super({ db, signer: new CallSigner(TEST_SIGNING_KEY, 'device-sync'), logger: createLogger('device-auth-test', 'silent') });
+    super({
+      db,
+      signer: new CallSigner(TEST_SIGNING_KEY, 'device-sync'),
+      logger: createLogger('device-auth-test', 'silent'),
+      pollMs: 10,
+      observe: (step, seconds) => this.recorded.push({ step, seconds }),
+    });
   }
 
   override async published(query: OwnerQuery[]): Promise<Record<string, number>> {
@@ -46,7 +56,7 @@ class Owners extends ReadYourWrites {
         device.tenantId,
       ]);
     }
-    return Object.fromEntries(streams.map((s) => [s, 1]));
+    return Object.fromEntries(streams.map((s) => [s, this.committed[s] ?? 1]));
   }
 }
 
@@ -61,7 +71,6 @@ describe('DeviceAuth (Postgres): a device call waits for what the owners committ
     auth = new DeviceAuth(db, answering, owners);
   });
   afterAll(() => db.close());
-
   it('R13: a device enrolled a moment ago is answered after one question per owner: enrollment, asked for its device at the lookup, is not asked again', async () => {
     const device = { deviceId: randomUUID(), tenantId: randomUUID(), userId: randomUUID() };
     const credential = newDeviceCredential(device);
@@ -76,5 +85,33 @@ describe('DeviceAuth (Postgres): a device call waits for what the owners committ
       { owner: 'authority', streams: [tenantStreamId(device.tenantId)] },
       { owner: 'licensing', streams: [userStreamId(device.userId)] },
     ]);
+  });
+
+  it("the wait of a device call for this service's inbox is recorded (read_your_writes_seconds, apply): 0 caught up, the time it waited behind", async () => {
+    const device = { deviceId: randomUUID(), tenantId: randomUUID(), userId: randomUUID() };
+    const credential = newDeviceCredential(device);
+    await db.query(
+      `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+       values ($1, $2, $3, 'ios', $4, 'active', 'intune', 'AA', now() + interval '1 year')`,
+      [device.deviceId, device.tenantId, device.userId, hash(credential)],
+    );
+    const streams = [deviceStreamId(device.deviceId), tenantStreamId(device.tenantId), userStreamId(device.userId)];
+    await db.query('insert into consumed_streams (stream_id, tenant_id, version) select s, $2, 1 from unnest($1::text[]) s', [streams, device.tenantId]);
+    const presented: DeviceCredential = { hash: hash(credential), lookup: credentialLookup(credential) };
+    const applies = () => answering.recorded.filter((r) => r.step === 'apply').map((r) => r.seconds);
+    answering.recorded.length = 0;
+
+    expect(await auth.catchUp([await auth.lookUp(presented)])).toEqual([{ deviceId: device.deviceId, tenantId: device.tenantId }]);
+    expect(applies()).toEqual([0]);
+
+    // The tenant's owner committed a version this inbox applies only a moment later.
+    answering.committed[tenantStreamId(device.tenantId)] = 2;
+    const appliedLater = new Promise((r) => setTimeout(r, 100)).then(() =>
+      db.query('update consumed_streams set version = 2 where stream_id = $1', [tenantStreamId(device.tenantId)]),
+    );
+    expect(await auth.catchUp([await auth.lookUp(presented)])).toEqual([{ deviceId: device.deviceId, tenantId: device.tenantId }]);
+    await appliedLater;
+    expect(applies()).toHaveLength(2);
+    expect(applies()[1]).toBeGreaterThanOrEqual(0.08);
   });
 });

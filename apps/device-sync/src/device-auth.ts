@@ -5,7 +5,7 @@ import { configurationStreamId, tenantStreamId } from '@mdm/contracts/authority'
 import { DomainError } from '@mdm/contracts/core';
 import { CredentialLookup, credentialLookup, deviceStreamId } from '@mdm/contracts/enrollment';
 import { userStreamId } from '@mdm/contracts/licensing';
-import { Database, GroupCommit } from '@mdm/platform/database';
+import { Database, GroupCommit, unavailableDependency } from '@mdm/platform/database';
 import { StreamQuery } from '@mdm/platform/event-store';
 import { OwnerQuery, ReadYourWrites } from '@mdm/platform/inbox';
 
@@ -42,6 +42,9 @@ export class DeviceStateOwners {
   ) {}
 }
 
+/** A refusal of a whole batch (an owner out of reach, the inbox lagging past its bound), or an unreachable dependency: any part of it would meet it again. */
+const answersTheBatch = (error: unknown) => error instanceof DomainError || unavailableDependency(error) !== undefined;
+
 export const unknownDevice = () => new DomainError('UNAUTHORIZED', 'unknown, unenrolled or removed device');
 
 /**
@@ -70,10 +73,12 @@ export class DeviceAuth {
   private readonly lookups = new GroupCommit<DeviceCredential, KnownCredential | undefined>((items) => this.lookUpAll(items), {
     maxBatch: 500,
     concurrency: 4,
+    failsAll: answersTheBatch,
   });
   private readonly batches = new GroupCommit<KnownCredential, AuthenticatedDevice | undefined>((items, settle) => this.catchUp(items, (i) => settle(i, undefined)), {
     maxBatch: 500,
     concurrency: 2,
+    failsAll: answersTheBatch,
   });
 
   constructor(
@@ -215,25 +220,15 @@ export class DeviceAuth {
    * Waits until the inbox has applied the wanted versions, and reads the devices in the same
    * statement: what it returns includes everything the owners had committed when they were asked.
    */
-  private async appliedAndRead(wanted: Record<string, number>, hashes: string[]): Promise<Map<string, DeviceRow>> {
-    const ids = Object.keys(wanted);
-    const deadline = Date.now() + this.readYourWrites.timeoutMs;
-    let firstLook: number | undefined;
-    for (;;) {
+  private appliedAndRead(wanted: Record<string, number>, hashes: string[]): Promise<Map<string, DeviceRow>> {
+    return this.readYourWrites.untilApplied(wanted, async () => {
       const [{ applied, devices }] = await this.db.query<{ applied: Record<string, number>; devices: DeviceRow[] }>(
         `select (select coalesce(json_object_agg(stream_id, version), '{}') from consumed_streams where stream_id = any($1::text[])) as applied,
                 (select coalesce(json_agg(d), '[]') from (select credential_hash, device_id, tenant_id, user_id, status
                    from devices where credential_hash = any($2::text[])) d) as devices`,
-        [ids, hashes],
+        [Object.keys(wanted), hashes],
       );
-      const behind = ids.filter((id) => (applied[id] ?? 0) < wanted[id]);
-      if (behind.length === 0) {
-        this.readYourWrites.waited(firstLook);
-        return new Map(devices.map((r) => [r.credential_hash, r]));
-      }
-      firstLook ??= performance.now();
-      if (Date.now() > deadline) throw this.readYourWrites.lagging(behind);
-      await new Promise((r) => setTimeout(r, this.readYourWrites.pollMs));
-    }
+      return { applied, seen: new Map(devices.map((r) => [r.credential_hash, r])) };
+    });
   }
 }

@@ -9,9 +9,10 @@ import {
   ConfigurationUpdated,
   TenantCreated,
 } from '@mdm/contracts/authority';
-import { EventData, EventEnvelope, TypedEnvelope, isEvent } from '@mdm/contracts/core';
+import { EventData, EventEnvelope, TypedEnvelope } from '@mdm/contracts/core';
 import { DeviceEnrolled, DeviceRemoved, DeviceUnenrolled } from '@mdm/contracts/enrollment';
 import { LicenseAssigned, LicenseRemoved, UserAuthorityChanged, UserCreated, UserGroupsChanged } from '@mdm/contracts/licensing';
+import { deviceRowsTouched } from '@mdm/device-sync/domain';
 import { Sql } from '@mdm/platform/database';
 import { SERVICE_CONFIG } from '@mdm/platform/http';
 import { BeforeEvents, EventBatch, InboxContext } from '@mdm/platform/inbox';
@@ -44,19 +45,19 @@ export class FactsConsumer {
   }
 
   /**
-   * Every device row this transaction's events update, locked first, in one statement and in id
-   * order, as a check-in batch locks its devices (CheckInFacts): the active devices of a tenant whose
-   * authority changes and of a user whose authority changes (the fan-outs), and an unenrolled or
-   * removed device. Taken by each handler in turn, a transaction holding one tenant's devices could
-   * wait for a check-in batch holding a lower id of the next tenant's, while the batch waits for it
-   * (a deadlock Postgres breaks after its deadlock_timeout, undoing one side).
+   * The device rows this transaction's events update (deviceRowsTouched), locked first, in one
+   * statement and in id order, as a check-in batch locks its devices (CheckInFacts). Taken by each
+   * handler in turn, a transaction holding one tenant's devices could wait for a check-in batch
+   * holding a lower id of the next tenant's while the batch waits for it: a deadlock Postgres breaks
+   * after its deadlock_timeout, undoing one side. A device committed by another transaction after
+   * this lock (an enrollment applied beside it) is locked by the UPDATE that marks it, out of order;
+   * should that ever deadlock, the transaction runs again whole (GroupCommit).
    */
   @BeforeEvents()
   async lockDevices(@Payload() events: EventEnvelope[], @Ctx() { sql }: InboxContext) {
-    const tenants = events.flatMap((e) => (isEvent(e, AuthorityChanged) && e.data.from !== e.data.to ? [e.tenantId] : []));
-    const users = events.flatMap((e) => (isEvent(e, UserAuthorityChanged) && e.data.from !== e.data.to ? [e] : []));
-    const retired = events.flatMap((e) => (isEvent(e, DeviceUnenrolled) || isEvent(e, DeviceRemoved) ? [e.data.deviceId] : []));
-    if (tenants.length + users.length + retired.length === 0) return;
+    const { tenants, users, devices } = deviceRowsTouched(events);
+    // One row alone cannot be taken out of order.
+    if (tenants.length + users.length === 0 && devices.length <= 1) return;
     await sql.query(
       `select 1 from devices where device_id in (
          select device_id from devices where status = 'active' and tenant_id = any($1::uuid[])
@@ -65,7 +66,7 @@ export class FactsConsumer {
          union all
          select unnest($4::uuid[]))
        order by device_id for update`,
-      [tenants, users.map((e) => e.tenantId), users.map((e) => e.data.userId), retired],
+      [tenants, users.map((u) => u.tenantId), users.map((u) => u.userId), devices],
     );
   }
 

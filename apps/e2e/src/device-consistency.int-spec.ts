@@ -324,10 +324,10 @@ describe('device calls see every command that answered before them (API.md, R14,
     }
   });
 
-  it("what read-your-writes cost the device calls is on device-sync's /metrics: the owners' answers and the waits for its inbox", async () => {
+  it("device-sync's /metrics carries what read-your-writes cost its device calls (read_your_writes_seconds: the owners' answers, the waits for its inbox)", async () => {
     const metrics = await (await fetch(`${stack.deviceSync.url}/metrics`)).text();
     const count = (step: string) => Number(new RegExp(`^read_your_writes_seconds_count\\{[^}]*step="${step}"[^}]*\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
-    // Every check-in above asked the owners once and waited for its inbox once (its batch's, at least).
+    // The background devices check in throughout: each round of a catch-up asks the owners, then waits.
     expect(count('ask')).toBeGreaterThan(0);
     expect(count('apply')).toBeGreaterThan(0);
     expect(count('apply')).toBeLessThanOrEqual(count('ask'));

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { TenantAuthority } from '@mdm/contracts/authority';
 import { FAN_OUT_CHUNK, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
-import { LEGACY_PROFILE_DAYS } from '@mdm/device-sync/domain';
+import { LEGACY_PROFILE_DAYS, movesAuthority } from '@mdm/device-sync/domain';
 import { EffectiveAuthority, effectiveAuthority } from '@mdm/contracts/licensing';
 import { Sql } from '@mdm/platform/database';
 import { EventStore } from '@mdm/platform/event-store';
@@ -35,8 +35,7 @@ export class CheckInFanOutService extends FanOutPort {
   }
 
   async tenantChanged(sql: Sql, event: TenantAuthorityChange): Promise<void> {
-    const { from, to } = event.data;
-    if (from === to) return;
+    if (!movesAuthority(event)) return;
     const at = new Date(event.occurredAt);
     // R16: every active device with a user; R17: the userless ones stay where they are, flagged.
     const notify = await this.markPending(sql, event.tenantId, at);
@@ -73,7 +72,7 @@ export class CheckInFanOutService extends FanOutPort {
    * check-in was blocked. Each change keeps its own outcome (its CheckInFanOut, caused by it).
    */
   async usersChanged(sql: Sql, events: UserAuthorityChange[]): Promise<void> {
-    const changes = events.filter((e) => e.data.from !== e.data.to);
+    const changes = events.filter(movesAuthority);
     if (changes.length === 0) return;
     const tenants = await sql.query<{ tenant_id: string; authority_event_id: string | null }>(
       'select tenant_id, authority_event_id from tenants where tenant_id = any($1::uuid[])',

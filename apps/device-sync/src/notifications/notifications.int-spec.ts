@@ -3,10 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, INestMicroservice } from '@nestjs/common';
 import { AuthorityChanged, TenantAuthority, tenantStreamId } from '@mdm/contracts/authority';
-import { EventEnvelope, EventRegistry, Topics, eventEnvelopeSchema, isEvent } from '@mdm/contracts/core';
+import { EventEnvelope, EventRegistry, Topics, eventEnvelopeSchema } from '@mdm/contracts/core';
 import { deviceNotificationSchema, deviceSyncEvents, fanOutStreamId, syncStreamId } from '@mdm/contracts/device-sync';
+import { DeviceRemoved, deviceStreamId } from '@mdm/contracts/enrollment';
 import { EffectiveAuthority, UserAuthorityChanged, userStreamId } from '@mdm/contracts/licensing';
 import { ManualClock } from '@mdm/platform/clock';
 import { Database, Sql } from '@mdm/platform/database';
@@ -15,12 +16,12 @@ import { ApiExceptionFilter, CLOCK, SERVICE_CONFIG } from '@mdm/platform/http';
 import { createLogger } from '@mdm/platform/logging';
 import { CallSigner } from '@mdm/platform/http-client';
 import { TEST_SIGNING_KEY, eventFixture, eventually, testDatabase } from '@mdm/platform/testing';
-import { InboxContext, ReadYourWrites, runsOfOneType } from '@mdm/platform/inbox';
+import { InboxEventTransport, InboxTransportOptions, ReadYourWrites } from '@mdm/platform/inbox';
 import { DeviceAuth, DeviceStateOwners } from '../device-auth';
 import { deviceSyncService } from '../device-sync.definition';
 import { FactsConsumer } from '../facts.consumer';
 import { MdmSignatureGuard } from '../mdm-signature';
-import { NotificationReason } from '../ports';
+import { FanOutPort, NotificationReason } from '../ports';
 import { outboxChannel } from '@mdm/platform/event-store';
 import { notificationChannel } from './channels';
 import { CheckInFanOutService } from './check-in-fan-out.service';
@@ -51,7 +52,9 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
   let store: EventStore;
   let notifier: NotifierService;
   let fanOut: CheckInFanOutService;
-  let facts: FactsConsumer;
+  /** The inbox transport with FactsConsumer's handlers, wired by Nest from their decorators (never started: no broker). */
+  let inbox: InboxEventTransport;
+  let inboxApp: INestMicroservice;
   const clock = new ManualClock(new Date('2026-04-01T08:00:00.000Z'));
   const hubs: LongPollHub[] = [];
 
@@ -75,9 +78,20 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     store = new EventStore(db, { registry, clock, outboxChannel: outboxChannel(db.schema) });
     notifier = new NotifierService({ clock, schema: db.schema, topic: NOTIFICATIONS });
     fanOut = new CheckInFanOutService(store, notifier);
-    facts = new FactsConsumer(fanOut, { CHECK_IN_INTERVAL_HOURS: 8, schema: db.schema });
+    inbox = new InboxEventTransport({} as InboxTransportOptions);
+    class FactsModule {}
+    Module({
+      controllers: [FactsConsumer],
+      providers: [
+        { provide: FanOutPort, useValue: fanOut },
+        { provide: SERVICE_CONFIG, useValue: { CHECK_IN_INTERVAL_HOURS: 8, schema: db.schema } },
+      ],
+    })(FactsModule);
+    inboxApp = await NestFactory.createMicroservice(FactsModule, { strategy: inbox, logger: false });
+    await inboxApp.init();
   });
   afterAll(async () => {
+    await inboxApp.close();
     await Promise.all(hubs.map((h) => h.stop()));
     await db.close();
   });
@@ -199,20 +213,12 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     expect(fans.map((e) => (e.data as { devicesNeedingSupport: number }).devicesNeedingSupport)).toEqual([3, 3]);
   });
 
-  /**
-   * Events applied as the inbox transport applies them, in one transaction: the consumer's lock first,
-   * then each run of one type to its handler. The statements it ran are counted.
-   */
+  /** Events applied in one transaction by the inbox transport's dispatch, as a Kafka batch is; the statements it ran are counted. */
   const applyAsTheInbox = (events: EventEnvelope[]) =>
     db.transaction(async (tx) => {
       const counter = counting(tx);
-      const context = new InboxContext(counter.sql);
-      await facts.lockDevices(events, context);
-      for (const run of runsOfOneType(events)) {
-        const changes = run.flatMap((e) => (isEvent(e, UserAuthorityChanged) ? [e] : []));
-        if (changes.length > 0) await facts.userAuthoritiesChanged(changes, context);
-        for (const e of run) if (isEvent(e, AuthorityChanged)) await facts.authorityChanged(e, context);
-      }
+      const delivery = { topic: 't', partition: 0, offset: '0' };
+      await inbox['dispatch'](events.map((event) => ({ event, delivery })), counter.sql);
       return counter.statements;
     });
 
@@ -220,6 +226,7 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
     ['one tenant', 'one authority change'],
     ['two tenants', 'both authority changes'],
     ['two tenants', "one's authority change, then a user change in the other"],
+    ['two tenants', "one's authority change, then a device of the other removed"],
   ])(
     "R16: a fan-out's transaction (%s, %s) takes its devices in id order, as a check-in batch does: the two wait for each other, never in a cycle",
     async (tenants, changes) => {
@@ -244,6 +251,8 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       if (changes.includes('user change')) {
         events.push(eventFixture(UserAuthorityChanged, { streamId: userStreamId(highUser), tenantId: second!, data: { userId: highUser, from: 'office365', to: 'intune', warnings: [] } }));
       }
+      const removed = changes.includes('removed');
+      if (removed) events.push(eventFixture(DeviceRemoved, { streamId: deviceStreamId(low), tenantId: second!, data: { deviceId: low, reason: 'mdm-certificate-expired' } }));
       const waitingForALock = async () => {
         const [{ n }] = await db.query<{ n: number }>(
           `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%devices%'`,
@@ -261,10 +270,16 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       });
       await lockedLow;
       const fanOutDone = applyAsTheInbox(events);
-      // Neither is refused (a deadlock would refuse one of them), and the fan-outs marked both devices.
+      // Neither is refused (a deadlock would refuse one of them), and the events did what they say to both devices.
       expect((await Promise.allSettled([checkIn, fanOutDone])).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
-      const states = await db.query<{ migration_state: string }>('select migration_state from devices where device_id = any($1::uuid[])', [[high, low]]);
-      expect(states.map((d) => d.migration_state)).toEqual(['pendingCheckIn', 'pendingCheckIn']);
+      const rows = await db.query<{ device_id: string; status: string; migration_state: string }>(
+        'select device_id, status, migration_state from devices where device_id = any($1::uuid[])',
+        [[high, low]],
+      );
+      expect(Object.fromEntries(rows.map((d) => [d.device_id, `${d.status} ${d.migration_state}`]))).toEqual({
+        [high]: 'active pendingCheckIn',
+        [low]: removed ? 'removed none' : 'active pendingCheckIn',
+      });
     },
   );
 

@@ -86,6 +86,39 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4], [1, 2], [3, 4], [3], [4], [5, 6, 7, 8]]);
   });
 
+  it('a failure any part would meet (an unreachable dependency, or what failsAll names) is every item\'s answer at once: nothing is rerun', async () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const lagging = new Error('the inbox is lagging');
+    for (const [error, options] of [
+      [down, { maxBatch: 10 }],
+      [lagging, { maxBatch: 10, failsAll: (e: unknown) => e === lagging }],
+    ] as const) {
+      const runs: number[][] = [];
+      const gc = new GroupCommit<number, number>(async (items) => {
+        runs.push(items);
+        throw error;
+      }, options);
+      const answers = await Promise.allSettled([1, 2, 3, 4].map((n) => gc.submit(n)));
+      expect(answers.map((a) => a.status === 'rejected' && a.reason)).toEqual([error, error, error, error]);
+      expect(runs).toEqual([[1, 2, 3, 4]]);
+    }
+  });
+
+  it('an item that ran only beside items answered early runs alone before it is refused', async () => {
+    const runs: number[][] = [];
+    const gc = new GroupCommit<number, string>(
+      async (items, settle) => {
+        runs.push(items);
+        items.forEach((n, i) => n < 0 && settle(i, 'refused'));
+        if (items.length > 1) throw new Error('broken together');
+        return items.map((n) => `done ${n}`);
+      },
+      { maxBatch: 10 },
+    );
+    expect(await Promise.all([-1, 3].map((n) => gc.submit(n)))).toEqual(['refused', 'done 3']);
+    expect(runs).toEqual([[-1, 3], [3]]);
+  });
+
   it('a batch that loses a deadlock or a serialization conflict runs again whole (three times at most), not split', async () => {
     const conflict = (code: string) => Object.assign(new Error(`conflict ${code}`), { code });
     const runs: number[][] = [];

@@ -1,4 +1,5 @@
 import { PgErrorCode, pgErrorCode } from './database';
+import { unavailableDependency } from './dependency-errors';
 
 export interface GroupCommitOptions<I> {
   /** Items one batch takes at most. */
@@ -19,6 +20,13 @@ export interface GroupCommitOptions<I> {
    * A queue that fits one batch still makes one.
    */
   concurrency?: number;
+  /**
+   * A failure that says nothing of the items and that any part of the batch would meet again: every
+   * item still open gets it at once, nothing is rerun. Default: an unreachable dependency (Postgres,
+   * Kafka, a peer's address). A runner whose refusals answer a whole batch (an owner out of reach, an
+   * inbox lagging past its bound) adds them.
+   */
+  failsAll?: (error: unknown) => boolean;
 }
 
 /** Reruns of a whole batch that lost to another transaction (each loss is a fresh race). */
@@ -29,6 +37,8 @@ function isConflict(error: unknown): boolean {
   const code = pgErrorCode(error);
   return code === PgErrorCode.deadlock || code === PgErrorCode.serializationFailure;
 }
+
+const unreachable = (error: unknown) => unavailableDependency(error) !== undefined;
 
 interface Waiting<I, O> {
   item: I;
@@ -45,10 +55,11 @@ interface Waiting<I, O> {
  *
  * The runner answers every item or throws: a batch is all or nothing, like the transaction it
  * writes. When it throws a conflict with another transaction (a deadlock, a serialization failure),
- * which says nothing of its items, the batch runs again whole, a few times. Any other failure (one
- * item's fault) splits it in halves, and halves of the failing half, until the item at fault is
- * alone: the fault reaches only that item, and a batch of a hundred is found in a handful of reruns,
- * not a hundred in turn while the rest wait. An item whose answer is known before the batch ends (a
+ * which says nothing of its items, the batch runs again whole, a few times; a failure any part
+ * would meet (`failsAll`) is every item's answer at once. Any other failure (one item's fault)
+ * splits it in halves, and halves of the failing half, until the item at fault runs alone: the
+ * fault reaches only that item, found in about log2(n) reruns, where running each item alone in
+ * turn kept the others waiting for n of them. An item whose answer is known before the batch ends (a
  * device credential no one issued) may be answered early with `settle`: it waits for nothing else,
  * and what the runner returns for it later is ignored, as is a rerun after a throw.
  */
@@ -139,12 +150,13 @@ export class GroupCommit<I, O> {
       results = await this.run(batch.map((w) => w.item), settle);
     } catch (error) {
       const open = batch.filter((_, i) => !settled.has(i));
-      if (open.length === 0) return;
-      if (conflicts < CONFLICT_RERUNS && isConflict(error)) return this.runBatch(open, conflicts + 1);
-      if (open.length === 1) {
-        open[0].reject(error);
+      if (conflicts < CONFLICT_RERUNS && open.length > 0 && isConflict(error)) return this.runBatch(open, conflicts + 1);
+      if (batch.length === 1 || (this.options.failsAll ?? unreachable)(error)) {
+        open.forEach((w) => w.reject(error));
         return;
       }
+      // An item that ran with others only (the rest were answered early) runs alone before it is refused.
+      if (open.length === 1) return this.runBatch(open);
       const half = Math.ceil(open.length / 2);
       await this.runBatch(open.slice(0, half));
       await this.runBatch(open.slice(half));

@@ -33,7 +33,8 @@ export class Metrics {
       name: 'read_your_writes_seconds',
       help: "What read-your-writes cost a call: 'ask', the owners' answer of what they committed; 'apply', the wait beyond its first look until this service's inbox applied it (0 when caught up)",
       labelNames: ['step'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      // Up to past the 3-s bound on a wait, where a call is refused.
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
     this.consumerLag = new Gauge({

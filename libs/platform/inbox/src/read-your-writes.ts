@@ -23,7 +23,7 @@ export interface ReadYourWritesOptions {
   /** How long a command may wait for the consumer to catch up before it is refused. */
   timeoutMs?: number;
   pollMs?: number;
-  /** Told how long each step took: asking the owners, and waiting for this service's inbox beyond its first look (`/metrics`). */
+  /** Told how long each step took: asking the owners (each call to them), and waiting for this service's inbox beyond its first look (`/metrics`). */
   observe?: (step: 'ask' | 'apply', seconds: number) => void;
 }
 
@@ -40,8 +40,7 @@ export class ReadYourWrites {
   readonly timeoutMs: number;
   /** How often it looks again meanwhile. */
   readonly pollMs: number;
-  /** Records how long a step took (a caller that waits on its own, reading more in the same statement, tells `waited`). */
-  readonly observe: (step: 'ask' | 'apply', seconds: number) => void;
+  private readonly observe: (step: 'ask' | 'apply', seconds: number) => void;
 
   constructor(private readonly options: ReadYourWritesOptions) {
     this.timeoutMs = options.timeoutMs ?? 3000;
@@ -67,38 +66,55 @@ export class ReadYourWrites {
     const asked = owners.filter((o) => o.queries.some((q) => (q.prefixes?.length ?? 0) + (q.streams?.length ?? 0) > 0));
     if (asked.length === 0) return {};
     const started = performance.now();
-    const answers = await Promise.all(asked.map((o) => this.ask(o)));
-    this.observe('ask', (performance.now() - started) / 1000);
-    return Object.assign({}, ...answers);
+    try {
+      return Object.assign({}, ...(await Promise.all(asked.map((o) => this.ask(o)))));
+    } finally {
+      this.observe('ask', (performance.now() - started) / 1000);
+    }
   }
 
   /** Waits, bounded, until this service's inbox has applied every stream at least to the version given. */
   async applied(wanted: Record<string, number>): Promise<void> {
     const ids = Object.keys(wanted);
     if (ids.length === 0) return;
-    const deadline = Date.now() + this.timeoutMs;
-    let firstLook: number | undefined;
-    for (;;) {
+    await this.untilApplied(wanted, async () => {
       const rows = await this.options.db.query<{ stream_id: string; version: string }>(
         'select stream_id, version::text from consumed_streams where stream_id = any($1::text[])',
         [ids],
       );
-      const applied = new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
-      const behind = ids.filter((id) => (applied.get(id) ?? 0) < wanted[id]);
-      if (behind.length === 0) return this.waited(firstLook);
+      return { applied: Object.fromEntries(rows.map((r) => [r.stream_id, Number(r.version)])), seen: undefined };
+    });
+  }
+
+  /**
+   * Looks (`look`: the versions this service's inbox has applied, and whatever else the caller reads
+   * in the same statement) until every stream is applied at least to the version wanted, every
+   * `pollMs`, bounded by `timeoutMs` (then `lagging`); answers what the last look saw. The wait beyond
+   * the first look is recorded ('apply'; 0 when caught up at once), a wait that timed out too.
+   */
+  async untilApplied<T>(wanted: Record<string, number>, look: () => Promise<{ applied: Record<string, number>; seen: T }>): Promise<T> {
+    const ids = Object.keys(wanted);
+    const deadline = Date.now() + this.timeoutMs;
+    let firstLook: number | undefined;
+    const waited = () => this.observe('apply', firstLook === undefined ? 0 : (performance.now() - firstLook) / 1000);
+    for (;;) {
+      const { applied, seen } = await look();
+      const behind = ids.filter((id) => (applied[id] ?? 0) < wanted[id]);
+      if (behind.length === 0) {
+        if (ids.length > 0) waited();
+        return seen;
+      }
       firstLook ??= performance.now();
-      if (Date.now() > deadline) throw this.lagging(behind);
+      if (Date.now() > deadline) {
+        waited();
+        throw this.lagging(behind);
+      }
       await new Promise((r) => setTimeout(r, this.pollMs));
     }
   }
 
-  /** Records the wait for the inbox: from the end of the first look, which found it behind, if any (0: caught up at once). */
-  waited(firstLook: number | undefined): void {
-    this.observe('apply', firstLook === undefined ? 0 : (performance.now() - firstLook) / 1000);
-  }
-
   /** The refusal when the inbox has not caught up in time (the streams it still waits for, a few of them). */
-  lagging(behind: string[]): DomainError {
+  private lagging(behind: string[]): DomainError {
     return new DomainError('DEPENDENCY_LAGGING', 'the events this command depends on have not arrived yet; retry', {
       behind: behind.slice(0, 20),
     });
