@@ -58,16 +58,19 @@ export class FactsConsumer {
     const { tenants, users, devices } = deviceRowsTouched(events);
     // One row alone cannot be taken out of order.
     if (tenants.length + users.length === 0 && devices.length <= 1) return;
-    await sql.query(
-      `select 1 from devices where device_id in (
-         select device_id from devices where status = 'active' and tenant_id = any($1::uuid[])
-         union all
-         select device_id from devices where status = 'active' and (tenant_id, user_id) in (select * from unnest($2::uuid[], $3::uuid[]))
-         union all
-         select unnest($4::uuid[]))
-       order by device_id for update`,
-      [tenants, users.map((u) => u.tenantId), users.map((u) => u.userId), devices],
-    );
+    // Only the conditions these events need, OR-ed in one scan (each has its index): a tenant's
+    // change alone is the plain indexed lock of its devices.
+    const params: unknown[] = [];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    const conditions = [
+      ...(tenants.length > 0 ? [`(status = 'active' and tenant_id = any(${param(tenants)}::uuid[]))`] : []),
+      // A user is of one tenant: the pairs' tenants and users together name exactly their devices.
+      ...(users.length > 0
+        ? [`(status = 'active' and tenant_id = any(${param(users.map((u) => u.tenantId))}::uuid[]) and user_id = any(${param(users.map((u) => u.userId))}::uuid[]))`]
+        : []),
+      ...(devices.length > 0 ? [`device_id = any(${param(devices)}::uuid[])`] : []),
+    ];
+    await sql.query(`select 1 from devices where ${conditions.join(' or ')} order by device_id for update`, params);
   }
 
   @EventPattern('TenantCreated')
