@@ -282,7 +282,21 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(next.body.notifications.map((n: { reason: string }) => n.reason)).toEqual(['sync']);
   });
 
-  it("R13: a device call whose signed context reaches device-sync expired (relayed late) is 503 SERVICE_UNAVAILABLE with Retry-After, not a 401 that would tell the device its credential is dead", async () => {
+  it("R13: a device call whose signed context reached device-sync expired (relayed late) is signed anew and relayed once more: the device gets its answer", async () => {
+    const t = await createTenant(stack, 'Late once', 'intune');
+    const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
+    const { signer } = stack.gateway.runtime;
+    const sign = signer.sign.bind(signer);
+    const late = jest.spyOn(signer, 'sign').mockImplementationOnce((context) => sign(context, Date.now() - 60_000));
+    try {
+      // The first relay's context is late; only the second, signed anew, can be answered 200.
+      expect((await device(enrolled.deviceCredential).checkIn(healthy)).status).toBe(200);
+    } finally {
+      late.mockRestore();
+    }
+  });
+
+  it("R13: a device call whose signed context reaches device-sync expired (relayed late), signed anew and still refused, is 503 SERVICE_UNAVAILABLE with Retry-After, not a 401 that would tell the device its credential is dead", async () => {
     const t = await createTenant(stack, 'Late', 'intune');
     const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
     const { signer } = stack.gateway.runtime;

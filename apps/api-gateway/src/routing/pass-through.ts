@@ -63,7 +63,7 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
         if (wait !== undefined) throw new DomainError('TOO_MANY_FAILURES', `too many refused device calls from this address; retry in ${wait} s`, { retryAfter: wait });
       }
       const body = await readBody(req);
-      const headers = signedContextHeader(runtime.signer, req.method, target, caller, body);
+      const headers: Record<string, string> = {};
       if (device) {
         if (device.credential) headers.authorization = device.credential;
         // A device's detached CMS signature of the body, which device-sync verifies.
@@ -72,24 +72,35 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
       }
       const contentType = req.header('content-type');
       if (contentType) headers['content-type'] = contentType;
-      // An instance that refuses the connection never saw the call: the next one gets it.
-      for (let i = 0; ; i++) {
-        try {
-          answer = await relayCall(target, { method: req.method, headers, body, signal: abort.signal });
-          break;
-        } catch (err) {
-          if (abort.signal.aborted) return;
-          if (notConnected(err)) route.upstream.unreachable(target.origin);
-          if (!notConnected(err) || i + 1 >= instances.length) {
-            throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+      /** The call relayed with a context signed now; undefined when the caller went away. */
+      const relay = async () => {
+        Object.assign(headers, signedContextHeader(runtime.signer, req.method, target, caller, body));
+        // An instance that refuses the connection never saw the call: the next one gets it.
+        for (let i = 0; ; i++) {
+          try {
+            return await relayCall(target, { method: req.method, headers, body, signal: abort.signal });
+          } catch (err) {
+            if (abort.signal.aborted) return undefined;
+            if (notConnected(err)) route.upstream.unreachable(target.origin);
+            if (!notConnected(err) || i + 1 >= instances.length) {
+              throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} is unreachable`, { cause: (err as Error).message });
+            }
+            target = new URL(req.originalUrl, instances[i + 1]);
           }
-          target = new URL(req.originalUrl, instances[i + 1]);
         }
+      };
+      let relayed = await relay();
+      let refused = relayed && refusedContext(relayed);
+      // A service that refused the gateway's own signed context (one that expired on its way, in a
+      // queue) read nothing else of the call: signed anew, it goes once more.
+      if (refused) {
+        relayed = await relay();
+        refused = relayed && refusedContext(relayed);
       }
-      const refused = refusedContext(answer);
-      // The service refused the gateway's own signature (a context that reached it after it
-      // expired, in a queue, or a key not shared): the caller's credential was never judged, and a
-      // device told 401 would take its enrollment for dead.
+      if (!relayed) return;
+      answer = relayed;
+      // Refused again (a key not shared, or queues that long): the caller's credential was never
+      // judged, and a device told 401 would take its enrollment for dead.
       if (refused) {
         runtime.logger.warn({ upstream: target.origin, path: req.path, reason: refused }, "a service refused the gateway's signed call context");
         throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} did not accept the gateway's call; retry`, { retryAfter: 1 });
@@ -107,7 +118,6 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
     }
     res.status(answer.status).end(answer.body);
   }
-
 }
 
 /** Why a service refused the gateway's signed call context (its 401 `UNAUTHENTICATED`), or undefined. */
