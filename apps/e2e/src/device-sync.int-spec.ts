@@ -303,6 +303,9 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     const sign = signer.sign.bind(signer);
     // The gateway signs as it would have a minute ago: the context has expired when device-sync reads it.
     const late = jest.spyOn(signer, 'sign').mockImplementation((context) => sign(context, Date.now() - 60_000));
+    const refusals = async () => (await stack.gateway.runtime.metrics.registry.getSingleMetric('gateway_refused_contexts_total')!.get()).values[0]?.value ?? 0;
+    const before = await refusals();
+    const warned = jest.spyOn(stack.gateway.runtime.logger, 'warn');
     try {
       const res = await fetch(`${stack.gateway.url}/device/v1/check-in`, {
         method: 'POST',
@@ -310,8 +313,13 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
         body: JSON.stringify({ state: healthy }),
       });
       expect([res.status, ((await res.json()) as { code: string }).code, res.headers.get('retry-after')]).toEqual([503, 'SERVICE_UNAVAILABLE', '1']);
+      expect((await device(enrolled.deviceCredential).checkIn(healthy)).status).toBe(503);
+      // Counted on the gateway's /metrics, once per call (of two sends each); warned once in the interval.
+      expect((await refusals()) - before).toBe(2);
+      expect(warned.mock.calls.filter(([, message]) => message === "a service refused the gateway's signed call context")).toHaveLength(1);
     } finally {
       late.mockRestore();
+      warned.mockRestore();
     }
     expect((await device(enrolled.deviceCredential).checkIn(healthy)).status).toBe(200);
   });

@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Counter } from 'prom-client';
 import { DomainError } from '@mdm/contracts/core';
-import { Headers, parsePath, toErrorResponse } from '@mdm/platform/http';
+import { Headers, Metrics, parsePath, toErrorResponse } from '@mdm/platform/http';
 import { CallSigner, notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
 import { Logger } from '@mdm/platform/logging';
 import { Access, actorOf } from '../access/access';
@@ -25,7 +26,13 @@ const ANSWER_HEADERS = ['content-type', 'cache-control', 'retry-after'];
  * it, signed and bound to this call, the correlation id, the body's type), and a device's
  * credential on the device API, which device-sync authenticates. The gateway's own calls and unknown paths go on to the dispatcher.
  */
-export function servicePassThrough(app: INestApplication, runtime: { signer: CallSigner; logger: Logger }): RequestHandler {
+export function servicePassThrough(app: INestApplication, runtime: { signer: CallSigner; logger: Logger; metrics: Metrics }): RequestHandler {
+  const refusedContexts = new Counter({
+    name: 'gateway_refused_contexts_total',
+    help: "Relayed calls whose signed context a service refused twice (answered 503): a key not shared, or queues longer than the context's life",
+    registers: [runtime.metrics.registry],
+  });
+  const refusalWarning = new RateLimitedWarning(runtime.logger, REFUSAL_WARNING_EVERY_MS);
   const routes = app.get<RouteTable>(ROUTE_TABLE);
   const access = app.get(Access);
   const audit = app.get(AuditLog);
@@ -102,7 +109,8 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
       // Refused again (a key not shared, or queues that long): the caller's credential was never
       // judged, and a device told 401 would take its enrollment for dead.
       if (refused) {
-        runtime.logger.warn({ upstream: target.origin, path: req.path, reason: refused }, "a service refused the gateway's signed call context");
+        refusedContexts.inc();
+        refusalWarning.warn({ upstream: target.origin, path: req.path, reason: refused }, "a service refused the gateway's signed call context");
         throw new DomainError('SERVICE_UNAVAILABLE', `the service behind ${req.path} did not accept the gateway's call; retry`, { retryAfter: 1 });
       }
     } catch (err) {
@@ -117,6 +125,31 @@ export function servicePassThrough(app: INestApplication, runtime: { signer: Cal
       if (value) res.setHeader(name, value);
     }
     res.status(answer.status).end(answer.body);
+  }
+}
+
+/** At most one warning of refused contexts this often: a key not shared refuses every call. */
+const REFUSAL_WARNING_EVERY_MS = 10_000;
+
+/** A warning logged at most once per interval, with how many like it were left out since the last. */
+class RateLimitedWarning {
+  private last = -Infinity;
+  private leftOut = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly everyMs: number,
+  ) {}
+
+  warn(fields: Record<string, unknown>, message: string): void {
+    const now = performance.now();
+    if (now - this.last < this.everyMs) {
+      this.leftOut++;
+      return;
+    }
+    this.logger.warn({ ...fields, leftOut: this.leftOut }, message);
+    this.last = now;
+    this.leftOut = 0;
   }
 }
 
