@@ -13,6 +13,19 @@ import { deviceSyncService } from './device-sync.definition';
 const owners = new DeviceStateOwners('http://authority', 'http://licensing', 'http://enrollment');
 const hash = (credential: string) => createHash('sha256').update(credential).digest('hex');
 
+/** A device as this service's inbox applies its enrollment: its row, and its streams applied to version 1. */
+async function applied(db: Database, device: { deviceId: string; tenantId: string; userId: string; credential: string }) {
+  await db.query(
+    `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
+     values ($1, $2, $3, 'ios', $4, 'active', 'intune', 'AA', now() + interval '1 year')`,
+    [device.deviceId, device.tenantId, device.userId, hash(device.credential)],
+  );
+  await db.query('insert into consumed_streams (stream_id, tenant_id, version) select s, $2, 1 from unnest($1::text[]) s', [
+    [deviceStreamId(device.deviceId), tenantStreamId(device.tenantId), userStreamId(device.userId)],
+    device.tenantId,
+  ]);
+}
+
 /**
  * The owners as read-your-writes sees them, without their services: each asked stream is at version
  * 1, and the first time enrollment is asked for `arriving`, its enrollment reaches this service's
@@ -46,15 +59,7 @@ class Owners extends ReadYourWrites {
     const device = this.arriving;
     if (device && streams.includes(deviceStreamId(device.deviceId))) {
       this.arriving = undefined;
-      await this.db.query(
-        `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
-         values ($1, $2, $3, 'ios', $4, 'active', 'intune', 'AA', now() + interval '1 year')`,
-        [device.deviceId, device.tenantId, device.userId, hash(device.credential)],
-      );
-      await this.db.query('insert into consumed_streams (stream_id, tenant_id, version) select s, $2, 1 from unnest($1::text[]) s', [
-        [deviceStreamId(device.deviceId), tenantStreamId(device.tenantId), userStreamId(device.userId)],
-        device.tenantId,
-      ]);
+      await applied(this.db, device);
     }
     return Object.fromEntries(streams.map((s) => [s, this.committed[s] ?? 1]));
   }
@@ -90,13 +95,7 @@ describe('DeviceAuth (Postgres): a device call waits for what the owners committ
   it("the wait of a device call for this service's inbox is recorded (read_your_writes_seconds, apply): 0 caught up, the time it waited behind", async () => {
     const device = { deviceId: randomUUID(), tenantId: randomUUID(), userId: randomUUID() };
     const credential = newDeviceCredential(device);
-    await db.query(
-      `insert into devices (device_id, tenant_id, user_id, platform, credential_hash, status, managed_by, certificate_serial, certificate_not_after)
-       values ($1, $2, $3, 'ios', $4, 'active', 'intune', 'AA', now() + interval '1 year')`,
-      [device.deviceId, device.tenantId, device.userId, hash(credential)],
-    );
-    const streams = [deviceStreamId(device.deviceId), tenantStreamId(device.tenantId), userStreamId(device.userId)];
-    await db.query('insert into consumed_streams (stream_id, tenant_id, version) select s, $2, 1 from unnest($1::text[]) s', [streams, device.tenantId]);
+    await applied(db, { ...device, credential });
     const presented: DeviceCredential = { hash: hash(credential), lookup: credentialLookup(credential) };
     const applies = () => answering.recorded.filter((r) => r.step === 'apply').map((r) => r.seconds);
     answering.recorded.length = 0;

@@ -282,12 +282,19 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
     expect(next.body.notifications.map((n: { reason: string }) => n.reason)).toEqual(['sync']);
   });
 
+  /** The gateway signing as it would have a minute ago (the context has expired when device-sync reads it), until restored. */
+  const signingLate = (calls: 'next call' | 'every call') => {
+    const { signer } = stack.gateway.runtime;
+    const sign = signer.sign.bind(signer);
+    const late = (context: Parameters<typeof sign>[0]) => sign(context, Date.now() - 60_000);
+    const spy = jest.spyOn(signer, 'sign');
+    return calls === 'next call' ? spy.mockImplementationOnce(late) : spy.mockImplementation(late);
+  };
+
   it("R13: a device call whose signed context reached device-sync expired (relayed late) is signed anew and relayed once more: the device gets its answer", async () => {
     const t = await createTenant(stack, 'Late once', 'intune');
     const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
-    const { signer } = stack.gateway.runtime;
-    const sign = signer.sign.bind(signer);
-    const late = jest.spyOn(signer, 'sign').mockImplementationOnce((context) => sign(context, Date.now() - 60_000));
+    const late = signingLate('next call');
     try {
       // The first relay's context is late; only the second, signed anew, can be answered 200.
       expect((await device(enrolled.deviceCredential).checkIn(healthy)).status).toBe(200);
@@ -299,10 +306,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
   it("R13: a device call whose signed context reaches device-sync expired (relayed late), signed anew and still refused, is 503 SERVICE_UNAVAILABLE with Retry-After, not a 401 that would tell the device its credential is dead", async () => {
     const t = await createTenant(stack, 'Late', 'intune');
     const enrolled = await enrollDevice(t, { platform: 'android', enrollmentType: 'bulk', osVersion: '14' });
-    const { signer } = stack.gateway.runtime;
-    const sign = signer.sign.bind(signer);
-    // The gateway signs as it would have a minute ago: the context has expired when device-sync reads it.
-    const late = jest.spyOn(signer, 'sign').mockImplementation((context) => sign(context, Date.now() - 60_000));
+    const late = signingLate('every call');
     const refusals = async () => (await stack.gateway.runtime.metrics.registry.getSingleMetric('gateway_refused_contexts_total')!.get()).values[0]?.value ?? 0;
     const before = await refusals();
     const warned = jest.spyOn(stack.gateway.runtime.logger, 'warn');

@@ -222,6 +222,11 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       return counter.statements;
     });
 
+  /** Fresh ids that sort after, and before, every random one. */
+  const unique = (id: string) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`);
+  const highestId = () => unique('ffffffff-0000-4000-8000-000000000000');
+  const lowestId = () => unique('00000000-0000-4000-8000-000000000000');
+
   it.each([
     ['one tenant', 'one authority change'],
     ['two tenants', 'both authority changes'],
@@ -233,8 +238,8 @@ describe('device-sync notifications (Postgres, LISTEN/NOTIFY)', () => {
       const [first, second] = tenants === 'one tenant' ? [randomUUID(), undefined] : [randomUUID(), randomUUID()];
       // The higher id first on disk, in the first tenant, and with the lower user id, so that a scan in
       // storage order, along the tenant's (tenant, user) index, or tenant by tenant meets it first.
-      const [high, low] = ['ffffffff-0000-4000-8000-000000000000', '00000000-0000-4000-8000-000000000000'].map((id) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`));
-      const [lowUser, highUser] = ['00000000-0000-4000-8000-000000000000', 'ffffffff-0000-4000-8000-000000000000'].map((id) => id.replace(/^(.{9})0000/, `$1${randomUUID().slice(9, 13)}`));
+      const [high, low] = [highestId(), lowestId()];
+      const [lowUser, highUser] = [lowestId(), highestId()];
       const placed = [
         { deviceId: high, tenantId: first, userId: lowUser },
         { deviceId: low, tenantId: second ?? first, userId: highUser },
