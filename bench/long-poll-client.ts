@@ -3,13 +3,12 @@
  * service's 10,000 would pass the file limit of one process). argv: url, credential prefix, count.
  * Sends { ready } once every poll is written, then { done } with when the last one answered.
  */
-import { Agent } from 'node:http';
 import { CallSigner, signedContextHeader } from '@mdm/platform/http-client';
-import { httpCall } from './http';
+import { httpCall, keepAliveAgent } from './http';
 
 const [url, prefix, countText] = process.argv.slice(2);
 const count = Number(countText);
-const agent = new Agent({ keepAlive: false, maxSockets: count + 10 });
+const agent = keepAliveAgent(count + 10);
 const signer = new CallSigner(process.env.MDM_GATEWAY_SIGNING_KEY!, 'api-gateway');
 let answered = 0;
 let notified = 0;

@@ -1,10 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ManagingAuthority, TenantAuthority } from '@mdm/contracts/authority';
 import { effectiveAuthority } from '@mdm/contracts/licensing';
 import type { BenchStack } from '../process-stack';
-import { Answer, expectStatus, jsonCall, keepAliveAgent, percentile } from '../http';
+import { Agent, Answer, expectStatus, jsonCall, keepAliveAgent, percentile } from '../http';
 import { BenchResult, result } from '../report';
 import { CHECK_IN_P99_TARGET_MS, CHECK_IN_TARGET_PER_SECOND, seedDevices } from './device-sync';
 import { ReadYourWritesMeter } from '../read-your-writes-meter';
@@ -184,7 +183,7 @@ export async function bogusCredentialScenario(stack: BenchStack): Promise<BenchR
   const clients = 200;
   const tenant = await seedDevices(stack, clients, 'intune');
   const agent = keepAliveAgent(clients + 16);
-  const from = (localAddress: string) => new Agent({ keepAlive: true, localAddress });
+  const from = (localAddress: string) => keepAliveAgent(undefined, localAddress);
   const call = (through: Agent, credential: string) =>
     jsonCall(through, `${stack.gateway.url}/device/v1/check-in`, { method: 'POST', headers: { authorization: `Device ${credential}` }, body: { state } });
   const valid = (_: number, client: number) => call(agent, `${tenant.prefix}-${client + 1}`);
