@@ -3,13 +3,14 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter } from 'prom-client';
 import { DomainError } from '@mdm/contracts/core';
 import { Headers, Metrics, parsePath, toErrorResponse } from '@mdm/platform/http';
-import { CallSigner, notConnected, relayCall, signedContextHeader } from '@mdm/platform/http-client';
+import { CallSigner, notConnected, signedContextHeader } from '@mdm/platform/http-client';
 import { Logger } from '@mdm/platform/logging';
 import { Access, actorOf } from '../access/access';
 import { DeviceFailureLimit } from '../access/device-failures';
 import { Principal } from '../access/tokens';
 import { AuditLog } from '../audit';
 import { ROUTE_TABLE } from './dispatcher.controller';
+import { relayCall } from './relay-call';
 import { ProxiedRoute, RouteTable, isProxied } from './route-table';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;

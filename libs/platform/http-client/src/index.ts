@@ -1,44 +1,19 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, Dispatcher, request } from 'undici';
+import http from 'node:http';
 import { currentContext } from '@mdm/platform/logging';
 import { CALL_CONTEXT_HEADER, CallSigner, bodyHash } from './call-context';
 
 export * from './call-context';
 
 /**
- * Calls between our own services (the gateway's forwarding, read-your-writes, certificate renewal):
- * undici's request API over kept-alive connections. node:http's client costs about twice its CPU per
- * call and Node's fetch more still (web streams; README, "Performance notes"), and these calls sit
- * on the path of every command and device call.
+ * Calls between our own services (read-your-writes, certificate renewal, the views' freshness):
+ * node:http over kept-alive connections, a few per batch of device calls. Node's fetch costs more
+ * CPU per call (web streams, its own parser). The gateway relays every call it passes through with
+ * undici instead (its relay-call.ts): half node:http's CPU per call, but bundled into a service it
+ * adds a few MB of resident memory, which only the gateway's call rate pays back (README,
+ * "Performance notes").
  */
 // Idle connections close after 60 s, before our services close theirs (65 s, see startService).
-// No cap on connections per service: every device's long poll through the gateway holds one.
-const agent = new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000, connections: null });
-
-/** One call on the shared connections, its answer's bytes read whole; rejects only when there is no answer. */
-async function send(
-  url: URL | string,
-  call: { method: string; headers: Record<string, string>; body?: Buffer | string; timeoutMs: number; signal?: AbortSignal },
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
-  let answer: Dispatcher.ResponseData;
-  try {
-    answer = await request(url, {
-      dispatcher: agent,
-      method: call.method as Dispatcher.HttpMethod,
-      headers: call.headers,
-      body: call.body,
-      signal: call.signal,
-      headersTimeout: call.timeoutMs,
-      bodyTimeout: call.timeoutMs,
-    });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new Error(`${url}: no answer within ${call.timeoutMs} ms`, { cause: err });
-    throw err;
-  }
-  const body = Buffer.from(await answer.body.arrayBuffer());
-  return { status: answer.statusCode, headers: answer.headers as IncomingHttpHeaders, body };
-}
+const agent = new http.Agent({ keepAlive: true, timeout: 60_000 });
 
 export interface ServiceCall {
   method?: string;
@@ -122,38 +97,35 @@ export async function callService(url: URL | string, call: ServiceCall = {}): Pr
   }
 }
 
-async function callInstance(url: URL | string, call: ServiceCall): Promise<ServiceAnswer> {
+function callInstance(url: URL | string, call: ServiceCall): Promise<ServiceAnswer> {
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   const method = call.method ?? 'GET';
-  const headers: Record<string, string> = {
+  const headers: Record<string, string | number> = {
     ...(call.signer && signedContextHeader(call.signer, method, new URL(url), { actor: call.actor }, payload)),
     ...call.headers,
   };
-  if (payload !== undefined) headers['content-type'] = 'application/json';
-  const { status, body } = await send(url, { method, headers, body: payload, timeoutMs: call.timeoutMs ?? 90_000 });
-  const text = body.toString('utf8');
-  try {
-    return { status, ok: status >= 200 && status < 300, body: text ? JSON.parse(text) : undefined };
-  } catch (err) {
-    throw new Error(`${url}: answered ${status} with a body that is not JSON (${(err as Error).message})`);
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = Buffer.byteLength(payload);
   }
-}
-
-export interface RelayedCall {
-  method: string;
-  /** All that is sent of the caller's headers. */
-  headers: Record<string, string>;
-  body: Buffer;
-  timeoutMs?: number;
-  /** Aborts the call: the caller went away (a device dropping its long poll). */
-  signal?: AbortSignal;
-}
-
-/**
- * Sends a call's bytes to another service as they are and hands back its answer's, unparsed: the
- * gateway's pass-through for calls the service behind validates itself. Rejects only when the
- * service cannot be reached or does not answer in time.
- */
-export function relayCall(url: URL | string, call: RelayedCall): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
-  return send(url, { ...call, timeoutMs: call.timeoutMs ?? 90_000 });
+  const timeoutMs = call.timeoutMs ?? 90_000;
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          const status = res.statusCode ?? 0;
+          resolve({ status, ok: status >= 200 && status < 300, body: text ? JSON.parse(text) : undefined });
+        } catch (err) {
+          reject(new Error(`${url}: answered ${res.statusCode} with a body that is not JSON (${(err as Error).message})`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
