@@ -40,7 +40,7 @@ export const deviceSyncService: ServiceDefinition<typeof deviceSyncConfig> = {
     DeviceTenantAuthorityEvent1765300000000,
   ],
   events: [...deviceSyncEvents, ...authorityEvents, ...licensingEvents, ...enrollmentEvents],
-  produces: [Topics.deviceSyncEvents, Topics.deviceNotifications],
+  produces: [Topics.deviceSyncEvents, Topics.deviceCertificates, Topics.deviceNotifications],
   consumes: {
     groupId: 'device-sync.devices',
     topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.enrollmentEvents],

@@ -154,6 +154,9 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
       );
       expect(row.certificate_not_after.toISOString()).toBe(renewed.body.mdmCertificate.notAfter);
     });
+    // It learns it from the topic of renewals alone: it never reads the fleet's check-ins.
+    const topics = await stack.enrollment.runtime.db.query<{ topic: string }>(`select distinct topic from inbox where topic like '%.devicesync.%'`);
+    expect(topics.map((t) => t.topic.split('.').slice(-2).join('.'))).toEqual(['devicesync.certificates']);
   }, 180_000);
 
   it('R19: a check-in the user starts moves a device just like a notified one, without any poll', async () => {

@@ -30,9 +30,10 @@ export const enrollmentService: ServiceDefinition<typeof enrollmentConfig> = {
   // Batch mode: a fresh replica replays the topics' history in one transaction per Kafka batch.
   consumes: {
     groupId: 'enrollment.prerequisites',
-    topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.deviceSyncEvents],
+    topics: [Topics.authorityEvents, Topics.licensingEvents, Topics.deviceCertificates],
     mode: 'batch',
-    // An enrollment waits for its tenant's and its user's streams; of device-sync's it wants renewals only.
+    // An enrollment waits for its tenant's and its user's streams; of device-sync's events it wants
+    // renewals only, which come on a topic of their own.
     awaitedStreams: [tenantStreamId(''), userStreamId('')],
   },
   config: enrollmentConfig,

@@ -10,6 +10,11 @@ export interface EventDefinition<TType extends string = string, TSchema extends 
   readonly schemaVersion: number;
   /** Topic the event is published to; undefined keeps it inside its service. */
   readonly topic?: string;
+  /**
+   * Narrower topics that carry a copy as well (same event id, key and bytes), for a consumer that
+   * wants this event and none of the rest of its topic's traffic.
+   */
+  readonly alsoOn?: readonly string[];
   readonly data: TSchema;
   /** upcasters[v] turns a version-v payload into version v+1. */
   readonly upcasters: Readonly<Record<number, Upcaster>>;
@@ -19,6 +24,7 @@ export function defineEvent<TType extends string, TSchema extends z.ZodTypeAny>(
   type: TType;
   schemaVersion?: number;
   topic?: string;
+  alsoOn?: readonly string[];
   data: TSchema;
   upcasters?: Record<number, Upcaster>;
 }): EventDefinition<TType, TSchema> {

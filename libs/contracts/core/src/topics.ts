@@ -14,6 +14,11 @@ export const Topics = {
   licensingEvents: { topic: 'mdm.licensing.events', partitions: 6, retentionMs: FOREVER },
   enrollmentEvents: { topic: 'mdm.enrollment.events', partitions: 12, retentionMs: FOREVER },
   deviceSyncEvents: { topic: 'mdm.devicesync.events', partitions: 12, retentionMs: FOREVER },
+  /**
+   * A copy of device-sync's certificate renewals (MdmCertificateRenewed's alsoOn): enrollment wants
+   * them alone, not every check-in of the fleet that shares their topic.
+   */
+  deviceCertificates: { topic: 'mdm.devicesync.certificates', partitions: 12, retentionMs: FOREVER },
   deviceNotifications: { topic: 'mdm.device.notifications', partitions: 12, retentionMs: WEEK },
 } as const satisfies Record<string, TopicSpec>;
 

@@ -211,10 +211,14 @@ export const RemoteActionStatusChanged = defineEvent({
     .strict(),
 });
 
-/** R15: renewed at check-in in the last 30 days; enrollment learns the new expiry from it. */
+/**
+ * R15: renewed at check-in in the last 30 days; enrollment learns the new expiry from it, on a topic
+ * of renewals alone (device-sync's own carries every check-in of the fleet).
+ */
 export const MdmCertificateRenewed = defineEvent({
   type: 'MdmCertificateRenewed',
   topic,
+  alsoOn: [Topics.deviceCertificates.topic],
   data: z.object({ deviceId: uuid, serial: z.string().regex(/^[0-9A-F]+$/), notBefore: isoTime, notAfter: isoTime }).strict(),
 });
 

@@ -9,6 +9,7 @@ import { EventStore, START_OF_ALL } from './event-store';
 
 const Counted = defineEvent({ type: 'Counted', topic: 'mdm.test.counted', data: z.object({ n: z.number().int() }).strict() });
 const Noted = defineEvent({ type: 'Noted', data: z.object({ text: z.string() }).strict() });
+const Renewed = defineEvent({ type: 'Renewed', topic: 'mdm.test.counted', alsoOn: ['mdm.test.renewals'], data: z.object({ n: z.number().int() }).strict() });
 
 describe('event store (Postgres)', () => {
   let db: Database;
@@ -19,7 +20,7 @@ describe('event store (Postgres)', () => {
 
   beforeAll(async () => {
     db = await testDatabase('es');
-    store = new EventStore(db, { registry: new EventRegistry([Counted, Noted]), clock, outboxChannel: `${db.schema}_outbox` });
+    store = new EventStore(db, { registry: new EventRegistry([Counted, Noted, Renewed]), clock, outboxChannel: `${db.schema}_outbox` });
   });
   afterAll(() => db.close());
 
@@ -111,6 +112,36 @@ describe('event store (Postgres)', () => {
     expect(rows).toEqual([
       { event_id: envelopes[0].eventId, topic: 'mdm.test.counted', message_key: stream, payload: expect.objectContaining({ data: { n: 7 } }) },
     ]);
+  });
+
+  it('an event with copies (alsoOn) gets an outbox row on its topic and one on each copy, by every kind of append, and nothing else is copied', async () => {
+    const [one, many, each] = [1, 2, 3].map(() => `counter-${randomUUID()}`);
+    await store.append(one, [{ type: 'Counted', data: { n: 1 } }, { type: 'Renewed', data: { n: 2 } }], opts(0));
+    await db.transaction(async (sql) => {
+      await store.appendToStreams([{ streamId: many, events: [{ type: 'Renewed', data: { n: 3 } }, { type: 'Counted', data: { n: 4 } }], opts: { tenantId, actor: 'a' } }], sql);
+      await store.appendToEach('Renewed', [{ streamId: each, data: { n: 5 } }], { tenantId, actor: 'fan-out' }, sql);
+    });
+    const rows = await db.query<{ event_id: string; topic: string; message_key: string; payload: { eventId: string; data: { n: number } } }>(
+      'select event_id, topic, message_key, payload from outbox where message_key = any($1::text[]) order by position',
+      [[one, many, each]],
+    );
+    expect(rows.map((r) => [r.message_key, r.topic, r.payload.data.n])).toEqual([
+      [one, 'mdm.test.counted', 1],
+      [one, 'mdm.test.counted', 2],
+      [one, 'mdm.test.renewals', 2],
+      [many, 'mdm.test.counted', 3],
+      [many, 'mdm.test.renewals', 3],
+      [many, 'mdm.test.counted', 4],
+      [each, 'mdm.test.counted', 5],
+      [each, 'mdm.test.renewals', 5],
+    ]);
+    // A copy is the same message: same event id and bytes, so a consumer of both topics takes it once.
+    for (const r of rows) expect(r.payload.eventId).toBe(r.event_id);
+    const copies = rows.filter((r) => r.topic === 'mdm.test.renewals');
+    for (const c of copies) expect(rows.find((r) => r !== c && r.event_id === c.event_id)?.payload).toEqual(c.payload);
+    // A copy is not another event: each stream's versions and published versions count the event once.
+    expect((await store.readStream(many)).map((e) => e.streamVersion)).toEqual([1, 2]);
+    expect(await store.publishedVersions(tenantId, [one, many, each])).toMatchObject({ [one]: 2, [many]: 2, [each]: 1 });
   });
 
   it('appendToEach appends one event to each of many streams in one statement, outbox rows included', async () => {

@@ -4,7 +4,7 @@ import { Clock } from '@mdm/platform/clock';
 import { PgErrorCode, Sql, pgErrorCode } from '@mdm/platform/database';
 import { currentContext } from '@mdm/platform/logging';
 import { DuplicateEventIdError, VersionConflictError } from './errors';
-import { outboxInsert, outboxWake } from './outbox-rows';
+import { outboxInsert, outboxRoute, outboxTopics, outboxWake } from './outbox-rows';
 
 /** Expected stream version: 0 = the stream must not exist yet; 'any' = no check. */
 export type ExpectedVersion = number | 'any';
@@ -139,14 +139,14 @@ export class EventStore {
        ${outboxInsert(
          {
            eventId: 'e.event_id',
-           topic: '$12',
+           topic: 't.topic',
            key: 'e.stream_id',
            payload: `$13::jsonb || jsonb_build_object('eventId', e.event_id, 'streamId', e.stream_id, 'streamVersion', e.stream_version, 'data', e.data)`,
            headers: `$14::jsonb || jsonb_build_object('event-id', e.event_id::text)`,
          },
-         'from e',
+         `from e cross join ${outboxTopics('$12')}`,
        )}
-       select (select count(*)::int from o) as appended, ${outboxWake('$15')}`,
+       select (select count(*)::int from e) as appended, ${outboxWake('$15')}`,
       [
         sorted.map((i) => i.streamId),
         sorted.map(() => randomUUID()),
@@ -159,7 +159,7 @@ export class EventStore {
         template.causationId,
         template.occurredAt,
         recordedAt,
-        def.topic,
+        outboxRoute(def),
         JSON.stringify(template),
         JSON.stringify(headers),
         this.options.outboxChannel,
@@ -186,7 +186,7 @@ export class EventStore {
     const perAppend = appends.map((a) => this.envelopes(a.streamId, a.events, { ...a.opts, expectedVersion: 'any' }));
     if (perAppend.length === 0) return [];
     const envelopes = perAppend.flat();
-    const topics = envelopes.map((e) => this.options.registry.get(e.type).topic ?? null);
+    const topics = envelopes.map((e) => outboxRoute(this.options.registry.get(e.type)));
     // Per stream, over all its appends: the event count, and the 1-based index of its last published event (0: none).
     const streams = new Map<string, { tenantId: string; count: number; lastPublished: number }>();
     envelopes.forEach((e, i) => {
@@ -225,8 +225,8 @@ export class EventStore {
              from k join v using (stream_id)
            returning event_id, stream_version),
          ${outboxInsert(
-           { eventId: 'e.event_id', topic: 'k.topic', key: 'k.stream_id', payload: payloadWithVersion('k'), headers: 'k.headers' },
-           'from e join k on k.id = e.event_id where k.topic is not null order by k.ord',
+           { eventId: 'e.event_id', topic: 't.topic', key: 'k.stream_id', payload: payloadWithVersion('k'), headers: 'k.headers' },
+           `from e join k on k.id = e.event_id cross join ${outboxTopics('k.topic')} where k.topic is not null order by k.ord`,
          )}
          select stream_id, version::text, ${outboxWake('$17')} from v`,
         [
@@ -369,7 +369,7 @@ export class EventStore {
 
   private async write(sql: Sql, streamId: string, envelopes: EventEnvelope[], expected: ExpectedVersion, inTransaction: boolean) {
     const count = envelopes.length;
-    const routed = envelopes.map((e) => this.options.registry.get(e.type).topic ?? null);
+    const routed = envelopes.map((e) => outboxRoute(this.options.registry.get(e.type)));
     const publishes = routed.some((t) => t !== null);
     // How many events after the last published one: the stream's published version trails by that much.
     const unpublishedTail = count - 1 - routed.map((t) => t !== null).lastIndexOf(true);
@@ -501,9 +501,10 @@ function appendStatement(expected: ExpectedVersion, publishes: boolean): string 
   const outbox = publishes
     ? `,
        ${outboxInsert(
-         { eventId: 'e.event_id', topic: 'r.topic', key: '$1', payload: payloadWithVersion('r'), headers: 'r.headers' },
+         { eventId: 'e.event_id', topic: 't.topic', key: '$1', payload: payloadWithVersion('r'), headers: 'r.headers' },
          `from e join unnest($5::uuid[], $14::text[], $15::jsonb[], $16::jsonb[]) as r(id, topic, payload, headers)
              on r.id = e.event_id
+             cross join ${outboxTopics('r.topic')}
           where r.topic is not null`,
        )}`
     : '';

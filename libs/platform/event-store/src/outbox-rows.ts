@@ -14,6 +14,20 @@ export interface OutboxRowSql {
   headers: string;
 }
 
+/**
+ * The topics an event is written to, as one text for a statement's per-event array parameter: its
+ * topic and the copies' (`alsoOn`), comma-separated (a Kafka topic name has no comma); null when it
+ * is not published. `outboxTopics` turns it back into one row per topic.
+ */
+export function outboxRoute(def: { topic?: string; alsoOn?: readonly string[] }): string | null {
+  return def.topic ? [def.topic, ...(def.alsoOn ?? [])].join(',') : null;
+}
+
+/** A from-item of one row per topic of a route (`outboxRoute`), as `t(topic)`. */
+export function outboxTopics(route: string): string {
+  return `unnest(string_to_array(${route}, ',')) as t(topic)`;
+}
+
 /** The CTE `o`, one row per message written: `from` is the rest of its select (from, joins, where, order). */
 export function outboxInsert(row: OutboxRowSql, from: string): string {
   return `o as (

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Topics, defineEvent } from '@mdm/contracts/core';
 import { ServiceRuntime } from './service-runtime';
 
-const Pinged = defineEvent({ type: 'Pinged', topic: Topics.authorityEvents.topic, data: z.object({}) });
+const Pinged = defineEvent({ type: 'Pinged', topic: Topics.authorityEvents.topic, alsoOn: [Topics.deviceCertificates.topic], data: z.object({}) });
 
 describe('topic namespaces', () => {
   it('KAFKA_TOPIC_NAMESPACE puts every topic a service writes, reads and routes events to under mdm.<namespace>.', () => {
@@ -21,6 +21,7 @@ describe('topic namespaces', () => {
     );
     expect(runtime.topics().map((t) => t.topic)).toEqual(['mdm.staging-2.authority.events', 'mdm.staging-2.enrollment.events', 'mdm.dlq.probe.g']);
     expect(runtime.registry.get('Pinged').topic).toBe('mdm.staging-2.authority.events');
+    expect(runtime.registry.get('Pinged').alsoOn).toEqual(['mdm.staging-2.devicesync.certificates']);
     expect(runtime.topicName(Topics.enrollmentEvents)).toBe('mdm.staging-2.enrollment.events');
   });
 });

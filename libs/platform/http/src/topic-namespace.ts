@@ -21,7 +21,8 @@ export function withTopicNamespace<S extends TopicDeclarations>(d: S, namespace:
     onTopic?.(renamed);
     return renamed;
   };
-  const event = (def: EventDefinition): EventDefinition => (def.topic ? { ...def, topic: namespacedTopic(def.topic, namespace) } : def);
+  const event = (def: EventDefinition): EventDefinition =>
+    def.topic ? { ...def, topic: namespacedTopic(def.topic, namespace), alsoOn: def.alsoOn?.map((t) => namespacedTopic(t, namespace)) } : def;
   return {
     ...d,
     events: d.events.map(event),

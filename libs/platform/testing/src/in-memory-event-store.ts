@@ -63,8 +63,8 @@ export class InMemoryEventStore implements EventStreams, Transactions {
       data: this.registry.validateForWrite(e.type, e.data),
     }));
     const messages = envelopes.flatMap((envelope) => {
-      const topic = this.registry.get(envelope.type).topic;
-      return topic ? [{ topic, key: streamId, envelope }] : [];
+      const { topic, alsoOn = [] } = this.registry.get(envelope.type);
+      return topic ? [topic, ...alsoOn].map((t) => ({ topic: t, key: streamId, envelope })) : [];
     });
     this.streams.set(streamId, [...stream, ...envelopes]);
     this.log.push(...envelopes);
