@@ -154,7 +154,7 @@ describe('device-sync story: office365 → intune (R15–R25)', () => {
       );
       expect(row.certificate_not_after.toISOString()).toBe(renewed.body.mdmCertificate.notAfter);
     });
-    // It learns it from the topic of renewals alone: it never reads the fleet's check-ins.
+    // It learns it from the topic of renewals alone, not from device-sync's topic of every check-in.
     const topics = await stack.enrollment.runtime.db.query<{ topic: string }>(`select distinct topic from inbox where topic like '%.devicesync.%'`);
     expect(topics.map((t) => t.topic.split('.').slice(-2).join('.'))).toEqual(['devicesync.certificates']);
   }, 180_000);

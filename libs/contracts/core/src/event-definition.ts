@@ -28,6 +28,10 @@ export function defineEvent<TType extends string, TSchema extends z.ZodTypeAny>(
   data: TSchema;
   upcasters?: Record<number, Upcaster>;
 }): EventDefinition<TType, TSchema> {
+  const copies = def.alsoOn ?? [];
+  if (copies.length > 0 && (!def.topic || new Set([def.topic, ...copies]).size !== copies.length + 1)) {
+    throw new Error(`${def.type}: alsoOn names topics besides its own topic, each once`);
+  }
   return { schemaVersion: 1, upcasters: {}, ...def };
 }
 

@@ -51,6 +51,14 @@ describe('event contracts', () => {
     expect(() => new EventRegistry([broken])).toThrow('event type Broken lacks an upcaster from v2');
   });
 
+  it("a definition's copies (alsoOn) need a topic of its own and name each other topic once", () => {
+    const data = z.object({});
+    expect(() => defineEvent({ type: 'Local', alsoOn: ['mdm.x'], data })).toThrow('Local: alsoOn names topics besides its own topic, each once');
+    expect(() => defineEvent({ type: 'Twice', topic: 'mdm.a', alsoOn: ['mdm.b', 'mdm.b'], data })).toThrow('Twice: alsoOn');
+    expect(() => defineEvent({ type: 'Self', topic: 'mdm.a', alsoOn: ['mdm.a'], data })).toThrow('Self: alsoOn');
+    expect(defineEvent({ type: 'Copied', topic: 'mdm.a', alsoOn: ['mdm.b'], data }).alsoOn).toEqual(['mdm.b']);
+  });
+
   it('isEvent tells a decoded envelope of the definition\'s type, and types its payload by the definition', () => {
     const decoded = new EventRegistry([V2]).decode(JSON.stringify(envelope(2, { displayName: 'kiosk' })));
     const other = { ...decoded, type: 'DeviceRenamed' };

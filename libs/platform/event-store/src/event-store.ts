@@ -502,10 +502,10 @@ function appendStatement(expected: ExpectedVersion, publishes: boolean): string 
     ? `,
        ${outboxInsert(
          { eventId: 'e.event_id', topic: 't.topic', key: '$1', payload: payloadWithVersion('r'), headers: 'r.headers' },
-         `from e join unnest($5::uuid[], $14::text[], $15::jsonb[], $16::jsonb[]) as r(id, topic, payload, headers)
+         `from e join unnest($5::uuid[], $14::text[], $15::jsonb[], $16::jsonb[]) with ordinality as r(id, topic, payload, headers, n)
              on r.id = e.event_id
              cross join ${outboxTopics('r.topic')}
-          where r.topic is not null`,
+          where r.topic is not null order by r.n`,
        )}`
     : '';
   const notify = publishes ? `, ${outboxWake('$17')}` : '';

@@ -179,6 +179,13 @@ export class ServiceRuntime<S extends z.ZodRawShape = z.ZodRawShape> {
       this.consumed = [...consumes.topics, deadLetterTopic(groupId)];
     }
     this.registry = new EventRegistry(definition.events);
+    // A copy topic of an event this service publishes is written by its relay: it must be created
+    // at start like the event's own topic, or the copies would wait in the outbox for ever.
+    const produced = new Set(definition.produces.map((t) => t.topic));
+    for (const e of definition.events) {
+      const missing = e.topic && produced.has(e.topic) ? (e.alsoOn ?? []).filter((t) => !produced.has(t)) : [];
+      if (missing.length) throw new Error(`${definition.name}: ${e.type} is also published on ${missing.join(', ')}, which is not among its produced topics`);
+    }
     this.db = new Database({
       url: this.config.DATABASE_URL,
       schema: this.config.schema,
