@@ -73,7 +73,7 @@ export async function checkInScaleScenario(stack: BenchStack): Promise<BenchResu
   }
   const answered = { one: await configurationsListed(one.prefix), lots: await configurationsListed(lots.prefix) };
   if (answered.one !== 1 || answered.lots !== many) throw new Error(`check-in answers listed ${answered.one} and ${answered.lots} configurations, not 1 and ${many}`);
-  agent.destroy();
+  await agent.destroy();
   const rate = (rs: Run[]) => rs.reduce((s, r) => s + r.done, 0) / rs.reduce((s, r) => s + r.seconds, 0);
   const done = (rs: Run[]) => rs.reduce((s, r) => s + r.done, 0);
   const p99 = (rs: Run[]) => Math.max(...rs.map((r) => r.p99));

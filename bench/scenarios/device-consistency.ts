@@ -70,7 +70,7 @@ export async function checkInUnderCommandsScenario(stack: BenchStack, raw: { rat
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
   const outcomes = await commanding;
   const consistencyRows = await consistency.rows(SCENARIO);
-  agent.destroy();
+  await agent.destroy();
   const total = (key: 'commands' | 'stale' | 'refused') => outcomes.reduce((sum, o) => sum + o[key], 0);
   const staleSample = outcomes.flatMap((o) => o.staleSample).slice(0, 3);
   if (staleSample.length) process.stdout.write(`\n  stale probe answers, e.g. ${staleSample.join('\n  ')}\n`);
@@ -213,13 +213,13 @@ export async function bogusCredentialScenario(stack: BenchStack): Promise<BenchR
     });
     flooding = false;
     const validBeside = await beside;
-    agents.forEach((a) => a.destroy());
+    await Promise.all(agents.map((a) => a.destroy()));
     return { run, refused, validBeside };
   };
   const one = await flood(Array(clients).fill(from('127.0.0.2')));
   const many = await flood(Array.from({ length: clients }, (_, c) => from(`127.1.${c >> 8}.${(c & 255) + 1}`)));
-  agent.destroy();
-  aloneFrom.destroy();
+  await agent.destroy();
+  await aloneFrom.destroy();
   const change = (beside: Run) => Math.abs(beside.p99 / validAlone.p99 - 1) * 100;
   return [
     result(SCENARIO, 'one bogus credential alone, p50 of 50 in turn', percentile(alone, 50), 'ms', { target: BOGUS_ALONE_TARGET_MS, atMost: true }),

@@ -171,7 +171,7 @@ export async function checkInScenario(stack: BenchStack, raw: { rate: number; un
   const run = await closedLoop(clients, Number.MAX_SAFE_INTEGER, durationMs, 200, checkIn);
   const cpuRows = cpu ? await cpu.perUnit(SCENARIO, run.done, 'check-in') : [];
   const consistencyRows = await consistency.rows(SCENARIO);
-  agent.destroy();
+  await agent.destroy();
   return [
     result(SCENARIO, `raw pg BEGIN; INSERT 1 row; COMMIT, ${raw.connections} conns (${raw.units} rows)`, raw.rate, 'rows/s'),
     ...loadRows(SCENARIO, run, raw, {

@@ -76,7 +76,7 @@ export async function scaleOutScenario(stack: BenchStack & { processes: ProcessS
     const recoveredS = Math.max(0, ...misses.filter((t) => t >= killedAt).map((t) => (t - killedAt) / 1000));
     await until(async () => killed.supervisor.child.pid !== pid && (await fetch(`${killed.url}/health`).catch(() => undefined))?.ok === true, 60_000);
     const backS = (performance.now() - killedAt) / 1000;
-    agent.destroy();
+    await agent.destroy();
     process.stdout.write(`\n  (n) load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${os.cpus().length} cores\n`);
     return [
       result(SCENARIO, `check-ins, ${clients} devices, gateway → 1 instance`, rate(runs.one), 'check-in/s'),

@@ -44,7 +44,7 @@ describe('relayCall (the gateway pass-through to a service)', () => {
     const call = relayCall(new URL(`${url}/hold`), { method: 'GET', headers: {}, body: Buffer.alloc(0), signal: abort.signal });
     while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
     abort.abort();
-    await expect(call).rejects.toBeDefined();
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
     held.splice(0).forEach((res) => res.destroy());
   });
 

@@ -26,9 +26,8 @@ export interface RelayedCall {
  */
 export async function relayCall(url: URL, call: RelayedCall): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   const timeoutMs = call.timeoutMs ?? 90_000;
-  let answer: Dispatcher.ResponseData;
   try {
-    answer = await request(url, {
+    const answer = await request(url, {
       dispatcher: agent,
       method: call.method as Dispatcher.HttpMethod,
       headers: call.headers,
@@ -37,10 +36,10 @@ export async function relayCall(url: URL, call: RelayedCall): Promise<{ status: 
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
+    return { status: answer.statusCode, headers: answer.headers as IncomingHttpHeaders, body: Buffer.from(await answer.body.arrayBuffer()) };
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new Error(`${url}: no answer within ${timeoutMs} ms`, { cause: err });
     throw err;
   }
-  return { status: answer.statusCode, headers: answer.headers as IncomingHttpHeaders, body: Buffer.from(await answer.body.arrayBuffer()) };
 }

@@ -20,7 +20,7 @@ export interface ServiceCall {
   headers?: Record<string, string>;
   /** Sent as JSON. */
   body?: unknown;
-  /** Default 90 s: longer than the longest call we make, a device's 60-s long poll through the gateway. */
+  /** Default 90 s, as the gateway's relay: longer than any call between services waits (a device's 60-s long poll). */
   timeoutMs?: number;
   /**
    * The calling service's signer: the call carries its signed context (services accept no call
@@ -73,7 +73,8 @@ export function instanceUrls(url: string): string[] {
 }
 
 /** Errors of a connection that was never made: the call reached no one and may go to another instance. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+// UND_ERR_CONNECT_TIMEOUT: undici's (the gateway's relay) for a connection not made in time.
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export function notConnected(err: unknown): boolean {
   return NOT_CONNECTED.has((err as NodeJS.ErrnoException)?.code ?? '');
