@@ -98,10 +98,11 @@ export class CpuMeter {
   }
 }
 
-/** Rows of CPU ms per unit from what each process used, and their sum. */
+/**
+ * Rows of CPU µs per unit from what each process used, and their sum: in µs, since a process's
+ * share of a check-in is tens of µs, and the table rounds to a tenth.
+ */
 export function cpuRows(scenario: string, used: Map<string, number>, units: number, noun: string): BenchResult[] {
   const total = [...used.values()].reduce((sum, ms) => sum + ms, 0);
-  return [...used, ['all of them', total] as const].map(([name, ms]) => result(scenario, `CPU per ${noun}: ${name}`, round(ms / units), 'ms'));
+  return [...used, ['all of them', total] as const].map(([name, ms]) => result(scenario, `CPU per ${noun}: ${name}`, (ms * 1000) / units, 'µs'));
 }
-
-const round = (n: number) => Math.round(n * 1000) / 1000;
