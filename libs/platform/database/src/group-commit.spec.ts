@@ -1,5 +1,24 @@
 import { GroupCommit } from './group-commit';
 
+/**
+ * A group commit whose runner records its batches, answers negative items 'refused' early (settle),
+ * then fails the batch with `broken(items)`'s message when it gives one, else answers `done <n>`.
+ */
+function refusingNegatives(broken: (items: number[]) => string | undefined) {
+  const runs: number[][] = [];
+  const gc = new GroupCommit<number, string>(
+    async (items, settle) => {
+      runs.push(items);
+      items.forEach((n, i) => n < 0 && settle(i, 'refused'));
+      const failure = broken(items);
+      if (failure) throw new Error(failure);
+      return items.map((n) => `done ${n}`);
+    },
+    { maxBatch: 10 },
+  );
+  return { gc, runs };
+}
+
 /** A runner that records its batches and answers each item doubled; `bad` items break a whole batch. */
 function recorder(bad = new Set<number>()) {
   const batches: number[][] = [];
@@ -39,16 +58,7 @@ describe('GroupCommit', () => {
   });
 
   it('an item settled early is not run again when its batch fails: only the others are retried', async () => {
-    const runs: number[][] = [];
-    const gc = new GroupCommit<number, string>(
-      async (items, settle) => {
-        runs.push(items);
-        items.forEach((n, i) => n < 0 && settle(i, 'refused'));
-        if (items.includes(3)) throw new Error('broken by 3');
-        return items.map((n) => `done ${n}`);
-      },
-      { maxBatch: 10 },
-    );
+    const { gc, runs } = refusingNegatives((items) => (items.includes(3) ? 'broken by 3' : undefined));
     const answers = await Promise.allSettled([-1, 2, 3].map((n) => gc.submit(n)));
     expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).toEqual(['refused', 'done 2', 'broken by 3']);
     expect(runs).toEqual([[-1, 2, 3], [2], [3]]);
@@ -105,16 +115,7 @@ describe('GroupCommit', () => {
   });
 
   it('an item that ran only beside items answered early runs alone before it is refused', async () => {
-    const runs: number[][] = [];
-    const gc = new GroupCommit<number, string>(
-      async (items, settle) => {
-        runs.push(items);
-        items.forEach((n, i) => n < 0 && settle(i, 'refused'));
-        if (items.length > 1) throw new Error('broken together');
-        return items.map((n) => `done ${n}`);
-      },
-      { maxBatch: 10 },
-    );
+    const { gc, runs } = refusingNegatives((items) => (items.length > 1 ? 'broken together' : undefined));
     expect(await Promise.all([-1, 3].map((n) => gc.submit(n)))).toEqual(['refused', 'done 3']);
     expect(runs).toEqual([[-1, 3], [3]]);
   });
